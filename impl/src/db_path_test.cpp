@@ -1,0 +1,83 @@
+#include "db_path.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "pjx/errors.hpp"
+#include "temp_dir.hpp"
+
+namespace pjx::detail {
+namespace {
+
+using pjx::testing::TempDir;
+
+// Expects ConfigError whose message contains every fragment.
+void expect_rejected(const std::string& path, std::initializer_list<std::string> fragments) {
+  try {
+    check_db_path(path);
+    ADD_FAILURE() << "accepted \"" << path << "\"";
+  } catch (const ConfigError& e) {
+    for (const auto& f : fragments) {
+      EXPECT_NE(std::string(e.what()).find(f), std::string::npos)
+          << "message: " << e.what() << "\nmissing: " << f;
+    }
+  }
+}
+
+TEST(DbPath, RejectsPrivateDatabasesNamingTheValueAndTheFix) {
+  expect_rejected(":memory:", {"\":memory:\"", "private database", "pass the path of a file"});
+  expect_rejected("", {"db_path \"\"", "temporary database", "pass the path of a file"});
+  expect_rejected("file::memory:", {"file::memory:", "private"});
+  expect_rejected("file::memory:?cache=shared", {"private"});
+  expect_rejected("file:shared?mode=memory&cache=shared", {"mode=memory", "private"});
+  expect_rejected("file:x.db?vfs=memdb", {"vfs=memdb"});
+  expect_rejected("file:", {"temporary database"});
+  expect_rejected("file:?cache=shared", {"temporary database"});
+  expect_rejected("file:%3Amemory%3A", {"private"});
+}
+
+TEST(DbPath, RejectsReadOnlyAndRemoteUris) {
+  TempDir dir;
+  expect_rejected("file:" + dir.file("x.db") + "?mode=ro", {"mode=ro"});
+  expect_rejected("file://otherhost/" + dir.file("x.db"), {"otherhost"});
+}
+
+TEST(DbPath, RejectsADirectoryAndSuggestsAFileInside) {
+  TempDir dir;
+  expect_rejected(dir.path().string(), {"is a directory", "pjx.db"});
+}
+
+TEST(DbPath, RejectsAMissingParentDirectory) {
+  TempDir dir;
+  expect_rejected(dir.file("missing/sub/x.db"), {"does not exist", "mkdir -p"});
+}
+
+TEST(DbPath, RejectsAParentThatIsAFile) {
+  TempDir dir;
+  std::ofstream(dir.file("plain")) << "x";
+  expect_rejected(dir.file("plain/x.db"), {"not a directory"});
+}
+
+TEST(DbPath, AcceptsFilePathsAndFileUris) {
+  TempDir dir;
+  const auto plain = check_db_path(dir.file("a.db"));
+  EXPECT_FALSE(plain.uri);
+  EXPECT_FALSE(plain.exists);
+  EXPECT_EQ(plain.file, dir.path() / "a.db");
+
+  const auto uri = check_db_path("file://" + dir.file("b%20c.db") + "?cache=private");
+  EXPECT_TRUE(uri.uri);
+  EXPECT_EQ(uri.file, dir.path() / "b c.db");
+
+  std::ofstream(dir.file("exists.db")) << "";
+  EXPECT_TRUE(check_db_path(dir.file("exists.db")).exists);
+}
+
+TEST(DbPath, ARelativeNameUsesTheCurrentDirectory) {
+  const auto loc = check_db_path("pjx-relative-test.db");
+  EXPECT_EQ(loc.file, "pjx-relative-test.db");
+}
+
+}  // namespace
+}  // namespace pjx::detail

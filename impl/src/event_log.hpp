@@ -1,0 +1,51 @@
+// EventLog: one connection to the shared database with the event-log schema
+// in place and the statements of one role (publisher or listener) prepared.
+//
+// On-disk contract (WIRE.md; shared with upstream Python workers):
+//
+//   CREATE TABLE pjx_invalidation (
+//     id          INTEGER PRIMARY KEY AUTOINCREMENT,  -- commit order, never reused
+//     instance_id TEXT NOT NULL,   -- 32 lowercase hex digits, one per backend object
+//     channel     TEXT NOT NULL,   -- the publisher's channel
+//     keys_json   TEXT NOT NULL,   -- JSON array of strings, sorted, no duplicates
+//     created_at  REAL NOT NULL);  -- publisher's wall clock, UNIX seconds
+//   CREATE INDEX ix_pjx_invalidation_created_at ON pjx_invalidation(created_at);
+//
+// Every connection: journal_mode=WAL (verified, not assumed), synchronous=
+// NORMAL (a commit survives a process crash; WAL keeps the file consistent
+// on power loss), journal_size_limit bounds the -wal file after checkpoints,
+// and a busy handler with short sleeps bounded by busy_timeout.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "sqlite_db.hpp"
+
+namespace pjx::detail {
+
+struct DbLocation;
+
+class EventLog {
+ public:
+  // Opens (creating the file and schema if missing) and verifies the schema.
+  // Throws ConfigError when the file is not a SQLite database or holds an
+  // incompatible pjx_invalidation table; BackendError for anything else.
+  EventLog(const DbLocation& location, const std::string& display_name,
+           std::chrono::milliseconds busy_timeout, std::atomic<std::uint64_t>* busy_waits);
+
+  Connection& connection() noexcept { return conn_; }
+
+  // The writer's statements.
+  Statement begin_immediate, insert_event, prune, commit, rollback;
+  // The listener's statements.
+  Statement select_new, max_id, data_version, count_lag;
+
+ private:
+  Connection conn_;
+};
+
+}  // namespace pjx::detail

@@ -1,0 +1,243 @@
+// Settings::from_env and make_backend: see pjx/settings.hpp for the contract.
+#include "pjx/settings.hpp"
+
+#include <charconv>
+#include <climits>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "pjx/errors.hpp"
+
+namespace pjx {
+namespace {
+
+constexpr std::string_view kRedisUrl = "REDIS_URL";
+constexpr std::string_view kDb = "PJX_INVALIDATION_DB";
+constexpr std::string_view kChannel = "PJX_INVALIDATION_CHANNEL";
+constexpr std::string_view kPollInterval = "PJX_POLL_INTERVAL";
+constexpr std::string_view kRetention = "PJX_RETENTION";
+constexpr std::string_view kBusyTimeout = "PJX_BUSY_TIMEOUT";
+
+// `value` in double quotes, with quotes, backslashes and control bytes
+// escaped, so that a message shows exactly what was set.
+std::string quoted(std::string_view value) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "\"";
+  for (char c : value) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (byte < 0x20 || byte == 0x7f) {
+      out += "\\x";
+      out += kHex[byte >> 4];
+      out += kHex[byte & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+  return out;
+}
+
+std::string assignment(std::string_view name, std::string_view value) {
+  return std::string(name) + "=" + quoted(value);
+}
+
+// Parses a strictly positive, finite decimal number of seconds.
+double parse_seconds(std::string_view name, const std::string& value, std::string_view example) {
+  const std::string fix = "; set it to a positive decimal number of seconds such as " +
+                          std::string(example) + ", or unset it to use the default";
+  if (value.empty()) throw ConfigError(std::string(name) + " is set but empty" + fix);
+  double seconds = 0;
+  const char* first = value.data();
+  const char* last = value.data() + value.size();
+  auto [ptr, ec] = std::from_chars(first, last, seconds, std::chars_format::general);
+  if (ec == std::errc::result_out_of_range) {
+    throw ConfigError(assignment(name, value) + " is out of range" + fix);
+  }
+  if (ec != std::errc{} || ptr != last) {
+    throw ConfigError(assignment(name, value) + " is not a number of seconds" + fix);
+  }
+  if (!std::isfinite(seconds)) {
+    throw ConfigError(assignment(name, value) + " is not a finite number of seconds" + fix);
+  }
+  if (seconds <= 0) {
+    throw ConfigError(assignment(name, value) + " must be greater than zero" + fix);
+  }
+  return seconds;
+}
+
+std::chrono::milliseconds parse_busy_timeout(const std::string& value) {
+  const double seconds = parse_seconds(kBusyTimeout, value, "5");
+  const double ms = std::round(seconds * 1000.0);
+  if (ms < 1.0) {
+    throw ConfigError(assignment(kBusyTimeout, value) +
+                      " is shorter than one millisecond, the resolution of SQLite's busy "
+                      "timeout; set it to at least 0.001 (the default is 5)");
+  }
+  if (ms > static_cast<double>(INT_MAX)) {
+    throw ConfigError(assignment(kBusyTimeout, value) +
+                      " is longer than SQLite's busy timeout allows (2147483.647 seconds); "
+                      "set it to a smaller number of seconds such as 5");
+  }
+  return std::chrono::milliseconds(static_cast<std::int64_t>(ms));
+}
+
+// Masks the password of a URL such as redis://user:secret@host:6379/0 (the
+// user-info part; without a ':' all of it, since some clients read a lone
+// user-info as the password) and of a `password=` query parameter.
+std::string mask_url_password(std::string url) {
+  constexpr std::string_view kMask = "***";
+  const std::size_t scheme = url.find("://");
+  const std::size_t authority = scheme == std::string::npos ? 0 : scheme + 3;
+  std::size_t authority_end = url.find_first_of("/?#", authority);
+  if (authority_end == std::string::npos) authority_end = url.size();
+  const std::string_view host_part(url.data() + authority, authority_end - authority);
+  if (const std::size_t at = host_part.rfind('@'); at != std::string_view::npos && at > 0) {
+    const std::size_t colon = host_part.find(':');
+    const std::size_t begin = (colon != std::string_view::npos && colon < at) ? colon + 1 : 0;
+    if (at > begin) url.replace(authority + begin, at - begin, kMask);
+  }
+  const std::size_t query = url.find('?');
+  if (query != std::string::npos) {
+    constexpr std::string_view kParam = "password=";
+    std::size_t pos = query + 1;
+    while (pos < url.size()) {
+      std::size_t end = url.find_first_of("&#", pos);
+      if (end == std::string::npos) end = url.size();
+      if (std::string_view(url).substr(pos, end - pos).starts_with(kParam)) {
+        const std::size_t value = pos + kParam.size();
+        if (end > value) {
+          url.replace(value, end - value, kMask);
+          end = value + kMask.size();
+        }
+      }
+      if (end >= url.size() || url[end] == '#') break;
+      pos = end + 1;
+    }
+  }
+  return url;
+}
+
+}  // namespace
+
+const char* to_string(BackendKind kind) noexcept {
+  switch (kind) {
+    case BackendKind::kNone:
+      return "none";
+    case BackendKind::kSqlite:
+      return "sqlite";
+    case BackendKind::kRedis:
+      return "redis";
+  }
+  return "unknown";
+}
+
+Settings Settings::from_env() {
+  return from_env([](std::string_view name) -> std::optional<std::string> {
+    const char* value = std::getenv(std::string(name).c_str());
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+  });
+}
+
+Settings Settings::from_env(const Getenv& getenv) {
+  const std::optional<std::string> redis_url = getenv(kRedisUrl);
+  const std::optional<std::string> db = getenv(kDb);
+  const std::optional<std::string> channel = getenv(kChannel);
+  const std::optional<std::string> poll_interval = getenv(kPollInterval);
+  const std::optional<std::string> retention = getenv(kRetention);
+  const std::optional<std::string> busy_timeout = getenv(kBusyTimeout);
+
+  Settings settings;
+  if (redis_url && !redis_url->empty()) {
+    settings.backend = BackendKind::kRedis;
+    settings.redis_url = *redis_url;
+  } else if (db) {
+    if (db->empty()) {
+      throw ConfigError(std::string(kDb) +
+                        " is set but empty; the empty path opens a private temporary database "
+                        "that no other worker sees, so no invalidation would reach them; set it "
+                        "to the path of a database file shared by the workers, or unset it for "
+                        "request-scoped caching without a backend");
+    }
+    settings.backend = BackendKind::kSqlite;
+    settings.db_path = *db;
+  }
+
+  // Every variable that is set is checked, whether it applies or not.
+  if (channel) {
+    if (channel->empty()) {
+      throw ConfigError(std::string(kChannel) +
+                        " is set but empty; set it to a channel name such as "
+                        "\"myapp:invalidate\", or unset it to use the default \"" +
+                        SqliteOptions{}.channel + "\"");
+    }
+    settings.sqlite.channel = *channel;
+  }
+  if (poll_interval) {
+    settings.sqlite.poll_interval = Seconds(parse_seconds(kPollInterval, *poll_interval, "0.5"));
+  }
+  if (retention) {
+    settings.sqlite.retention = Seconds(parse_seconds(kRetention, *retention, "5"));
+  }
+  if (busy_timeout) settings.sqlite.busy_timeout = parse_busy_timeout(*busy_timeout);
+
+  const bool sqlite = settings.backend == BackendKind::kSqlite;
+  const bool none = settings.backend == BackendKind::kNone;
+  std::vector<std::string_view> ignored;
+  if (redis_url && redis_url->empty()) ignored.push_back(kRedisUrl);
+  if (db && !sqlite) ignored.push_back(kDb);
+  if (channel && none) ignored.push_back(kChannel);
+  if (poll_interval && !sqlite) ignored.push_back(kPollInterval);
+  if (retention && !sqlite) ignored.push_back(kRetention);
+  if (busy_timeout && !sqlite) ignored.push_back(kBusyTimeout);
+  for (std::string_view name : ignored) {
+    if (!settings.ignored.empty()) settings.ignored += ", ";
+    settings.ignored += name;
+  }
+
+  if (sqlite) {
+    try {
+      validate(settings.sqlite);
+    } catch (const ConfigError& e) {
+      std::string from;
+      for (auto [name, value] :
+           {std::pair{kChannel, &channel}, std::pair{kPollInterval, &poll_interval},
+            std::pair{kRetention, &retention}, std::pair{kBusyTimeout, &busy_timeout}}) {
+        if (!*value) continue;
+        if (!from.empty()) from += ", ";
+        from += assignment(name, **value);
+      }
+      if (from.empty()) from = "no option variables set, defaults used";
+      throw ConfigError("the invalidation settings from the environment (" + from +
+                        ") do not work together: " + e.what() +
+                        " (change the environment variables accordingly)");
+    }
+  }
+  return settings;
+}
+
+std::shared_ptr<InvalidationBackend> Settings::make_backend() const {
+  switch (backend) {
+    case BackendKind::kNone:
+      return nullptr;
+    case BackendKind::kSqlite:
+      return std::make_shared<SqliteInvalidationBackend>(db_path, sqlite);
+    case BackendKind::kRedis:
+      throw ConfigError(assignment(kRedisUrl, mask_url_password(redis_url)) +
+                        " selects the Redis backend, but this build of pjx-inval has no Redis "
+                        "backend yet; unset " +
+                        std::string(kRedisUrl) + " and set " + std::string(kDb) +
+                        " to a database file path to use the SQLite backend");
+  }
+  throw ConfigError("unknown backend kind " + std::to_string(static_cast<int>(backend)) +
+                    "; use kNone, kSqlite or kRedis");
+}
+
+}  // namespace pjx

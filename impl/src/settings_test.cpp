@@ -1,0 +1,328 @@
+// Tests of Settings: backend selection and precedence, every variable's valid
+// and invalid values, the combined check, `ignored`, masking of Redis
+// passwords, and make_backend() for each kind.
+#include "pjx/settings.hpp"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>  // setenv, unsetenv
+
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pjx/errors.hpp"
+#include "temp_dir.hpp"
+
+namespace pjx {
+namespace {
+
+using namespace std::chrono_literals;
+using Vars = std::map<std::string, std::string>;
+
+Settings::Getenv fake_env(Vars vars) {
+  return [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
+    auto it = vars.find(std::string(name));
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+Settings read(const Vars& vars) { return Settings::from_env(fake_env(vars)); }
+
+// The message of the ConfigError that reading `vars` throws.
+std::string config_error(const Vars& vars) {
+  try {
+    read(vars);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "no ConfigError was thrown";
+  return "";
+}
+
+std::string make_backend_error(const Settings& settings) {
+  try {
+    settings.make_backend();
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "make_backend() threw no ConfigError";
+  return "";
+}
+
+const Vars kDb = {{"PJX_INVALIDATION_DB", "/some/dir/inval.db"}};
+
+Vars with(Vars vars, const std::string& name, const std::string& value) {
+  vars[name] = value;
+  return vars;
+}
+
+TEST(Settings, BackendKindNames) {
+  EXPECT_STREQ(to_string(BackendKind::kNone), "none");
+  EXPECT_STREQ(to_string(BackendKind::kSqlite), "sqlite");
+  EXPECT_STREQ(to_string(BackendKind::kRedis), "redis");
+}
+
+TEST(Settings, NoVariablesMeansNoBackendAndDefaults) {
+  const Settings settings = read({});
+  EXPECT_EQ(settings.backend, BackendKind::kNone);
+  EXPECT_EQ(settings.db_path, "");
+  EXPECT_EQ(settings.redis_url, "");
+  EXPECT_EQ(settings.ignored, "");
+  EXPECT_EQ(settings.sqlite.channel, "pyjinhx:invalidate");
+  EXPECT_EQ(settings.sqlite.poll_interval, Seconds(0.5));
+  EXPECT_EQ(settings.sqlite.retention, Seconds(5.0));
+  EXPECT_EQ(settings.sqlite.busy_timeout, 5000ms);
+  EXPECT_EQ(settings.make_backend(), nullptr);
+}
+
+TEST(Settings, InvalidationDbSelectsSqlite) {
+  const Settings settings = read(kDb);
+  EXPECT_EQ(settings.backend, BackendKind::kSqlite);
+  EXPECT_EQ(settings.db_path, "/some/dir/inval.db");
+  EXPECT_EQ(settings.ignored, "");
+}
+
+TEST(Settings, RedisUrlWinsOverInvalidationDbWhichIsIgnored) {
+  const Settings settings = read(with(kDb, "REDIS_URL", "redis://localhost:6379/0"));
+  EXPECT_EQ(settings.backend, BackendKind::kRedis);
+  EXPECT_EQ(settings.redis_url, "redis://localhost:6379/0");
+  EXPECT_EQ(settings.db_path, "");
+  EXPECT_EQ(settings.ignored, "PJX_INVALIDATION_DB");
+}
+
+TEST(Settings, EmptyRedisUrlCountsAsUnset) {
+  const Settings sqlite = read(with(kDb, "REDIS_URL", ""));
+  EXPECT_EQ(sqlite.backend, BackendKind::kSqlite);
+  EXPECT_EQ(sqlite.ignored, "REDIS_URL");
+  const Settings none = read({{"REDIS_URL", ""}});
+  EXPECT_EQ(none.backend, BackendKind::kNone);
+  EXPECT_EQ(none.ignored, "REDIS_URL");
+}
+
+TEST(Settings, EmptyInvalidationDbIsRejectedAsAPrivateDatabase) {
+  const std::string message = config_error({{"PJX_INVALIDATION_DB", ""}});
+  EXPECT_NE(message.find("PJX_INVALIDATION_DB is set but empty"), std::string::npos) << message;
+  EXPECT_NE(message.find("private"), std::string::npos) << message;
+  EXPECT_NE(message.find("unset it"), std::string::npos) << message;
+  // With Redis selected, the empty path is merely ignored.
+  const Settings redis = read({{"PJX_INVALIDATION_DB", ""}, {"REDIS_URL", "redis://h"}});
+  EXPECT_EQ(redis.backend, BackendKind::kRedis);
+  EXPECT_EQ(redis.ignored, "PJX_INVALIDATION_DB");
+}
+
+TEST(Settings, ReadsChannelPollIntervalRetentionAndBusyTimeout) {
+  Vars vars = kDb;
+  vars["PJX_INVALIDATION_CHANNEL"] = "myapp:inval";
+  vars["PJX_POLL_INTERVAL"] = "0.25";
+  vars["PJX_RETENTION"] = "12";
+  vars["PJX_BUSY_TIMEOUT"] = "1.5";
+  const Settings settings = read(vars);
+  EXPECT_EQ(settings.sqlite.channel, "myapp:inval");
+  EXPECT_EQ(settings.sqlite.poll_interval, Seconds(0.25));
+  EXPECT_EQ(settings.sqlite.retention, Seconds(12.0));
+  EXPECT_EQ(settings.sqlite.busy_timeout, 1500ms);
+  EXPECT_EQ(settings.ignored, "");
+}
+
+TEST(Settings, AcceptsDecimalSecondsInTheirUsualForms) {
+  const std::vector<std::pair<std::string, double>> cases = {
+      {"5", 5.0}, {"0.5", 0.5}, {"2e-1", 0.2}, {"1.", 1.0}, {"3.0", 3.0}, {"1E1", 10.0}};
+  for (const auto& [text, seconds] : cases) {
+    SCOPED_TRACE(text);
+    EXPECT_DOUBLE_EQ(read(with(with(kDb, "PJX_POLL_INTERVAL", text), "PJX_RETENTION", "100"))
+                         .sqlite.poll_interval.count(),
+                     seconds);
+    EXPECT_DOUBLE_EQ(read(with(with(kDb, "PJX_POLL_INTERVAL", "0.1"), "PJX_RETENTION", text))
+                         .sqlite.retention.count(),
+                     seconds);
+    EXPECT_EQ(read(with(kDb, "PJX_BUSY_TIMEOUT", text)).sqlite.busy_timeout.count(),
+              static_cast<long long>(seconds * 1000));
+  }
+}
+
+TEST(Settings, PollIntervalThatIsNotANumberNamesVariableValueAndFix) {
+  EXPECT_EQ(config_error(with(kDb, "PJX_POLL_INTERVAL", "abc")),
+            "PJX_POLL_INTERVAL=\"abc\" is not a number of seconds; set it to a positive decimal "
+            "number of seconds such as 0.5, or unset it to use the default");
+}
+
+TEST(Settings, RejectsEveryMalformedDuration) {
+  const std::vector<std::string> bad = {"abc", "0.5s",  " 0.5",   "0.5 ", "+1", "0x10", "1,5",
+                                        "nan", "NaN",   "inf",    "-inf", "-1", "0",    "0.0",
+                                        "-0",  "1e999", "1e-999", "--1",  "."};
+  for (const char* name : {"PJX_POLL_INTERVAL", "PJX_RETENTION", "PJX_BUSY_TIMEOUT"}) {
+    for (const auto& value : bad) {
+      SCOPED_TRACE(std::string(name) + "=" + value);
+      // Checked whichever backend is selected: none, SQLite, Redis.
+      for (const Vars& base : {Vars{}, kDb, Vars{{"REDIS_URL", "redis://h"}}}) {
+        const std::string message = config_error(with(base, name, value));
+        EXPECT_NE(message.find(std::string(name) + "=\"" + value + "\""), std::string::npos)
+            << message;
+        EXPECT_NE(message.find("set it to"), std::string::npos) << message;
+      }
+    }
+    SCOPED_TRACE(name);
+    const std::string empty = config_error(with(kDb, name, ""));
+    EXPECT_NE(empty.find(std::string(name) + " is set but empty"), std::string::npos) << empty;
+  }
+}
+
+TEST(Settings, MessagesShowControlCharactersEscaped) {
+  const std::string message = config_error(with(kDb, "PJX_RETENTION", "5\n"));
+  EXPECT_NE(message.find("PJX_RETENTION=\"5\\x0a\""), std::string::npos) << message;
+}
+
+TEST(Settings, BusyTimeoutMustFitSqlitesMilliseconds) {
+  EXPECT_EQ(read(with(kDb, "PJX_BUSY_TIMEOUT", "0.001")).sqlite.busy_timeout, 1ms);
+  std::string message = config_error(with(kDb, "PJX_BUSY_TIMEOUT", "0.0001"));
+  EXPECT_NE(message.find("PJX_BUSY_TIMEOUT=\"0.0001\" is shorter than one millisecond"),
+            std::string::npos)
+      << message;
+  message = config_error(with(kDb, "PJX_BUSY_TIMEOUT", "1e7"));
+  EXPECT_NE(message.find("PJX_BUSY_TIMEOUT=\"1e7\" is longer"), std::string::npos) << message;
+}
+
+TEST(Settings, EmptyChannelIsRejected) {
+  const std::string message = config_error(with(kDb, "PJX_INVALIDATION_CHANNEL", ""));
+  EXPECT_NE(message.find("PJX_INVALIDATION_CHANNEL is set but empty"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("pyjinhx:invalidate"), std::string::npos) << message;
+}
+
+TEST(Settings, RetentionShorterThanPollIntervalFailsAsTheConstructorDoes) {
+  SqliteOptions options;
+  options.poll_interval = Seconds(2.0);
+  options.retention = Seconds(1.0);
+  std::string constructor_message;
+  try {
+    validate(options);
+  } catch (const ConfigError& e) {
+    constructor_message = e.what();
+  }
+  ASSERT_FALSE(constructor_message.empty()) << "validate() accepted retention < poll_interval";
+  const std::string message =
+      config_error(with(with(kDb, "PJX_POLL_INTERVAL", "2"), "PJX_RETENTION", "1"));
+  EXPECT_NE(message.find(constructor_message), std::string::npos) << message;
+  EXPECT_NE(message.find("from the environment"), std::string::npos) << message;
+  EXPECT_NE(message.find("PJX_POLL_INTERVAL=\"2\", PJX_RETENTION=\"1\""), std::string::npos)
+      << message;
+  // Also when only one of them is set and the other is the default.
+  EXPECT_NE(config_error(with(kDb, "PJX_POLL_INTERVAL", "10")).find("PJX_POLL_INTERVAL=\"10\""),
+            std::string::npos);
+}
+
+TEST(Settings, OptionsThatDoNotApplyAreListedAsIgnoredAndNotCombined) {
+  Vars vars = {{"PJX_INVALIDATION_CHANNEL", "c"},
+               {"PJX_POLL_INTERVAL", "2"},
+               {"PJX_RETENTION", "1"},
+               {"PJX_BUSY_TIMEOUT", "1"}};
+  const Settings none = read(vars);
+  EXPECT_EQ(none.backend, BackendKind::kNone);
+  EXPECT_EQ(none.ignored,
+            "PJX_INVALIDATION_CHANNEL, PJX_POLL_INTERVAL, PJX_RETENTION, PJX_BUSY_TIMEOUT");
+  vars["REDIS_URL"] = "redis://h";
+  vars["PJX_INVALIDATION_DB"] = "x.db";
+  const Settings redis = read(vars);
+  EXPECT_EQ(redis.backend, BackendKind::kRedis);
+  EXPECT_EQ(redis.sqlite.channel, "c");  // the channel applies to Redis too
+  EXPECT_EQ(redis.ignored,
+            "PJX_INVALIDATION_DB, PJX_POLL_INTERVAL, PJX_RETENTION, PJX_BUSY_TIMEOUT");
+}
+
+TEST(Settings, MakeBackendForRedisSaysThereIsNoneAndMasksThePassword) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"redis://:s3cret@cache:6379/0", "REDIS_URL=\"redis://:***@cache:6379/0\""},
+      {"redis://app:s3cret@cache", "REDIS_URL=\"redis://app:***@cache\""},
+      {"rediss://s3cret@cache/0", "REDIS_URL=\"rediss://***@cache/0\""},
+      {"redis://app:p@s3cret@cache:6379", "REDIS_URL=\"redis://app:***@cache:6379\""},
+      {"redis://cache:6379/0?password=s3cret&db=1",
+       "REDIS_URL=\"redis://cache:6379/0?password=***&db=1\""},
+      {"redis://cache:6379/0?db=1&password=s3cret",
+       "REDIS_URL=\"redis://cache:6379/0?db=1&password=***\""},
+      {"redis://cache:6379/0", "REDIS_URL=\"redis://cache:6379/0\""},
+  };
+  for (const auto& [url, shown] : cases) {
+    SCOPED_TRACE(url);
+    const Settings settings = read(with(kDb, "REDIS_URL", url));
+    ASSERT_EQ(settings.backend, BackendKind::kRedis);
+    EXPECT_EQ(settings.redis_url, url);  // kept as given for a future Redis backend
+    const std::string message = make_backend_error(settings);
+    EXPECT_NE(message.find(shown), std::string::npos) << message;
+    EXPECT_EQ(message.find("s3cret"), std::string::npos) << message;
+    EXPECT_NE(message.find("no Redis backend"), std::string::npos) << message;
+    EXPECT_NE(message.find("unset REDIS_URL"), std::string::npos) << message;
+    EXPECT_NE(message.find("PJX_INVALIDATION_DB"), std::string::npos) << message;
+  }
+}
+
+TEST(Settings, MakeBackendBuildsASqliteBackendWithTheSettings) {
+  testing::TempDir dir;
+  const std::string db = (dir.path() / "inval.db").string();
+  Vars vars = {{"PJX_INVALIDATION_DB", db},
+               {"PJX_INVALIDATION_CHANNEL", "myapp"},
+               {"PJX_POLL_INTERVAL", "0.05"},
+               {"PJX_RETENTION", "3"},
+               {"PJX_BUSY_TIMEOUT", "2"}};
+  const auto backend = read(vars).make_backend();
+  const auto* sqlite = dynamic_cast<const SqliteInvalidationBackend*>(backend.get());
+  ASSERT_NE(sqlite, nullptr);
+  EXPECT_EQ(sqlite->db_path(), db);
+  EXPECT_EQ(sqlite->options().channel, "myapp");
+  EXPECT_EQ(sqlite->options().poll_interval, Seconds(0.05));
+  EXPECT_EQ(sqlite->options().retention, Seconds(3.0));
+  EXPECT_EQ(sqlite->options().busy_timeout, 2000ms);
+}
+
+TEST(Settings, MakeBackendPassesOnTheConstructorsRejectionOfAMissingDirectory) {
+  testing::TempDir dir;
+  const Settings settings =
+      read({{"PJX_INVALIDATION_DB", (dir.path() / "no/such/inval.db").string()}});
+  EXPECT_THROW(settings.make_backend(), ConfigError);
+}
+
+// Sets (or unsets) a process environment variable for one scope.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    if (value != nullptr) {
+      setenv(name, value, 1);
+    } else {
+      unsetenv(name);
+    }
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      setenv(name_.c_str(), old_->c_str(), 1);
+    } else {
+      unsetenv(name_.c_str());
+    }
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  std::string name_;
+  std::optional<std::string> old_;
+};
+
+TEST(Settings, FromEnvReadsTheProcessEnvironment) {
+  ScopedEnv redis("REDIS_URL", nullptr);
+  ScopedEnv db("PJX_INVALIDATION_DB", "from-process-env.db");
+  ScopedEnv channel("PJX_INVALIDATION_CHANNEL", nullptr);
+  ScopedEnv poll("PJX_POLL_INTERVAL", "0.125");
+  ScopedEnv retention("PJX_RETENTION", nullptr);
+  ScopedEnv busy("PJX_BUSY_TIMEOUT", nullptr);
+  const Settings settings = Settings::from_env();
+  EXPECT_EQ(settings.backend, BackendKind::kSqlite);
+  EXPECT_EQ(settings.db_path, "from-process-env.db");
+  EXPECT_EQ(settings.sqlite.poll_interval, Seconds(0.125));
+  EXPECT_EQ(settings.sqlite.retention, Seconds(5.0));
+}
+
+}  // namespace
+}  // namespace pjx

@@ -1,0 +1,469 @@
+// SqliteInvalidationBackend: publisher and poller over the shared event log.
+//
+// Cursor rules and invariants (numbered; tests name them):
+//   I1. The cursor only increases.
+//   I2. start() seeds the cursor at MAX(id) over the whole table (0 when
+//       empty) and returns only after that, so rows committed before start()
+//       returns are never replayed and rows committed after are delivered.
+//   I3. A poll selects rows with id > cursor of its own channel written by
+//       other instances, in id order; a row is handed to the handler at most
+//       once per listener: the cursor passes a row before its handler runs.
+//   I4. A malformed row (keys_json not a JSON array of strings) is skipped,
+//       counted and warned about; it never stops the rows after it.
+//   I5. A handler that throws is counted and warned about; the rest of its
+//       batch is still delivered.
+//   I6. A failed poll (busy past the timeout, I/O error) changes nothing; it
+//       is counted and the next interval retries.
+//   I7. publish() is one write transaction: insert one row, prune rows of
+//       every channel with created_at < now - retention. Either both happen
+//       or neither does, and the caller learns which.
+//
+// Poller states (one thread per started backend):
+//
+//   [stopped] --start()--> [starting: open, seed cursor] --> [waiting]
+//   [waiting] --poll_interval elapsed or poll_now()--> [polling] --> [waiting]
+//   [polling] --PRAGMA data_version unchanged--> [waiting]   (skipped_polls)
+//   [polling] --error--> [waiting]                           (poll_errors, I6)
+//   [waiting|polling] --stop()--> [stopping: finish the current row] --> [stopped]
+//
+// Locks: lifecycle_mu_ serialises start()/stop(); poll_mu_ serialises polls
+// and handler calls (the handler never runs concurrently with itself);
+// write_mu_ serialises publishes and lag queries on the writer connection;
+// wait_mu_ only guards the poll thread's sleep. Order: lifecycle_mu_ before
+// poll_mu_; write_mu_ is never held with another.
+#include "pjx/sqlite_backend.hpp"
+
+#include <atomic>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "db_path.hpp"
+#include "event_log.hpp"
+#include "keys_json.hpp"
+#include "pjx/errors.hpp"
+
+namespace pjx {
+namespace {
+
+std::string new_instance_id() {
+  std::random_device rd;
+  std::uint64_t hi = (static_cast<std::uint64_t>(rd()) << 32) | rd();
+  std::uint64_t lo = (static_cast<std::uint64_t>(rd()) << 32) | rd();
+  hi = (hi & 0xFFFFFFFFFFFF0FFFull) | 0x0000000000004000ull;  // version 4
+  lo = (lo & 0x3FFFFFFFFFFFFFFFull) | 0x8000000000000000ull;  // RFC 4122 variant
+  char text[33];
+  std::snprintf(text, sizeof text, "%016llx%016llx", static_cast<unsigned long long>(hi),
+                static_cast<unsigned long long>(lo));
+  return text;
+}
+
+std::string seconds_text(Seconds s) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%g s", s.count());
+  return text;
+}
+
+// Warnings of one kind are passed on the first time and then at most once a
+// minute, with the number suppressed in between.
+class WarningLimiter {
+ public:
+  explicit WarningLimiter(std::function<void(const std::string&)> sink) : sink_(std::move(sink)) {}
+
+  void warn(const std::string& kind, const std::string& message) {
+    std::string text;
+    {
+      std::lock_guard lock(mu_);
+      auto& state = kinds_[kind];
+      const auto now = std::chrono::steady_clock::now();
+      if (state.sent && now - state.last < std::chrono::minutes(1)) {
+        ++state.suppressed;
+        return;
+      }
+      text = message;
+      if (state.suppressed > 0) {
+        text += " (" + std::to_string(state.suppressed) + " more like this since the last warning)";
+      }
+      state = State{true, now, 0};
+    }
+    sink_(text);
+  }
+
+ private:
+  struct State {
+    bool sent = false;
+    std::chrono::steady_clock::time_point last;
+    std::uint64_t suppressed = 0;
+  };
+  std::function<void(const std::string&)> sink_;
+  std::mutex mu_;
+  std::map<std::string, State> kinds_;
+};
+
+void default_warning_sink(const std::string& message) {
+  std::fprintf(stderr, "pjx-inval: warning: %s\n", message.c_str());
+}
+
+}  // namespace
+
+void validate(const SqliteOptions& options) {
+  const double poll = options.poll_interval.count();
+  const double retention = options.retention.count();
+  if (!std::isfinite(poll) || poll <= 0) {
+    throw ConfigError("poll_interval " + seconds_text(options.poll_interval) +
+                      " must be a positive, finite number of seconds; the documented default is 0.5");
+  }
+  if (!std::isfinite(retention) || retention <= 0) {
+    throw ConfigError("retention " + seconds_text(options.retention) +
+                      " must be a positive, finite number of seconds; the documented default is 5.0");
+  }
+  if (retention < poll) {
+    throw ConfigError("retention " + seconds_text(options.retention) + " is shorter than poll_interval " +
+                      seconds_text(options.poll_interval) +
+                      ", so rows would be pruned before listeners poll them; make retention at least "
+                      "poll_interval (the defaults are 5.0 and 0.5)");
+  }
+  if (options.channel.empty()) {
+    throw ConfigError("channel \"\" is empty; pass a name that separates this application from others "
+                      "sharing the file (the default is \"pyjinhx:invalidate\")");
+  }
+  if (options.busy_timeout.count() < 0) {
+    throw ConfigError("busy_timeout " + std::to_string(options.busy_timeout.count()) +
+                      " ms is negative; pass 0 or more (upstream uses 5000)");
+  }
+}
+
+struct SqliteInvalidationBackend::Impl {
+  Impl(std::string path, SqliteOptions opts)
+      : db_path(std::move(path)),
+        options(std::move(opts)),
+        clock(options.clock ? options.clock : Clock::system()),
+        instance_id(new_instance_id()),
+        warnings(options.on_warning ? options.on_warning : default_warning_sink) {}
+
+  const std::string db_path;
+  const SqliteOptions options;
+  const std::shared_ptr<const Clock> clock;
+  const std::string instance_id;
+  detail::DbLocation location;
+  WarningLimiter warnings;
+
+  // Counters (relaxed: each is independent).
+  std::atomic<std::uint64_t> published{0}, publish_failures{0}, busy_waits{0}, polls{0},
+      skipped_polls{0}, poll_errors{0}, rows_received{0}, keys_delivered{0}, malformed_rows{0},
+      handler_errors{0};
+  std::atomic<std::int64_t> cursor{0};
+  std::atomic<std::int64_t> last_poll_ns{-1};  // monotonic; -1 = never
+
+  mutable std::mutex error_mu;
+  std::string last_error;  // guarded by error_mu
+
+  mutable std::mutex write_mu;
+  std::unique_ptr<detail::EventLog> writer;  // guarded by write_mu
+
+  std::mutex poll_mu;
+  std::unique_ptr<detail::EventLog> reader;  // guarded by poll_mu
+  std::int64_t last_data_version = -1;       // guarded by poll_mu
+  InvalidationHandler handler;               // guarded by poll_mu
+  FlushHandler on_flush;                     // guarded by poll_mu
+
+  std::mutex lifecycle_mu;
+  std::thread thread;  // guarded by lifecycle_mu
+  std::atomic<std::thread::id> poll_thread_id{};
+
+  std::mutex wait_mu;
+  std::condition_variable wake;
+  bool running = false;  // guarded by wait_mu; false asks the poll thread to exit
+
+  std::unique_ptr<detail::EventLog> open_log() {
+    return std::make_unique<detail::EventLog>(location, db_path, options.busy_timeout, &busy_waits);
+  }
+
+  void record_error(const std::string& message) {
+    std::lock_guard lock(error_mu);
+    last_error = message;
+  }
+
+  void publish(const KeySet& keys);
+  std::size_t poll_once();
+  void poll_loop();
+};
+
+SqliteInvalidationBackend::SqliteInvalidationBackend(std::string db_path, SqliteOptions options)
+    : impl_(std::make_unique<Impl>(std::move(db_path), std::move(options))) {
+  validate(impl_->options);
+  impl_->location = detail::check_db_path(impl_->db_path);
+  if (impl_->location.exists) {
+    // Check now that the existing file is a compatible database; keep the
+    // connection as the publisher's.
+    impl_->writer = impl_->open_log();
+  }
+}
+
+SqliteInvalidationBackend::~SqliteInvalidationBackend() { stop(); }
+
+void SqliteInvalidationBackend::publish(const KeySet& keys) { impl_->publish(keys); }
+
+void SqliteInvalidationBackend::Impl::publish(const KeySet& keys) {
+  if (keys.empty()) return;
+  const std::string keys_json = detail::encode_keys(keys);  // may throw invalid_argument
+  std::lock_guard lock(write_mu);
+  try {
+    if (!writer) writer = open_log();
+    auto& log = *writer;
+    const double now = clock->wall_seconds();
+    log.begin_immediate.step();
+    log.begin_immediate.reset();
+    try {
+      log.insert_event.bind(1, std::string_view(instance_id))
+          .bind(2, std::string_view(options.channel))
+          .bind(3, std::string_view(keys_json))
+          .bind(4, now);
+      log.insert_event.step();
+      log.insert_event.reset();
+      log.prune.bind(1, now - options.retention.count());
+      log.prune.step();
+      log.prune.reset();
+      log.commit.step();
+      log.commit.reset();
+    } catch (...) {
+      log.insert_event.reset();
+      log.prune.reset();
+      log.commit.reset();
+      if (log.connection().in_transaction()) {
+        try {
+          log.rollback.step();
+        } catch (const BackendError&) {
+          // The transaction is gone either way; the original error is the news.
+        }
+        log.rollback.reset();
+      }
+      throw;
+    }
+    published.fetch_add(1, std::memory_order_relaxed);
+  } catch (const BackendError& e) {
+    publish_failures.fetch_add(1, std::memory_order_relaxed);
+    std::string message = std::string("publish of ") + std::to_string(keys.size()) +
+                          " key(s) was not committed: " + e.what();
+    if ((e.code() & 0xFF) == SQLITE_BUSY) {
+      message += "; another process held the write lock for longer than busy_timeout " +
+                 std::to_string(options.busy_timeout.count()) + " ms";
+    }
+    record_error(message);
+    throw BackendError(message, e.code());
+  } catch (const ConfigError& e) {
+    // The file appeared after construction and is not usable.
+    publish_failures.fetch_add(1, std::memory_order_relaxed);
+    record_error(e.what());
+    throw;
+  }
+}
+
+void SqliteInvalidationBackend::start(InvalidationHandler handler, FlushHandler on_flush) {
+  auto& d = *impl_;
+  std::lock_guard life(d.lifecycle_mu);
+  {
+    std::lock_guard wait(d.wait_mu);
+    if (d.running) return;  // second start is a no-op
+  }
+  if (d.thread.joinable()) d.thread.join();  // a previous stop() from inside a handler
+  {
+    std::lock_guard poll(d.poll_mu);
+    try {
+      if (!d.reader) d.reader = d.open_log();
+      auto& max_id = d.reader->max_id;
+      max_id.step();
+      const std::int64_t seed = max_id.column_int64(0);
+      max_id.reset();
+      d.cursor.store(seed);  // I2: may move back only across a restart, never during a run
+      d.last_data_version = -1;
+      d.handler = std::move(handler);
+      d.on_flush = std::move(on_flush);
+      d.last_poll_ns.store(d.clock->monotonic().count());
+    } catch (const BackendError& e) {
+      d.record_error(std::string("start failed: ") + e.what());
+      throw;
+    }
+  }
+  {
+    std::lock_guard wait(d.wait_mu);
+    d.running = true;
+  }
+  d.thread = std::thread([&d] { d.poll_loop(); });
+}
+
+void SqliteInvalidationBackend::stop() {
+  auto& d = *impl_;
+  const auto request_exit = [&d] {
+    {
+      std::lock_guard wait(d.wait_mu);
+      d.running = false;
+    }
+    d.wake.notify_all();
+  };
+  if (d.poll_thread_id.load() == std::this_thread::get_id()) {
+    request_exit();  // from a handler: the thread exits when it returns; joined later
+    return;
+  }
+  std::lock_guard life(d.lifecycle_mu);
+  request_exit();
+  if (d.thread.joinable()) d.thread.join();
+}
+
+void SqliteInvalidationBackend::Impl::poll_loop() {
+  poll_thread_id.store(std::this_thread::get_id());
+  const auto interval = std::chrono::duration_cast<std::chrono::steady_clock::duration>(options.poll_interval);
+  auto next = std::chrono::steady_clock::now() + interval;
+  while (true) {
+    {
+      std::unique_lock lock(wait_mu);
+      wake.wait_until(lock, next, [this] { return !running; });
+      if (!running) break;
+    }
+    try {
+      poll_once();
+    } catch (const BackendError& e) {
+      // Counted and recorded by poll_once(); warn and retry next interval (I6).
+      warnings.warn("poll", std::string("poll failed, retrying in ") + seconds_text(options.poll_interval) +
+                                ": " + e.what());
+    }
+    next = std::chrono::steady_clock::now() + interval;
+  }
+  poll_thread_id.store(std::thread::id{});
+}
+
+std::size_t SqliteInvalidationBackend::Impl::poll_once() {
+  std::lock_guard lock(poll_mu);
+  struct Row {
+    std::int64_t id;
+    std::string keys_json;
+  };
+  std::vector<Row> rows;
+  try {
+    if (!reader) reader = open_log();
+    auto& log = *reader;
+    log.data_version.step();
+    const std::int64_t version = log.data_version.column_int64(0);
+    log.data_version.reset();
+    if (version == last_data_version) {
+      skipped_polls.fetch_add(1, std::memory_order_relaxed);
+      last_poll_ns.store(clock->monotonic().count());
+      return 0;
+    }
+    log.select_new.bind(1, cursor.load())
+        .bind(2, std::string_view(options.channel))
+        .bind(3, std::string_view(instance_id));
+    while (log.select_new.step()) {
+      rows.push_back(Row{log.select_new.column_int64(0), std::string(log.select_new.column_text(1))});
+    }
+    log.select_new.reset();  // ends the read transaction before handlers run
+    last_data_version = version;
+  } catch (const BackendError& e) {
+    if (reader) reader->select_new.reset();
+    poll_errors.fetch_add(1, std::memory_order_relaxed);
+    record_error(std::string("poll failed: ") + e.what());
+    throw;
+  } catch (const ConfigError& e) {
+    poll_errors.fetch_add(1, std::memory_order_relaxed);
+    record_error(std::string("poll failed: ") + e.what());
+    throw BackendError(e.what(), 0);
+  }
+  polls.fetch_add(1, std::memory_order_relaxed);
+  last_poll_ns.store(clock->monotonic().count());
+
+  std::size_t delivered = 0;
+  for (const auto& row : rows) {
+    {
+      std::lock_guard wait(wait_mu);
+      if (!running) break;  // stop() was called, possibly by the previous handler call
+    }
+    cursor.store(row.id);  // I1, I3: passed before the handler runs
+    std::string why;
+    auto keys = detail::decode_keys(row.keys_json, &why);
+    if (!keys) {  // I4
+      malformed_rows.fetch_add(1, std::memory_order_relaxed);
+      warnings.warn("malformed", "skipped row " + std::to_string(row.id) + " on channel \"" + options.channel +
+                                     "\": keys_json is " + why + "; its publisher does not follow the wire format");
+      continue;
+    }
+    rows_received.fetch_add(1, std::memory_order_relaxed);
+    keys_delivered.fetch_add(keys->size(), std::memory_order_relaxed);
+    ++delivered;
+    if (!handler) continue;
+    try {
+      handler(*keys);
+    } catch (const std::exception& e) {  // I5
+      handler_errors.fetch_add(1, std::memory_order_relaxed);
+      warnings.warn("handler", "invalidation handler threw on row " + std::to_string(row.id) + ": " + e.what());
+    } catch (...) {
+      handler_errors.fetch_add(1, std::memory_order_relaxed);
+      warnings.warn("handler", "invalidation handler threw a non-exception on row " + std::to_string(row.id));
+    }
+  }
+  return delivered;
+}
+
+std::size_t SqliteInvalidationBackend::poll_now() {
+  auto& d = *impl_;
+  if (d.poll_thread_id.load() == std::this_thread::get_id()) {
+    throw std::logic_error("poll_now() called from the invalidation handler; it would deadlock");
+  }
+  {
+    std::lock_guard wait(d.wait_mu);
+    if (!d.running) throw std::logic_error("poll_now() requires start()");
+  }
+  return d.poll_once();
+}
+
+SqliteStats SqliteInvalidationBackend::stats() const {
+  auto& d = *impl_;
+  SqliteStats s;
+  s.published = d.published.load();
+  s.publish_failures = d.publish_failures.load();
+  s.busy_waits = d.busy_waits.load();
+  s.polls = d.polls.load();
+  s.skipped_polls = d.skipped_polls.load();
+  s.poll_errors = d.poll_errors.load();
+  s.rows_received = d.rows_received.load();
+  s.keys_delivered = d.keys_delivered.load();
+  s.malformed_rows = d.malformed_rows.load();
+  s.handler_errors = d.handler_errors.load();
+  s.cursor = d.cursor.load();
+  {
+    std::lock_guard lock(d.error_mu);
+    s.last_error = d.last_error;
+  }
+  {
+    std::lock_guard wait(d.wait_mu);
+    s.listening = d.running;
+  }
+  if (const auto last = d.last_poll_ns.load(); last >= 0) {
+    s.since_last_poll = d.clock->monotonic() - std::chrono::nanoseconds(last);
+  }
+  if (s.listening) {
+    std::lock_guard lock(d.write_mu);
+    try {
+      if (!d.writer) d.writer = d.open_log();
+      auto& lag = d.writer->count_lag;
+      lag.bind(1, s.cursor).bind(2, std::string_view(d.options.channel)).bind(3, std::string_view(d.instance_id));
+      lag.step();
+      s.lag = lag.column_int64(0);
+      lag.reset();
+    } catch (const std::exception& e) {
+      s.lag = -1;  // unknown; the reason is in last_error
+      s.last_error = std::string("lag query failed: ") + e.what();
+    }
+  }
+  return s;
+}
+
+const std::string& SqliteInvalidationBackend::instance_id() const noexcept { return impl_->instance_id; }
+const std::string& SqliteInvalidationBackend::db_path() const noexcept { return impl_->db_path; }
+const SqliteOptions& SqliteInvalidationBackend::options() const noexcept { return impl_->options; }
+
+}  // namespace pjx

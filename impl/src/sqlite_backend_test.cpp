@@ -1,0 +1,543 @@
+// Behaviour of SqliteInvalidationBackend against WIRE.md, one rule per test.
+// Most tests poll explicitly (poll_now) with a long poll_interval and a
+// ManualClock, so that nothing depends on sleeping.
+#include "pjx/sqlite_backend.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <cmath>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <mutex>
+#include <regex>
+#include <thread>
+
+#include "pjx/errors.hpp"
+#include "temp_dir.hpp"
+#include "test_util.hpp"
+
+namespace pjx {
+namespace {
+
+using namespace std::chrono_literals;
+using pjx::testing::RawDb;
+using pjx::testing::TempDir;
+
+// Collects handler calls; waits for them with a deadline.
+class Inbox {
+ public:
+  InvalidationHandler handler() {
+    return [this](const KeySet& keys) {
+      std::lock_guard lock(mu_);
+      got_.push_back(keys);
+      cv_.notify_all();
+    };
+  }
+  bool wait_for(std::size_t n, std::chrono::milliseconds timeout = 10s) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return got_.size() >= n; });
+  }
+  std::vector<KeySet> got() {
+    std::lock_guard lock(mu_);
+    return got_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<KeySet> got_;
+};
+
+// Options for explicit polling: the poll thread would wait an hour.
+SqliteOptions manual_options(std::shared_ptr<ManualClock> clock = nullptr) {
+  SqliteOptions o;
+  o.poll_interval = 3600s;
+  o.retention = 7200s;
+  o.clock = std::move(clock);
+  o.on_warning = [](const std::string&) {};
+  return o;
+}
+
+class SqliteBackendTest : public ::testing::Test {
+ protected:
+  TempDir dir_;
+  std::string db_ = dir_.file("pjx.db");
+};
+
+TEST_F(SqliteBackendTest, ConstructorCreatesNoFile) {
+  SqliteInvalidationBackend backend(db_);
+  EXPECT_FALSE(std::filesystem::exists(db_));
+}
+
+TEST_F(SqliteBackendTest, EmptyPublishWritesNothingAndCreatesNoFile) {
+  SqliteInvalidationBackend backend(db_);
+  backend.publish({});
+  EXPECT_FALSE(std::filesystem::exists(db_));
+  EXPECT_EQ(backend.stats().published, 0u);
+}
+
+TEST_F(SqliteBackendTest, PublishWritesOneRowAsTheWireFormatSays) {
+  auto clock = std::make_shared<ManualClock>(1'700'000'123.25);
+  SqliteInvalidationBackend backend(db_, manual_options(clock));
+  backend.publish({"user:2", "user:1", "order:9"});
+  RawDb raw(db_);
+  const auto rows = raw.query("SELECT id, instance_id, channel, keys_json, created_at FROM pjx_invalidation");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0][0], "1");
+  EXPECT_EQ(rows[0][1], backend.instance_id());
+  EXPECT_EQ(rows[0][2], "pyjinhx:invalidate");
+  EXPECT_EQ(rows[0][3], R"(["order:9","user:1","user:2"])");
+  EXPECT_DOUBLE_EQ(std::stod(rows[0][4]), 1'700'000'123.25);
+  EXPECT_EQ(backend.stats().published, 1u);
+}
+
+TEST_F(SqliteBackendTest, InstanceIdIsAFreshUuid4In32LowercaseHexDigits) {
+  SqliteInvalidationBackend a(db_), b(db_);
+  const std::regex uuid4("[0-9a-f]{12}4[0-9a-f]{3}[89ab][0-9a-f]{15}");
+  EXPECT_TRUE(std::regex_match(a.instance_id(), uuid4)) << a.instance_id();
+  EXPECT_NE(a.instance_id(), b.instance_id());
+}
+
+TEST_F(SqliteBackendTest, DatabaseIsInWalModeWithSidecarsAndTheWireSchema) {
+  SqliteInvalidationBackend backend(db_, manual_options());
+  backend.start([](const KeySet&) {});
+  backend.publish({"a"});
+  EXPECT_TRUE(std::filesystem::exists(db_ + "-wal"));
+  EXPECT_TRUE(std::filesystem::exists(db_ + "-shm"));
+  RawDb raw(db_);
+  EXPECT_EQ(raw.scalar("PRAGMA journal_mode"), "wal");
+  EXPECT_EQ(raw.scalar("SELECT COUNT(*) FROM sqlite_master WHERE type='index' AND name='ix_pjx_invalidation_created_at'"),
+            "1");
+  EXPECT_NE(raw.scalar("SELECT sql FROM sqlite_master WHERE name='pjx_invalidation'").find("AUTOINCREMENT"),
+            std::string::npos);
+  EXPECT_EQ(raw.scalar("SELECT seq FROM sqlite_sequence WHERE name='pjx_invalidation'"), "1");
+}
+
+TEST_F(SqliteBackendTest, PublishPrunesRowsOlderThanRetentionOfEveryChannel) {
+  auto clock = std::make_shared<ManualClock>(1000.0);
+  SqliteOptions o = manual_options(clock);
+  o.poll_interval = 1s;
+  o.retention = 5s;
+  SqliteInvalidationBackend backend(db_, o);
+  backend.publish({"old"});
+  {
+    RawDb raw(db_);
+    raw.insert_row("0123456789abcdef0123456789abcdef", "another-app", R"(["x"])", 1000.0);
+  }
+  clock->advance(5s);  // exactly retention: created_at == now - retention is kept
+  backend.publish({"mid"});
+  RawDb raw(db_);
+  EXPECT_EQ(raw.scalar("SELECT COUNT(*) FROM pjx_invalidation"), "3");
+  clock->advance(1s);
+  backend.publish({"new"});
+  EXPECT_EQ(raw.scalar("SELECT group_concat(keys_json, ' ') FROM pjx_invalidation ORDER BY id"),
+            R"(["mid"] ["new"])");
+}
+
+TEST_F(SqliteBackendTest, AWallClockStepForwardPrunesOtherPublishersUnreadRows) {
+  // WIRE.md: pruning compares the publisher's wall clock with created_at
+  // values written by others, so a step changes what is pruned.
+  auto clock = std::make_shared<ManualClock>(1000.0);
+  SqliteOptions o = manual_options(clock);
+  o.poll_interval = 1s;
+  o.retention = 5s;
+  SqliteInvalidationBackend backend(db_, o);
+  backend.publish({"a"});
+  {
+    RawDb raw(db_);
+    raw.insert_row("0123456789abcdef0123456789abcdef", o.channel, R"(["theirs"])", 1001.0);
+  }
+  clock->step_wall(3600);
+  backend.publish({"b"});
+  RawDb raw(db_);
+  EXPECT_EQ(raw.scalar("SELECT group_concat(keys_json) FROM pjx_invalidation"), R"(["b"])");
+}
+
+TEST_F(SqliteBackendTest, ListenerReceivesRowsOfOtherInstancesOnItsChannel) {
+  SqliteInvalidationBackend listener(db_, manual_options()), publisher(db_, manual_options());
+  Inbox inbox;
+  listener.start(inbox.handler());
+  publisher.publish({"a", "b"});
+  publisher.publish({"c"});
+  EXPECT_EQ(listener.poll_now(), 2u);
+  EXPECT_EQ(inbox.got(), (std::vector<KeySet>{{"a", "b"}, {"c"}}));
+  const auto stats = listener.stats();
+  EXPECT_EQ(stats.rows_received, 2u);
+  EXPECT_EQ(stats.keys_delivered, 3u);
+  EXPECT_EQ(stats.cursor, 2);
+  EXPECT_EQ(stats.lag, 0);
+}
+
+TEST_F(SqliteBackendTest, ListenerNeverReceivesItsOwnRows) {
+  SqliteInvalidationBackend backend(db_, manual_options());
+  Inbox inbox;
+  backend.start(inbox.handler());
+  backend.publish({"mine"});
+  EXPECT_EQ(backend.poll_now(), 0u);
+  EXPECT_TRUE(inbox.got().empty());
+}
+
+TEST_F(SqliteBackendTest, ListenerIgnoresOtherChannels) {
+  SqliteOptions other = manual_options();
+  other.channel = "other-app";
+  SqliteInvalidationBackend listener(db_, manual_options()), stranger(db_, other), friend_(db_, manual_options());
+  Inbox inbox;
+  listener.start(inbox.handler());
+  stranger.publish({"theirs"});
+  friend_.publish({"ours"});
+  listener.poll_now();
+  EXPECT_EQ(inbox.got(), (std::vector<KeySet>{{"ours"}}));
+}
+
+TEST_F(SqliteBackendTest, StartDoesNotReplayHistory) {
+  SqliteInvalidationBackend publisher(db_, manual_options());
+  publisher.publish({"before"});
+  SqliteInvalidationBackend listener(db_, manual_options());
+  Inbox inbox;
+  listener.start(inbox.handler());
+  EXPECT_EQ(listener.stats().cursor, 1);
+  publisher.publish({"after"});
+  listener.poll_now();
+  EXPECT_EQ(inbox.got(), (std::vector<KeySet>{{"after"}}));
+}
+
+TEST_F(SqliteBackendTest, CursorIsSeededFromTheWholeTableNotOnlyItsChannel) {
+  SqliteOptions other = manual_options();
+  other.channel = "other";
+  SqliteInvalidationBackend stranger(db_, other);
+  stranger.publish({"x"});
+  stranger.publish({"y"});
+  SqliteInvalidationBackend listener(db_, manual_options());
+  listener.start([](const KeySet&) {});
+  EXPECT_EQ(listener.stats().cursor, 2);
+}
+
+TEST_F(SqliteBackendTest, APublishRightAfterStartReturnsIsDeliveredByThePollThread) {
+  SqliteOptions fast;
+  fast.poll_interval = 10ms;
+  fast.retention = 60s;
+  SqliteInvalidationBackend listener(db_, fast), publisher(db_, fast);
+  Inbox inbox;
+  listener.start(inbox.handler());
+  publisher.publish({"right-after"});
+  ASSERT_TRUE(inbox.wait_for(1));
+  EXPECT_EQ(inbox.got().front(), KeySet({"right-after"}));
+}
+
+TEST_F(SqliteBackendTest, StartTwiceIsANoOpAndKeepsTheFirstHandler) {
+  SqliteInvalidationBackend listener(db_, manual_options()), publisher(db_, manual_options());
+  Inbox first, second;
+  listener.start(first.handler());
+  publisher.publish({"a"});
+  listener.start(second.handler());  // must not reseed the cursor past "a"
+  listener.poll_now();
+  EXPECT_EQ(first.got().size(), 1u);
+  EXPECT_TRUE(second.got().empty());
+}
+
+TEST_F(SqliteBackendTest, StopIsIdempotentAndDoesNotWaitForThePollInterval) {
+  SqliteInvalidationBackend listener(db_, manual_options());  // poll_interval 1 h
+  listener.start([](const KeySet&) {});
+  const auto begin = std::chrono::steady_clock::now();
+  listener.stop();
+  listener.stop();
+  // Bound: far below the 1 h interval; generous for a loaded machine.
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, 5s);
+  EXPECT_FALSE(listener.stats().listening);
+  EXPECT_THROW(listener.poll_now(), std::logic_error);
+}
+
+TEST_F(SqliteBackendTest, StopFromInsideTheHandlerEndsTheThreadAfterThatCall) {
+  SqliteOptions fast;
+  fast.poll_interval = 10ms;
+  fast.retention = 60s;
+  SqliteInvalidationBackend listener(db_, fast), publisher(db_, fast);
+  Inbox inbox;
+  std::atomic<int> calls{0};
+  auto record = inbox.handler();
+  listener.start([&](const KeySet& keys) {
+    ++calls;
+    record(keys);
+    listener.stop();
+  });
+  publisher.publish({"a"});
+  publisher.publish({"b"});
+  ASSERT_TRUE(inbox.wait_for(1));
+  listener.stop();  // joins the thread that stopped itself
+  EXPECT_EQ(calls.load(), 1);
+  EXPECT_FALSE(listener.stats().listening);
+}
+
+TEST_F(SqliteBackendTest, RestartAfterStopReseedsAndListensAgain) {
+  SqliteInvalidationBackend listener(db_, manual_options()), publisher(db_, manual_options());
+  Inbox inbox;
+  listener.start(inbox.handler());
+  listener.stop();
+  publisher.publish({"while-stopped"});
+  listener.start(inbox.handler());
+  publisher.publish({"after-restart"});
+  listener.poll_now();
+  EXPECT_EQ(inbox.got(), (std::vector<KeySet>{{"after-restart"}}));
+}
+
+TEST_F(SqliteBackendTest, DestructorStopsThePollThread) {
+  Inbox inbox;
+  {
+    SqliteOptions fast;
+    fast.poll_interval = 5ms;
+    fast.retention = 60s;
+    SqliteInvalidationBackend listener(db_, fast);
+    listener.start(inbox.handler());
+  }
+  SqliteInvalidationBackend publisher(db_, manual_options());
+  publisher.publish({"after-destruction"});
+  std::this_thread::sleep_for(50ms);  // a live thread would have polled ~10 times
+  EXPECT_TRUE(inbox.got().empty());
+}
+
+TEST_F(SqliteBackendTest, MalformedRowsAreSkippedCountedAndWarnedAboutOnce) {
+  SqliteOptions o = manual_options();
+  std::vector<std::string> warnings;
+  o.on_warning = [&](const std::string& w) { warnings.push_back(w); };
+  SqliteInvalidationBackend listener(db_, o);
+  Inbox inbox;
+  listener.start(inbox.handler());
+  {
+    RawDb raw(db_);
+    const std::string other = "0123456789abcdef0123456789abcdef";
+    raw.insert_row(other, o.channel, "not json", 1.0);
+    raw.insert_row(other, o.channel, R"({"a": 1})", 1.0);
+    raw.insert_row(other, o.channel, R"(["a", 2])", 1.0);
+    raw.insert_row(other, o.channel, R"(["good"])", 1.0);
+  }
+  EXPECT_EQ(listener.poll_now(), 1u);
+  EXPECT_EQ(inbox.got(), (std::vector<KeySet>{{"good"}}));
+  const auto stats = listener.stats();
+  EXPECT_EQ(stats.malformed_rows, 3u);
+  EXPECT_EQ(stats.cursor, 4);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("row 1"), std::string::npos) << warnings[0];
+  EXPECT_NE(warnings[0].find("not valid JSON"), std::string::npos) << warnings[0];
+}
+
+TEST_F(SqliteBackendTest, AThrowingHandlerDoesNotLoseTheRestOfItsBatch) {
+  SqliteInvalidationBackend listener(db_, manual_options()), publisher(db_, manual_options());
+  std::vector<KeySet> got;
+  listener.start([&](const KeySet& keys) {
+    got.push_back(keys);
+    if (keys.count("boom")) throw std::runtime_error("handler failed");
+  });
+  publisher.publish({"boom"});
+  publisher.publish({"after"});
+  EXPECT_EQ(listener.poll_now(), 2u);
+  EXPECT_EQ(got, (std::vector<KeySet>{{"boom"}, {"after"}}));
+  EXPECT_EQ(listener.stats().handler_errors, 1u);
+}
+
+TEST_F(SqliteBackendTest, AFailedPollIsCountedAndRetriedAtTheNextPoll) {
+  SqliteInvalidationBackend listener(db_, manual_options()), publisher(db_, manual_options());
+  Inbox inbox;
+  listener.start(inbox.handler());
+  RawDb raw(db_);
+  raw.exec("ALTER TABLE pjx_invalidation RENAME TO pjx_moved_away");
+  raw.exec("CREATE TABLE marker (x)");  // changes data_version so the poll runs its query
+  EXPECT_THROW(listener.poll_now(), BackendError);
+  raw.exec("ALTER TABLE pjx_moved_away RENAME TO pjx_invalidation");
+  auto stats = listener.stats();
+  EXPECT_EQ(stats.poll_errors, 1u);
+  EXPECT_NE(stats.last_error.find("pjx_invalidation"), std::string::npos) << stats.last_error;
+  publisher.publish({"recovered"});
+  listener.poll_now();
+  EXPECT_EQ(inbox.got(), (std::vector<KeySet>{{"recovered"}}));
+}
+
+TEST_F(SqliteBackendTest, AnIdlePollIsAnsweredByDataVersionAlone) {
+  SqliteInvalidationBackend listener(db_, manual_options());
+  listener.start([](const KeySet&) {});
+  listener.poll_now();
+  listener.poll_now();
+  listener.poll_now();
+  const auto stats = listener.stats();
+  EXPECT_EQ(stats.polls, 1u);
+  EXPECT_EQ(stats.skipped_polls, 2u);
+  ASSERT_TRUE(stats.since_last_poll.has_value());
+}
+
+TEST_F(SqliteBackendTest, APublishBlockedPastTheBusyTimeoutThrowsAndWritesNothing) {
+  SqliteOptions o = manual_options();
+  o.busy_timeout = 50ms;
+  SqliteInvalidationBackend publisher(db_, o);
+  publisher.publish({"first"});
+  RawDb holder(db_);
+  holder.exec("BEGIN IMMEDIATE");
+  try {
+    publisher.publish({"blocked"});
+    FAIL() << "publish succeeded while another connection held the write lock";
+  } catch (const BackendError& e) {
+    EXPECT_EQ(e.code() & 0xFF, 5 /* SQLITE_BUSY */);
+    EXPECT_NE(std::string(e.what()).find("busy_timeout 50 ms"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(db_), std::string::npos) << e.what();
+  }
+  holder.exec("COMMIT");
+  auto stats = publisher.stats();
+  EXPECT_EQ(stats.publish_failures, 1u);
+  EXPECT_GE(stats.busy_waits, 1u);
+  publisher.publish({"after"});
+  RawDb raw(db_);
+  EXPECT_EQ(raw.scalar("SELECT group_concat(keys_json, ' ') FROM pjx_invalidation"), R"(["first"] ["after"])");
+}
+
+TEST_F(SqliteBackendTest, ANonUtf8KeyIsRejectedBeforeAnythingIsWritten) {
+  SqliteInvalidationBackend publisher(db_, manual_options());
+  EXPECT_THROW(publisher.publish({"ok", "\xFF"}), std::invalid_argument);
+  EXPECT_FALSE(std::filesystem::exists(db_));
+}
+
+TEST_F(SqliteBackendTest, PublishIsSafeFromManyThreads) {
+  SqliteInvalidationBackend publisher(db_, manual_options());
+  constexpr int kThreads = 8, kEach = 100;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) publisher.publish({"t" + std::to_string(t) + ":" + std::to_string(i)});
+    });
+  }
+  for (auto& th : threads) th.join();
+  RawDb raw(db_);
+  EXPECT_EQ(raw.scalar("SELECT COUNT(DISTINCT keys_json) FROM pjx_invalidation"), std::to_string(kThreads * kEach));
+  EXPECT_EQ(publisher.stats().published, static_cast<std::uint64_t>(kThreads * kEach));
+}
+
+TEST_F(SqliteBackendTest, LagCountsUnreadRowsOfItsChannelFromOthers) {
+  SqliteInvalidationBackend listener(db_, manual_options()), publisher(db_, manual_options());
+  listener.start([](const KeySet&) {});
+  publisher.publish({"a"});
+  publisher.publish({"b"});
+  listener.publish({"own"});
+  EXPECT_EQ(listener.stats().lag, 2);
+  listener.poll_now();
+  EXPECT_EQ(listener.stats().lag, 0);
+}
+
+TEST_F(SqliteBackendTest, PollThreadDeliversConcurrentPublishesInOrderExactlyOnce) {
+  SqliteOptions fast;
+  fast.poll_interval = 5ms;
+  fast.retention = 60s;
+  SqliteInvalidationBackend listener(db_, fast), publisher(db_, fast);
+  Inbox inbox;
+  listener.start(inbox.handler());
+  std::thread poker([&] {
+    for (int i = 0; i < 50; ++i) listener.poll_now();  // races the poll thread
+  });
+  for (int i = 0; i < 200; ++i) publisher.publish({"k" + std::to_string(1000 + i)});
+  poker.join();
+  ASSERT_TRUE(inbox.wait_for(200));
+  const auto got = inbox.got();
+  ASSERT_EQ(got.size(), 200u);
+  for (int i = 0; i < 200; ++i) EXPECT_EQ(*got[static_cast<std::size_t>(i)].begin(), "k" + std::to_string(1000 + i));
+}
+
+// ---- Rejected at construction -------------------------------------------
+
+void expect_config_error(const std::function<void()>& construct, std::initializer_list<std::string> fragments) {
+  try {
+    construct();
+    ADD_FAILURE() << "no ConfigError";
+  } catch (const ConfigError& e) {
+    for (const auto& f : fragments) {
+      EXPECT_NE(std::string(e.what()).find(f), std::string::npos) << "message: " << e.what() << "\nmissing: " << f;
+    }
+  }
+}
+
+TEST(SqliteBackendConfig, ConfigErrorIsAnInvalidArgument) {
+  EXPECT_THROW(SqliteInvalidationBackend(":memory:"), std::invalid_argument);
+}
+
+TEST(SqliteBackendConfig, RejectsPrivateDatabases) {
+  for (const char* path : {":memory:", "", "file::memory:", "file:x?mode=memory", "file:"}) {
+    expect_config_error([&] { SqliteInvalidationBackend b(path); }, {"private", "pass the path of a file"});
+  }
+}
+
+TEST(SqliteBackendConfig, RejectsBadOptionsNamingTheValue) {
+  TempDir dir;
+  const auto db = dir.file("pjx.db");
+  auto with = [&](auto mutate) {
+    SqliteOptions o;
+    mutate(o);
+    return [db, o] { SqliteInvalidationBackend b(db, o); };
+  };
+  expect_config_error(with([](SqliteOptions& o) { o.poll_interval = Seconds(0); }), {"poll_interval 0 s", "positive"});
+  expect_config_error(with([](SqliteOptions& o) { o.poll_interval = Seconds(-1); }), {"poll_interval -1 s"});
+  expect_config_error(with([](SqliteOptions& o) { o.poll_interval = Seconds(std::nan("")); }), {"poll_interval nan"});
+  expect_config_error(with([](SqliteOptions& o) { o.retention = Seconds(std::numeric_limits<double>::infinity()); }),
+                      {"retention inf", "finite"});
+  expect_config_error(with([](SqliteOptions& o) { o.retention = Seconds(0.1); }),
+                      {"retention 0.1 s is shorter than poll_interval 0.5 s"});
+  expect_config_error(with([](SqliteOptions& o) { o.channel.clear(); }), {"channel \"\"", "pyjinhx:invalidate"});
+  expect_config_error(with([](SqliteOptions& o) { o.busy_timeout = std::chrono::milliseconds(-1); }),
+                      {"busy_timeout -1 ms"});
+  EXPECT_FALSE(std::filesystem::exists(db));
+}
+
+TEST(SqliteBackendConfig, RejectsPathsThatCannotWork) {
+  TempDir dir;
+  expect_config_error([&] { SqliteInvalidationBackend b(dir.file("no/such/dir/x.db")); }, {"does not exist"});
+  expect_config_error([&] { SqliteInvalidationBackend b(dir.path().string()); }, {"is a directory"});
+}
+
+TEST(SqliteBackendConfig, RejectsAFileThatIsNotASqliteDatabaseAndLeavesItAlone) {
+  TempDir dir;
+  const auto path = dir.file("notes.txt");
+  const std::string content(4096, 'x');
+  std::ofstream(path) << content;
+  expect_config_error([&] { SqliteInvalidationBackend b(path); }, {"not a SQLite database", "notes.txt"});
+  std::ifstream in(path);
+  const std::string after((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(after, content);
+  EXPECT_FALSE(std::filesystem::exists(path + "-wal"));
+}
+
+TEST(SqliteBackendConfig, RejectsAnIncompatibleEventTable) {
+  TempDir dir;
+  {
+    const auto path = dir.file("text-created-at.db");
+    RawDb(path).exec(
+        "CREATE TABLE pjx_invalidation (id INTEGER PRIMARY KEY AUTOINCREMENT, instance_id TEXT NOT NULL, "
+        "channel TEXT NOT NULL, keys_json TEXT NOT NULL, created_at TEXT NOT NULL)");
+    expect_config_error([&] { SqliteInvalidationBackend b(path); },
+                        {"created_at is TEXT, expected REAL", "another file"});
+  }
+  {
+    const auto path = dir.file("no-autoincrement.db");
+    RawDb(path).exec(
+        "CREATE TABLE pjx_invalidation (id INTEGER PRIMARY KEY, instance_id TEXT NOT NULL, "
+        "channel TEXT NOT NULL, keys_json TEXT NOT NULL, created_at REAL NOT NULL)");
+    expect_config_error([&] { SqliteInvalidationBackend b(path); }, {"AUTOINCREMENT"});
+  }
+  {
+    const auto path = dir.file("missing-column.db");
+    RawDb(path).exec("CREATE TABLE pjx_invalidation (id INTEGER PRIMARY KEY AUTOINCREMENT, payload TEXT)");
+    expect_config_error([&] { SqliteInvalidationBackend b(path); }, {"no column instance_id"});
+  }
+}
+
+TEST(SqliteBackendConfig, AcceptsAnExistingCompatibleDatabaseAndItsRows) {
+  TempDir dir;
+  const auto path = dir.file("pjx.db");
+  {
+    SqliteInvalidationBackend first(path);
+    first.publish({"a"});
+  }
+  SqliteInvalidationBackend second(path);
+  second.publish({"b"});
+  EXPECT_EQ(RawDb(path).scalar("SELECT COUNT(*) FROM pjx_invalidation"), "2");
+}
+
+}  // namespace
+}  // namespace pjx

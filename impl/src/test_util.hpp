@@ -1,0 +1,75 @@
+// Helpers for the library's tests: raw access to a database file, as another
+// program (or an upstream Python worker) would see it.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace pjx::testing {
+
+// A plain SQLite connection for inspecting and tampering with a database.
+class RawDb {
+ public:
+  explicit RawDb(const std::string& path) {
+    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
+      throw std::runtime_error("open " + path);
+    }
+    sqlite3_busy_timeout(db_, 5000);
+  }
+  ~RawDb() { sqlite3_close_v2(db_); }
+  RawDb(const RawDb&) = delete;
+  RawDb& operator=(const RawDb&) = delete;
+
+  void exec(const std::string& sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string message = err ? err : "?";
+      sqlite3_free(err);
+      throw std::runtime_error(sql + ": " + message);
+    }
+  }
+
+  // Runs `sql` with text parameters bound in order; returns rows of text.
+  std::vector<std::vector<std::string>> query(const std::string& sql, const std::vector<std::string>& params = {}) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
+      throw std::runtime_error(sql + ": " + sqlite3_errmsg(db_));
+    }
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      sqlite3_bind_text(stmt, static_cast<int>(i + 1), params[i].c_str(), -1, SQLITE_TRANSIENT);
+    }
+    std::vector<std::vector<std::string>> rows;
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+      std::vector<std::string> row;
+      for (int c = 0; c < sqlite3_column_count(stmt); ++c) {
+        const auto* text = sqlite3_column_text(stmt, c);
+        row.emplace_back(text ? reinterpret_cast<const char*>(text) : "NULL");
+      }
+      rows.push_back(std::move(row));
+    }
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_DONE) throw std::runtime_error(sql + ": " + sqlite3_errmsg(db_));
+    return rows;
+  }
+
+  std::string scalar(const std::string& sql, const std::vector<std::string>& params = {}) {
+    auto rows = query(sql, params);
+    return rows.empty() || rows[0].empty() ? std::string() : rows[0][0];
+  }
+
+  // Inserts a row as another publisher would (all values bound).
+  void insert_row(const std::string& instance_id, const std::string& channel, const std::string& keys_json,
+                  double created_at) {
+    query("INSERT INTO pjx_invalidation (instance_id, channel, keys_json, created_at) VALUES (?1, ?2, ?3, ?4)",
+          {instance_id, channel, keys_json, std::to_string(created_at)});
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+}  // namespace pjx::testing
