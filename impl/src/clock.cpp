@@ -17,7 +17,7 @@ class SystemClock final : public Clock {
     return static_cast<double>(read_ns(CLOCK_REALTIME)) / 1e9;
   }
   std::chrono::nanoseconds monotonic() const override {
-    return std::chrono::nanoseconds(read_ns(CLOCK_MONOTONIC));
+    return std::chrono::nanoseconds(read_ns(CLOCK_BOOTTIME));
   }
 };
 

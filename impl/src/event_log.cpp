@@ -143,7 +143,17 @@ EventLog::EventLog(const DbLocation& location, const std::string& display_name,
   select_new = conn_.prepare(
       "SELECT id, keys_json FROM pjx_invalidation "
       "WHERE id > ?1 AND channel = ?2 AND instance_id != ?3 ORDER BY id");
-  max_id = conn_.prepare("SELECT COALESCE(MAX(id), 0) FROM pjx_invalidation");
+  // The highest id ever issued: sqlite_sequence keeps it after the rows are
+  // pruned (and it is never below MAX(id)).
+  max_id = conn_.prepare(
+      "SELECT MAX(COALESCE((SELECT MAX(id) FROM pjx_invalidation), 0), "
+      "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'pjx_invalidation'), 0))");
+  id_bounds = conn_.prepare(
+      "SELECT (SELECT MIN(id) FROM pjx_invalidation WHERE id > ?1), "
+      "MAX(COALESCE((SELECT MAX(id) FROM pjx_invalidation), 0), "
+      "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'pjx_invalidation'), 0))");
+  begin_read = conn_.prepare("BEGIN DEFERRED");
+  end_read = conn_.prepare("COMMIT");
   data_version = conn_.prepare("PRAGMA data_version");
   count_lag = conn_.prepare(
       "SELECT COUNT(*) FROM pjx_invalidation WHERE id > ?1 AND channel = ?2 AND instance_id != ?3");

@@ -42,7 +42,7 @@ class EventLog {
   // The writer's statements.
   Statement begin_immediate, insert_event, prune, commit, rollback;
   // The listener's statements.
-  Statement select_new, max_id, data_version, count_lag;
+  Statement begin_read, end_read, select_new, max_id, data_version, count_lag, id_bounds;
 
  private:
   Connection conn_;

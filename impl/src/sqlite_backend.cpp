@@ -1,13 +1,17 @@
 // SqliteInvalidationBackend: publisher and poller over the shared event log.
 //
 // Cursor rules and invariants (numbered; tests name them):
-//   I1. The cursor only increases.
-//   I2. start() seeds the cursor at MAX(id) over the whole table (0 when
-//       empty) and returns only after that, so rows committed before start()
-//       returns are never replayed and rows committed after are delivered.
-//   I3. A poll selects rows with id > cursor of its own channel written by
-//       other instances, in id order; a row is handed to the handler at most
-//       once per listener: the cursor passes a row before its handler runs.
+//   I1. While listening, the cursor only increases.
+//   I2. start() seeds the cursor at the highest id ever issued (MAX(id), or
+//       sqlite_sequence when pruning emptied the table; 0 for a new file),
+//       so rows committed before start() returns are never replayed and
+//       rows committed after are delivered. start() returns after seeding.
+//   I3. A poll reads, in one read transaction, the rows with id > cursor of
+//       its own channel written by other instances, in id order, and the
+//       highest id issued. A row is handed to the handler at most once per
+//       listener: the cursor passes a row before its handler runs. After the
+//       batch the cursor moves to the highest id issued in that snapshot
+//       (rows of other channels and our own rows need no delivery).
 //   I4. A malformed row (keys_json not a JSON array of strings) is skipped,
 //       counted and warned about; it never stops the rows after it.
 //   I5. A handler that throws is counted and warned about; the rest of its
@@ -17,13 +21,22 @@
 //   I7. publish() is one write transaction: insert one row, prune rows of
 //       every channel with created_at < now - retention. Either both happen
 //       or neither does, and the caller learns which.
+//   I8. Ids are issued by AUTOINCREMENT and a rolled-back insert gives its
+//       id back, so ids above the cursor are contiguous unless rows were
+//       deleted. A missing id above the cursor (the smallest id > cursor is
+//       not cursor + 1, or no row is left while the sequence is past the
+//       cursor) means rows were pruned before this listener read them: a
+//       gap. With detect_gaps, a gap, or a poll that finds new commits after
+//       more than `retention` without polling (a stall), calls the
+//       FlushHandler once, before the rows of that poll are delivered.
 //
 // Poller states (one thread per started backend):
 //
-//   [stopped] --start()--> [starting: open, seed cursor] --> [waiting]
+//   [stopped] --start()--> [starting: open, seed cursor (I2)] --> [waiting]
 //   [waiting] --poll_interval elapsed or poll_now()--> [polling] --> [waiting]
-//   [polling] --PRAGMA data_version unchanged--> [waiting]   (skipped_polls)
-//   [polling] --error--> [waiting]                           (poll_errors, I6)
+//   [polling] --PRAGMA data_version unchanged--> [waiting]      (skipped_polls)
+//   [polling] --gap or stall (I8)--> [flushing] --> deliver --> [waiting]
+//   [polling] --error--> [waiting]                              (poll_errors, I6)
 //   [waiting|polling] --stop()--> [stopping: finish the current row] --> [stopped]
 //
 // Locks: lifecycle_mu_ serialises start()/stop(); poll_mu_ serialises polls
@@ -156,7 +169,7 @@ struct SqliteInvalidationBackend::Impl {
   // Counters (relaxed: each is independent).
   std::atomic<std::uint64_t> published{0}, publish_failures{0}, busy_waits{0}, polls{0},
       skipped_polls{0}, poll_errors{0}, rows_received{0}, keys_delivered{0}, malformed_rows{0},
-      handler_errors{0};
+      handler_errors{0}, flushes{0}, gaps_detected{0}, missed_ids{0}, stalls_detected{0};
   std::atomic<std::int64_t> cursor{0};
   std::atomic<std::int64_t> last_poll_ns{-1};  // monotonic; -1 = never
 
@@ -280,8 +293,11 @@ void SqliteInvalidationBackend::start(InvalidationHandler handler, FlushHandler 
       max_id.step();
       const std::int64_t seed = max_id.column_int64(0);
       max_id.reset();
-      d.cursor.store(seed);  // I2: may move back only across a restart, never during a run
-      d.last_data_version = -1;
+      d.cursor.store(seed);  // I2
+      auto& version = d.reader->data_version;
+      version.step();
+      d.last_data_version = version.column_int64(0);  // the first poll skips if nobody commits
+      version.reset();
       d.handler = std::move(handler);
       d.on_flush = std::move(on_flush);
       d.last_poll_ns.store(d.clock->monotonic().count());
@@ -344,6 +360,12 @@ std::size_t SqliteInvalidationBackend::Impl::poll_once() {
     std::string keys_json;
   };
   std::vector<Row> rows;
+  std::int64_t snapshot_top = 0;    // highest id issued in this poll's snapshot
+  std::int64_t missing = 0;         // ids above the cursor pruned before we read them
+  const auto now = clock->monotonic().count();
+  const auto previous = last_poll_ns.load();
+  const bool stalled = previous >= 0 && now - previous > std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                            options.retention).count();
   try {
     if (!reader) reader = open_log();
     auto& log = *reader;
@@ -351,20 +373,39 @@ std::size_t SqliteInvalidationBackend::Impl::poll_once() {
     const std::int64_t version = log.data_version.column_int64(0);
     log.data_version.reset();
     if (version == last_data_version) {
+      // Nobody committed since the last poll: nothing new, nothing pruned.
       skipped_polls.fetch_add(1, std::memory_order_relaxed);
-      last_poll_ns.store(clock->monotonic().count());
+      last_poll_ns.store(now);
       return 0;
     }
-    log.select_new.bind(1, cursor.load())
-        .bind(2, std::string_view(options.channel))
-        .bind(3, std::string_view(instance_id));
-    while (log.select_new.step()) {
-      rows.push_back(Row{log.select_new.column_int64(0), std::string(log.select_new.column_text(1))});
+    const std::int64_t from = cursor.load();
+    log.begin_read.step();
+    try {
+      log.id_bounds.bind(1, from);
+      log.id_bounds.step();
+      const bool any_above = !log.id_bounds.column_is_null(0);
+      const std::int64_t lowest_above = log.id_bounds.column_int64(0);
+      snapshot_top = log.id_bounds.column_int64(1);
+      log.id_bounds.reset();
+      missing = any_above ? lowest_above - from - 1 : snapshot_top - from;  // I8
+      log.select_new.bind(1, from)
+          .bind(2, std::string_view(options.channel))
+          .bind(3, std::string_view(instance_id));
+      while (log.select_new.step()) {
+        rows.push_back(Row{log.select_new.column_int64(0), std::string(log.select_new.column_text(1))});
+      }
+      log.select_new.reset();
+      log.end_read.step();  // ends the read transaction before handlers run
+      log.end_read.reset();
+    } catch (...) {
+      log.id_bounds.reset();
+      log.select_new.reset();
+      log.end_read.step();
+      log.end_read.reset();
+      throw;
     }
-    log.select_new.reset();  // ends the read transaction before handlers run
     last_data_version = version;
   } catch (const BackendError& e) {
-    if (reader) reader->select_new.reset();
     poll_errors.fetch_add(1, std::memory_order_relaxed);
     record_error(std::string("poll failed: ") + e.what());
     throw;
@@ -374,13 +415,43 @@ std::size_t SqliteInvalidationBackend::Impl::poll_once() {
     throw BackendError(e.what(), 0);
   }
   polls.fetch_add(1, std::memory_order_relaxed);
-  last_poll_ns.store(clock->monotonic().count());
+  last_poll_ns.store(now);
+
+  if (options.detect_gaps && (missing > 0 || stalled)) {  // I8
+    FlushReason reason = FlushReason::kStall;
+    if (missing > 0) {
+      reason = FlushReason::kGap;
+      gaps_detected.fetch_add(1, std::memory_order_relaxed);
+      missed_ids.fetch_add(static_cast<std::uint64_t>(missing), std::memory_order_relaxed);
+      warnings.warn("gap", std::to_string(missing) + " row(s) after id " + std::to_string(cursor.load()) +
+                               " were pruned before this listener read them (it was stalled, or a publisher's "
+                               "clock is ahead); flushing the cache");
+    } else {
+      stalls_detected.fetch_add(1, std::memory_order_relaxed);
+      warnings.warn("stall", "no poll for " + std::to_string((now - previous) / 1'000'000) +
+                                 " ms, longer than retention " + seconds_text(options.retention) +
+                                 " (process paused or machine suspended?); flushing the cache");
+    }
+    flushes.fetch_add(1, std::memory_order_relaxed);
+    if (on_flush) {
+      try {
+        on_flush(reason);
+      } catch (const std::exception& e) {
+        handler_errors.fetch_add(1, std::memory_order_relaxed);
+        warnings.warn("handler", std::string("flush handler threw: ") + e.what());
+      }
+    }
+  }
 
   std::size_t delivered = 0;
+  bool finished = true;
   for (const auto& row : rows) {
     {
       std::lock_guard wait(wait_mu);
-      if (!running) break;  // stop() was called, possibly by the previous handler call
+      if (!running) {  // stop() was called, possibly by the previous handler call
+        finished = false;
+        break;
+      }
     }
     cursor.store(row.id);  // I1, I3: passed before the handler runs
     std::string why;
@@ -405,6 +476,7 @@ std::size_t SqliteInvalidationBackend::Impl::poll_once() {
       warnings.warn("handler", "invalidation handler threw a non-exception on row " + std::to_string(row.id));
     }
   }
+  if (finished && snapshot_top > cursor.load()) cursor.store(snapshot_top);  // I3
   return delivered;
 }
 
@@ -433,6 +505,10 @@ SqliteStats SqliteInvalidationBackend::stats() const {
   s.keys_delivered = d.keys_delivered.load();
   s.malformed_rows = d.malformed_rows.load();
   s.handler_errors = d.handler_errors.load();
+  s.flushes = d.flushes.load();
+  s.gaps_detected = d.gaps_detected.load();
+  s.missed_ids = d.missed_ids.load();
+  s.stalls_detected = d.stalls_detected.load();
   s.cursor = d.cursor.load();
   {
     std::lock_guard lock(d.error_mu);

@@ -19,7 +19,8 @@ class Clock {
   virtual ~Clock() = default;
   // Seconds since the UNIX epoch, as Python's time.time().
   virtual double wall_seconds() const = 0;
-  // A monotonic reading (CLOCK_MONOTONIC on Linux).
+  // A monotonic reading that also counts time the machine was suspended
+  // (CLOCK_BOOTTIME on Linux), so that a stall across a suspend is seen.
   virtual std::chrono::nanoseconds monotonic() const = 0;
 
   // The process-wide real clock.

@@ -50,8 +50,9 @@ struct Settings {
   SqliteOptions sqlite;   // channel, poll_interval, retention, busy_timeout
   // Names of variables that were set but do not apply to the chosen backend
   // (for example "PJX_INVALIDATION_DB" when REDIS_URL wins, or
-  // "PJX_POLL_INTERVAL" with Redis or no backend), separated by ", ", in the
-  // order of the table above; empty when none. Callers may warn.
+  // "PJX_POLL_INTERVAL" with Redis or no backend, or an empty REDIS_URL),
+  // separated by ", ", in the order of the table above; empty when none.
+  // Callers may warn.
   std::string ignored;
 
   using Getenv = std::function<std::optional<std::string>(std::string_view name)>;

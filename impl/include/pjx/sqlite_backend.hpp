@@ -48,6 +48,14 @@ struct SqliteOptions {
   std::chrono::milliseconds busy_timeout{5000};
   // Where time comes from; nullptr means the real clocks.
   std::shared_ptr<const Clock> clock;
+  // Detect missed invalidations and ask for a flush (FlushHandler): when rows
+  // this listener had not read were pruned before it read them (a gap in the
+  // AUTOINCREMENT ids, which sqlite_sequence reveals even when every row is
+  // gone, so it works with upstream publishers too), and when it did not
+  // poll for longer than `retention` while others committed (a paused
+  // process, a suspended machine). false reproduces upstream exactly: such
+  // rows are silently never seen.
+  bool detect_gaps = true;
   // Receives operational warnings (poll errors, malformed rows, a throwing
   // handler), each kind rate-limited. Empty means: write them to stderr.
   std::function<void(const std::string& message)> on_warning;
@@ -66,7 +74,11 @@ struct SqliteStats {
   std::uint64_t keys_delivered = 0;    // keys handed to the handler
   std::uint64_t malformed_rows = 0;    // rows skipped: keys_json not an array of strings
   std::uint64_t handler_errors = 0;    // handler calls that threw
-  std::int64_t cursor = 0;             // highest id read; only ever increases
+  std::uint64_t flushes = 0;           // FlushHandler calls (gaps + stalls)
+  std::uint64_t gaps_detected = 0;     // polls that found pruned unread ids
+  std::uint64_t missed_ids = 0;        // unread ids found pruned (any channel: an upper bound)
+  std::uint64_t stalls_detected = 0;   // polls after more than retention without one
+  std::int64_t cursor = 0;             // highest id read; only increases while listening
   std::int64_t lag = 0;                // rows on our channel from others above cursor
   // Time since the last successful poll; empty before the first one.
   std::optional<std::chrono::nanoseconds> since_last_poll;

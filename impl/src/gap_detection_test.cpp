@@ -1,0 +1,129 @@
+// Invariant I8 of sqlite_backend.cpp: a listener that finds unread rows
+// pruned, or that stalled past retention while others committed, asks for a
+// flush; one that keeps up never does.
+#include <gtest/gtest.h>
+
+#include "pjx/sqlite_backend.hpp"
+#include "temp_dir.hpp"
+#include "test_util.hpp"
+
+namespace pjx {
+namespace {
+
+using namespace std::chrono_literals;
+using pjx::testing::RawDb;
+using pjx::testing::TempDir;
+
+class GapDetectionTest : public ::testing::Test {
+ protected:
+  SqliteOptions options(const std::string& channel = "pyjinhx:invalidate") {
+    SqliteOptions o;
+    o.channel = channel;
+    o.poll_interval = 5s;  // longer than the test: polls are explicit
+    o.retention = 5s;
+    o.clock = clock_;
+    o.on_warning = [this](const std::string& w) { warnings_.push_back(w); };
+    return o;
+  }
+  void start(SqliteInvalidationBackend& listener) {
+    listener.start([this](const KeySet& keys) { got_.push_back(keys); },
+                   [this](FlushReason reason) { flushes_.push_back(reason); });
+  }
+
+  TempDir dir_;
+  std::string db_ = dir_.file("pjx.db");
+  std::shared_ptr<ManualClock> clock_ = std::make_shared<ManualClock>(1'000'000.0);
+  std::vector<KeySet> got_;
+  std::vector<FlushReason> flushes_;
+  std::vector<std::string> warnings_;
+};
+
+TEST_F(GapDetectionTest, UnreadRowsPrunedBeforeThePollAreAGapAndFlushBeforeTheRest) {
+  SqliteInvalidationBackend listener(db_, options()), publisher(db_, options());
+  start(listener);
+  publisher.publish({"a"});
+  clock_->advance(10s);       // the listener is stalled past retention...
+  publisher.publish({"b"});   // ...and this publish prunes "a"
+  listener.poll_now();
+  EXPECT_EQ(flushes_, std::vector<FlushReason>{FlushReason::kGap});
+  EXPECT_EQ(got_, std::vector<KeySet>{{"b"}});
+  const auto stats = listener.stats();
+  EXPECT_EQ(stats.gaps_detected, 1u);
+  EXPECT_EQ(stats.missed_ids, 1u);
+  EXPECT_EQ(stats.flushes, 1u);
+  ASSERT_FALSE(warnings_.empty());
+  EXPECT_NE(warnings_.back().find("pruned before this listener read them"), std::string::npos);
+}
+
+TEST_F(GapDetectionTest, AGapIsSeenEvenWhenPruningEmptiedTheTable) {
+  SqliteInvalidationBackend listener(db_, options()), publisher(db_, options());
+  start(listener);
+  publisher.publish({"a"});
+  RawDb(db_).exec("DELETE FROM pjx_invalidation");  // as an upstream prune would
+  listener.poll_now();
+  EXPECT_EQ(flushes_, std::vector<FlushReason>{FlushReason::kGap});
+  EXPECT_TRUE(got_.empty());
+}
+
+TEST_F(GapDetectionTest, AStallPastRetentionWithNewCommitsFlushes) {
+  SqliteInvalidationBackend listener(db_, options()), publisher(db_, options());
+  start(listener);
+  clock_->advance(6s);
+  publisher.publish({"fresh"});  // nothing old enough to prune: no gap
+  listener.poll_now();
+  EXPECT_EQ(flushes_, std::vector<FlushReason>{FlushReason::kStall});
+  EXPECT_EQ(got_, std::vector<KeySet>{{"fresh"}});
+  EXPECT_EQ(listener.stats().stalls_detected, 1u);
+}
+
+TEST_F(GapDetectionTest, AStallWithNoCommitsInBetweenIsNoAlarm) {
+  SqliteInvalidationBackend listener(db_, options());
+  start(listener);
+  clock_->advance(60s);
+  listener.poll_now();  // PRAGMA data_version: nobody committed, nothing was pruned
+  EXPECT_TRUE(flushes_.empty());
+}
+
+TEST_F(GapDetectionTest, OtherChannelsBeingPrunedIsNoAlarmForAListenerThatKeepsUp) {
+  SqliteInvalidationBackend listener(db_, options("quiet-app")), busy(db_, options("busy-app"));
+  start(listener);
+  for (int i = 0; i < 40; ++i) {
+    busy.publish({"k" + std::to_string(i)});
+    clock_->advance(1s);  // rows of busy-app are pruned as they age past 5 s
+    listener.poll_now();
+  }
+  EXPECT_TRUE(flushes_.empty());
+  EXPECT_EQ(listener.stats().cursor, 40);  // moved past rows that were not its own
+}
+
+TEST_F(GapDetectionTest, StartingAfterEverythingWasPrunedIsNoAlarm) {
+  {
+    SqliteInvalidationBackend early(db_, options());
+    early.publish({"old"});
+  }
+  RawDb(db_).exec("DELETE FROM pjx_invalidation");
+  SqliteInvalidationBackend listener(db_, options()), publisher(db_, options());
+  start(listener);
+  EXPECT_EQ(listener.stats().cursor, 1);  // seeded from sqlite_sequence
+  publisher.publish({"new"});
+  listener.poll_now();
+  EXPECT_TRUE(flushes_.empty());
+  EXPECT_EQ(got_, std::vector<KeySet>{{"new"}});
+}
+
+TEST_F(GapDetectionTest, DetectionOffReproducesUpstreamSilentLoss) {
+  SqliteOptions o = options();
+  o.detect_gaps = false;
+  SqliteInvalidationBackend listener(db_, o), publisher(db_, options());
+  start(listener);
+  publisher.publish({"a"});
+  clock_->advance(10s);
+  publisher.publish({"b"});
+  listener.poll_now();
+  EXPECT_TRUE(flushes_.empty());
+  EXPECT_EQ(got_, std::vector<KeySet>{{"b"}});  // "a" is lost without a sign
+  EXPECT_EQ(listener.stats().gaps_detected, 0u);
+}
+
+}  // namespace
+}  // namespace pjx
