@@ -20,6 +20,7 @@ class GapDetectionTest : public ::testing::Test {
     SqliteOptions o;
     o.channel = channel;
     o.poll_interval = 5s;  // longer than the test: polls are explicit
+    o.wake_on_change = false;
     o.retention = 5s;
     o.clock = clock_;
     o.on_warning = [this](const std::string& w) { warnings_.push_back(w); };

@@ -33,7 +33,9 @@
 // Poller states (one thread per started backend):
 //
 //   [stopped] --start()--> [starting: open, seed cursor (I2)] --> [waiting]
-//   [waiting] --poll_interval elapsed or poll_now()--> [polling] --> [waiting]
+//   [waiting] --poll_interval elapsed, a change wake, or poll_now()--> [polling]
+//   [polling] --a wake found nothing visible yet--> [waiting, re-poll at
+//             wake + 0.2, 1 and 5 ms] (commits are written before they show)
 //   [polling] --PRAGMA data_version unchanged--> [waiting]      (skipped_polls)
 //   [polling] --gap or stall (I8)--> [flushing] --> deliver --> [waiting]
 //   [polling] --error--> [waiting]                              (poll_errors, I6)
@@ -42,20 +44,27 @@
 // Locks: lifecycle_mu_ serialises start()/stop(); poll_mu_ serialises polls
 // and handler calls (the handler never runs concurrently with itself);
 // write_mu_ serialises publishes and lag queries on the writer connection;
-// wait_mu_ only guards the poll thread's sleep. Order: lifecycle_mu_ before
-// poll_mu_; write_mu_ is never held with another.
+// the poll thread sleeps in ppoll() on an eventfd (stop) and the change
+// watcher's inotify fd. Order: lifecycle_mu_ before poll_mu_; write_mu_ is
+// never held with another.
 #include "pjx/sqlite_backend.hpp"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cmath>
-#include <condition_variable>
 #include <cstdio>
+#include <cstring>
+#include <system_error>
 #include <map>
 #include <mutex>
 #include <random>
 #include <thread>
 #include <vector>
 
+#include "change_watcher.hpp"
 #include "db_path.hpp"
 #include "event_log.hpp"
 #include "keys_json.hpp"
@@ -169,7 +178,9 @@ struct SqliteInvalidationBackend::Impl {
   // Counters (relaxed: each is independent).
   std::atomic<std::uint64_t> published{0}, publish_failures{0}, busy_waits{0}, polls{0},
       skipped_polls{0}, poll_errors{0}, rows_received{0}, keys_delivered{0}, malformed_rows{0},
-      handler_errors{0}, flushes{0}, gaps_detected{0}, missed_ids{0}, stalls_detected{0};
+      handler_errors{0}, flushes{0}, gaps_detected{0}, missed_ids{0}, stalls_detected{0}, timed_polls{0},
+      wakes{0}, empty_wakes{0}, wake_retries{0}, wake_failures{0};
+  std::atomic<bool> wake_active{false};
   std::atomic<std::int64_t> cursor{0};
   std::atomic<std::int64_t> last_poll_ns{-1};  // monotonic; -1 = never
 
@@ -189,9 +200,16 @@ struct SqliteInvalidationBackend::Impl {
   std::thread thread;  // guarded by lifecycle_mu
   std::atomic<std::thread::id> poll_thread_id{};
 
-  std::mutex wait_mu;
-  std::condition_variable wake;
-  bool running = false;  // guarded by wait_mu; false asks the poll thread to exit
+  std::atomic<bool> running{false};  // false asks the poll thread to exit
+  int stop_fd = -1;                  // eventfd: written by stop() to end the sleep
+  // Set up by start() before the cursor is seeded, so that no commit after
+  // the seed goes unnoticed; then owned by the poll thread.
+  std::unique_ptr<detail::ChangeWatcher> watcher;
+
+  struct PollOutcome {
+    std::size_t delivered = 0;
+    bool skipped = false;  // data_version unchanged: no commit visible since the last poll
+  };
 
   std::unique_ptr<detail::EventLog> open_log() {
     return std::make_unique<detail::EventLog>(location, db_path, options.busy_timeout, &busy_waits);
@@ -203,13 +221,16 @@ struct SqliteInvalidationBackend::Impl {
   }
 
   void publish(const KeySet& keys);
-  std::size_t poll_once();
+  PollOutcome poll_once();
   void poll_loop();
+  std::unique_ptr<detail::ChangeWatcher> make_watcher();
 };
 
 SqliteInvalidationBackend::SqliteInvalidationBackend(std::string db_path, SqliteOptions options)
     : impl_(std::make_unique<Impl>(std::move(db_path), std::move(options))) {
   validate(impl_->options);
+  impl_->stop_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (impl_->stop_fd < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
   impl_->location = detail::check_db_path(impl_->db_path);
   if (impl_->location.exists) {
     // Check now that the existing file is a compatible database; keep the
@@ -218,7 +239,10 @@ SqliteInvalidationBackend::SqliteInvalidationBackend(std::string db_path, Sqlite
   }
 }
 
-SqliteInvalidationBackend::~SqliteInvalidationBackend() { stop(); }
+SqliteInvalidationBackend::~SqliteInvalidationBackend() {
+  stop();
+  ::close(impl_->stop_fd);
+}
 
 void SqliteInvalidationBackend::publish(const KeySet& keys) { impl_->publish(keys); }
 
@@ -280,15 +304,13 @@ void SqliteInvalidationBackend::Impl::publish(const KeySet& keys) {
 void SqliteInvalidationBackend::start(InvalidationHandler handler, FlushHandler on_flush) {
   auto& d = *impl_;
   std::lock_guard life(d.lifecycle_mu);
-  {
-    std::lock_guard wait(d.wait_mu);
-    if (d.running) return;  // second start is a no-op
-  }
+  if (d.running.load()) return;  // second start is a no-op
   if (d.thread.joinable()) d.thread.join();  // a previous stop() from inside a handler
   {
     std::lock_guard poll(d.poll_mu);
     try {
       if (!d.reader) d.reader = d.open_log();
+      d.watcher = d.make_watcher();
       auto& max_id = d.reader->max_id;
       max_id.step();
       const std::int64_t seed = max_id.column_int64(0);
@@ -306,21 +328,19 @@ void SqliteInvalidationBackend::start(InvalidationHandler handler, FlushHandler 
       throw;
     }
   }
-  {
-    std::lock_guard wait(d.wait_mu);
-    d.running = true;
+  std::uint64_t drained = 0;
+  while (::read(d.stop_fd, &drained, sizeof drained) > 0) {
   }
+  d.running.store(true);
   d.thread = std::thread([&d] { d.poll_loop(); });
 }
 
 void SqliteInvalidationBackend::stop() {
   auto& d = *impl_;
   const auto request_exit = [&d] {
-    {
-      std::lock_guard wait(d.wait_mu);
-      d.running = false;
-    }
-    d.wake.notify_all();
+    d.running.store(false);
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const auto n = ::write(d.stop_fd, &one, sizeof one);
   };
   if (d.poll_thread_id.load() == std::this_thread::get_id()) {
     request_exit();  // from a handler: the thread exits when it returns; joined later
@@ -331,29 +351,101 @@ void SqliteInvalidationBackend::stop() {
   if (d.thread.joinable()) d.thread.join();
 }
 
+std::unique_ptr<detail::ChangeWatcher> SqliteInvalidationBackend::Impl::make_watcher() {
+  if (!options.wake_on_change) return nullptr;
+  try {
+    auto created = std::make_unique<detail::ChangeWatcher>(location.file);
+    wake_active.store(true);
+    return created;
+  } catch (const std::system_error& e) {
+    wake_failures.fetch_add(1, std::memory_order_relaxed);
+    wake_active.store(false);
+    warnings.warn("wake", std::string("cannot watch the database for changes (") + e.what() +
+                              "); delivering by polling every " + seconds_text(options.poll_interval) +
+                              " instead. Raise /proc/sys/fs/inotify/max_user_watches and max_user_instances");
+    return nullptr;
+  }
+}
+
 void SqliteInvalidationBackend::Impl::poll_loop() {
+  using Steady = std::chrono::steady_clock;
+  // After a wake that found no commit visible yet, look again at these
+  // offsets from the wake: the writer has written its frames but not yet
+  // published the new WAL index header (or is inside fsync).
+  static constexpr std::chrono::microseconds kRetryOffsets[] = {
+      std::chrono::microseconds(200), std::chrono::microseconds(1000), std::chrono::microseconds(5000)};
+
   poll_thread_id.store(std::this_thread::get_id());
-  const auto interval = std::chrono::duration_cast<std::chrono::steady_clock::duration>(options.poll_interval);
-  auto next = std::chrono::steady_clock::now() + interval;
-  while (true) {
-    {
-      std::unique_lock lock(wait_mu);
-      wake.wait_until(lock, next, [this] { return !running; });
-      if (!running) break;
+  const auto interval = std::chrono::duration_cast<Steady::duration>(options.poll_interval);
+  auto next_timed = Steady::now() + interval;
+  std::size_t retry = std::size(kRetryOffsets);  // none pending
+  Steady::time_point wake_at;
+
+  while (running.load()) {
+    auto deadline = next_timed;
+    if (retry < std::size(kRetryOffsets)) deadline = std::min(deadline, wake_at + kRetryOffsets[retry]);
+    const auto left = std::max(Steady::duration::zero(), deadline - Steady::now());
+    const auto left_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+    timespec timeout{static_cast<time_t>(left_ns / 1'000'000'000), static_cast<long>(left_ns % 1'000'000'000)};
+    pollfd fds[2] = {{stop_fd, POLLIN, 0}, {watcher ? watcher->fd() : -1, POLLIN, 0}};
+    const int ready = ::ppoll(fds, 2, &timeout, nullptr);
+    if (!running.load()) break;
+    if (ready < 0 && errno != EINTR) {
+      warnings.warn("wait", std::string("ppoll failed: ") + std::strerror(errno));
     }
+
+    enum class Why { kNone, kWake, kRetry, kTimed } why = Why::kNone;
+    if (watcher && (fds[1].revents & (POLLIN | POLLERR | POLLHUP)) != 0) {
+      try {
+        if (watcher->drain()) why = Why::kWake;
+      } catch (const std::system_error& e) {
+        watcher.reset();
+        wake_active.store(false);
+        wake_failures.fetch_add(1, std::memory_order_relaxed);
+        warnings.warn("wake", std::string("the change watch broke (") + e.what() + "); polling every " +
+                                  seconds_text(options.poll_interval) + " until restarted");
+      }
+    }
+    const auto now = Steady::now();
+    if (why == Why::kNone) {
+      if (retry < std::size(kRetryOffsets) && now >= wake_at + kRetryOffsets[retry]) {
+        why = Why::kRetry;
+      } else if (now >= next_timed) {
+        why = Why::kTimed;
+      } else {
+        continue;  // a wake about another file, or an early return
+      }
+    }
+    switch (why) {
+      case Why::kWake: wakes.fetch_add(1, std::memory_order_relaxed); break;
+      case Why::kRetry: wake_retries.fetch_add(1, std::memory_order_relaxed); break;
+      default: timed_polls.fetch_add(1, std::memory_order_relaxed); break;
+    }
+    PollOutcome outcome;
     try {
-      poll_once();
+      outcome = poll_once();
     } catch (const BackendError& e) {
       // Counted and recorded by poll_once(); warn and retry next interval (I6).
       warnings.warn("poll", std::string("poll failed, retrying in ") + seconds_text(options.poll_interval) +
                                 ": " + e.what());
     }
-    next = std::chrono::steady_clock::now() + interval;
+    if (why == Why::kWake && outcome.skipped) {
+      empty_wakes.fetch_add(1, std::memory_order_relaxed);
+      wake_at = now;
+      retry = 0;
+    } else if (why == Why::kRetry && outcome.skipped) {
+      ++retry;
+    } else if (why != Why::kTimed) {
+      retry = std::size(kRetryOffsets);
+    }
+    next_timed = Steady::now() + interval;
   }
+  watcher.reset();
+  wake_active.store(false);
   poll_thread_id.store(std::thread::id{});
 }
 
-std::size_t SqliteInvalidationBackend::Impl::poll_once() {
+SqliteInvalidationBackend::Impl::PollOutcome SqliteInvalidationBackend::Impl::poll_once() {
   std::lock_guard lock(poll_mu);
   struct Row {
     std::int64_t id;
@@ -376,7 +468,7 @@ std::size_t SqliteInvalidationBackend::Impl::poll_once() {
       // Nobody committed since the last poll: nothing new, nothing pruned.
       skipped_polls.fetch_add(1, std::memory_order_relaxed);
       last_poll_ns.store(now);
-      return 0;
+      return PollOutcome{0, true};
     }
     const std::int64_t from = cursor.load();
     log.begin_read.step();
@@ -446,12 +538,9 @@ std::size_t SqliteInvalidationBackend::Impl::poll_once() {
   std::size_t delivered = 0;
   bool finished = true;
   for (const auto& row : rows) {
-    {
-      std::lock_guard wait(wait_mu);
-      if (!running) {  // stop() was called, possibly by the previous handler call
-        finished = false;
-        break;
-      }
+    if (!running.load()) {  // stop() was called, possibly by the previous handler call
+      finished = false;
+      break;
     }
     cursor.store(row.id);  // I1, I3: passed before the handler runs
     std::string why;
@@ -477,7 +566,7 @@ std::size_t SqliteInvalidationBackend::Impl::poll_once() {
     }
   }
   if (finished && snapshot_top > cursor.load()) cursor.store(snapshot_top);  // I3
-  return delivered;
+  return PollOutcome{delivered, false};
 }
 
 std::size_t SqliteInvalidationBackend::poll_now() {
@@ -485,11 +574,8 @@ std::size_t SqliteInvalidationBackend::poll_now() {
   if (d.poll_thread_id.load() == std::this_thread::get_id()) {
     throw std::logic_error("poll_now() called from the invalidation handler; it would deadlock");
   }
-  {
-    std::lock_guard wait(d.wait_mu);
-    if (!d.running) throw std::logic_error("poll_now() requires start()");
-  }
-  return d.poll_once();
+  if (!d.running.load()) throw std::logic_error("poll_now() requires start()");
+  return d.poll_once().delivered;
 }
 
 SqliteStats SqliteInvalidationBackend::stats() const {
@@ -514,10 +600,13 @@ SqliteStats SqliteInvalidationBackend::stats() const {
     std::lock_guard lock(d.error_mu);
     s.last_error = d.last_error;
   }
-  {
-    std::lock_guard wait(d.wait_mu);
-    s.listening = d.running;
-  }
+  s.listening = d.running.load();
+  s.timed_polls = d.timed_polls.load();
+  s.wakes = d.wakes.load();
+  s.empty_wakes = d.empty_wakes.load();
+  s.wake_retries = d.wake_retries.load();
+  s.wake_failures = d.wake_failures.load();
+  s.wake_active = d.wake_active.load();
   if (const auto last = d.last_poll_ns.load(); last >= 0) {
     s.since_last_poll = d.clock->monotonic() - std::chrono::nanoseconds(last);
   }

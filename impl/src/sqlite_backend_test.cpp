@@ -52,9 +52,11 @@ class Inbox {
   std::vector<KeySet> got_;
 };
 
-// Options for explicit polling: the poll thread would wait an hour.
+// Options for explicit polling: the poll thread would wait an hour, and no
+// change notification wakes it.
 SqliteOptions manual_options(std::shared_ptr<ManualClock> clock = nullptr) {
   SqliteOptions o;
+  o.wake_on_change = false;
   o.poll_interval = 3600s;
   o.retention = 7200s;
   o.clock = std::move(clock);
@@ -439,6 +441,66 @@ TEST_F(SqliteBackendTest, PollThreadDeliversConcurrentPublishesInOrderExactlyOnc
   const auto got = inbox.got();
   ASSERT_EQ(got.size(), 200u);
   for (int i = 0; i < 200; ++i) EXPECT_EQ(*got[static_cast<std::size_t>(i)].begin(), "k" + std::to_string(1000 + i));
+}
+
+// ---- Wake on change --------------------------------------------------------
+
+SqliteOptions wake_options(bool wake) {
+  SqliteOptions o;
+  o.poll_interval = 60s;  // the timed poll cannot explain a delivery within the test
+  o.retention = 120s;
+  o.wake_on_change = wake;
+  o.on_warning = [](const std::string&) {};
+  return o;
+}
+
+TEST_F(SqliteBackendTest, AChangeWakeDeliversWithoutWaitingForThePollInterval) {
+  SqliteInvalidationBackend listener(db_, wake_options(true)), publisher(db_, wake_options(false));
+  Inbox inbox;
+  listener.start(inbox.handler());
+  EXPECT_TRUE(listener.stats().wake_active);
+  publisher.publish({"woken"});
+  ASSERT_TRUE(inbox.wait_for(1, 20s));
+  const auto stats = listener.stats();
+  EXPECT_GE(stats.wakes, 1u);
+  EXPECT_EQ(stats.timed_polls, 0u);
+}
+
+TEST_F(SqliteBackendTest, WithoutWakesTheListenerWaitsForItsPollInterval) {
+  SqliteInvalidationBackend listener(db_, wake_options(false)), publisher(db_, wake_options(false));
+  Inbox inbox;
+  listener.start(inbox.handler());
+  publisher.publish({"waits"});
+  EXPECT_FALSE(inbox.wait_for(1, 300ms));
+  EXPECT_EQ(listener.stats().wakes, 0u);
+  EXPECT_FALSE(listener.stats().wake_active);
+}
+
+TEST_F(SqliteBackendTest, WakesSurviveACheckpointThatResetsAndTruncatesTheWal) {
+  SqliteInvalidationBackend listener(db_, wake_options(true)), publisher(db_, wake_options(false));
+  Inbox inbox;
+  listener.start(inbox.handler());
+  publisher.publish({"one"});
+  ASSERT_TRUE(inbox.wait_for(1, 20s));
+  RawDb(db_).exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  publisher.publish({"two"});
+  ASSERT_TRUE(inbox.wait_for(2, 20s));
+  std::filesystem::remove(db_ + "-wal");  // nobody holds it open for writing now
+  publisher.publish({"three"});
+  ASSERT_TRUE(inbox.wait_for(3, 20s));
+  EXPECT_EQ(listener.stats().timed_polls, 0u);
+}
+
+TEST_F(SqliteBackendTest, AnIdleListenerWithWakesOnlyRunsItsTimedPolls) {
+  SqliteOptions o = wake_options(true);
+  o.poll_interval = 100ms;
+  SqliteInvalidationBackend listener(db_, o);
+  listener.start([](const KeySet&) {});
+  std::this_thread::sleep_for(550ms);  // about five intervals of idleness
+  const auto stats = listener.stats();
+  EXPECT_EQ(stats.wakes, 0u);
+  EXPECT_EQ(stats.polls, 0u);  // every timed poll was answered by data_version
+  EXPECT_LE(stats.timed_polls, 6u);
 }
 
 // ---- Rejected at construction -------------------------------------------

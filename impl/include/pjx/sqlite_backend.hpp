@@ -56,6 +56,12 @@ struct SqliteOptions {
   // process, a suspended machine). false reproduces upstream exactly: such
   // rows are silently never seen.
   bool detect_gaps = true;
+  // Wake the poll thread as soon as another process commits (Linux inotify
+  // on the database's directory), so delivery takes about a millisecond
+  // instead of up to poll_interval. The timed poll stays as the safety net,
+  // and an idle listener still wakes only every poll_interval. When inotify
+  // is unavailable the backend warns, counts it, and polls as before.
+  bool wake_on_change = true;
   // Receives operational warnings (poll errors, malformed rows, a throwing
   // handler), each kind rate-limited. Empty means: write them to stderr.
   std::function<void(const std::string& message)> on_warning;
@@ -78,6 +84,12 @@ struct SqliteStats {
   std::uint64_t gaps_detected = 0;     // polls that found pruned unread ids
   std::uint64_t missed_ids = 0;        // unread ids found pruned (any channel: an upper bound)
   std::uint64_t stalls_detected = 0;   // polls after more than retention without one
+  std::uint64_t timed_polls = 0;       // polls started by poll_interval elapsing
+  std::uint64_t wakes = 0;             // polls started by a change notification
+  std::uint64_t empty_wakes = 0;       // wakes that found no commit visible yet
+  std::uint64_t wake_retries = 0;      // re-polls after an empty wake (0.2, 1, 5 ms)
+  std::uint64_t wake_failures = 0;     // times the change watch could not be set up or broke
+  bool wake_active = false;            // a change watch is in place now
   std::int64_t cursor = 0;             // highest id read; only increases while listening
   std::int64_t lag = 0;                // rows on our channel from others above cursor
   // Time since the last successful poll; empty before the first one.
