@@ -1,5 +1,6 @@
 #include "db_path.hpp"
 
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -78,7 +79,30 @@ std::string uri_file(const std::string& db_path) {
 
 }  // namespace
 
-DbLocation check_db_path(const std::string& db_path) {
+std::string unsafe_filesystem_name(std::int64_t type) {
+  // Magic numbers from <linux/magic.h> and the filesystems' sources.
+  static constexpr std::pair<std::int64_t, const char*> kUnsafe[] = {
+      {0x6969, "NFS"},           {0xFF534D42, "CIFS"},     {0xFE534D42, "SMB2"},
+      {0x517B, "SMB"},           {0x65735546, "FUSE"},     {0x5346414F, "AFS"},
+      {0x6B414653, "kAFS"},      {0x00C36400, "Ceph"},     {0x01021997, "9P"},
+      {0x01161970, "GFS2"},      {0x7461636F, "OCFS2"},    {0x0BD00BD0, "Lustre"},
+      {0x47504653, "GPFS"},      {0x013111A8, "IBRIX"},    {0x564C, "NCP"},
+      {0x19830326, "FhGFS/BeeGFS"}, {0xAAD7AAEA, "PanFS"}, {0x73757245, "Coda"},
+  };
+  for (const auto& [magic, name] : kUnsafe) {
+    if (magic == type) return name;
+  }
+  return "";
+}
+
+std::int64_t statfs_type(const std::string& directory) {
+  struct statfs info {};
+  if (::statfs(directory.c_str(), &info) != 0) return -1;
+  return static_cast<std::int64_t>(info.f_type);
+}
+
+DbLocation check_db_path(const std::string& db_path, const FilesystemTypeProbe& probe,
+                         bool allow_network_filesystem) {
   if (db_path.empty()) reject(db_path, std::string("the empty path opens a temporary database, which") + kPrivate);
   if (db_path == ":memory:") reject(db_path, std::string(":memory:") + kPrivate);
   if (db_path.find('\0') != std::string::npos) reject(db_path, "the path contains a NUL byte; pass a plain file path");
@@ -119,6 +143,14 @@ DbLocation check_db_path(const std::string& db_path) {
                         loc.file.filename().string() + "-shm\" in \"" + parent.string() +
                         "\", which is not writable (" + std::strerror(err) +
                         "); make the directory writable for every worker or choose another one");
+  }
+  const std::int64_t type = probe ? probe(parent.string()) : statfs_type(parent.string());
+  if (const auto name = unsafe_filesystem_name(type); !name.empty() && !allow_network_filesystem) {
+    reject(db_path, "\"" + parent.string() + "\" is on " + name +
+                        ", a network or FUSE filesystem where SQLite's file locks and shared memory do not "
+                        "work across processes (the database could be corrupted or commits missed); put the "
+                        "database on a local filesystem of this host, use Redis for several hosts, or set "
+                        "allow_network_filesystem if you know this filesystem's locking is sound");
   }
   return loc;
 }

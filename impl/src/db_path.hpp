@@ -9,7 +9,9 @@
 // vfs=memdb), a directory, a missing parent directory, an unwritable one.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 namespace pjx::detail {
@@ -21,7 +23,19 @@ struct DbLocation {
   bool exists = false;          // the file existed when checked
 };
 
-// Throws ConfigError.
-DbLocation check_db_path(const std::string& db_path);
+using FilesystemTypeProbe = std::function<std::int64_t(const std::string& directory)>;
+
+// The filesystem's name when its type (statfs f_type) is one whose POSIX
+// locks or shared memory SQLite cannot rely on across processes, else "".
+std::string unsafe_filesystem_name(std::int64_t type);
+
+// statfs(2) f_type of a directory; -1 when it cannot be read.
+std::int64_t statfs_type(const std::string& directory);
+
+// Throws ConfigError. `probe` (statfs_type when empty) finds the type of the
+// database's directory; a network or FUSE filesystem is refused unless
+// `allow_network_filesystem`.
+DbLocation check_db_path(const std::string& db_path, const FilesystemTypeProbe& probe = {},
+                         bool allow_network_filesystem = false);
 
 }  // namespace pjx::detail

@@ -79,5 +79,33 @@ TEST(DbPath, ARelativeNameUsesTheCurrentDirectory) {
   EXPECT_EQ(loc.file, "pjx-relative-test.db");
 }
 
+TEST(DbPath, RefusesNetworkAndFuseFilesystemsUnlessAllowed) {
+  TempDir dir;
+  const auto nfs = [](const std::string&) -> std::int64_t { return 0x6969; };
+  try {
+    check_db_path(dir.file("x.db"), nfs);
+    ADD_FAILURE() << "accepted a path on NFS";
+  } catch (const ConfigError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("is on NFS"), std::string::npos) << message;
+    EXPECT_NE(message.find("allow_network_filesystem"), std::string::npos) << message;
+    EXPECT_NE(message.find("Redis"), std::string::npos) << message;
+  }
+  EXPECT_NO_THROW(check_db_path(dir.file("x.db"), nfs, /*allow_network_filesystem=*/true));
+  for (std::int64_t magic : {0xFF534D42LL, 0xFE534D42LL, 0x65735546LL, 0x01021997LL}) {
+    EXPECT_FALSE(unsafe_filesystem_name(magic).empty()) << std::hex << magic;
+  }
+}
+
+TEST(DbPath, LocalFilesystemsAreAccepted) {
+  TempDir dir;
+  for (std::int64_t magic : {0xEF53LL /* ext4 */, 0x01021994LL /* tmpfs */, 0x58465342LL /* xfs */,
+                             0x9123683ELL /* btrfs */, 0x794C7630LL /* overlayfs */}) {
+    EXPECT_EQ(unsafe_filesystem_name(magic), "");
+    EXPECT_NO_THROW(check_db_path(dir.file("x.db"), [magic](const std::string&) { return magic; }));
+  }
+  EXPECT_GT(statfs_type(dir.path().string()), 0);  // the real probe reads something
+}
+
 }  // namespace
 }  // namespace pjx::detail

@@ -231,7 +231,8 @@ SqliteInvalidationBackend::SqliteInvalidationBackend(std::string db_path, Sqlite
   validate(impl_->options);
   impl_->stop_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (impl_->stop_fd < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
-  impl_->location = detail::check_db_path(impl_->db_path);
+  impl_->location = detail::check_db_path(impl_->db_path, impl_->options.filesystem_type,
+                                          impl_->options.allow_network_filesystem);
   if (impl_->location.exists) {
     // Check now that the existing file is a compatible database; keep the
     // connection as the publisher's.

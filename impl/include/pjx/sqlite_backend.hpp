@@ -62,6 +62,14 @@ struct SqliteOptions {
   // and an idle listener still wakes only every poll_interval. When inotify
   // is unavailable the backend warns, counts it, and polls as before.
   bool wake_on_change = true;
+  // SQLite's locking is unreliable on network and FUSE filesystems (NFS,
+  // CIFS/SMB, sshfs, ...): workers could corrupt the file or miss each
+  // other's commits. Such a path is refused at construction unless this is
+  // set, by someone who knows the filesystem's locking is sound.
+  bool allow_network_filesystem = false;
+  // Returns the filesystem type (statfs f_type) of a directory; nullptr
+  // means statfs(2). For tests that pretend to be on NFS.
+  std::function<std::int64_t(const std::string& directory)> filesystem_type;
   // Receives operational warnings (poll errors, malformed rows, a throwing
   // handler), each kind rate-limited. Empty means: write them to stderr.
   std::function<void(const std::string& message)> on_warning;
