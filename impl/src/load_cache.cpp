@@ -41,16 +41,7 @@ LoadCache::~LoadCache() {
 std::any LoadCache::Request::load(const std::string& component, const std::string& key,
                                   const KeySet& depends_on, const Loader& loader) {
   EntryKey entry_key(component, key);
-  if (!cache_.cross_request()) {
-    if (auto it = local_.find(entry_key); it != local_.end()) {
-      cache_.count_local(true);
-      return it->second;
-    }
-    cache_.count_local(false);
-    std::any value = loader();
-    local_.emplace(std::move(entry_key), value);
-    return value;
-  }
+  if (!cache_.cross_request()) return load_local(std::move(entry_key), depends_on, loader);
 
   Generation started = 0;
   {
@@ -75,9 +66,67 @@ std::any LoadCache::Request::load(const std::string& component, const std::strin
   return value;
 }
 
+std::any LoadCache::Request::load_local(EntryKey entry_key, const KeySet& depends_on,
+                                        const Loader& loader) {
+  if (auto it = local_.find(entry_key); it != local_.end()) {
+    cache_.count_local(true);
+    return it->second.value;
+  }
+  cache_.count_local(false);
+  const std::uint64_t started = generation_;
+  ++running_loads_;
+  std::any value;
+  try {
+    value = loader();
+  } catch (...) {
+    if (--running_loads_ == 0) dep_generation_.clear();
+    throw;
+  }
+  bool stale = false;
+  for (auto dep = depends_on.begin(); !stale && dep != depends_on.end(); ++dep) {
+    auto it = dep_generation_.find(*dep);
+    stale = it != dep_generation_.end() && it->second > started;
+  }
+  if (--running_loads_ == 0) dep_generation_.clear();
+  if (stale) {
+    cache_.count_local_uncached();
+  } else {
+    // A nested load of the same key may have cached it meanwhile; the outer
+    // (later) result replaces it, as in the shared store.
+    local_.insert_or_assign(std::move(entry_key), LocalEntry{value, depends_on});
+  }
+  return value;
+}
+
+void LoadCache::Request::invalidate(const KeySet& dirtied) {
+  if (!dirtied.empty()) {
+    ++generation_;
+    if (running_loads_ > 0) {
+      for (const auto& dep : dirtied) dep_generation_[dep] = generation_;
+    }
+    const std::size_t evicted = std::erase_if(local_, [&dirtied](const auto& kv) {
+      const KeySet& deps = kv.second.depends_on;
+      return std::any_of(deps.begin(), deps.end(),
+                         [&dirtied](const std::string& dep) { return dirtied.contains(dep); });
+    });
+    if (evicted > 0) cache_.count_local_eviction(evicted);
+  }
+  cache_.invalidate(dirtied, /*propagate=*/true);
+}
+
 void LoadCache::count_local(bool hit) {
   std::lock_guard lock(mu_);
   ++(hit ? stats_.hits : stats_.misses);
+}
+
+void LoadCache::count_local_eviction(std::size_t evicted) {
+  std::lock_guard lock(mu_);
+  stats_.evictions += evicted;
+}
+
+void LoadCache::count_local_uncached() {
+  std::lock_guard lock(mu_);
+  ++stats_.uncached_loads;
 }
 
 void LoadCache::insert(const EntryKey& key, std::any value, const KeySet& depends_on,
@@ -97,7 +146,7 @@ void LoadCache::insert(const EntryKey& key, std::any value, const KeySet& depend
   // index entries must go with it (invariant 1).
   if (auto it = entries_.find(key); it != entries_.end()) erase_locked(it);
   entries_.emplace(key, Entry{std::move(value), depends_on});
-  for (const auto& dep : depends_on) by_dep_.emplace(dep, key);
+  for (const auto& dep : depends_on) by_dep_[dep].insert(key);
   stats_.entries = entries_.size();
 }
 
@@ -117,13 +166,11 @@ void LoadCache::end_load_locked(Generation started) {
 
 void LoadCache::erase_locked(std::map<EntryKey, Entry>::iterator it) {
   for (const auto& dep : it->second.depends_on) {
-    auto [first, last] = by_dep_.equal_range(dep);
-    for (auto idx = first; idx != last; ++idx) {
-      if (idx->second == it->first) {
-        by_dep_.erase(idx);
-        break;
-      }
-    }
+    // A dependency being invalidated has already left the index as a whole.
+    auto idx = by_dep_.find(dep);
+    if (idx == by_dep_.end()) continue;
+    idx->second.erase(it->first);
+    if (idx->second.empty()) by_dep_.erase(idx);
   }
   entries_.erase(it);
 }
@@ -133,17 +180,28 @@ std::size_t LoadCache::evict_locked(const KeySet& dirtied) {
   if (!running_loads_.empty()) {
     for (const auto& dep : dirtied) dep_generation_[dep] = generation_;
   }
+  // Take the dirtied keys' sets out of the index whole (no per-entry work on
+  // them), then unlink each victim from its other dependencies only.
   std::set<EntryKey> victims;
   for (const auto& dep : dirtied) {
-    auto [first, last] = by_dep_.equal_range(dep);
-    for (auto idx = first; idx != last; ++idx) victims.insert(idx->second);
+    auto node = by_dep_.extract(dep);
+    if (node.empty()) continue;
+    if (victims.empty()) {
+      victims = std::move(node.mapped());
+    } else {
+      victims.merge(node.mapped());
+    }
   }
+  std::size_t evicted = 0;
   for (const auto& victim : victims) {
-    if (auto it = entries_.find(victim); it != entries_.end()) erase_locked(it);
+    if (auto it = entries_.find(victim); it != entries_.end()) {
+      erase_locked(it);
+      ++evicted;
+    }
   }
-  stats_.evictions += victims.size();
+  stats_.evictions += evicted;
   stats_.entries = entries_.size();
-  return victims.size();
+  return evicted;
 }
 
 std::size_t LoadCache::invalidate(const KeySet& dirtied, bool propagate) {

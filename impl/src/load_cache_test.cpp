@@ -208,6 +208,51 @@ TEST(LoadCache, EvictedEntriesLeaveNoDependencyIndexBehind) {
   EXPECT_EQ(cache.stats().entries, 0u);
 }
 
+// Many entries share the invalidated key and a second dependency. Each must
+// leave the second dependency's index too: reloaded with other dependencies,
+// none may be reached through it any more. No timing is asserted, but the
+// size makes a quadratic eviction obvious: well under a second here, about
+// 45 s with the former linear scan of each dependency's entries.
+TEST(LoadCache, ManyDependentsOfOneKeyLeaveTheirOtherDependenciesCoherent) {
+  constexpr std::size_t kDependents = 20000;
+  constexpr std::size_t kOthers = 100;
+  auto backend = std::make_shared<FakeBackend>();
+  LoadCache cache(backend);
+  auto load_dependents = [&](auto deps_of) {
+    auto request = cache.request();
+    for (std::size_t i = 0; i < kDependents; ++i) {
+      request.load("e", std::to_string(i), deps_of(i), [i] { return std::any(i); });
+    }
+  };
+  const auto original_deps = [](std::size_t i) {
+    return KeySet{"hot", "shared", "u" + std::to_string(i)};
+  };
+  load_dependents(original_deps);
+  for (std::size_t i = 0; i < kOthers; ++i) {
+    cache.request().load("o", std::to_string(i), {"shared"}, [] { return std::any(0); });
+  }
+  ASSERT_EQ(cache.stats().entries, kDependents + kOthers);
+
+  EXPECT_EQ(cache.invalidate({"hot"}), kDependents);
+  EXPECT_EQ(cache.stats().entries, kOthers);
+  load_dependents([](std::size_t) { return KeySet{"fresh"}; });
+  EXPECT_EQ(cache.stats().misses, 2 * kDependents + kOthers);  // all reloaded
+  EXPECT_EQ(cache.invalidate({"shared"}), kOthers);            // not the reloaded ones
+  EXPECT_EQ(cache.invalidate({"u7", "hot"}), 0u);
+  EXPECT_EQ(cache.stats().entries, kDependents);
+  EXPECT_EQ(cache.invalidate({"fresh"}), kDependents);
+  EXPECT_EQ(cache.stats().entries, 0u);
+
+  // An entry reached through several dirtied keys is evicted (and counted) once.
+  load_dependents(original_deps);
+  backend->deliver({"shared", "hot", "u3"});
+  EXPECT_EQ(cache.stats().entries, 0u);
+  EXPECT_EQ(cache.stats().evictions, 3 * kDependents + kOthers);
+  load_dependents(original_deps);
+  EXPECT_EQ(cache.invalidate({"u3"}), 1u);
+  EXPECT_EQ(cache.invalidate({"hot"}), kDependents - 1);
+}
+
 TEST(LoadCache, ReplacedEntryLeavesNoDependencyIndexBehind) {
   auto backend = std::make_shared<FakeBackend>();
   LoadCache cache(backend);
@@ -414,6 +459,92 @@ TEST(LoadCache, ObserversMayCallBackIntoTheCache) {
   cache.on_remote({});
   backend->deliver({"x"});
   EXPECT_EQ(cache.stats().entries, 0u);
+}
+
+TEST(LoadCache, RequestInvalidateEvictsTheRequestsOwnEntriesWithoutABackend) {
+  LoadCache cache;
+  CountingLoader a, b, c, d;
+  auto request = cache.request();
+  auto load_all = [&] {
+    request.load("a", "1", {"x", "y"}, a.fn());
+    request.load("b", "1", {"y"}, b.fn());
+    request.load("c", "1", {"z"}, c.fn());
+    request.load("d", "1", {}, d.fn());
+  };
+  load_all();
+  EXPECT_EQ(cache.invalidate({"y"}), 0u);  // the cache cannot reach request entries
+  load_all();
+  EXPECT_EQ(a.count(), 1);
+  request.invalidate({"y", "unrelated"});
+  load_all();
+  EXPECT_EQ(a.count(), 2);
+  EXPECT_EQ(b.count(), 2);
+  EXPECT_EQ(c.count(), 1);
+  EXPECT_EQ(d.count(), 1);
+  EXPECT_EQ(cache.stats().evictions, 2u);
+  EXPECT_EQ(cache.stats().entries, 0u);  // still nothing in the shared store
+  request.invalidate({"x", "z"});
+  load_all();
+  EXPECT_EQ(a.count(), 3);
+  EXPECT_EQ(b.count(), 2);
+  EXPECT_EQ(c.count(), 2);
+  EXPECT_EQ(cache.stats().evictions, 4u);
+}
+
+TEST(LoadCache, RequestInvalidateWithABackendEvictsSharedEntriesAndPublishes) {
+  auto backend = std::make_shared<FakeBackend>();
+  LoadCache cache(backend);
+  CountingLoader loader;
+  cache.request().load("c", "k", {"x"}, loader.fn());
+  cache.request().load("c", "other", {"y"}, loader.fn());
+  auto request = cache.request();
+  request.invalidate({"x"});
+  EXPECT_EQ(cache.stats().entries, 1u);
+  EXPECT_EQ(cache.stats().evictions, 1u);
+  ASSERT_EQ(backend->published().size(), 1u);
+  EXPECT_EQ(backend->published()[0], KeySet{"x"});
+  request.load("c", "k", {"x"}, loader.fn());
+  EXPECT_EQ(loader.count(), 3);
+  request.invalidate({});
+  EXPECT_EQ(backend->published().size(), 1u);
+  backend->fail_publish(true);
+  EXPECT_THROW(request.invalidate({"x"}), BackendError);
+  EXPECT_EQ(cache.stats().entries, 1u);  // the eviction stands
+}
+
+TEST(LoadCache, RequestLoadOverlappingItsOwnInvalidationIsReturnedButNotCached) {
+  LoadCache cache;
+  auto request = cache.request();
+  CountingLoader inner;
+  // The loader read the data, then changed it and invalidated it.
+  auto stale_value = request.load("c", "k", {"x"}, [&] {
+    request.load("inner", "1", {"x"}, inner.fn());
+    request.load("inner", "2", {"w"}, inner.fn());
+    request.invalidate({"x"});
+    return std::any(1);
+  });
+  EXPECT_EQ(as_int(stale_value), 1);
+  EXPECT_EQ(cache.stats().uncached_loads, 1u);
+  EXPECT_EQ(cache.stats().evictions, 1u);  // inner 1, loaded before the invalidation
+  EXPECT_EQ(as_int(request.load("c", "k", {"x"}, [] { return std::any(2); })), 2);
+  EXPECT_EQ(as_int(request.load("c", "k", {"x"}, [] { return std::any(3); })), 2);  // cached now
+  request.load("inner", "1", {"x"}, inner.fn());
+  request.load("inner", "2", {"w"}, inner.fn());
+  EXPECT_EQ(inner.count(), 3);  // inner 2 stayed cached
+  // An invalidation of an unrelated key does not prevent caching, nor does
+  // one from a loader that threw earlier.
+  EXPECT_THROW(request.load("t", "1", {"y"},
+                            [&]() -> std::any {
+                              request.invalidate({"y"});
+                              throw std::runtime_error("db");
+                            }),
+               std::runtime_error);
+  request.load("c", "k2", {"y"}, [&] {
+    request.invalidate({"unrelated"});
+    return std::any(4);
+  });
+  EXPECT_EQ(as_int(request.load("c", "k2", {"y"}, [] { return std::any(5); })), 4);
+  EXPECT_EQ(cache.stats().uncached_loads, 1u);
 }
 
 // Readers load entries computed from a versioned "database"; writers bump a

@@ -20,7 +20,8 @@
 //       is counted and the next interval retries.
 //   I7. publish() is one write transaction: insert one row, prune rows of
 //       every channel with created_at < now - retention. Either both happen
-//       or neither does, and the caller learns which.
+//       or neither does, and the caller learns which. `now` is read after
+//       the write lock is taken, so created_at follows commit order.
 //   I8. Ids are issued by AUTOINCREMENT and a rolled-back insert gives its
 //       id back, so ids above the cursor are contiguous unless rows were
 //       deleted. A missing id above the cursor (the smallest id > cursor is
@@ -254,9 +255,12 @@ void SqliteInvalidationBackend::Impl::publish(const KeySet& keys) {
   try {
     if (!writer) writer = open_log();
     auto& log = *writer;
-    const double now = clock->wall_seconds();
     log.begin_immediate.step();
     log.begin_immediate.reset();
+    // Read the clock once the write lock is ours: a time read before a long
+    // wait for the lock would stamp the row (and prune) in the past, and the
+    // next publisher's prune could delete it before anyone read it.
+    const double now = clock->wall_seconds();
     try {
       log.insert_event.bind(1, std::string_view(instance_id))
           .bind(2, std::string_view(options.channel))

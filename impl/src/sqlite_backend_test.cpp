@@ -393,6 +393,26 @@ TEST_F(SqliteBackendTest, APublishBlockedPastTheBusyTimeoutThrowsAndWritesNothin
   EXPECT_EQ(raw.scalar("SELECT group_concat(keys_json, ' ') FROM pjx_invalidation"), R"(["first"] ["after"])");
 }
 
+TEST_F(SqliteBackendTest, CreatedAtIsReadAfterTheWriteLockIsTaken) {
+  // A publish that waited for the lock must not stamp its row with the time
+  // it started waiting: another publisher's prune would delete it unread.
+  auto clock = std::make_shared<ManualClock>(1000.0);
+  SqliteOptions o = manual_options(clock);
+  o.busy_timeout = 10s;
+  SqliteInvalidationBackend publisher(db_, o);
+  publisher.publish({"first"});
+  RawDb holder(db_);
+  holder.exec("BEGIN IMMEDIATE");
+  std::thread waiting([&] { publisher.publish({"waited"}); });
+  std::this_thread::sleep_for(100ms);  // let it block on the lock (the test holds either way)
+  clock->advance(60s);                 // time passes while the lock is held
+  holder.exec("COMMIT");
+  waiting.join();
+  EXPECT_DOUBLE_EQ(std::stod(RawDb(db_).scalar("SELECT created_at FROM pjx_invalidation WHERE keys_json = ?1",
+                                               {R"(["waited"])"})),
+                   1060.0);
+}
+
 TEST_F(SqliteBackendTest, ANonUtf8KeyIsRejectedBeforeAnythingIsWritten) {
   SqliteInvalidationBackend publisher(db_, manual_options());
   EXPECT_THROW(publisher.publish({"ok", "\xFF"}), std::invalid_argument);

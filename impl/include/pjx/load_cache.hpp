@@ -9,9 +9,9 @@
 //
 // Without a backend there is nothing to keep other workers coherent, so
 // entries live only as long as the Request that loaded them (the documented
-// "request-scoped" behaviour); invalidate() and flush() do not reach them.
-// With a backend, entries are shared by every Request of the process until
-// invalidated or flushed.
+// "request-scoped" behaviour); LoadCache::invalidate() and flush() do not
+// reach them, Request::invalidate() does. With a backend, entries are shared
+// by every Request of the process until invalidated or flushed.
 //
 // Invariants of the shared store:
 //  1. An entry is listed in the dependency index under each of its
@@ -24,6 +24,10 @@
 //  3. Loaders, the backend and the observers are never called with the
 //     cache's lock held: a slow loader or a blocking publish delays no one
 //     else, and they may call back into the cache.
+//  4. Evicting k entries costs O(k * d * log n) for entries of d
+//     dependencies among n cached entries, however many entries share a
+//     dependency: invalidating a key with m dependents holds the lock for
+//     O(m log n) time, not O(m^2).
 //
 // Thread safety: all methods are thread-safe; a Request is used by one thread.
 #pragma once
@@ -36,6 +40,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <utility>
 
 #include "pjx/invalidation_backend.hpp"
@@ -81,11 +86,32 @@ class LoadCache {
     std::any load(const std::string& component, const std::string& key, const KeySet& depends_on,
                   const Loader& loader);
 
+    // Evicts this request's own entries whose dependencies intersect
+    // `dirtied` (without a backend), then calls cache.invalidate(dirtied,
+    // true), whose exceptions propagate. Use this from request code so that
+    // the request's own entries are evicted too: LoadCache::invalidate()
+    // cannot reach them. A load of this request that is running when one of
+    // its dependencies is invalidated here (a loader that invalidates) is
+    // returned but not cached, as in the shared store (invariant 2). Local
+    // evictions count in LoadCacheStats::evictions.
+    void invalidate(const KeySet& dirtied);
+
    private:
     friend class LoadCache;
+    struct LocalEntry {
+      std::any value;
+      KeySet depends_on;
+    };
     explicit Request(LoadCache& cache) : cache_(cache) {}
+    std::any load_local(EntryKey entry_key, const KeySet& depends_on, const Loader& loader);
+
     LoadCache& cache_;
-    std::map<EntryKey, std::any> local_;  // used only without a backend
+    // Used only without a backend; the same staleness detection as the shared
+    // store's, for loaders that call invalidate() on their own request.
+    std::map<EntryKey, LocalEntry> local_;
+    std::uint64_t generation_ = 0;
+    std::map<std::string, std::uint64_t> dep_generation_;  // kept only while loads run
+    std::size_t running_loads_ = 0;
   };
   Request request() { return Request(*this); }
 
@@ -127,14 +153,18 @@ class LoadCache {
   void apply_remote(const KeySet& keys);
   void apply_flush(FlushReason reason);
   void count_local(bool hit);
+  void count_local_eviction(std::size_t evicted);
+  void count_local_uncached();
 
   std::shared_ptr<InvalidationBackend> backend_;
   mutable std::mutex mu_;
-  std::map<EntryKey, Entry> entries_;                   // guarded by mu_
-  std::multimap<std::string, EntryKey> by_dep_;         // guarded by mu_
-  LoadCacheStats stats_;                                // guarded by mu_
-  std::function<void(const KeySet&)> remote_observer_;  // guarded by mu_
-  std::function<void(FlushReason)> flush_observer_;     // guarded by mu_
+  std::map<EntryKey, Entry> entries_;  // guarded by mu_
+  // Dependency -> the entries that depend on it (invariant 1). A set per
+  // dependency keeps removing one entry O(log n) (invariant 4).
+  std::unordered_map<std::string, std::set<EntryKey>> by_dep_;  // guarded by mu_
+  LoadCacheStats stats_;                                        // guarded by mu_
+  std::function<void(const KeySet&)> remote_observer_;          // guarded by mu_
+  std::function<void(FlushReason)> flush_observer_;             // guarded by mu_
 
   // Staleness detection for loads that run outside the lock (invariant 2).
   // Every invalidation or flush advances generation_. A load remembers the
