@@ -92,23 +92,7 @@ bool is_not_a_database(const BackendError& e) {
 
 }  // namespace
 
-EventLog::EventLog(const DbLocation& location, const std::string& display_name,
-                   std::chrono::milliseconds busy_timeout, std::atomic<std::uint64_t>* busy_waits)
-    : conn_(location.open_name, location.uri, display_name) {
-  auto started = std::make_shared<std::chrono::steady_clock::time_point>();
-  conn_.set_busy_handler([busy_timeout, busy_waits, started](int retries) {
-    const auto now = std::chrono::steady_clock::now();
-    if (retries == 0) {
-      *started = now;
-      if (busy_waits != nullptr) busy_waits->fetch_add(1, std::memory_order_relaxed);
-    }
-    if (now - *started >= busy_timeout) return false;
-    const auto index = static_cast<std::size_t>(retries);
-    const int sleep_us = index < std::size(kBusySleepsUs) ? kBusySleepsUs[index] : kBusyMaxSleepUs;
-    std::this_thread::sleep_for(std::chrono::microseconds(sleep_us));
-    return true;
-  });
-
+void EventLog::set_up(const std::string& display_name) {
   try {
     const std::string mode = conn_.query_text("PRAGMA journal_mode=WAL");
     if (mode != "wal") {
@@ -133,8 +117,42 @@ EventLog::EventLog(const DbLocation& location, const std::string& display_name,
     }
     throw;
   }
+}
+
+EventLog::EventLog(const DbLocation& location, const std::string& display_name,
+                   std::chrono::milliseconds busy_timeout, std::atomic<std::uint64_t>* busy_waits)
+    : conn_(location.open_name, location.uri, display_name) {
+  auto started = std::make_shared<std::chrono::steady_clock::time_point>();
+  conn_.set_busy_handler([busy_timeout, busy_waits, started](int retries) {
+    const auto now = std::chrono::steady_clock::now();
+    if (retries == 0) {
+      *started = now;
+      if (busy_waits != nullptr) busy_waits->fetch_add(1, std::memory_order_relaxed);
+    }
+    if (now - *started >= busy_timeout) return false;
+    const auto index = static_cast<std::size_t>(retries);
+    const int sleep_us = index < std::size(kBusySleepsUs) ? kBusySleepsUs[index] : kBusyMaxSleepUs;
+    std::this_thread::sleep_for(std::chrono::microseconds(sleep_us));
+    return true;
+  });
+
+  // Two processes opening a new file at once can get SQLITE_BUSY from the
+  // switch to WAL without the busy handler being consulted (SQLite refuses
+  // to wait where waiting could deadlock); the setup is idempotent, so it is
+  // retried until busy_timeout.
+  const auto deadline = std::chrono::steady_clock::now() + busy_timeout;
+  for (int attempt = 0;; ++attempt) {
+    try {
+      set_up(display_name);
+      break;
+    } catch (const BackendError& e) {
+      if ((e.code() & 0xFF) != SQLITE_BUSY || std::chrono::steady_clock::now() >= deadline) throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(1 << std::min(attempt, 4), 10)));
+    }
+  }
 
   begin_immediate = conn_.prepare("BEGIN IMMEDIATE");
+
   insert_event = conn_.prepare(
       "INSERT INTO pjx_invalidation (instance_id, channel, keys_json, created_at) VALUES (?1, ?2, ?3, ?4)");
   prune = conn_.prepare("DELETE FROM pjx_invalidation WHERE created_at < ?1");

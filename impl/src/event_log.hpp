@@ -45,6 +45,8 @@ class EventLog {
   Statement begin_read, end_read, select_new, max_id, data_version, count_lag, id_bounds;
 
  private:
+  // WAL mode, pragmas, schema and its check; idempotent.
+  void set_up(const std::string& display_name);
   Connection conn_;
 };
 

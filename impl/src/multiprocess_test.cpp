@@ -151,5 +151,31 @@ TEST(MultiProcess, APublisherKilledMidStreamLeavesAConsistentDatabaseAndSurvivor
   EXPECT_TRUE(seen);
 }
 
+TEST(MultiProcess, ManyProcessesCreatingOneNewFileAtOnceAllSucceed) {
+  // Switching a new file to WAL can answer SQLITE_BUSY without consulting
+  // the busy handler; every process must still get a working backend.
+  TempDir dir;
+  for (int round = 0; round < 5; ++round) {
+    const auto db = dir.file("new-" + std::to_string(round) + ".db");
+    std::vector<std::unique_ptr<Child>> children;
+    for (int i = 0; i < 6; ++i) {
+      children.push_back(std::make_unique<Child>([db, i](LinePipe& pipe) {
+        if (pipe.receive(20s) != "go") return 3;
+        SqliteInvalidationBackend backend(db, fast());
+        backend.start([](const KeySet&) {});
+        backend.publish({"from-" + std::to_string(i)});
+        pipe.send("ok");
+        return 0;
+      }));
+    }
+    for (auto& c : children) c->send("go");
+    for (auto& c : children) {
+      EXPECT_EQ(c->receive(30s), "ok");
+      EXPECT_EQ(c->wait(), 0);
+    }
+    EXPECT_EQ(RawDb(db).scalar("SELECT COUNT(*) FROM pjx_invalidation"), "6");
+  }
+}
+
 }  // namespace
 }  // namespace pjx

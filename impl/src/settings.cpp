@@ -21,6 +21,8 @@ constexpr std::string_view kChannel = "PJX_INVALIDATION_CHANNEL";
 constexpr std::string_view kPollInterval = "PJX_POLL_INTERVAL";
 constexpr std::string_view kRetention = "PJX_RETENTION";
 constexpr std::string_view kBusyTimeout = "PJX_BUSY_TIMEOUT";
+constexpr std::string_view kWake = "PJX_WAKE_ON_CHANGE";
+constexpr std::string_view kDetectGaps = "PJX_DETECT_GAPS";
 
 // `value` in double quotes, with quotes, backslashes and control bytes
 // escaped, so that a message shows exactly what was set.
@@ -70,6 +72,18 @@ double parse_seconds(std::string_view name, const std::string& value, std::strin
     throw ConfigError(assignment(name, value) + " must be greater than zero" + fix);
   }
   return seconds;
+}
+
+// Parses "1"/"true"/"on" and "0"/"false"/"off" (case as written).
+bool parse_switch(std::string_view name, const std::string& value) {
+  for (const char* yes : {"1", "true", "on", "yes"}) {
+    if (value == yes) return true;
+  }
+  for (const char* no : {"0", "false", "off", "no"}) {
+    if (value == no) return false;
+  }
+  throw ConfigError(assignment(name, value) + " is not a switch; set it to 1 or 0 (true/false, on/off), or "
+                    "unset it to use the default (on)");
 }
 
 std::chrono::milliseconds parse_busy_timeout(const std::string& value) {
@@ -153,6 +167,8 @@ Settings Settings::from_env(const Getenv& getenv) {
   const std::optional<std::string> poll_interval = getenv(kPollInterval);
   const std::optional<std::string> retention = getenv(kRetention);
   const std::optional<std::string> busy_timeout = getenv(kBusyTimeout);
+  const std::optional<std::string> wake = getenv(kWake);
+  const std::optional<std::string> detect_gaps = getenv(kDetectGaps);
 
   Settings settings;
   if (redis_url && !redis_url->empty()) {
@@ -187,6 +203,8 @@ Settings Settings::from_env(const Getenv& getenv) {
     settings.sqlite.retention = Seconds(parse_seconds(kRetention, *retention, "5"));
   }
   if (busy_timeout) settings.sqlite.busy_timeout = parse_busy_timeout(*busy_timeout);
+  if (wake) settings.sqlite.wake_on_change = parse_switch(kWake, *wake);
+  if (detect_gaps) settings.sqlite.detect_gaps = parse_switch(kDetectGaps, *detect_gaps);
 
   const bool sqlite = settings.backend == BackendKind::kSqlite;
   const bool none = settings.backend == BackendKind::kNone;
@@ -197,6 +215,8 @@ Settings Settings::from_env(const Getenv& getenv) {
   if (poll_interval && !sqlite) ignored.push_back(kPollInterval);
   if (retention && !sqlite) ignored.push_back(kRetention);
   if (busy_timeout && !sqlite) ignored.push_back(kBusyTimeout);
+  if (wake && !sqlite) ignored.push_back(kWake);
+  if (detect_gaps && !sqlite) ignored.push_back(kDetectGaps);
   for (std::string_view name : ignored) {
     if (!settings.ignored.empty()) settings.ignored += ", ";
     settings.ignored += name;

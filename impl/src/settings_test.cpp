@@ -128,6 +128,19 @@ TEST(Settings, ReadsChannelPollIntervalRetentionAndBusyTimeout) {
   EXPECT_EQ(settings.ignored, "");
 }
 
+TEST(Settings, WakeAndGapDetectionSwitchesAreReadAndDefaultOn) {
+  EXPECT_TRUE(read(kDb).sqlite.wake_on_change);
+  EXPECT_TRUE(read(kDb).sqlite.detect_gaps);
+  const Settings off = read(with(with(kDb, "PJX_WAKE_ON_CHANGE", "0"), "PJX_DETECT_GAPS", "false"));
+  EXPECT_FALSE(off.sqlite.wake_on_change);
+  EXPECT_FALSE(off.sqlite.detect_gaps);
+  EXPECT_TRUE(read(with(kDb, "PJX_WAKE_ON_CHANGE", "on")).sqlite.wake_on_change);
+  const std::string message = config_error(with(kDb, "PJX_DETECT_GAPS", "maybe"));
+  EXPECT_NE(message.find("PJX_DETECT_GAPS=\"maybe\" is not a switch"), std::string::npos) << message;
+  EXPECT_NE(message.find("set it to 1 or 0"), std::string::npos) << message;
+  EXPECT_EQ(read({{"PJX_WAKE_ON_CHANGE", "1"}}).ignored, "PJX_WAKE_ON_CHANGE");
+}
+
 TEST(Settings, AcceptsDecimalSecondsInTheirUsualForms) {
   const std::vector<std::pair<std::string, double>> cases = {
       {"5", 5.0}, {"0.5", 0.5}, {"2e-1", 0.2}, {"1.", 1.0}, {"3.0", 3.0}, {"1E1", 10.0}};

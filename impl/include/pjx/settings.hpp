@@ -9,6 +9,10 @@
 //   PJX_BUSY_TIMEOUT          seconds a statement waits for another process's
 //                             lock (default 5; not in upstream: an extension
 //                             of pjx-inval, maps to SqliteOptions::busy_timeout)
+//   PJX_WAKE_ON_CHANGE        1/0: SqliteOptions::wake_on_change (default 1;
+//                             an extension, like PJX_DETECT_GAPS below)
+//   PJX_DETECT_GAPS           1/0: SqliteOptions::detect_gaps (default 1; 0
+//                             reproduces upstream's silent loss after a stall)
 //
 // Neither REDIS_URL nor PJX_INVALIDATION_DB: no backend, and the load cache
 // stays request-scoped. An empty REDIS_URL counts as unset; an empty
