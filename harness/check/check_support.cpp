@@ -1,0 +1,196 @@
+#include "check/check_support.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <set>
+#include <stdexcept>
+#include <utility>
+
+namespace pjx::harness::detail {
+
+void Evidence::add(int rank, std::string category, std::string line) {
+  lines_.push_back({rank, lines_.size(), std::move(category), std::move(line)});
+}
+
+std::vector<std::string> Evidence::lines(std::size_t cap) const {
+  std::vector<Line> sorted = lines_;
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const Line& a, const Line& b) { return a.rank < b.rank; });
+  std::vector<std::string> out;
+  if (sorted.size() <= cap) {
+    for (const Line& line : sorted) out.push_back(line.text);
+    return out;
+  }
+  const std::size_t shown = cap == 0 ? 0 : cap - 1;
+  for (std::size_t i = 0; i < shown; ++i) out.push_back(sorted[i].text);
+  std::vector<std::pair<std::string, std::size_t>> omitted;
+  for (std::size_t i = shown; i < sorted.size(); ++i) {
+    auto it = std::find_if(omitted.begin(), omitted.end(),
+                           [&](const auto& c) { return c.first == sorted[i].category; });
+    if (it == omitted.end()) {
+      omitted.emplace_back(sorted[i].category, 1);
+    } else {
+      ++it->second;
+    }
+  }
+  std::string more = "... and " + std::to_string(sorted.size() - shown) + " more:";
+  for (std::size_t i = 0; i < omitted.size(); ++i) {
+    more += (i == 0 ? " " : ", ") + std::to_string(omitted[i].second) + " " + omitted[i].first;
+  }
+  out.push_back(more);
+  return out;
+}
+
+std::string fmt_ms(double ms) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.1f", ms);
+  return buf;
+}
+
+double round_ms(double ms) { return std::round(ms * 1000.0) / 1000.0; }
+
+std::string fmt_num(double value) {
+  char buf[48];
+  if (value == std::floor(value) && std::fabs(value) < 1e15) {
+    std::snprintf(buf, sizeof buf, "%.0f", value);
+  } else {
+    std::snprintf(buf, sizeof buf, "%g", value);
+  }
+  return buf;
+}
+
+Json json_number(double value) {
+  if (value == std::floor(value) && std::fabs(value) < 9e15) {
+    return static_cast<std::int64_t>(value);
+  }
+  return value;
+}
+
+std::string fmt_keys(const std::vector<std::string>& keys) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < keys.size(); ++i) out += (i == 0 ? "" : ", ") + keys[i];
+  return out + "]";
+}
+
+void set_verdict(CheckResult& r, const HistoryModel& m, bool shown, bool violated,
+                 bool measures_failure, const std::string& unreproduced) {
+  if (!shown) {
+    r.verdict = "fail";
+  } else if (measures_failure && m.expect == "reproduced") {
+    r.verdict = violated ? "reproduced" : "fail";
+    if (!violated) {
+      r.summary = unreproduced.empty() ? "expected the documented failure, saw none: " + r.summary
+                                       : unreproduced;
+    }
+  } else {
+    r.verdict = violated ? "fail" : "pass";
+  }
+}
+
+std::vector<std::size_t> required_receivers(const HistoryModel& m, const Publish& p) {
+  std::vector<std::size_t> out;
+  if (!p.acked()) return out;
+  const std::int64_t end = m.quiesce_end();
+  for (const Incarnation& inc : m.incarnations) {
+    if (inc.index == p.publisher || inc.channel != p.channel) continue;
+    if (!inc.t_ready || *inc.t_ready >= p.begin()) continue;
+    if (auto gone = inc.t_end(); gone && *gone < end) continue;
+    bool paused_past_retention = false;
+    for (const FaultWindow* w : m.faults_of(inc.index, "pause")) {
+      if (w->ms() > m.retention_ms && w->overlaps(*p.t_commit, end)) paused_past_retention = true;
+    }
+    if (!paused_past_retention) out.push_back(inc.index);
+  }
+  return out;
+}
+
+bool reached_all_required(const HistoryModel& m, const Publish& p) {
+  const std::vector<std::size_t> required = required_receivers(m, p);
+  if (required.empty()) return false;
+  return std::all_of(required.begin(), required.end(),
+                     [&](std::size_t inc) { return !m.deliveries_of(inc, p.id).empty(); });
+}
+
+Json FanoutAnalysis::metrics() const {
+  return {{"events", acked},          {"deliveries", deliveries},
+          {"required", required},     {"missing", missing},
+          {"duplicates", duplicates}, {"self_deliveries", self},
+          {"cross_channel", cross},   {"uncommitted_deliveries", uncommitted},
+          {"unmatched", unmatched},   {"workers", workers}};
+}
+
+std::string FanoutAnalysis::measured() const {
+  return std::to_string(missing) + " missing, " + std::to_string(duplicates) + " duplicate, " +
+         std::to_string(self) + " self, " + std::to_string(cross) + " cross-channel, " +
+         std::to_string(uncommitted) + " uncommitted, " + std::to_string(unmatched) +
+         " unmatched of " + std::to_string(required) + " required deliveries";
+}
+
+FanoutAnalysis analyse_fanout(const HistoryModel& m) {
+  FanoutAnalysis a;
+  a.workers = m.ready_worker_count();
+  a.deliveries = m.deliveries.size();
+  for (const Publish& p : m.publishes) {
+    if (!p.acked()) continue;
+    ++a.acked;
+    for (std::size_t inc : required_receivers(m, p)) {
+      ++a.required;
+      if (!m.deliveries_of(inc, p.id).empty()) continue;
+      ++a.missing;
+      const Incarnation& r = m.incarnations[inc];
+      a.evidence.add(0, "missing",
+                     r.label() + " never received publish " + std::to_string(p.id) + " from " +
+                         m.incarnations[p.publisher].label() + " (committed " + m.at(*p.t_commit) +
+                         ", " + r.label() + " ready since " + m.at(*r.t_ready) + ")");
+    }
+  }
+  std::set<std::pair<std::size_t, std::int64_t>> seen;
+  for (const Delivery& d : m.deliveries) {
+    const Incarnation& r = m.incarnations[d.receiver];
+    const std::string when = " at " + m.at(d.t);
+    const Publish* p = m.find_publish(d.publish_id);
+    if (p == nullptr) {
+      ++a.unmatched;
+      a.evidence.add(
+          5, "unmatched",
+          r.label() + " received keys " + fmt_keys(d.keys) + when + " that match no publish");
+      continue;
+    }
+    const std::string what = "publish " + std::to_string(p->id);
+    const std::string publisher = m.incarnations[p->publisher].label();
+    if (d.receiver == p->publisher) {
+      ++a.self;
+      a.evidence.add(1, "self", r.label() + " received its own " + what + when);
+    } else if (r.channel != p->channel) {
+      ++a.cross;
+      a.evidence.add(2, "cross-channel",
+                     r.label() + " on channel \"" + r.channel + "\" received " + what + " from " +
+                         publisher + " on channel \"" + p->channel + "\"" + when);
+    }
+    if (p->error) {
+      ++a.uncommitted;
+      a.evidence.add(3, "uncommitted",
+                     r.label() + " received " + what + when + ", which " + publisher +
+                         " answered with error \"" + *p->error + "\" (not committed)");
+    }
+    if (!seen.insert({d.receiver, p->id}).second) {
+      ++a.duplicates;
+      a.evidence.add(4, "duplicate", r.label() + " received " + what + " again" + when);
+    }
+  }
+  return a;
+}
+
+double param_number(const Json& params, const char* name, double fallback) {
+  if (!params.is_object()) return fallback;
+  auto it = params.find(name);
+  if (it == params.end() || it->is_null()) return fallback;
+  if (!it->is_number()) {
+    throw std::runtime_error(std::string("check parameter \"") + name +
+                             "\" must be a number, got " + it->dump());
+  }
+  return it->get<double>();
+}
+
+}  // namespace pjx::harness::detail

@@ -1,0 +1,102 @@
+// Internal to the checkers: evidence lists, number formatting, the verdict
+// rule shared by all checks, and the fan-out analysis that fanout,
+// crash_safety and lock_contention share. Not part of the library's interface.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "check/checkers.hpp"
+#include "check/model.hpp"
+
+namespace pjx::harness::detail {
+
+// Collects evidence lines and keeps the most telling ones.
+class Evidence {
+ public:
+  // Lines are listed by rank (lower first), then in the order added.
+  // `category` names the kind of line in the "... more" line ("missing").
+  void add(int rank, std::string category, std::string line);
+  std::size_t size() const { return lines_.size(); }
+  // At most `cap` lines; when lines are left out, the last line counts them
+  // per category ("... and 42 more: 40 missing, 2 duplicate").
+  std::vector<std::string> lines(std::size_t cap = kEvidenceCap) const;
+
+ private:
+  struct Line {
+    int rank;
+    std::size_t order;
+    std::string category;
+    std::string text;
+  };
+  std::vector<Line> lines_;
+};
+
+// "50.3": milliseconds with one decimal.
+std::string fmt_ms(double ms);
+// Milliseconds rounded to the microsecond, for metrics.
+double round_ms(double ms);
+// A number without a fractional part when it has none ("50", "12.5").
+std::string fmt_num(double value);
+// A JSON integer when `value` has no fractional part, else a JSON float.
+Json json_number(double value);
+// "[a, b]" for evidence lines.
+std::string fmt_keys(const std::vector<std::string>& keys);
+
+// Sets r.verdict for a check over `m`:
+//  !shown: fail (the check could not show its guarantee);
+//  measures_failure and m.expect == "reproduced": violated ? reproduced : fail;
+//    on fail the summary becomes `unreproduced` when given, else it is prefixed
+//    with "expected the documented failure, saw none: ";
+//  otherwise violated ? fail : pass.
+void set_verdict(CheckResult& r, const HistoryModel& m, bool shown, bool violated,
+                 bool measures_failure = false, const std::string& unreproduced = {});
+
+// The required receivers (incarnation indices) of an acknowledged publish, as
+// defined in checkers.hpp.
+std::vector<std::size_t> required_receivers(const HistoryModel& m, const Publish& p);
+
+// True when `p` is acknowledged, has >= 1 required receiver and reached all.
+bool reached_all_required(const HistoryModel& m, const Publish& p);
+
+// The fan-out rule over a whole history.
+struct FanoutAnalysis {
+  std::size_t acked = 0;
+  std::size_t required = 0;  // (publish, required receiver) pairs
+  std::size_t deliveries = 0;
+  std::size_t missing = 0;
+  std::size_t duplicates = 0;  // deliveries beyond the first of a pair
+  std::size_t self = 0;
+  std::size_t cross = 0;
+  std::size_t uncommitted = 0;
+  std::size_t unmatched = 0;
+  std::size_t workers = 0;
+  Evidence evidence;
+
+  std::size_t violations() const {
+    return missing + duplicates + self + cross + uncommitted + unmatched;
+  }
+  bool shown() const { return acked > 0 && required > 0; }
+  Json metrics() const;
+  std::string measured() const;
+};
+FanoutAnalysis analyse_fanout(const HistoryModel& m);
+
+// A number from params, else `fallback`. Throws std::runtime_error naming the
+// parameter when it is present but not a number.
+double param_number(const Json& params, const char* name, double fallback);
+
+CheckResult check_fanout(const HistoryModel& m, const Json& params);
+CheckResult check_isolation(const HistoryModel& m, const Json& params);
+CheckResult check_no_replay(const HistoryModel& m, const Json& params);
+CheckResult check_latency(const HistoryModel& m, const Json& params);
+CheckResult check_staleness(const HistoryModel& m, const Json& params);
+CheckResult check_rejection(const HistoryModel& m, const Json& params);
+CheckResult check_sidecars(const HistoryModel& m, const Json& params);
+CheckResult check_integrity(const HistoryModel& m, const Json& params);
+CheckResult check_crash_safety(const HistoryModel& m, const Json& params);
+CheckResult check_lock_contention(const HistoryModel& m, const Json& params);
+CheckResult check_pruning(const HistoryModel& m, const Json& params);
+
+}  // namespace pjx::harness::detail

@@ -1,0 +1,295 @@
+// The timing checks: latency and staleness (rules in checkers.hpp).
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "check/check_support.hpp"
+#include "check/stats.hpp"
+
+namespace pjx::harness::detail {
+namespace {
+
+constexpr double kDefaultSlackMs = 250;
+
+struct Sample {
+  double ms;
+  const Delivery* delivery;
+  const Publish* publish;
+};
+
+Json distribution_json(const std::vector<double>& values) {
+  const Distribution d = describe(values);
+  return {{"p50", round_ms(d.p50)}, {"p99", round_ms(d.p99)}, {"max", round_ms(d.max)}, {"n", d.n}};
+}
+
+struct StaleWindow {
+  const Incarnation* receiver;
+  const Publish* publish;
+  std::int64_t from;
+  std::int64_t to;
+  std::string closed_by;  // received, flushed, never
+  double ms;
+  std::optional<std::int64_t> pause_end;  // the last pause overlapping it ended here
+  double late_ms = 0;                     // beyond its bound (pass mode)
+};
+
+}  // namespace
+
+CheckResult check_latency(const HistoryModel& m, const Json& params) {
+  const double slack = param_number(params, "slack_ms", kDefaultSlackMs);
+  // A p99 bound applies only when params.p99_max_ms is given (a plain double
+  // and a flag: GCC 12 warns falsely about std::optional<double> here).
+  const bool has_p99_max = params.is_object() && params.contains("p99_max_ms");
+  const double p99_max = param_number(params, "p99_max_ms", 0);
+  const double bound = m.poll_interval_ms + slack;
+
+  std::vector<Sample> samples;
+  std::size_t excluded = 0;
+  for (const Publish& p : m.publishes) {
+    if (!p.acked()) continue;
+    for (std::size_t inc : required_receivers(m, p)) {
+      const auto& ds = m.deliveries_of(inc, p.id);
+      if (ds.empty()) continue;  // fanout reports it
+      const Delivery& d = m.deliveries[ds.front()];
+      const std::int64_t lo = std::min(*p.t_commit, d.t);
+      const std::int64_t hi = std::max(*p.t_commit, d.t);
+      const auto faults = m.faults_of(inc);
+      if (std::any_of(faults.begin(), faults.end(),
+                      [&](const FaultWindow* w) { return w->overlaps(lo, hi); })) {
+        ++excluded;
+        continue;
+      }
+      samples.push_back({HistoryModel::ms(*p.t_commit, d.t), &d, &p});
+    }
+  }
+  std::sort(samples.begin(), samples.end(), [](const Sample& a, const Sample& b) {
+    return a.delivery->record < b.delivery->record;
+  });
+
+  CheckResult r;
+  r.name = "latency";
+  r.bound = "max <= poll_interval " + fmt_num(m.poll_interval_ms) + " ms + slack " +
+            fmt_num(slack) + " ms";
+  if (has_p99_max) r.bound += " and p99 <= " + fmt_num(p99_max) + " ms";
+  std::set<std::int64_t> events;
+  for (const Sample& s : samples) events.insert(s.publish->id);
+  r.metrics = {{"poll_interval_ms", json_number(m.poll_interval_ms)},
+               {"workers", m.ready_worker_count()},
+               {"events", events.size()},
+               {"deliveries", samples.size()},
+               {"excluded", excluded}};
+  if (samples.empty()) {
+    r.measured = "no delivery measured";
+    r.summary = "no delivery to a required receiver outside a fault window: latency not shown";
+    set_verdict(r, m, false, false);
+    return r;
+  }
+
+  std::vector<double> all;
+  std::map<std::string, std::vector<double>> per_worker;
+  for (const Sample& s : samples) {
+    all.push_back(s.ms);
+    per_worker[m.incarnations[s.delivery->receiver].worker].push_back(s.ms);
+  }
+  const Distribution d = describe(all);
+  r.metrics["latency_p50_ms"] = round_ms(d.p50);
+  r.metrics["latency_p99_ms"] = round_ms(d.p99);
+  r.metrics["latency_max_ms"] = round_ms(d.max);
+  r.details["latencies_ms"] = Json::array();
+  for (double v : all) r.details["latencies_ms"].push_back(round_ms(v));
+  r.details["per_worker"] = Json::object();
+  for (const auto& [name, values] : per_worker)
+    r.details["per_worker"][name] = distribution_json(values);
+
+  const bool p99_over = has_p99_max && d.p99 > p99_max;
+  std::vector<const Sample*> slowest;
+  for (const Sample& s : samples) slowest.push_back(&s);
+  std::stable_sort(slowest.begin(), slowest.end(),
+                   [](const Sample* a, const Sample* b) { return a->ms > b->ms; });
+  std::size_t over = 0;
+  Evidence evidence;
+  if (p99_over) {
+    evidence.add(0, "p99", "p99 " + fmt_ms(d.p99) + " ms > p99_max_ms " + fmt_num(p99_max));
+  }
+  std::size_t shown_in_time = 0;
+  for (const Sample* s : slowest) {
+    const bool late = s->ms > bound;
+    if (late) {
+      ++over;
+    } else if (over != 0 || shown_in_time++ >= 3) {
+      break;
+    }
+    evidence.add(late ? 1 : 2, late ? "late" : "slow",
+                 m.incarnations[s->delivery->receiver].label() + " received publish " +
+                     std::to_string(s->publish->id) + " from " +
+                     m.incarnations[s->publish->publisher].label() + " " + fmt_ms(s->ms) +
+                     " ms after commit (at " + m.at(s->delivery->t) + ")" +
+                     (s == slowest.front() ? " (largest)" : ""));
+  }
+  r.evidence = evidence.lines();
+  r.measured = "max " + fmt_ms(d.max) + " ms";
+  if (has_p99_max) r.measured += ", p99 " + fmt_ms(d.p99) + " ms";
+  r.summary = std::to_string(samples.size()) + " deliveries, p50 " + fmt_ms(d.p50) + " ms, p99 " +
+              fmt_ms(d.p99) + " ms";
+  if (excluded != 0)
+    r.summary += ", " + std::to_string(excluded) + " excluded (receiver under a fault)";
+  if (over != 0) {
+    r.summary = std::to_string(over) + " of " + std::to_string(samples.size()) +
+                " deliveries took longer than " + fmt_num(bound) + " ms (max " + fmt_ms(d.max) +
+                " ms)";
+  } else if (p99_over) {
+    r.summary = "p99 " + fmt_ms(d.p99) + " ms exceeds " + fmt_num(p99_max) + " ms";
+  }
+  set_verdict(r, m, true, over != 0 || p99_over);
+  return r;
+}
+
+CheckResult check_staleness(const HistoryModel& m, const Json& params) {
+  const double slack = param_number(params, "slack_ms", kDefaultSlackMs);
+  const double after_resume = param_number(params, "after_resume_ms", m.poll_interval_ms + slack);
+  const double unpaused_bound = m.poll_interval_ms + slack;
+  const bool reproduce = m.expect == "reproduced";
+
+  std::vector<StaleWindow> windows;
+  for (const Publish& p : m.publishes) {
+    if (!p.acked()) continue;
+    const std::int64_t commit = *p.t_commit;
+    for (const Incarnation& inc : m.incarnations) {
+      if (inc.index == p.publisher || inc.channel != p.channel) continue;
+      if (!inc.t_ready || *inc.t_ready >= p.begin()) continue;
+      if (auto end = inc.t_end(); end && *end <= commit) continue;
+      StaleWindow w{&inc, &p, commit, commit, "never", 0, std::nullopt};
+      std::optional<std::int64_t> received;
+      for (std::size_t di : m.deliveries_of(inc.index, p.id)) {
+        received = received ? std::min(*received, m.deliveries[di].t) : m.deliveries[di].t;
+      }
+      std::optional<std::int64_t> flushed;
+      for (std::int64_t f : inc.flushes) {
+        if (f >= commit) {
+          flushed = f;
+          break;
+        }
+      }
+      if (received && (!flushed || *received <= *flushed)) {
+        w.to = std::max(commit, *received);
+        w.closed_by = "received";
+      } else if (flushed) {
+        w.to = *flushed;
+        w.closed_by = "flushed";
+      } else {
+        w.to = std::max(commit, std::min(inc.t_end().value_or(m.t_last), m.t_last));
+      }
+      w.ms = HistoryModel::ms(w.from, w.to);
+      for (const FaultWindow* pause : m.faults_of(inc.index, "pause")) {
+        if (pause->overlaps(w.from, w.to)) {
+          w.pause_end = std::max(w.pause_end.value_or(pause->end), pause->end);
+        }
+      }
+      if (w.pause_end) {
+        w.late_ms = std::max(0.0, HistoryModel::ms(*w.pause_end, w.to) - after_resume);
+      } else {
+        w.late_ms = std::max(0.0, w.ms - unpaused_bound);
+      }
+      windows.push_back(w);
+    }
+  }
+
+  double stall_ms = 0;
+  for (const FaultWindow* pause : m.faults_named("pause"))
+    stall_ms = std::max(stall_ms, pause->ms());
+  std::size_t missed = 0;
+  std::size_t flushed = 0;
+  std::size_t late = 0;
+  double max_stale = 0;
+  for (const StaleWindow& w : windows) {
+    if (w.closed_by == "never") ++missed;
+    if (w.closed_by == "flushed") ++flushed;
+    if (w.closed_by != "never" && w.late_ms > 0) ++late;
+    max_stale = std::max(max_stale, w.ms);
+  }
+
+  CheckResult r;
+  r.name = "staleness";
+  r.metrics = {{"stall_ms", round_ms(stall_ms)},
+               {"retention_ms", json_number(m.retention_ms)},
+               {"missed_events", missed},
+               {"flushed_events", flushed},
+               {"max_stale_ms", round_ms(max_stale)},
+               {"stale_windows", windows.size()}};
+  r.details["stale_windows"] = Json::array();
+  for (const StaleWindow& w : windows) {
+    r.details["stale_windows"].push_back({{"worker", w.receiver->worker},
+                                          {"incarnation", w.receiver->generation},
+                                          {"publish_id", w.publish->id},
+                                          {"from_t", w.from},
+                                          {"to_t", w.to},
+                                          {"closed_by", w.closed_by},
+                                          {"ms", round_ms(w.ms)}});
+  }
+
+  std::vector<const StaleWindow*> worst;
+  for (const StaleWindow& w : windows) worst.push_back(&w);
+  std::stable_sort(worst.begin(), worst.end(), [](const StaleWindow* a, const StaleWindow* b) {
+    if ((a->closed_by == "never") != (b->closed_by == "never")) return a->closed_by == "never";
+    return a->ms > b->ms;
+  });
+  Evidence evidence;
+  for (const StaleWindow* w : worst) {
+    const std::string who = w->receiver->label();
+    const std::string what = "publish " + std::to_string(w->publish->id) + " from " +
+                             m.incarnations[w->publish->publisher].label() + " (committed " +
+                             m.at(w->from) + ")";
+    std::string pause;
+    if (w->pause_end) pause = ", its pause ended " + m.at(*w->pause_end);
+    if (w->closed_by == "never") {
+      evidence.add(0, "never",
+                   who + " never received or flushed for " + what + ": stale " + fmt_ms(w->ms) +
+                       " ms until " + m.at(w->to) + pause);
+    } else if (w->late_ms > 0 || (reproduce && w->closed_by == "flushed")) {
+      evidence.add(w->late_ms > 0 ? 1 : 2, w->late_ms > 0 ? "late" : "flushed",
+                   who + " stale " + fmt_ms(w->ms) + " ms for " + what + ", closed by " +
+                       w->closed_by + " at " + m.at(w->to) + pause +
+                       (w->late_ms > 0 ? " (" + fmt_ms(w->late_ms) + " ms over its bound)" : ""));
+    } else if (evidence.size() < 3) {
+      evidence.add(3, "window",
+                   who + " stale " + fmt_ms(w->ms) + " ms for " + what + ", closed by " +
+                       w->closed_by + pause);
+    }
+  }
+  r.evidence = evidence.lines();
+
+  r.measured = "max stale " + fmt_ms(max_stale) + " ms; " + std::to_string(missed) +
+               " never closed, " + std::to_string(flushed) + " closed by flush, of " +
+               std::to_string(windows.size()) + " windows";
+  const std::string stall =
+      "longest pause " + fmt_ms(stall_ms) + " ms vs retention " + fmt_num(m.retention_ms) + " ms";
+  if (reproduce) {
+    r.bound = "missed invalidations > 0 after a pause longer than retention";
+    r.summary = missed != 0 ? std::to_string(missed) +
+                                  " invalidations never reached their worker (" + stall + ")"
+                            : "no missed invalidation (" + stall + ")";
+  } else {
+    r.bound = "0 missed; a paused worker's stale window ends <= " + fmt_num(after_resume) +
+              " ms after its pause, others' <= poll_interval " + fmt_num(m.poll_interval_ms) +
+              " ms + slack " + fmt_num(slack) + " ms";
+    if (missed != 0) {
+      r.summary =
+          std::to_string(missed) + " invalidations never reached their worker (" + stall + ")";
+    } else if (late != 0) {
+      r.summary = std::to_string(late) + " stale windows outlasted their bound (max stale " +
+                  fmt_ms(max_stale) + " ms)";
+    } else {
+      r.summary = std::to_string(windows.size()) + " stale windows all closed in time (" +
+                  std::to_string(flushed) + " by flush; " + stall + ")";
+    }
+  }
+  if (windows.empty()) r.summary = "no acknowledged publish had a listener: staleness not shown";
+  set_verdict(r, m, !windows.empty(), reproduce ? missed != 0 : (missed != 0 || late != 0),
+              /*measures_failure=*/true,
+              "expected missed invalidations after a pause longer than retention, saw none (" +
+                  stall + ", " + std::to_string(flushed) + " windows closed by flush)");
+  return r;
+}
+
+}  // namespace pjx::harness::detail

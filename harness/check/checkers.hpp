@@ -1,0 +1,165 @@
+// Checkers: pure functions from a history (harness/HISTORY.md) to a verdict
+// with the evidence. No I/O, no clocks: a saved history judged again gives the
+// same result. Thread safety: pure functions, safe from any thread.
+//
+// Terms (see model.hpp for how records are attributed):
+//  * acknowledged publish: a `publish` op answered by `published` and not by
+//    `error` (`error` means "not committed"). t_begin and t_commit are the
+//    `published` event's `t_begin` and `t`.
+//  * incarnation: one run of a worker, from `spawn` to `exit` or `kill`.
+//  * required receiver of an acknowledged publish P: an incarnation on P's
+//    channel, other than P's publisher, that was ready (ready.t) before
+//    P.t_begin, that did not exit or get killed before the end of the
+//    `quiesce` phase (else the history's end), and that was not in a `pause`
+//    window longer than meta.params.retention_ms overlapping [P.t_commit,
+//    quiesce end].
+//  * end of quiesce: the t of the phase after the last `quiesce` phase, else
+//    the last t of the history.
+//
+// Verdicts: pass, fail, reproduced. When meta.expect == "reproduced", the
+// checks that measure a documented failure (fanout, staleness, pruning) report
+// `reproduced` when they see it and `fail` when they do not; every other check
+// reports pass/fail as usual. A check that cannot show its guarantee (nothing
+// published, nothing delivered, a probe missing) fails in either mode.
+//
+// The checks (guarantee; bound; evidence; metrics):
+//  1. fanout: every acknowledged publish reaches every required receiver
+//     exactly once; nothing else is delivered wrongly. Bound: 0 missing, 0
+//     duplicate, 0 delivered to the publisher itself, 0 delivered to another
+//     channel, 0 deliveries of a publish that reported `error`, 0 received key
+//     sets that match no publish; needs >= 1 acknowledged publish with >= 1
+//     required receiver. Evidence: each violation, missing first. Metrics:
+//     events (acknowledged publishes), deliveries, required, missing,
+//     duplicates, self_deliveries, cross_channel, uncommitted_deliveries,
+//     unmatched, workers (worker names that became ready).
+//  2. isolation: no delivery crosses channels. Bound: 0 cross-channel
+//     deliveries, >= 1 delivery within a channel, >= 2 channels in use.
+//     Evidence: counts per "from -> to" channel pair. Metrics: cross_channel,
+//     within_channel, channels. Details: cross_pairs {"a -> b": n}.
+//  3. no_replay: no incarnation receives a publish committed (published.t)
+//     before its `start` op. Bound: 0 replayed; needs >= 1 acknowledged publish
+//     on the incarnation's channel, by another incarnation, committed before
+//     some incarnation's start (else "scenario did not publish before a
+//     start"). Evidence: each replay. Metrics: replayed, earlier_publishes
+//     (such incarnation x publish pairs).
+//  4. latency: for the first delivery of each acknowledged publish to each
+//     required receiver, received.t - published.t in ms, excluding deliveries
+//     whose receiver had a fault window overlapping [t_commit, t_received]
+//     (counted as `excluded`). Bound: max <= poll_interval_ms +
+//     params.slack_ms (default 250); when params.p99_max_ms is given, also
+//     p99 <= it; needs >= 1 measured delivery. Percentiles: nearest rank
+//     (stats.hpp). Evidence: the slowest deliveries. Metrics: latency_p50_ms,
+//     latency_p99_ms, latency_max_ms, poll_interval_ms, workers, events
+//     (acknowledged publishes with a measured delivery), deliveries (measured),
+//     excluded. Details: latencies_ms (history order), per_worker
+//     {name: {p50, p99, max, n}}.
+//  5. staleness: for each acknowledged publish P and each incarnation on P's
+//     channel alive at P.t_commit (ready before P.t_begin, not the publisher,
+//     not ended before t_commit) INCLUDING paused ones, a stale window from
+//     t_commit to the first of: its delivery of P (`received`), its first
+//     `flushed` at or after t_commit (`flushed`); when neither happens, `never`,
+//     ending at the incarnation's end or the history end. expect=reproduced:
+//     reproduced iff missed_events > 0, else fail ("expected missed
+//     invalidations after a pause longer than retention, saw none").
+//     Otherwise pass iff missed_events == 0 and every window ends within
+//     params.after_resume_ms (default poll_interval_ms + slack_ms) after the
+//     end of the last pause of that incarnation overlapping it, or, for windows
+//     with no pause, lasts <= poll_interval_ms + params.slack_ms (default 250).
+//     Needs >= 1 window. Evidence: the worst windows, `never` first. Metrics:
+//     stall_ms (longest pause window), retention_ms, missed_events (closed by
+//     never), flushed_events (closed by flush), max_stale_ms, stale_windows.
+//     Details: stale_windows [{worker, publish_id, from_t, to_t, closed_by, ms}].
+//  6. rejection: every meta.workers entry with expect_fatal: true (and a
+//     `why`) emitted `fatal` with a non-empty message, never emitted `ready`,
+//     and exited with a status != 0, in every incarnation. Needs >= 1 such
+//     worker. Evidence: per worker its why and its message. Metrics: expected,
+//     rejected.
+//  7. sidecars: probes journal_mode = "wal" and sidecars = {"wal": true,
+//     "shm": true} taken while a worker was running (ready, not ended), and
+//     integrity = "ok" taken after every worker had stopped. A missing probe
+//     fails ("probe X not recorded"). Evidence: each probe. Metrics: probes.
+//  8. integrity: every `integrity` probe has value "ok"; needs >= 1. Metrics:
+//     integrity_probes, integrity_failures.
+//  9. crash_safety: >= 1 `kill` fault; >= 1 integrity probe and all "ok";
+//     the fanout rule (1) holds; survivors keep working: >= 1 publish that
+//     began after the last kill ended is acknowledged and delivered to each of
+//     its required receivers (>= 1). Metrics: kills, lost, integrity_failures,
+//     acked_after_kill, plus fanout's counters.
+// 10. lock_contention: >= 1 `lock` fault window; >= 1 publish op sent during a
+//     lock window; every such publish either acknowledged or answered with
+//     `error` (none left unanswered); the fanout rule (1) holds (no
+//     acknowledged publish lost, no publish that reported `error` delivered);
+//     delivery resumed: >= 1 publish that began after the last lock ended is
+//     acknowledged and reached all its required receivers (>= 1). Metrics:
+//     lock_ms (longest window), publish_errors, acked_during_lock,
+//     unanswered, lost.
+// 11. pruning: the last `rows` probe {"count": N, "oldest_age_ms": X} taken
+//     after the workload shows oldest_age_ms <= retention_ms +
+//     params.slack_ms (default 2 x poll_interval_ms + 500) (count 0 passes);
+//     needs >= 1 acknowledged publish and the probe (with ok: true). Metrics: rows,
+//     oldest_age_ms, retention_ms.
+//
+// judge(): `error` records make the verdict `error`, else `skip` records make
+// it `skip` (the named checks are listed with that verdict, not run). A
+// history without meta.checks, an unknown check name, or a history the model
+// cannot read gives `error`. The scenario verdict is the worst check verdict
+// (error > fail > skip > reproduced > pass); when meta.expect == "reproduced"
+// and no check reproduced the failure, the verdict is `fail`. Scenario metrics
+// are the union of the checks' metrics (on a name clash the first check in
+// meta.checks wins). Each check gets meta.check_params[name] (an object, may
+// be absent) as params.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "check/history.hpp"
+#include "check/model.hpp"
+
+namespace pjx::harness {
+
+// Evidence lists hold at most this many lines; the last says how many more.
+inline constexpr std::size_t kEvidenceCap = 20;
+
+struct CheckResult {
+  std::string name;
+  std::string verdict;                // "pass", "fail", "reproduced", "skip" or "error"
+  std::string measured;               // one line: what was measured
+  std::string bound;                  // one line: what it had to be
+  std::string summary;                // one line: what happened, for a person
+  std::vector<std::string> evidence;  // most telling first, capped at kEvidenceCap
+  Json metrics = Json::object();
+  Json details = Json::object();
+
+  // {"name","verdict","measured","bound","summary","evidence","metrics"[,"details"]}
+  // ("details" only when not empty), as in results.json.
+  Json to_json() const;
+};
+
+struct ScenarioVerdict {
+  std::string verdict;
+  Json metrics = Json::object();
+  std::vector<CheckResult> checks;
+  std::string reason;  // one line: why this verdict
+
+  // {"verdict","metrics","checks":[...],"reason"}
+  Json to_json() const;
+};
+
+// Judges a whole history (history[0] must be `meta`). Never throws for bad
+// history content: that gives verdict `error` with the reason.
+ScenarioVerdict judge(const std::vector<Json>& history);
+
+// Runs one check. Unknown names and unreadable histories give verdict `error`.
+CheckResult run_check(const std::string& name, const std::vector<Json>& history,
+                      const Json& params);
+// Same, over a model built once.
+CheckResult run_check(const std::string& name, const HistoryModel& model, const Json& params);
+
+// The known check names, in the order documented above.
+const std::vector<std::string>& check_names();
+
+// The combination order: error > fail > skip > reproduced > pass.
+std::string worst_verdict(const std::string& a, const std::string& b);
+
+}  // namespace pjx::harness

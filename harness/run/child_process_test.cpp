@@ -1,0 +1,119 @@
+#include "child_process.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+
+#include <boost/asio/io_context.hpp>
+#include <gtest/gtest.h>
+
+namespace pjx::harness {
+namespace {
+
+namespace fs = std::filesystem;
+
+class ChildProcessTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::signal(SIGPIPE, SIG_IGN);
+    const char* tmp = std::getenv("TMPDIR");
+    std::string pattern = std::string(tmp != nullptr ? tmp : "/tmp") + "/pjx-child-XXXXXX";
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Runs the io_context until `done` or 10 s.
+  template <typename Pred>
+  bool run_until(Pred done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+      if (io_.stopped()) io_.restart();
+      io_.run_one_for(std::chrono::milliseconds(100));
+    }
+    return done();
+  }
+
+  boost::asio::io_context io_;
+  fs::path dir_;
+  std::vector<std::string> lines_;
+  int status_ = 999;
+  bool exited_ = false;
+
+  ChildProcess::Handlers handlers() {
+    return {[this](std::string l) { lines_.push_back(std::move(l)); }, nullptr,
+            [this](int s) {
+              status_ = s;
+              exited_ = true;
+            }};
+  }
+};
+
+TEST_F(ChildProcessTest, PassesExactlyTheGivenEnvironmentAndReportsTheExitCode) {
+  auto p = ChildProcess::spawn(io_, {"sh", "-c", "echo \"$PJX_X|$HOME\"; echo oops >&2; exit 3"},
+                               {"PATH=/usr/bin:/bin", "PJX_X=hello world"}, dir_ / "err",
+                               handlers());
+  ASSERT_TRUE(run_until([&] { return exited_ && p->eof(); }));
+  EXPECT_EQ(lines_, std::vector<std::string>{"hello world|"});
+  EXPECT_EQ(status_, 3);
+  std::ifstream err(dir_ / "err");
+  std::string text;
+  std::getline(err, text);
+  EXPECT_EQ(text, "oops");
+}
+
+TEST_F(ChildProcessTest, WritesLinesToStdinInOrder) {
+  auto p = ChildProcess::spawn(io_, {"cat"}, {"PATH=/usr/bin:/bin"}, dir_ / "err", handlers());
+  p->write_line("one");
+  p->write_line("{\"op\":\"two\"}");
+  ASSERT_TRUE(run_until([&] { return lines_.size() == 2; }));
+  EXPECT_EQ(lines_, (std::vector<std::string>{"one", "{\"op\":\"two\"}"}));
+  EXPECT_FALSE(p->writing());
+  EXPECT_TRUE(p->signal(SIGKILL));
+  ASSERT_TRUE(run_until([&] { return exited_; }));
+  EXPECT_EQ(status_, -SIGKILL);
+  EXPECT_FALSE(p->signal(SIGKILL));  // gone: never signals a recycled pid
+}
+
+TEST_F(ChildProcessTest, AStoppedChildIsKilledAndReaped) {
+  auto p = ChildProcess::spawn(io_, {"sleep", "60"}, {"PATH=/usr/bin:/bin"}, dir_ / "err",
+                               handlers());
+  ASSERT_TRUE(p->signal(SIGSTOP));
+  ASSERT_TRUE(p->signal(SIGKILL));
+  ASSERT_TRUE(run_until([&] { return exited_; }));
+  EXPECT_EQ(status_, -SIGKILL);
+}
+
+TEST_F(ChildProcessTest, DestroyingARunningChildKillsIt) {
+  int pid = 0;
+  {
+    auto p = ChildProcess::spawn(io_, {"sleep", "60"}, {"PATH=/usr/bin:/bin"}, dir_ / "err",
+                                 handlers());
+    pid = p->pid();
+  }
+  EXPECT_NE(::kill(pid, 0), 0);  // reaped: no such process (or not ours any more)
+}
+
+TEST_F(ChildProcessTest, AMissingProgramIsAClearError) {
+  try {
+    ChildProcess::spawn(io_, {"no-such-program-pjx"}, {"PATH=/usr/bin:/bin"}, dir_ / "err",
+                        handlers());
+    FAIL();
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("no-such-program-pjx"), std::string::npos);
+  }
+}
+
+TEST(RunForOutput, ReturnsStdoutOrNothing) {
+  EXPECT_EQ(run_for_output({"sh", "-c", "echo hi"}, 5000), "hi\n");
+  EXPECT_FALSE(run_for_output({"sh", "-c", "exit 1"}, 5000).has_value());
+  EXPECT_FALSE(run_for_output({"sleep", "10"}, 200).has_value());
+}
+
+}  // namespace
+}  // namespace pjx::harness

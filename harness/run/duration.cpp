@@ -1,0 +1,92 @@
+#include "duration.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <stdexcept>
+#include <system_error>
+
+namespace pjx::harness {
+
+Timing Timing::quick() { return Timing{"quick", 50, 500, 500}; }
+Timing Timing::documented() { return Timing{"documented", 500, 5000, 5000}; }
+
+std::optional<Timing> Timing::named(std::string_view name) {
+  if (name == "quick") return quick();
+  if (name == "documented") return documented();
+  return std::nullopt;
+}
+
+double Duration::resolve_ms(const Timing& timing) const {
+  return ms + poll * timing.poll_ms + retention * timing.retention_ms +
+         busy * timing.busy_timeout_ms;
+}
+
+std::int64_t Duration::resolve_ns(const Timing& timing) const {
+  return static_cast<std::int64_t>(std::llround(resolve_ms(timing) * 1e6));
+}
+
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+[[noreturn]] void bad(std::string_view text, const std::string& why) {
+  throw std::invalid_argument(
+      "bad duration \"" + std::string(text) + "\": " + why +
+      "; write a number and a unit (ms, s, poll, retention, busy), e.g. \"150ms\", \"1.5s\", "
+      "\"3 poll\", \"2.5 retention\", or a sum such as \"retention + 2 poll\"");
+}
+
+}  // namespace
+
+Duration parse_duration(std::string_view text) {
+  Duration d;
+  d.text = std::string(text);
+  if (trim(text).empty()) bad(text, "it is empty");
+  std::string_view rest = text;
+  while (true) {
+    const std::size_t plus = rest.find('+');
+    std::string_view term = trim(rest.substr(0, plus));
+    if (term.empty()) bad(text, "a term of the sum is empty");
+    double number = 1;
+    std::size_t i = 0;
+    while (i < term.size() && ((term[i] >= '0' && term[i] <= '9') || term[i] == '.')) ++i;
+    if (i > 0) {
+      const auto [ptr, ec] = std::from_chars(term.data(), term.data() + i, number);
+      if (ec != std::errc() || ptr != term.data() + i || !std::isfinite(number)) {
+        bad(text, "\"" + std::string(term.substr(0, i)) + "\" is not a number");
+      }
+    }
+    const std::string_view unit = trim(term.substr(i));
+    if (unit == "ms") {
+      d.ms += number;
+    } else if (unit == "s") {
+      d.ms += number * 1000;
+    } else if (unit == "poll") {
+      d.poll += number;
+    } else if (unit == "retention") {
+      d.retention += number;
+    } else if (unit == "busy") {
+      d.busy += number;
+    } else if (unit.empty()) {
+      bad(text, "\"" + std::string(term) + "\" has no unit");
+    } else {
+      bad(text, "unknown unit \"" + std::string(unit) + "\"");
+    }
+    if (plus == std::string_view::npos) break;
+    rest = rest.substr(plus + 1);
+  }
+  return d;
+}
+
+std::string format_seconds(double seconds) {
+  char buf[64];
+  const auto [ptr, ec] = std::to_chars(buf, buf + sizeof buf, seconds);
+  if (ec != std::errc()) return std::to_string(seconds);
+  return std::string(buf, ptr);
+}
+
+}  // namespace pjx::harness

@@ -1,0 +1,60 @@
+#include "duration.hpp"
+
+#include <stdexcept>
+
+#include <gtest/gtest.h>
+
+namespace pjx::harness {
+namespace {
+
+TEST(ParseDuration, AbsoluteUnits) {
+  EXPECT_DOUBLE_EQ(parse_duration("150ms").resolve_ms(Timing::quick()), 150);
+  EXPECT_DOUBLE_EQ(parse_duration("1.5s").resolve_ms(Timing::quick()), 1500);
+  EXPECT_DOUBLE_EQ(parse_duration("2 s").resolve_ms(Timing::documented()), 2000);
+  EXPECT_EQ(parse_duration("1.5s").resolve_ns(Timing::quick()), 1'500'000'000);
+}
+
+TEST(ParseDuration, RelativeUnitsScaleWithTheTiming) {
+  const Duration d = parse_duration("2.5 retention");
+  EXPECT_DOUBLE_EQ(d.resolve_ms(Timing::quick()), 1250);
+  EXPECT_DOUBLE_EQ(d.resolve_ms(Timing::documented()), 12500);
+  EXPECT_DOUBLE_EQ(parse_duration("3 poll").resolve_ms(Timing::quick()), 150);
+  EXPECT_DOUBLE_EQ(parse_duration("2 busy").resolve_ms(Timing::documented()), 10000);
+  EXPECT_DOUBLE_EQ(parse_duration("retention").resolve_ms(Timing::quick()), 500);
+}
+
+TEST(ParseDuration, SumsMixUnits) {
+  const Duration d = parse_duration("retention + 2 poll + 10ms");
+  EXPECT_DOUBLE_EQ(d.resolve_ms(Timing::quick()), 500 + 100 + 10);
+  EXPECT_DOUBLE_EQ(d.resolve_ms(Timing::documented()), 5000 + 1000 + 10);
+}
+
+TEST(ParseDuration, RejectsBadTextNamingItAndTheForms) {
+  for (const char* bad : {"", "3", "3 polls", "-1s", "1.2.3s", "1s +", "abc", "1e3ms"}) {
+    try {
+      parse_duration(bad);
+      FAIL() << "accepted \"" << bad << "\"";
+    } catch (const std::invalid_argument& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find(std::string("\"") + bad + "\""), std::string::npos) << what;
+      EXPECT_NE(what.find("retention"), std::string::npos) << what;
+    }
+  }
+}
+
+TEST(Timing, NamedTimingsMatchTheDocumentedValues) {
+  EXPECT_DOUBLE_EQ(Timing::named("quick")->poll_ms, 50);
+  EXPECT_DOUBLE_EQ(Timing::named("quick")->retention_ms, 500);
+  EXPECT_DOUBLE_EQ(Timing::named("documented")->poll_ms, 500);
+  EXPECT_DOUBLE_EQ(Timing::named("documented")->busy_timeout_ms, 5000);
+  EXPECT_FALSE(Timing::named("fast").has_value());
+}
+
+TEST(FormatSeconds, ShortestDecimal) {
+  EXPECT_EQ(format_seconds(0.05), "0.05");
+  EXPECT_EQ(format_seconds(5), "5");
+  EXPECT_EQ(format_seconds(0.5), "0.5");
+}
+
+}  // namespace
+}  // namespace pjx::harness

@@ -1,0 +1,509 @@
+// pjx-harness: runs conformance and reproduction scenarios against worker
+// processes (harness/PROTOCOL.md), judges their histories, probes live
+// databases and renders reports. Usage: harness/README.md.
+//
+// Exit status: 0 every guarantee held (pass, or reproduced as expected;
+// skips allowed), 1 a guarantee was violated, 2 the run could not be done
+// (usage, setup, a scenario that could not run).
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <fnmatch.h>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <unistd.h>
+
+#include "check/checkers.hpp"
+#include "check/history.hpp"
+#include "child_process.hpp"
+#include "command_line.hpp"
+#include "db_probe.hpp"
+#include "results.hpp"
+#include "runner.hpp"
+#include "scenario.hpp"
+
+#ifdef PJX_HAVE_REPORTS
+#include "pjx/reports/report.hpp"
+#endif
+
+namespace fs = std::filesystem;
+using namespace pjx::harness;
+
+namespace {
+
+constexpr int kExitUsage = 2;
+
+fs::path self_dir() {
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? fs::path() : exe.parent_path();
+}
+
+// The pjx-worker built or installed beside pjx-harness, else from PATH.
+std::string default_worker_cmd() {
+  const fs::path beside = self_dir() / "pjx-worker";
+  if (!self_dir().empty() && ::access(beside.c_str(), X_OK) == 0) return beside.string();
+  return "pjx-worker";
+}
+
+fs::path scenarios_dir(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  if (const char* env = std::getenv("PJX_SCENARIOS_DIR"); env != nullptr && *env != '\0') {
+    return env;
+  }
+  std::error_code ec;
+#ifdef PJX_SOURCE_DIR
+  if (fs::is_directory(fs::path(PJX_SOURCE_DIR) / "scenarios", ec)) {
+    return fs::path(PJX_SOURCE_DIR) / "scenarios";
+  }
+#endif
+  return self_dir() / ".." / "share" / "pjx-inval" / "scenarios";
+}
+
+std::string random_hex(std::size_t bytes) {
+  std::random_device rd;
+  std::string out;
+  static const char* const kHex = "0123456789abcdef";
+  for (std::size_t i = 0; i < bytes; ++i) {
+    const unsigned v = rd() & 0xffu;
+    out += kHex[v >> 4];
+    out += kHex[v & 0xfu];
+  }
+  return out;
+}
+
+fs::path make_temp_dir() {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
+                        "/pjx-harness-XXXXXX";
+  std::vector<char> buf(pattern.begin(), pattern.end());
+  buf.push_back('\0');
+  if (::mkdtemp(buf.data()) == nullptr) {
+    throw std::runtime_error("cannot create a temporary directory from " + pattern);
+  }
+  return fs::path(buf.data());
+}
+
+bool matches(const std::string& pattern, const Scenario& s) {
+  if (pattern.empty()) return true;
+  const std::string stem = s.file.stem().string();
+  const bool glob = pattern.find_first_of("*?[") != std::string::npos;
+  // Several patterns may be given separated by commas.
+  std::stringstream list(pattern);
+  std::string p;
+  while (std::getline(list, p, ',')) {
+    if (p.empty()) continue;
+    if (glob) {
+      if (::fnmatch(p.c_str(), s.name.c_str(), 0) == 0 ||
+          ::fnmatch(p.c_str(), stem.c_str(), 0) == 0) {
+        return true;
+      }
+    } else if (s.name.find(p) != std::string::npos || stem.find(p) != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string command_line_of(int argc, char** argv) {
+  std::vector<std::string> words;
+  for (int i = 0; i < argc; ++i) words.emplace_back(argv[i]);
+  if (!words.empty()) words[0] = fs::path(words[0]).filename().string();
+  return join_command_line(words);
+}
+
+struct RunFlags {
+  std::string worker_cmd;
+  std::string dir;
+  std::string timing;
+  std::string filter;
+  std::uint64_t seed = 1;
+  std::string json;
+  std::string junit;
+  std::string report;
+  std::string scenarios;
+  bool keep = false;
+};
+
+void add_run_flags(CLI::App* app, RunFlags& f, bool conform) {
+  app->add_option("--worker-cmd", f.worker_cmd,
+                  "Worker command line, split like a shell (default: the pjx-worker beside "
+                  "pjx-harness, else from PATH)");
+  app->add_option("--dir", f.dir,
+                  "Run directory on the filesystem under test (default: a temporary one, "
+                  "removed at the end unless --keep)");
+  app->add_option("--timing", f.timing,
+                  "quick (poll 50 ms, retention 500 ms) or documented (0.5 s, 5 s); default: "
+                  "the scenario's, else quick")
+      ->check(CLI::IsMember({"quick", "documented"}));
+  if (conform) {
+    app->add_option("--filter", f.filter,
+                    "Only scenarios whose name or file contains this text (or matches this "
+                    "glob); several separated by commas");
+    app->add_option("--scenarios", f.scenarios,
+                    "Scenario folder holding conformance/ (default: $PJX_SCENARIOS_DIR, else "
+                    "the source tree's scenarios/)");
+  }
+  app->add_option("--seed", f.seed, "Seed of the workload's random choices (default 1)");
+  app->add_option("--json", f.json, "Write results.json here (histories go to histories/ beside it)");
+  app->add_option("--junit", f.junit, "Write JUnit XML here");
+  app->add_option("--report", f.report, "Render an HTML/Markdown report into this folder");
+  app->add_flag("--keep", f.keep, "Keep the run directory (databases, histories, worker stderr)");
+}
+
+int run_scenarios(std::vector<Scenario> scenarios, const RunFlags& f, const std::string& command) {
+  if (scenarios.empty()) {
+    std::cerr << "pjx-harness: no scenario matches";
+    if (!f.filter.empty()) std::cerr << " the filter \"" << f.filter << "\"";
+    std::cerr << "\n";
+    return kExitUsage;
+  }
+  RunOptions o;
+  o.worker_cmd = f.worker_cmd.empty() ? default_worker_cmd() : f.worker_cmd;
+  o.worker_cmd_is_default = f.worker_cmd.empty();
+  try {
+    if (split_command_line(o.worker_cmd).empty()) {
+      std::cerr << "pjx-harness: --worker-cmd is empty\n";
+      return kExitUsage;
+    }
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "pjx-harness: --worker-cmd: " << e.what() << "\n";
+    return kExitUsage;
+  }
+  if (!f.timing.empty()) o.timing = f.timing;
+  o.seed = f.seed;
+  o.run_id = random_hex(6);
+  o.harness_version = kHarnessVersion;
+
+  const bool temp = f.dir.empty();
+  fs::path dir;
+  try {
+    dir = temp ? make_temp_dir() : fs::path(f.dir);
+    fs::create_directories(dir);
+  } catch (const std::exception& e) {
+    std::cerr << "pjx-harness: cannot create the run directory: " << e.what() << "\n";
+    return kExitUsage;
+  }
+  o.dir = dir;
+  fs::path results_file;
+  if (!f.json.empty()) {
+    results_file = f.json;
+  } else if (!f.report.empty()) {
+    results_file = dir / "results.json";
+  }
+  o.history_dir = results_file.empty() ? dir / "histories" : results_file.parent_path() / "histories";
+  if (o.history_dir.parent_path().empty()) o.history_dir = fs::path(".") / "histories";
+
+  RunSummary summary;
+  summary.command = command;
+  summary.started_at = utc_now_iso();
+  summary.worker_cmd = o.worker_cmd;
+  summary.seed = o.seed;
+  summary.dir = dir;
+  const auto start = std::chrono::steady_clock::now();
+  std::cout << "pjx-harness: " << scenarios.size() << " scenario(s), worker: " << o.worker_cmd
+            << ", seed " << o.seed << ", dir " << dir.string() << "\n";
+  int index = 0;
+  for (const Scenario& s : scenarios) {
+    ++index;
+    std::cout << "[" << index << "/" << scenarios.size() << "] " << s.name << " ... " << std::flush;
+    ScenarioResult r;
+    try {
+      r = run_scenario(s, o);
+    } catch (const std::exception& e) {
+      std::cout << "\n";
+      std::cerr << "pjx-harness: " << s.name << ": " << e.what() << "\n";
+      return kExitUsage;
+    }
+    char secs[32];
+    std::snprintf(secs, sizeof secs, "%.1f", r.duration_s);
+    std::cout << r.verdict.verdict << " (" << secs << " s, " << r.timing << ")\n";
+    const bool interrupted = r.interrupted;
+    summary.results.push_back(std::move(r));
+    if (interrupted) {
+      std::cout << "interrupted: the remaining scenarios are not run\n";
+      break;
+    }
+  }
+  summary.duration_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  summary.timing = summary.results.front().timing;
+  for (const ScenarioResult& r : summary.results) {
+    if (r.timing != summary.timing) summary.timing = "mixed";
+  }
+
+  std::cout << "\n";
+  print_table(std::cout, summary.results);
+  print_failures(std::cout, summary.results, !(temp && !f.keep && results_file.empty()));
+  int code = exit_code(summary.results);
+  try {
+    if (!results_file.empty()) {
+      write_results(summary, results_file);
+      if (!f.json.empty()) std::cout << "\nresults: " << results_file.string() << "\n";
+    }
+    if (!f.junit.empty()) {
+      std::error_code ec;
+      if (!fs::path(f.junit).parent_path().empty()) {
+        fs::create_directories(fs::path(f.junit).parent_path(), ec);
+      }
+      std::ofstream out(f.junit, std::ios::binary | std::ios::trunc);
+      out << junit_xml(summary);
+      if (!out) throw std::runtime_error("cannot write " + f.junit);
+    }
+    if (!f.report.empty()) {
+#ifdef PJX_HAVE_REPORTS
+      pjx::reports::write_report({results_file}, f.report);
+      std::cout << "report: " << (fs::path(f.report) / "index.html").string() << "\n";
+#else
+      throw std::runtime_error("--report: this pjx-harness was built without the reports library");
+#endif
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "pjx-harness: " << e.what() << "\n";
+    code = kExitUsage;
+  }
+  if (temp && !f.keep) {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  } else {
+    std::cout << "run directory kept: " << dir.string() << "\n";
+  }
+  return code;
+}
+
+std::vector<Scenario> load_all(const std::vector<fs::path>& files, const std::string& filter) {
+  std::vector<Scenario> out;
+  for (const fs::path& file : files) {
+    Scenario s = load_scenario(file, check_names());
+    if (matches(filter, s)) out.push_back(std::move(s));
+  }
+  return out;
+}
+
+int cmd_conform(const RunFlags& f, const std::string& command) {
+  const fs::path dir = scenarios_dir(f.scenarios) / "conformance";
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    std::cerr << "pjx-harness: no scenario folder " << dir.string()
+              << " (give --scenarios DIR or set PJX_SCENARIOS_DIR)\n";
+    return kExitUsage;
+  }
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.path().extension() == ".toml") files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  std::vector<Scenario> scenarios;
+  try {
+    scenarios = load_all(files, f.filter);
+  } catch (const ScenarioError& e) {
+    std::cerr << "pjx-harness: " << e.what() << "\n";
+    return kExitUsage;
+  }
+  std::vector<std::string> names;
+  for (const Scenario& s : scenarios) {
+    if (std::find(names.begin(), names.end(), s.name) != names.end()) {
+      std::cerr << "pjx-harness: two scenarios are named \"" << s.name << "\"\n";
+      return kExitUsage;
+    }
+    names.push_back(s.name);
+  }
+  return run_scenarios(std::move(scenarios), f, command);
+}
+
+int cmd_run(const std::vector<std::string>& files, const RunFlags& f, const std::string& command) {
+  std::vector<Scenario> scenarios;
+  try {
+    std::vector<fs::path> paths(files.begin(), files.end());
+    scenarios = load_all(paths, "");
+  } catch (const ScenarioError& e) {
+    std::cerr << "pjx-harness: " << e.what() << "\n";
+    return kExitUsage;
+  }
+  return run_scenarios(std::move(scenarios), f, command);
+}
+
+int cmd_analyze(const std::vector<std::string>& files, const std::string& json,
+                const std::string& junit, const std::string& command) {
+  RunSummary summary;
+  summary.command = command;
+  summary.started_at = utc_now_iso();
+  summary.dir = ".";
+  for (const std::string& file : files) {
+    try {
+      const std::vector<Json> history = load_history(file);
+      summary.results.push_back(result_from_history(file, history));
+    } catch (const std::exception& e) {
+      std::cerr << "pjx-harness: " << e.what() << "\n";
+      return kExitUsage;
+    }
+  }
+  const std::vector<Json> first = load_history(files.front());
+  summary.worker_cmd = first.front().value("worker_cmd", "");
+  summary.seed = first.front().value("seed", std::uint64_t{1});
+  summary.timing = summary.results.front().timing;
+  for (const ScenarioResult& r : summary.results) {
+    summary.duration_s += r.duration_s;
+    if (r.timing != summary.timing) summary.timing = "mixed";
+  }
+  print_table(std::cout, summary.results);
+  print_failures(std::cout, summary.results);
+  try {
+    if (!json.empty()) write_results(summary, json);
+    if (!junit.empty()) {
+      std::ofstream out(junit, std::ios::binary | std::ios::trunc);
+      out << junit_xml(summary);
+      if (!out) throw std::runtime_error("cannot write " + junit);
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "pjx-harness: " << e.what() << "\n";
+    return kExitUsage;
+  }
+  return exit_code(summary.results);
+}
+
+std::string human_bytes(const std::optional<std::uintmax_t>& size) {
+  if (!size) return "absent";
+  char buf[64];
+  if (*size >= 1024 * 1024) {
+    std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(*size) / (1024.0 * 1024.0));
+  } else if (*size >= 1024) {
+    std::snprintf(buf, sizeof buf, "%.1f KiB", static_cast<double>(*size) / 1024.0);
+  } else {
+    std::snprintf(buf, sizeof buf, "%ju B", *size);
+  }
+  return buf;
+}
+
+int cmd_probe(const std::string& db, bool json) {
+  const DbInspection info = inspect_db(db);
+  if (json) {
+    std::cout << info.to_json().dump(2) << "\n";
+    return info.error.empty() ? 0 : kExitUsage;
+  }
+  std::cout << "database:     " << info.path.string() << "\n";
+  if (!info.error.empty()) {
+    std::cout << "error:        " << info.error << "\n";
+    std::cout << "-wal:         " << human_bytes(info.wal_size) << "\n";
+    std::cout << "-shm:         " << human_bytes(info.shm_size) << "\n";
+    return kExitUsage;
+  }
+  std::cout << "journal mode: " << info.journal_mode
+            << (info.immutable ? " (from the file header: no process has it open in WAL mode)"
+                               : "")
+            << "\n";
+  std::cout << "-wal:         " << human_bytes(info.wal_size) << "\n";
+  std::cout << "-shm:         " << human_bytes(info.shm_size) << "\n";
+  if (!info.has_table) {
+    std::cout << "table:        no pjx_invalidation table (nothing was ever published or "
+                 "listened to here)\n";
+    return 0;
+  }
+  std::cout << "rows:         " << info.total_rows << " (highest id " << info.max_id << ")\n";
+  char buf[64];
+  if (info.oldest_created_at) {
+    std::snprintf(buf, sizeof buf, "%.3f s", info.inspected_at - *info.oldest_created_at);
+    std::cout << "oldest row:   " << buf << " old\n";
+    std::snprintf(buf, sizeof buf, "%.3f s", info.inspected_at - *info.newest_created_at);
+    std::cout << "newest row:   " << buf << " old\n";
+  }
+  std::cout << "channels:     " << info.channels.size() << "\n";
+  for (const auto& [name, rows] : info.channels) {
+    std::cout << "  " << name << ": " << rows << " row(s)\n";
+  }
+  return 0;
+}
+
+int cmd_report(const std::vector<std::string>& files, const std::string& out) {
+#ifdef PJX_HAVE_REPORTS
+  try {
+    std::vector<fs::path> paths(files.begin(), files.end());
+    pjx::reports::write_report(paths, out);
+  } catch (const std::exception& e) {
+    std::cerr << "pjx-harness: " << e.what() << "\n";
+    return kExitUsage;
+  }
+  std::cout << "report: " << (fs::path(out) / "index.html").string() << "\n";
+  return 0;
+#else
+  (void)files;
+  (void)out;
+  std::cerr << "pjx-harness: this build has no reports library (reports/)\n";
+  return kExitUsage;
+#endif
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Writes to a worker that died must fail with EPIPE, not kill the harness.
+  std::signal(SIGPIPE, SIG_IGN);
+  const std::string command = command_line_of(argc, argv);
+
+  CLI::App app{
+      "pjx-harness: conformance and chaos tests for pyjinhx's cross-process cache "
+      "invalidation over SQLite"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("pjx-harness ") + kHarnessVersion);
+
+  RunFlags conform_flags;
+  CLI::App* conform = app.add_subcommand(
+      "conform", "Run every scenario in scenarios/conformance/ and print the verdicts");
+  add_run_flags(conform, conform_flags, true);
+
+  RunFlags run_flags;
+  std::vector<std::string> run_files;
+  CLI::App* run = app.add_subcommand("run", "Run scenario files (e.g. scenarios/repro/*.toml)");
+  run->add_option("scenario", run_files, "Scenario TOML file(s)")->required()->check(
+      CLI::ExistingFile);
+  add_run_flags(run, run_flags, false);
+
+  std::vector<std::string> analyze_files;
+  std::string analyze_json;
+  std::string analyze_junit;
+  CLI::App* analyze =
+      app.add_subcommand("analyze", "Judge saved histories again, without running anything");
+  analyze->add_option("history", analyze_files, "History files (*.history.jsonl)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  analyze->add_option("--json", analyze_json, "Write results.json here");
+  analyze->add_option("--junit", analyze_junit, "Write JUnit XML here");
+
+  std::string probe_db;
+  bool probe_json = false;
+  CLI::App* probe = app.add_subcommand(
+      "probe", "Describe a live invalidation database without writing to it");
+  probe->add_option("db", probe_db, "Database file")->required();
+  probe->add_flag("--json", probe_json, "Print JSON");
+
+  std::vector<std::string> report_files;
+  std::string report_out;
+  CLI::App* report =
+      app.add_subcommand("report", "Render results files (results.json, bench.json) into a report");
+  report->add_option("results", report_files, "Results files")->required()->check(
+      CLI::ExistingFile);
+  report->add_option("-o,--out", report_out, "Output folder")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : kExitUsage;
+  }
+
+  if (*conform) return cmd_conform(conform_flags, command);
+  if (*run) return cmd_run(run_files, run_flags, command);
+  if (*analyze) return cmd_analyze(analyze_files, analyze_json, analyze_junit, command);
+  if (*probe) return cmd_probe(probe_db, probe_json);
+  if (*report) return cmd_report(report_files, report_out);
+  return kExitUsage;
+}

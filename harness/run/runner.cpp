@@ -1,0 +1,1017 @@
+#include "runner.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <unistd.h>
+
+#include "check/history.hpp"
+#include "child_process.hpp"
+#include "command_line.hpp"
+#include "db_probe.hpp"
+#include "nemesis.hpp"
+#include "timeline.hpp"
+
+extern char** environ;
+
+namespace pjx::harness {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::int64_t kMs = 1'000'000;
+constexpr std::int64_t kSecond = 1'000 * kMs;
+constexpr std::int64_t kStartDeadline = 15 * kSecond;  // spawn to ready
+constexpr std::int64_t kExitDeadline = 3 * kSecond;    // kill or fatal to exit
+constexpr std::int64_t kWriteDeadline = 2 * kSecond;   // an op into a pipe
+constexpr int kLockAcquireMs = 2000;
+
+// The scenario cannot go on; `skip` (a facility is missing) or `error`.
+struct Abort {
+  std::string kind;
+  std::string reason;
+};
+
+std::string replace_all(std::string text, const std::string& from, const std::string& to) {
+  std::size_t pos = 0;
+  while ((pos = text.find(from, pos)) != std::string::npos) {
+    text.replace(pos, from.size(), to);
+    pos += to.size();
+  }
+  return text;
+}
+
+double wall_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string defect_of(const std::vector<std::string>& argv) {
+  for (std::size_t i = 0; i < argv.size(); ++i) {
+    if (argv[i] == "--defect" && i + 1 < argv.size()) return argv[i + 1];
+    if (argv[i].rfind("--defect=", 0) == 0) return argv[i].substr(9);
+  }
+  return "";
+}
+
+std::string describe_status(int status) {
+  if (status < 0) return "killed by signal " + std::to_string(-status);
+  return "exit status " + std::to_string(status);
+}
+
+class Runner {
+ public:
+  Runner(const Scenario& scenario, const RunOptions& options, Timing timing)
+      : scenario_(scenario), options_(options), timing_(std::move(timing)) {}
+
+  ScenarioResult run();
+
+ private:
+  struct Slot {
+    const WorkerSpec* spec = nullptr;
+    std::string name;
+    std::string channel;
+    std::string db;
+    std::map<std::string, std::string> env;  // what the harness sets (recorded in meta)
+    fs::path faketime_file;                  // empty: no libfaketime
+    std::unique_ptr<ChildProcess> proc;      // the current incarnation
+    std::vector<std::unique_ptr<ChildProcess>> retired;
+    int spawns = 0;
+    // State of the current incarnation.
+    bool start_sent = false;
+    bool ready = false;
+    std::int64_t ready_t = 0;
+    std::vector<std::string> caps;
+    bool fatal = false;
+    std::string fatal_message;
+    std::string start_error;  // `error` answering `start`
+    bool paused = false;
+    bool killed = false;     // by the nemesis or the teardown
+    bool stop_sent = false;
+    bool stopped = false;
+    bool stats_answered = false;
+    std::set<std::int64_t> received;  // publish ids delivered to this incarnation
+
+    bool alive() const { return proc && !proc->exited() && !killed; }
+    bool can_publish() const {
+      return alive() && ready && !paused && !stop_sent && !spec->expect_fatal;
+    }
+  };
+  struct PublishState {
+    std::string worker;
+    std::string channel;
+    const ChildProcess* proc = nullptr;  // the incarnation it was sent to
+    bool answered = false;
+    bool committed = false;
+    std::int64_t t_begin = 0;
+  };
+
+  // History.
+  void record(Json r);
+  void phase(const std::string& name);
+  void note(const std::string& message);
+  void probe(const std::string& what, bool ok, Json value, Json detail = Json::object());
+
+  // I/O: runs asio handlers on this thread until `done` or the deadline.
+  bool pump_until(const std::function<bool()>& done, std::int64_t deadline);
+  void pump_for(std::int64_t ns) { pump_until([] { return false; }, monotonic_ns() + ns); }
+
+  // Workers.
+  Slot& slot(const std::string& name);
+  void prepare_slot(Slot& s, const WorkerSpec& spec);
+  std::vector<std::string> worker_env(const Slot& s) const;
+  void spawn(Slot& s);
+  void send(Slot& s, Json op);
+  void on_line(Slot& s, ChildProcess* p, std::string line);
+  void on_exit(Slot& s, ChildProcess* p, int status);
+  bool wait_gone(Slot& s, std::int64_t deadline);
+  void kill_worker(Slot& s);
+
+  // Phases.
+  void setup();
+  void start_workers();
+  void run_timeline();
+  void do_publish(const PlannedAction& a);
+  void do_fault(const PlannedAction& a);
+  void heal();
+  void quiesce();
+  void check_probes();
+  void teardown();
+  Json meta() const;
+
+  const Scenario& scenario_;
+  const RunOptions& options_;
+  Timing timing_;
+
+  // The io_context is declared first so that it is destroyed last: handlers
+  // still queued in it refer to the processes below.
+  boost::asio::io_context io_;
+  std::unique_ptr<HistoryWriter> history_;
+  fs::path run_dir_;
+  fs::path db_path_;
+  std::string channel_;
+  fs::path libfaketime_;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::vector<PlannedAction> plan_;
+  std::map<std::int64_t, PublishState> publishes_;
+  std::int64_t workload_t0_ = 0;
+  // Active fault windows, by fault index.
+  std::map<std::size_t, std::unique_ptr<DbWriteLock>> locks_;
+  std::map<std::size_t, std::unique_ptr<ReadonlyBind>> readonly_;
+  std::map<std::size_t, std::string> paused_by_fault_;
+  bool teardown_done_ = false;
+  bool teardown_started_ = false;
+  // SIGINT/SIGTERM end the scenario through teardown (workers continued and
+  // stopped, locks released, mounts undone) instead of killing the harness.
+  boost::asio::signal_set signals_{io_, SIGINT, SIGTERM};
+  bool interrupted_ = false;
+};
+
+// ---------------------------------------------------------------- history
+
+void Runner::record(Json r) {
+  if (!r.contains("t")) r["t"] = monotonic_ns();
+  history_->append(std::move(r));
+}
+
+void Runner::phase(const std::string& name) { record({{"type", "phase"}, {"name", name}}); }
+
+void Runner::note(const std::string& message) {
+  record({{"type", "note"}, {"message", message}});
+}
+
+void Runner::probe(const std::string& what, bool ok, Json value, Json detail) {
+  record({{"type", "probe"},
+          {"what", what},
+          {"ok", ok},
+          {"value", std::move(value)},
+          {"detail", std::move(detail)}});
+}
+
+// ---------------------------------------------------------------- I/O
+
+bool Runner::pump_until(const std::function<bool()>& done, std::int64_t deadline) {
+  if (done()) return true;
+  auto fired = std::make_shared<bool>(false);
+  boost::asio::steady_timer timer(io_);
+  timer.expires_after(std::chrono::nanoseconds(std::max<std::int64_t>(0, deadline - monotonic_ns())));
+  timer.async_wait([fired](const boost::system::error_code&) { *fired = true; });
+  while (!done() && !*fired && !interrupted_) {
+    if (io_.stopped()) io_.restart();
+    io_.run_one();
+  }
+  timer.cancel();
+  if (interrupted_ && !teardown_started_) {
+    throw Abort{"error", "interrupted by a signal (SIGINT or SIGTERM)"};
+  }
+  return done();
+}
+
+// ---------------------------------------------------------------- workers
+
+Runner::Slot& Runner::slot(const std::string& name) {
+  for (auto& s : slots_) {
+    if (s->name == name) return *s;
+  }
+  throw std::logic_error("no worker slot " + name);
+}
+
+void Runner::prepare_slot(Slot& s, const WorkerSpec& spec) {
+  s.spec = &spec;
+  s.name = spec.name;
+  s.channel = spec.channel.empty() ? channel_ : channel_ + ":" + spec.channel;
+  const std::string dir = run_dir_.string();
+  s.db = replace_all(spec.db.value_or("{dir}/pjx.db"), "{dir}", dir);
+  s.env["PJX_INVALIDATION_DB"] = s.db;
+  s.env["PJX_INVALIDATION_CHANNEL"] = s.channel;
+  s.env["PJX_POLL_INTERVAL"] = format_seconds(timing_.poll_ms / 1000);
+  s.env["PJX_RETENTION"] = format_seconds(timing_.retention_ms / 1000);
+  s.env["PJX_BUSY_TIMEOUT"] = format_seconds(timing_.busy_timeout_ms / 1000);
+  s.env["PJX_WORKER_NAME"] = spec.name;
+  bool faketime = spec.faketime;
+  for (const FaultSpec& f : scenario_.faults) {
+    if (f.action == "clock_step" && f.worker == spec.name) faketime = true;
+  }
+  if (faketime) {
+    s.faketime_file = run_dir_ / (spec.name + ".faketime");
+    const char* preload = std::getenv("LD_PRELOAD");
+    s.env["LD_PRELOAD"] = libfaketime_.string() +
+                          (preload != nullptr && *preload != '\0' ? ":" + std::string(preload) : "");
+    s.env["FAKETIME_TIMESTAMP_FILE"] = s.faketime_file.string();
+    s.env["FAKETIME_NO_CACHE"] = "1";
+    s.env["FAKETIME_DONT_FAKE_MONOTONIC"] = "1";
+    s.env["DONT_FAKE_MONOTONIC"] = "1";  // the name older libfaketime reads
+  }
+  for (const auto& [k, v] : spec.env) s.env[k] = replace_all(v, "{dir}", dir);
+}
+
+std::vector<std::string> Runner::worker_env(const Slot& s) const {
+  std::vector<std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    const std::string entry = *e;
+    const std::string key = entry.substr(0, entry.find('='));
+    // The run's configuration must not leak in from the user's shell.
+    if (key.rfind("PJX_", 0) == 0 || key == "REDIS_URL" || key.rfind("FAKETIME", 0) == 0) {
+      continue;
+    }
+    if (s.env.count(key) != 0) continue;
+    env.push_back(entry);
+  }
+  for (const auto& [k, v] : s.env) env.push_back(k + "=" + v);
+  return env;
+}
+
+void Runner::spawn(Slot& s) {
+  if (s.proc) s.retired.push_back(std::move(s.proc));
+  s.start_sent = s.ready = s.fatal = s.paused = s.killed = false;
+  s.stop_sent = s.stopped = s.stats_answered = false;
+  s.ready_t = 0;
+  s.caps.clear();
+  s.fatal_message.clear();
+  s.start_error.clear();
+  s.received.clear();
+  std::vector<std::string> argv = split_command_line(options_.worker_cmd);
+  const fs::path err = options_.history_dir / (scenario_.name + "." + s.name + ".stderr");
+  Slot* sp = &s;
+  // The handlers compare the process with the slot's current one, so that
+  // output of an earlier incarnation never updates the current state.
+  auto holder = std::make_shared<ChildProcess*>(nullptr);
+  ChildProcess::Handlers handlers;
+  handlers.on_line = [this, sp, holder](std::string line) { on_line(*sp, *holder, std::move(line)); };
+  handlers.on_exit = [this, sp, holder](int status) { on_exit(*sp, *holder, status); };
+  try {
+    s.proc = ChildProcess::spawn(io_, argv, worker_env(s), err, std::move(handlers));
+  } catch (const std::exception& e) {
+    throw Abort{"error", std::string("worker ") + s.name + ": " + e.what()};
+  }
+  *holder = s.proc.get();
+  ++s.spawns;
+  record({{"type", "spawn"}, {"worker", s.name}, {"pid", s.proc->pid()}});
+}
+
+void Runner::send(Slot& s, Json op) {
+  if (!s.proc || s.proc->exited() || s.proc->write_failed()) return;
+  Json r = op;
+  r["type"] = "op";
+  r["worker"] = s.name;
+  record(std::move(r));
+  s.proc->write_line(op.dump());
+  ChildProcess* p = s.proc.get();
+  if (!pump_until([p] { return !p->writing() || p->write_failed() || p->exited(); },
+                  monotonic_ns() + kWriteDeadline)) {
+    note("the op to " + s.name + " could not be written within 2 s (it does not read stdin)");
+  }
+}
+
+void Runner::on_line(Slot& s, ChildProcess* p, std::string line) {
+  const std::int64_t rt = monotonic_ns();
+  Json ev;
+  try {
+    ev = Json::parse(line);
+  } catch (const Json::parse_error&) {
+    ev = Json();
+  }
+  if (!ev.is_object() || !ev.contains("ev") || !ev["ev"].is_string()) {
+    note(s.name + " wrote a line that is not a protocol event: " + line.substr(0, 300));
+    return;
+  }
+  Json r = ev;
+  r["type"] = "ev";
+  r["worker"] = s.name;
+  r["rt"] = rt;
+  if (!ev.contains("t") || !ev["t"].is_number_integer()) r["t"] = rt;
+  record(std::move(r));
+  if (p != s.proc.get()) return;  // an earlier incarnation
+
+  const std::string kind = ev["ev"].get<std::string>();
+  auto integer = [&ev](const char* key, std::int64_t fallback) {
+    const auto it = ev.find(key);
+    return it != ev.end() && it->is_number_integer() ? it->get<std::int64_t>() : fallback;
+  };
+  const std::int64_t t = integer("t", rt);
+  if (kind == "ready") {
+    s.ready = true;
+    s.ready_t = t;
+    if (ev.contains("caps") && ev["caps"].is_array()) {
+      for (const Json& c : ev["caps"]) {
+        if (c.is_string()) s.caps.push_back(c.get<std::string>());
+      }
+    }
+  } else if (kind == "fatal") {
+    s.fatal = true;
+    const auto message = ev.find("message");
+    s.fatal_message = message != ev.end() && message->is_string() ? message->get<std::string>()
+                                                                  : "(no message)";
+  } else if (kind == "error" && !s.ready && s.start_sent && !ev.contains("id")) {
+    const auto message = ev.find("message");
+    s.start_error = message != ev.end() && message->is_string() ? message->get<std::string>()
+                                                                : "(no message)";
+  } else if (kind == "stopped") {
+    s.stopped = true;
+  } else if (kind == "stats") {
+    s.stats_answered = true;
+  } else if ((kind == "published" || kind == "error") && ev.contains("id") &&
+             ev["id"].is_number_integer()) {
+    auto it = publishes_.find(ev["id"].get<std::int64_t>());
+    if (it != publishes_.end()) {
+      it->second.answered = true;
+      if (kind == "published") {
+        it->second.committed = true;
+        it->second.t_begin = integer("t_begin", t);
+      }
+    }
+  } else if (kind == "received" && ev.contains("keys") && ev["keys"].is_array()) {
+    for (const Json& k : ev["keys"]) {
+      if (!k.is_string()) continue;
+      const std::string key = k.get<std::string>();
+      if (key.rfind("e:", 0) != 0) continue;
+      try {
+        s.received.insert(std::stoll(key.substr(2)));
+      } catch (const std::exception&) {
+      }
+    }
+  }
+}
+
+void Runner::on_exit(Slot& s, ChildProcess* p, int status) {
+  const bool current = p == s.proc.get();
+  // Expected: the harness ended it, or it had to reject its configuration.
+  const bool expected =
+      !current || s.killed || s.stop_sent || s.spec->expect_fatal || teardown_done_;
+  record({{"type", "exit"},
+          {"worker", s.name},
+          {"pid", p->pid()},
+          {"status", status},
+          {"expected", expected}});
+}
+
+bool Runner::wait_gone(Slot& s, std::int64_t deadline) {
+  if (!s.proc) return true;
+  ChildProcess* p = s.proc.get();
+  const bool exited = pump_until([p] { return p->exited(); }, deadline);
+  // The rest of its output, if the pipe is not held open by a grandchild.
+  pump_until([p] { return p->eof(); }, std::min(deadline, monotonic_ns() + 500 * kMs));
+  return exited;
+}
+
+void Runner::kill_worker(Slot& s) {
+  if (!s.proc || s.proc->exited()) return;
+  s.killed = true;
+  s.proc->signal(SIGKILL);
+}
+
+// ---------------------------------------------------------------- phases
+
+Json Runner::meta() const {
+  Json workers = Json::array();
+  std::string defect;
+  try {
+    defect = defect_of(split_command_line(options_.worker_cmd));
+  } catch (const std::invalid_argument&) {
+    // Reported as the scenario's error.
+  }
+  for (const auto& s : slots_) {
+    Json w = {{"name", s->name},
+              {"channel", s->channel},
+              {"cmd", options_.worker_cmd},
+              {"db", s->db},
+              {"env", s->env},
+              {"expect_fatal", s->spec->expect_fatal},
+              {"faketime", !s->faketime_file.empty()}};
+    if (!defect.empty()) w["defect"] = defect;
+    if (!s->spec->why.empty()) w["why"] = s->spec->why;
+    if (s->spec->start_at) w["start_at_ms"] = s->spec->start_at->resolve_ms(timing_);
+    workers.push_back(std::move(w));
+  }
+  Json faults = Json::array();
+  for (const FaultSpec& f : scenario_.faults) {
+    Json j = {{"action", f.action}, {"at_ms", f.at.resolve_ms(timing_)}};
+    if (!f.worker.empty()) j["worker"] = f.worker;
+    if (f.duration) j["duration_ms"] = f.duration->resolve_ms(timing_);
+    if (f.during_publish) j["during_publish"] = true;
+    if (!f.offset.empty()) j["offset_s"] = f.offset_s;
+    faults.push_back(std::move(j));
+  }
+  Json workload = Json::object();
+  std::size_t publishes = 0;
+  for (const PlannedAction& a : plan_) {
+    if (a.kind == PlannedAction::Kind::kPublish) ++publishes;
+  }
+  workload["publishes"] = publishes;
+  if (scenario_.workload) {
+    if (scenario_.workload->interval) {
+      workload["interval_ms"] = scenario_.workload->interval->resolve_ms(timing_);
+    }
+    if (scenario_.workload->rate) workload["rate_per_s"] = *scenario_.workload->rate;
+    workload["shared_keys"] = scenario_.workload->shared_keys;
+  }
+  return {{"type", "meta"},
+          {"scenario", scenario_.name},
+          {"guarantee", scenario_.guarantee},
+          {"file", display_path(scenario_.file)},
+          {"seed", options_.seed},
+          {"timing", timing_.name},
+          {"params",
+           {{"poll_interval_ms", timing_.poll_ms},
+            {"retention_ms", timing_.retention_ms},
+            {"busy_timeout_ms", timing_.busy_timeout_ms},
+            {"channel", channel_}}},
+          {"workers", workers},
+          {"checks", scenario_.checks},
+          {"check_params", scenario_.resolved_check_params(timing_)},
+          {"expect", scenario_.expect},
+          {"requires", scenario_.requires_caps},
+          {"workload", workload},
+          {"faults", faults},
+          {"wall_start", wall_now()},
+          {"harness_version", options_.harness_version},
+          {"worker_cmd", options_.worker_cmd},
+          {"worker_cmd_is_default", options_.worker_cmd_is_default},
+          {"db_path", db_path_.string()},
+          {"run_id", options_.run_id}};
+}
+
+void Runner::setup() {
+  phase("setup");
+  std::error_code ec;
+  for (const FileSpec& f : scenario_.files) {
+    const fs::path path = replace_all(f.path, "{dir}", run_dir_.string());
+    fs::create_directories(path.parent_path(), ec);
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << f.text;
+    if (!out) throw Abort{"error", "cannot write the scenario's file " + path.string()};
+  }
+  for (auto& s : slots_) {
+    if (!s->faketime_file.empty()) write_faketime_offset(s->faketime_file, 0);
+  }
+}
+
+void Runner::start_workers() {
+  phase("start");
+  std::vector<Slot*> starting;
+  for (auto& s : slots_) {
+    if (s->spec->start_at) continue;
+    spawn(*s);
+    starting.push_back(s.get());
+  }
+  // Workers that must be rejected all at once: each must answer by itself
+  // (`fatal` and exit) or show that it accepted (`ready`, or an error).
+  std::vector<Slot*> rejected;
+  for (Slot* s : starting) {
+    if (!s->spec->expect_fatal) continue;
+    s->start_sent = true;
+    send(*s, {{"op", "start"}});
+    rejected.push_back(s);
+  }
+  pump_until(
+      [&] {
+        return std::all_of(rejected.begin(), rejected.end(), [](const Slot* s) {
+          return s->ready || s->proc->exited() || (!s->start_error.empty() && !s->fatal);
+        });
+      },
+      monotonic_ns() + kStartDeadline);
+  // The others one at a time, each answered before the next: every cursor
+  // is seeded before the workload, in file order, and a fresh database is
+  // created by one worker rather than by several racing.
+  for (Slot* s : starting) {
+    if (s->spec->expect_fatal) continue;
+    s->start_sent = true;
+    send(*s, {{"op", "start"}});
+    pump_until(
+        [s] { return s->ready || s->fatal || !s->start_error.empty() || s->proc->exited(); },
+        monotonic_ns() + kStartDeadline);
+  }
+  for (Slot* s : starting) {
+    if (s->spec->expect_fatal) {
+      if (!s->ready && !s->proc->exited() && s->start_error.empty()) {
+        note(s->name + " neither became ready nor exited within 15 s");
+      }
+      continue;
+    }
+    if (s->ready) continue;
+    std::string why;
+    if (s->fatal) {
+      why = "rejected its configuration: " + s->fatal_message;
+    } else if (!s->start_error.empty()) {
+      why = "answered `start` with an error: " + s->start_error;
+    } else if (s->proc->exited()) {
+      why = "exited (" + describe_status(s->proc->status()) + ") before it was ready";
+    } else {
+      why = "did not answer `start` with `ready` within 15 s";
+    }
+    throw Abort{"error", "worker " + s->name + " " + why + " (its stderr is in " +
+                             (options_.history_dir / (scenario_.name + "." + s->name + ".stderr"))
+                                 .string() +
+                             ")"};
+  }
+  for (Slot* s : starting) {
+    if (!s->ready) continue;
+    for (const std::string& cap : scenario_.requires_caps) {
+      if (std::find(s->caps.begin(), s->caps.end(), cap) == s->caps.end()) {
+        std::string caps;
+        for (const std::string& c : s->caps) caps += (caps.empty() ? "" : ", ") + c;
+        throw Abort{"skip", "worker " + s->name + " lacks the capability \"" + cap +
+                                "\" this scenario requires (its ready.caps: [" + caps + "])"};
+      }
+    }
+  }
+}
+
+void Runner::run_timeline() {
+  phase("workload");
+  workload_t0_ = monotonic_ns();
+  for (const PlannedAction& a : plan_) {
+    pump_until([] { return false; }, workload_t0_ + a.at_ns);
+    switch (a.kind) {
+      case PlannedAction::Kind::kPublish:
+        do_publish(a);
+        break;
+      case PlannedAction::Kind::kStartWorker: {
+        Slot& s = slot(a.worker());
+        spawn(s);
+        s.start_sent = true;
+        send(s, {{"op", "start"}});
+        break;
+      }
+      default:
+        do_fault(a);
+        break;
+    }
+  }
+}
+
+void Runner::do_publish(const PlannedAction& a) {
+  Slot* publisher = nullptr;
+  for (const std::string& name : a.candidates) {
+    Slot& s = slot(name);
+    if (s.can_publish()) {
+      publisher = &s;
+      break;
+    }
+  }
+  if (publisher == nullptr) {
+    std::string names;
+    for (const std::string& n : a.candidates) names += (names.empty() ? "" : ", ") + n;
+    note("publish " + std::to_string(a.publish_id) + " not sent: none of " + names +
+         " could publish (not ready, paused, killed or stopped)");
+    return;
+  }
+  publishes_[a.publish_id] =
+      PublishState{publisher->name, publisher->channel, publisher->proc.get()};
+  send(*publisher, {{"op", "publish"}, {"id", a.publish_id}, {"keys", a.keys}});
+  if (a.await) {
+    const std::int64_t id = a.publish_id;
+    Slot* p = publisher;
+    if (!pump_until([&] { return publishes_[id].answered || !p->alive(); },
+                    monotonic_ns() +
+                        static_cast<std::int64_t>(timing_.busy_timeout_ms * 1e6) +
+                        2 * kSecond)) {
+      note("publish " + std::to_string(id) + " was not answered in time; the timeline goes on");
+    }
+  }
+}
+
+void Runner::do_fault(const PlannedAction& a) {
+  const FaultSpec& f = scenario_.faults[a.fault];
+  using Kind = PlannedAction::Kind;
+  Json rec = {{"type", "fault"}, {"action", f.action}};
+  if (!f.worker.empty()) rec["worker"] = f.worker;
+  Json params = Json::object();
+  if (f.duration) params["duration_ms"] = f.duration->resolve_ms(timing_);
+
+  if (f.action == "pause") {
+    Slot& s = slot(f.worker);
+    if (a.kind == Kind::kFaultBegin) {
+      if (!s.alive()) {
+        note("pause of " + s.name + " not applied: it is not running");
+        return;
+      }
+      rec["phase"] = "begin";
+      rec["params"] = params;
+      record(rec);
+      s.proc->signal(SIGSTOP);
+      s.paused = true;
+      paused_by_fault_[a.fault] = s.name;
+    } else {
+      if (paused_by_fault_.erase(a.fault) == 0) return;
+      if (s.proc) s.proc->signal(SIGCONT);
+      s.paused = false;
+      rec["phase"] = "end";
+      rec["params"] = params;
+      record(rec);
+    }
+  } else if (f.action == "kill") {
+    Slot& s = slot(f.worker);
+    if (!s.alive()) {
+      note("kill of " + s.name + " not applied: it is not running");
+      return;
+    }
+    if (f.during_publish && s.ready) {
+      publishes_[a.publish_id] = PublishState{s.name, s.channel, s.proc.get()};
+      params["publish_id"] = a.publish_id;
+      // The op is written into the pipe, then the worker dies at once: the
+      // publish may or may not have committed.
+      send(s, {{"op", "publish"}, {"id", a.publish_id}, {"keys", a.keys}});
+    }
+    params["during_publish"] = f.during_publish;
+    rec["phase"] = "instant";
+    rec["params"] = params;
+    record(rec);
+    kill_worker(s);
+    wait_gone(s, monotonic_ns() + kExitDeadline);
+  } else if (f.action == "restart") {
+    Slot& s = slot(f.worker);
+    if (s.alive()) {
+      Json kill = {{"type", "fault"}, {"action", "kill"}, {"worker", s.name}, {"phase", "instant"},
+                   {"params", {{"reason", "restart of a running worker"}}}};
+      record(kill);
+      kill_worker(s);
+      wait_gone(s, monotonic_ns() + kExitDeadline);
+    }
+    rec["phase"] = "instant";
+    rec["params"] = params;
+    record(rec);
+    spawn(s);
+    s.start_sent = true;
+    send(s, {{"op", "start"}});
+  } else if (f.action == "lock") {
+    if (a.kind == Kind::kFaultBegin) {
+      params["busy_timeout_ms"] = timing_.busy_timeout_ms;
+      try {
+        auto lock = std::make_unique<DbWriteLock>(db_path_, kLockAcquireMs);
+        rec["phase"] = "begin";
+        rec["params"] = params;
+        record(rec);
+        locks_[a.fault] = std::move(lock);
+      } catch (const std::exception& e) {
+        throw Abort{"error", std::string("lock fault: ") + e.what()};
+      }
+    } else {
+      auto it = locks_.find(a.fault);
+      if (it == locks_.end()) return;
+      it->second->release();
+      locks_.erase(it);
+      rec["phase"] = "end";
+      rec["params"] = params;
+      record(rec);
+    }
+  } else if (f.action == "clock_step") {
+    Slot& s = slot(f.worker);
+    params["offset_s"] = f.offset_s;
+    params["offset"] = f.offset;
+    rec["phase"] = "instant";
+    rec["params"] = params;
+    record(rec);
+    write_faketime_offset(s.faketime_file, f.offset_s);
+  } else if (f.action == "delete_db") {
+    rec["phase"] = "instant";
+    params["sidecars"] = f.sidecars;
+    params["detail"] = delete_db(db_path_, f.sidecars);
+    rec["params"] = params;
+    record(rec);
+  } else if (f.action == "replace_db") {
+    rec["phase"] = "instant";
+    try {
+      params["detail"] = replace_db(db_path_);
+    } catch (const std::exception& e) {
+      throw Abort{"error", std::string("replace_db fault: ") + e.what()};
+    }
+    rec["params"] = params;
+    record(rec);
+  } else if (f.action == "readonly_dir") {
+    if (a.kind == Kind::kFaultBegin) {
+      try {
+        auto bind = std::make_unique<ReadonlyBind>(run_dir_);
+        rec["phase"] = "begin";
+        params["dir"] = run_dir_.string();
+        rec["params"] = params;
+        record(rec);
+        readonly_[a.fault] = std::move(bind);
+      } catch (const std::exception& e) {
+        throw Abort{"skip", std::string("readonly_dir needs a read-only bind mount: ") + e.what()};
+      }
+    } else {
+      auto it = readonly_.find(a.fault);
+      if (it == readonly_.end()) return;
+      const std::string err = it->second->undo();
+      readonly_.erase(it);
+      if (!err.empty()) note(err);
+      rec["phase"] = "end";
+      rec["params"] = params;
+      record(rec);
+    }
+  }
+}
+
+void Runner::heal() {
+  phase("heal");
+  // End every window still open, in fault order.
+  for (const auto& [index, name] : std::map<std::size_t, std::string>(paused_by_fault_)) {
+    PlannedAction end;
+    end.kind = PlannedAction::Kind::kFaultEnd;
+    end.fault = index;
+    end.candidates = {name};
+    do_fault(end);
+  }
+  for (auto& s : slots_) {
+    if (s->paused && s->proc) s->proc->signal(SIGCONT);
+    s->paused = false;
+  }
+  for (const auto& [index, lock] : locks_) {
+    lock->release();
+    record({{"type", "fault"}, {"action", "lock"}, {"phase", "end"}, {"params", Json::object()}});
+  }
+  locks_.clear();
+  for (const auto& [index, bind] : readonly_) {
+    const std::string err = bind->undo();
+    if (!err.empty()) note(err);
+    record({{"type", "fault"},
+            {"action", "readonly_dir"},
+            {"phase", "end"},
+            {"params", Json::object()}});
+  }
+  readonly_.clear();
+
+  // Every publish sent to a live worker gets its answer.
+  const std::int64_t deadline =
+      monotonic_ns() + static_cast<std::int64_t>(timing_.busy_timeout_ms * 1e6) + 2 * kSecond;
+  auto all_answered = [&] {
+    for (const auto& [id, p] : publishes_) {
+      const Slot& s = slot(p.worker);
+      if (!p.answered && s.alive() && s.proc.get() == p.proc) return false;
+    }
+    return true;
+  };
+  if (!pump_until(all_answered, deadline)) {
+    note("some publishes were not answered within busy_timeout + 2 s");
+  }
+  // What is left in the log right after the workload (for the pruning check).
+  const DbInspection db = inspect_db(db_path_);
+  Json value = {{"count", db.total_rows}};
+  value["oldest_age_ms"] =
+      db.oldest_created_at ? Json((db.inspected_at - *db.oldest_created_at) * 1000) : Json();
+  value["newest_age_ms"] =
+      db.newest_created_at ? Json((db.inspected_at - *db.newest_created_at) * 1000) : Json();
+  probe("rows", db.error.empty(), value, db.error.empty() ? Json::object()
+                                                           : Json{{"error", db.error}});
+}
+
+void Runner::quiesce() {
+  phase("quiesce");
+  const std::int64_t timeout =
+      scenario_.quiesce_timeout ? scenario_.quiesce_timeout->resolve_ns(timing_)
+                                : static_cast<std::int64_t>(timing_.poll_ms * 1e6) + 2 * kSecond;
+  auto delivered = [&] {
+    for (const auto& [id, p] : publishes_) {
+      if (!p.committed) continue;
+      for (const auto& s : slots_) {
+        if (s->name == p.worker || s->channel != p.channel || !s->alive() || !s->ready ||
+            s->spec->expect_fatal || s->ready_t >= p.t_begin) {
+          continue;
+        }
+        if (s->received.count(id) == 0) return false;
+      }
+    }
+    return true;
+  };
+  if (!pump_until(delivered, monotonic_ns() + timeout)) {
+    note("quiesce: not every delivery arrived within " + std::to_string(timeout / kMs) + " ms");
+  }
+  // Late, duplicate or misdirected deliveries show up within a poll or two.
+  pump_for(2 * static_cast<std::int64_t>(timing_.poll_ms * 1e6) + 50 * kMs);
+}
+
+void Runner::check_probes() {
+  phase("check");
+  const DbInspection db = inspect_db(db_path_);
+  probe("journal_mode", db.journal_mode == "wal", db.journal_mode,
+        db.error.empty() ? Json::object() : Json{{"error", db.error}});
+  const bool wal = db.wal_size.has_value();
+  const bool shm = db.shm_size.has_value();
+  probe("sidecars", wal && shm, {{"wal", wal}, {"shm", shm}},
+        {{"wal_bytes", db.wal_size ? Json(*db.wal_size) : Json()},
+         {"shm_bytes", db.shm_size ? Json(*db.shm_size) : Json()}});
+  // Counters, from workers that offer them.
+  std::vector<Slot*> asked;
+  for (auto& s : slots_) {
+    if (s->alive() && s->ready &&
+        std::find(s->caps.begin(), s->caps.end(), "stats") != s->caps.end()) {
+      s->stats_answered = false;
+      send(*s, {{"op", "stats"}});
+      asked.push_back(s.get());
+    }
+  }
+  pump_until(
+      [&] {
+        return std::all_of(asked.begin(), asked.end(),
+                           [](const Slot* s) { return s->stats_answered || !s->alive(); });
+      },
+      monotonic_ns() + 2 * kSecond);
+}
+
+void Runner::teardown() {
+  teardown_started_ = true;
+  phase("teardown");
+  // Nothing may stay stopped, locked or mounted.
+  for (auto& s : slots_) {
+    if (s->proc && !s->proc->exited()) s->proc->signal(SIGCONT);
+    s->paused = false;
+  }
+  for (auto& [index, lock] : locks_) lock->release();
+  locks_.clear();
+  for (auto& [index, bind] : readonly_) bind->undo();
+  readonly_.clear();
+
+  for (auto& s : slots_) {
+    if (s->proc && !s->proc->exited() && !s->killed) {
+      send(*s, {{"op", "stop"}});
+      s->stop_sent = true;
+    }
+  }
+  const std::int64_t deadline =
+      monotonic_ns() + 5 * kSecond + 2 * static_cast<std::int64_t>(timing_.poll_ms * 1e6);
+  pump_until(
+      [&] {
+        return std::all_of(slots_.begin(), slots_.end(),
+                           [](const auto& s) { return !s->proc || s->proc->exited(); });
+      },
+      deadline);
+  for (auto& s : slots_) {
+    if (s->proc && !s->proc->exited()) {
+      note(s->name + " did not exit after `stop`; killing it");
+      kill_worker(*s);
+    }
+  }
+  for (auto& s : slots_) wait_gone(*s, monotonic_ns() + kExitDeadline);
+  teardown_done_ = true;
+  const std::string integrity = integrity_check(db_path_);
+  probe("integrity", integrity == "ok", integrity);
+}
+
+ScenarioResult Runner::run() {
+  const auto wall_start = std::chrono::steady_clock::now();
+  ScenarioResult result;
+  result.name = scenario_.name;
+  result.file = display_path(scenario_.file);
+  result.guarantee = scenario_.guarantee;
+  result.expect = scenario_.expect;
+  result.timing = timing_.name;
+  result.seed = options_.seed;
+  result.rerun = rerun_command(result.file, options_, timing_.name);
+
+  run_dir_ = options_.dir / scenario_.name;
+  db_path_ = run_dir_ / "pjx.db";
+  channel_ = "pjx-test:" + options_.run_id;
+  std::error_code ec;
+  fs::remove_all(run_dir_, ec);
+  fs::create_directories(run_dir_);
+  fs::create_directories(options_.history_dir);
+  history_ = std::make_unique<HistoryWriter>(options_.history_dir /
+                                             (scenario_.name + ".history.jsonl"));
+  result.history = history_->path();
+  for (const auto& entry : fs::directory_iterator(options_.history_dir, ec)) {
+    const std::string fname = entry.path().filename().string();
+    if (fname.rfind(scenario_.name + ".", 0) == 0 && entry.path().extension() == ".stderr") {
+      fs::remove(entry.path(), ec);  // from an earlier run into the same folder
+    }
+  }
+
+  signals_.async_wait([this](const boost::system::error_code& error, int /*signal*/) {
+    if (!error) interrupted_ = true;
+  });
+  std::optional<Abort> abort;
+  bool needs_faketime = false;
+  for (const WorkerSpec& w : scenario_.workers) {
+    if (w.faketime) needs_faketime = true;
+  }
+  for (const FaultSpec& f : scenario_.faults) {
+    if (f.action == "clock_step") needs_faketime = true;
+  }
+  if (needs_faketime) libfaketime_ = find_libfaketime();
+  for (const WorkerSpec& w : scenario_.workers) {
+    slots_.push_back(std::make_unique<Slot>());
+    prepare_slot(*slots_.back(), w);
+  }
+  try {
+    plan_ = plan_timeline(scenario_, timing_, options_.seed);
+    split_command_line(options_.worker_cmd);  // a bad --worker-cmd is an error of the run
+  } catch (const std::exception& e) {
+    abort = Abort{"error", e.what()};
+  }
+  record(meta());
+  try {
+    if (abort) throw *abort;
+    if (needs_faketime && libfaketime_.empty()) {
+      throw Abort{"skip",
+                  "clock_step needs libfaketime (Debian: apt-get install libfaketime), "
+                  "which is not installed under /usr/lib/*/faketime/"};
+    }
+    setup();
+    start_workers();
+    run_timeline();
+    heal();
+    quiesce();
+    check_probes();
+  } catch (const Abort& a) {
+    abort = a;
+  } catch (const std::exception& e) {
+    abort = Abort{"error", e.what()};
+  }
+  if (abort) record({{"type", abort->kind}, {"reason", abort->reason}});
+  try {
+    teardown();
+  } catch (const std::exception& e) {
+    record({{"type", "error"}, {"reason", std::string("teardown: ") + e.what()}});
+  }
+  signals_.cancel();
+  result.interrupted = interrupted_;
+  result.verdict = judge(history_->records());
+  result.duration_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  return result;
+}
+
+}  // namespace
+
+std::string display_path(const fs::path& path) {
+  std::error_code ec;
+  const fs::path cwd = fs::current_path(ec);
+  if (ec) return path.string();
+  const fs::path abs = fs::absolute(path, ec).lexically_normal();
+  const fs::path rel = abs.lexically_relative(cwd);
+  if (!rel.empty() && rel.native().rfind("..", 0) != 0) return rel.string();
+  return abs.string();
+}
+
+std::string rerun_command(const std::string& file, const RunOptions& options,
+                          const std::string& timing) {
+  std::string cmd = "pjx-harness run " + quote_word(file) + " --seed " +
+                    std::to_string(options.seed) + " --timing " + timing;
+  if (!options.worker_cmd_is_default) cmd += " --worker-cmd " + quote_word(options.worker_cmd);
+  return cmd;
+}
+
+ScenarioResult run_scenario(const Scenario& scenario, const RunOptions& options) {
+  Timing timing = Timing::quick();
+  if (options.timing) {
+    timing = Timing::named(*options.timing).value_or(Timing::quick());
+  } else if (scenario.timing) {
+    timing = Timing::named(*scenario.timing).value_or(Timing::quick());
+  }
+  Runner runner(scenario, options, timing);
+  return runner.run();
+}
+
+}  // namespace pjx::harness

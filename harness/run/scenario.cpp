@@ -1,0 +1,467 @@
+#include "scenario.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+namespace pjx::harness {
+namespace {
+
+using Json = nlohmann::json;
+
+const std::set<std::string, std::less<>> kActions = {
+    "pause", "kill", "restart", "lock", "clock_step", "delete_db", "replace_db", "readonly_dir"};
+
+int line_of(const toml::node& node) { return static_cast<int>(node.source().begin.line); }
+
+const char* type_name(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::table: return "a table";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a number";
+    case toml::node_type::boolean: return "a boolean";
+    default: return "a date or time";
+  }
+}
+
+Json to_json(const toml::node& node) {
+  if (const auto* t = node.as_table()) {
+    Json out = Json::object();
+    for (auto&& [k, v] : *t) out[std::string(k.str())] = to_json(v);
+    return out;
+  }
+  if (const auto* a = node.as_array()) {
+    Json out = Json::array();
+    for (const toml::node& v : *a) out.push_back(to_json(v));
+    return out;
+  }
+  if (const auto* s = node.as_string()) return Json(s->get());
+  if (const auto* i = node.as_integer()) return Json(i->get());
+  if (const auto* f = node.as_floating_point()) return Json(f->get());
+  if (const auto* b = node.as_boolean()) return Json(b->get());
+  // Dates and times: kept as their TOML text.
+  if (const auto* d = node.as_date()) {
+    std::ostringstream text;
+    text << *d;
+    return Json(text.str());
+  }
+  if (const auto* tm = node.as_time()) {
+    std::ostringstream text;
+    text << *tm;
+    return Json(text.str());
+  }
+  if (const auto* dt = node.as_date_time()) {
+    std::ostringstream text;
+    text << *dt;
+    return Json(text.str());
+  }
+  return Json();
+}
+
+// Reads the keys of one table, remembering which were read, so that
+// finish() can reject the others by name.
+class TableReader {
+ public:
+  TableReader(const toml::table& table, std::string where, const std::string& source)
+      : table_(table), where_(std::move(where)), source_(source) {}
+
+  [[noreturn]] void fail(int line, const std::string& message) const {
+    throw ScenarioError(source_ + ":" + std::to_string(line) + ": " + message);
+  }
+  [[noreturn]] void fail_at(const toml::node& node, const std::string& message) const {
+    fail(line_of(node), message);
+  }
+  int line() const { return line_of(table_); }
+
+  const toml::node* get(std::string_view key) {
+    known_.insert(std::string(key));
+    return table_.get(key);
+  }
+
+  std::optional<std::string> str(std::string_view key) {
+    const toml::node* n = get(key);
+    if (n == nullptr) return std::nullopt;
+    if (!n->is_string()) wrong_type(*n, key, "a string");
+    return n->as_string()->get();
+  }
+  std::string required_str(std::string_view key) {
+    auto v = str(key);
+    if (!v) fail(line(), "missing key '" + std::string(key) + "' in " + where_);
+    return *v;
+  }
+  std::optional<std::int64_t> integer(std::string_view key, std::int64_t min, std::int64_t max) {
+    const toml::node* n = get(key);
+    if (n == nullptr) return std::nullopt;
+    if (!n->is_integer()) wrong_type(*n, key, "an integer");
+    const std::int64_t v = n->as_integer()->get();
+    if (v < min || v > max) {
+      fail_at(*n, "'" + std::string(key) + "' in " + where_ + " is " + std::to_string(v) +
+                      "; it must be between " + std::to_string(min) + " and " +
+                      std::to_string(max));
+    }
+    return v;
+  }
+  std::optional<double> number(std::string_view key) {
+    const toml::node* n = get(key);
+    if (n == nullptr) return std::nullopt;
+    if (!n->is_number()) wrong_type(*n, key, "a number");
+    const double v = n->value<double>().value_or(0);
+    if (!std::isfinite(v) || v <= 0) {
+      fail_at(*n, "'" + std::string(key) + "' in " + where_ + " must be a positive number");
+    }
+    return v;
+  }
+  std::optional<bool> boolean(std::string_view key) {
+    const toml::node* n = get(key);
+    if (n == nullptr) return std::nullopt;
+    if (!n->is_boolean()) wrong_type(*n, key, "true or false");
+    return n->as_boolean()->get();
+  }
+  std::optional<std::vector<std::string>> strings(std::string_view key) {
+    const toml::node* n = get(key);
+    if (n == nullptr) return std::nullopt;
+    if (!n->is_array()) wrong_type(*n, key, "an array of strings");
+    std::vector<std::string> out;
+    for (const toml::node& e : *n->as_array()) {
+      if (!e.is_string()) wrong_type(e, key, "an array of strings");
+      out.push_back(e.as_string()->get());
+    }
+    return out;
+  }
+  std::optional<Duration> duration(std::string_view key) {
+    const toml::node* n = get(key);
+    if (n == nullptr) return std::nullopt;
+    if (!n->is_string()) {
+      wrong_type(*n, key, "a duration string such as \"150ms\" or \"2 poll\"");
+    }
+    try {
+      return parse_duration(n->as_string()->get());
+    } catch (const std::invalid_argument& e) {
+      fail_at(*n, "'" + std::string(key) + "' in " + where_ + ": " + e.what());
+    }
+  }
+
+  // Rejects every key that was not read.
+  void finish() const {
+    for (auto&& [k, v] : table_) {
+      if (known_.count(k.str()) != 0) continue;
+      std::string list;
+      for (const std::string& name : known_) list += (list.empty() ? "" : ", ") + name;
+      fail(static_cast<int>(k.source().begin.line) > 0 ? static_cast<int>(k.source().begin.line)
+                                                        : line_of(v),
+           "unknown key '" + std::string(k.str()) + "' in " + where_ + " (known keys: " + list +
+               ")");
+    }
+  }
+
+ private:
+  [[noreturn]] void wrong_type(const toml::node& n, std::string_view key,
+                               const std::string& wanted) const {
+    fail_at(n, "'" + std::string(key) + "' in " + where_ + " must be " + wanted + ", not " +
+                   type_name(n));
+  }
+
+  const toml::table& table_;
+  std::string where_;
+  const std::string& source_;
+  std::set<std::string, std::less<>> known_;
+};
+
+bool valid_name(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+           (c >= 'A' && c <= 'Z');
+  });
+}
+
+const toml::table& as_table(TableReader& parent, const toml::node& node, const std::string& what) {
+  if (!node.is_table()) parent.fail_at(node, what + " must be a table, not " + type_name(node));
+  return *node.as_table();
+}
+
+std::vector<const toml::table*> array_of_tables(TableReader& top, std::string_view key) {
+  std::vector<const toml::table*> out;
+  const toml::node* n = top.get(key);
+  if (n == nullptr) return out;
+  if (!n->is_array_of_tables()) {
+    top.fail_at(*n, "'" + std::string(key) + "' must be written as [[" + std::string(key) +
+                        "]] tables");
+  }
+  for (const toml::node& e : *n->as_array()) out.push_back(e.as_table());
+  return out;
+}
+
+WorkerSpec read_worker(const toml::table& t, const std::string& source) {
+  TableReader r(t, "[[worker]]", source);
+  WorkerSpec w;
+  w.line = r.line();
+  w.name = r.required_str("name");
+  if (!valid_name(w.name)) {
+    r.fail(w.line, "worker name '" + w.name + "' must be letters, digits, '-' or '_'");
+  }
+  w.channel = r.str("channel").value_or("");
+  w.db = r.str("db");
+  if (const toml::node* env = r.get("env")) {
+    const toml::table& e = as_table(r, *env, "'env' in [[worker]]");
+    for (auto&& [k, v] : e) {
+      if (!v.is_string()) {
+        r.fail_at(v, "env value '" + std::string(k.str()) +
+                         "' must be a string (write numbers in quotes: \"0.5\")");
+      }
+      w.env[std::string(k.str())] = v.as_string()->get();
+    }
+  }
+  w.expect_fatal = r.boolean("expect_fatal").value_or(false);
+  w.why = r.str("why").value_or("");
+  if (w.expect_fatal && w.why.empty()) {
+    r.fail(w.line, "worker '" + w.name + "' has expect_fatal = true but no 'why'");
+  }
+  w.start_at = r.duration("start_at");
+  w.faketime = r.boolean("faketime").value_or(false);
+  r.finish();
+  return w;
+}
+
+}  // namespace
+
+const WorkerSpec* Scenario::find_worker(std::string_view worker) const {
+  for (const WorkerSpec& w : workers) {
+    if (w.name == worker) return &w;
+  }
+  return nullptr;
+}
+
+nlohmann::json Scenario::resolved_check_params(const Timing& run_timing) const {
+  nlohmann::json out = check_params;
+  for (auto& [check, params] : out.items()) {
+    if (!params.is_object()) continue;
+    for (auto& [key, value] : params.items()) {
+      if (value.is_string() && key.size() >= 3 && key.compare(key.size() - 3, 3, "_ms") == 0) {
+        value = parse_duration(value.get<std::string>()).resolve_ms(run_timing);
+      }
+    }
+  }
+  return out;
+}
+
+Scenario parse_scenario(std::string_view toml_text, const std::string& source,
+                        const std::vector<std::string>& known_checks) {
+  toml::table doc;
+  try {
+    doc = toml::parse(toml_text, source);
+  } catch (const toml::parse_error& e) {
+    throw ScenarioError(source + ":" + std::to_string(e.source().begin.line) + ": " +
+                        std::string(e.description()));
+  }
+  Scenario s;
+  s.file = source;
+  TableReader top(doc, "the scenario", source);
+  s.name = top.required_str("name");
+  if (!valid_name(s.name)) {
+    top.fail(line_of(*doc.get("name")),
+             "name '" + s.name + "' must be letters, digits, '-' or '_' (it names files)");
+  }
+  s.guarantee = top.required_str("guarantee");
+  s.checks = top.strings("checks").value_or(std::vector<std::string>{});
+  if (s.checks.empty()) top.fail(1, "'checks' must list at least one check");
+  for (const std::string& c : s.checks) {
+    if (std::find(known_checks.begin(), known_checks.end(), c) == known_checks.end()) {
+      std::string list;
+      for (const std::string& k : known_checks) list += (list.empty() ? "" : ", ") + k;
+      top.fail(line_of(*doc.get("checks")), "unknown check '" + c + "' (known: " + list + ")");
+    }
+  }
+  if (const toml::node* p = top.get("check_params")) {
+    const toml::table& params = as_table(top, *p, "'check_params'");
+    for (auto&& [k, v] : params) {
+      if (std::find(s.checks.begin(), s.checks.end(), k.str()) == s.checks.end()) {
+        top.fail(line_of(v), "check_params." + std::string(k.str()) +
+                                 " names a check that is not in 'checks'");
+      }
+      if (!v.is_table()) top.fail_at(v, "check_params." + std::string(k.str()) + " must be a table");
+      // Parameters in milliseconds may be written as durations ("1 poll + 100ms").
+      for (auto&& [pk, pv] : *v.as_table()) {
+        const std::string key(pk.str());
+        if (!pv.is_string()) continue;
+        if (key.size() < 3 || key.compare(key.size() - 3, 3, "_ms") != 0) continue;
+        try {
+          parse_duration(pv.as_string()->get());
+        } catch (const std::invalid_argument& e) {
+          top.fail_at(pv, "check_params." + std::string(k.str()) + "." + key + ": " + e.what());
+        }
+      }
+    }
+    s.check_params = to_json(params);
+  }
+  s.expect = top.str("expect").value_or("pass");
+  if (s.expect != "pass" && s.expect != "reproduced") {
+    top.fail(line_of(*doc.get("expect")),
+             "expect must be \"pass\" or \"reproduced\", not \"" + s.expect + "\"");
+  }
+  s.requires_caps = top.strings("requires").value_or(std::vector<std::string>{});
+  s.timing = top.str("timing");
+  if (s.timing && !Timing::named(*s.timing)) {
+    top.fail(line_of(*doc.get("timing")),
+             "timing must be \"quick\" or \"documented\", not \"" + *s.timing + "\"");
+  }
+  s.quiesce_timeout = top.duration("quiesce_timeout");
+
+  // Workers: `workers = N` makes w0..w(N-1); [[worker]] tables add named ones.
+  if (auto n = top.integer("workers", 0, 64)) {
+    for (std::int64_t i = 0; i < *n; ++i) {
+      WorkerSpec w;
+      w.name = "w" + std::to_string(i);
+      w.line = line_of(*doc.get("workers"));
+      s.workers.push_back(std::move(w));
+    }
+  }
+  for (const toml::table* t : array_of_tables(top, "worker")) {
+    WorkerSpec w = read_worker(*t, source);
+    if (s.find_worker(w.name) != nullptr) {
+      top.fail(w.line, "worker name '" + w.name + "' is used twice");
+    }
+    s.workers.push_back(std::move(w));
+  }
+  if (s.workers.empty()) top.fail(1, "no workers: write 'workers = N' or [[worker]] tables");
+
+  auto check_worker = [&](TableReader& r, int line, const std::string& worker) {
+    if (s.find_worker(worker) == nullptr) r.fail(line, "no worker named '" + worker + "'");
+  };
+
+  if (const toml::node* wl = top.get("workload")) {
+    TableReader r(as_table(top, *wl, "[workload]"), "[workload]", source);
+    WorkloadSpec w;
+    w.publishes = static_cast<int>(r.integer("publishes", 0, 100000).value_or(0));
+    w.start = r.duration("start").value_or(Duration{});
+    w.interval = r.duration("interval");
+    w.rate = r.number("rate");
+    if (w.interval && w.rate) r.fail(r.line(), "[workload] takes 'interval' or 'rate', not both");
+    if (!w.interval && !w.rate && w.publishes > 1) {
+      r.fail(r.line(), "[workload] needs 'interval' (e.g. \"1 poll\") or 'rate' (per second)");
+    }
+    w.publishers = r.strings("publishers").value_or(std::vector<std::string>{});
+    for (const std::string& p : w.publishers) check_worker(r, r.line(), p);
+    w.shared_keys = static_cast<int>(r.integer("shared_keys", 0, 32).value_or(1));
+    w.key_space = static_cast<int>(r.integer("key_space", 1, 1000000).value_or(100));
+    r.finish();
+    s.workload = w;
+  }
+
+  for (const toml::table* t : array_of_tables(top, "publish")) {
+    TableReader r(*t, "[[publish]]", source);
+    PublishSpec p;
+    p.line = r.line();
+    auto at = r.duration("at");
+    if (!at) r.fail(p.line, "[[publish]] needs 'at'");
+    p.at = *at;
+    p.worker = r.str("worker").value_or("");
+    if (!p.worker.empty()) check_worker(r, p.line, p.worker);
+    p.keys = r.strings("keys").value_or(std::vector<std::string>{});
+    p.await = r.boolean("await").value_or(false);
+    r.finish();
+    s.publishes.push_back(std::move(p));
+  }
+
+  for (const toml::table* t : array_of_tables(top, "fault")) {
+    TableReader r(*t, "[[fault]]", source);
+    FaultSpec f;
+    f.line = r.line();
+    f.action = r.required_str("action");
+    if (kActions.count(f.action) == 0) {
+      std::string list;
+      for (const auto& a : kActions) list += (list.empty() ? "" : ", ") + a;
+      r.fail(f.line, "unknown fault action '" + f.action + "' (known: " + list + ")");
+    }
+    auto at = r.duration("at");
+    if (!at) r.fail(f.line, "[[fault]] needs 'at'");
+    f.at = *at;
+    f.worker = r.str("worker").value_or("");
+    f.duration = r.duration("duration");
+    const bool needs_worker = f.action == "pause" || f.action == "kill" ||
+                              f.action == "restart" || f.action == "clock_step";
+    const bool needs_duration =
+        f.action == "pause" || f.action == "lock" || f.action == "readonly_dir";
+    if (needs_worker && f.worker.empty()) {
+      r.fail(f.line, "fault '" + f.action + "' needs 'worker'");
+    }
+    if (!needs_worker && !f.worker.empty()) {
+      r.fail(f.line, "fault '" + f.action + "' takes no 'worker'");
+    }
+    if (!f.worker.empty()) check_worker(r, f.line, f.worker);
+    if (needs_duration && !f.duration) r.fail(f.line, "fault '" + f.action + "' needs 'duration'");
+    if (!needs_duration && f.duration) r.fail(f.line, "fault '" + f.action + "' takes no 'duration'");
+    f.during_publish = r.boolean("during_publish").value_or(false);
+    if (f.during_publish && f.action != "kill") {
+      r.fail(f.line, "'during_publish' applies to kill faults only");
+    }
+    f.sidecars = r.boolean("sidecars").value_or(false);
+    if (f.sidecars && f.action != "delete_db") {
+      r.fail(f.line, "'sidecars' applies to delete_db faults only");
+    }
+    const std::optional<std::string> offset = r.str("offset");
+    if (offset && f.action != "clock_step") {
+      r.fail(f.line, "'offset' applies to clock_step faults only");
+    }
+    if (f.action == "clock_step") {
+      if (!offset) r.fail(f.line, "fault 'clock_step' needs 'offset' (e.g. \"+3600s\")");
+      f.offset = *offset;
+      // "+3600s", "-90", "+1.5h", "+2m", "+1d": signed number with an optional unit.
+      const std::string& o = f.offset;
+      std::size_t i = (o.empty() || (o[0] != '+' && o[0] != '-')) ? std::string::npos : 1;
+      double value = 0;
+      double unit = 1;
+      bool ok = i != std::string::npos;
+      if (ok) {
+        std::size_t used = 0;
+        try {
+          value = std::stod(o.substr(1), &used);
+        } catch (const std::exception&) {
+          ok = false;
+        }
+        const std::string suffix = ok ? o.substr(1 + used) : "";
+        if (suffix.empty() || suffix == "s") unit = 1;
+        else if (suffix == "m") unit = 60;
+        else if (suffix == "h") unit = 3600;
+        else if (suffix == "d") unit = 86400;
+        else ok = false;
+      }
+      if (!ok || !std::isfinite(value)) {
+        r.fail(f.line, "clock_step offset '" + o +
+                           "' must be a signed number of seconds with an optional unit s, m, h "
+                           "or d, e.g. \"+3600s\" or \"-2m\"");
+      }
+      f.offset_s = (o[0] == '-' ? -value : value) * unit;
+    }
+    r.finish();
+    s.faults.push_back(std::move(f));
+  }
+
+  for (const toml::table* t : array_of_tables(top, "file")) {
+    TableReader r(*t, "[[file]]", source);
+    FileSpec f;
+    f.path = r.required_str("path");
+    f.text = r.required_str("text");
+    r.finish();
+    s.files.push_back(std::move(f));
+  }
+  top.finish();
+  return s;
+}
+
+Scenario load_scenario(const std::filesystem::path& file,
+                       const std::vector<std::string>& known_checks) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw ScenarioError(file.string() + ":0: cannot read the scenario file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_scenario(text.str(), file.string(), known_checks);
+}
+
+}  // namespace pjx::harness

@@ -1,0 +1,125 @@
+// Scenario: one conformance or reproduction scenario as read from its TOML
+// file (the format is documented in scenarios/README.md).
+//
+// A scenario names the guarantee it tests in words, the checks that judge
+// it, its workers (processes speaking harness/PROTOCOL.md), a workload of
+// publishes and a list of faults, all timed relative to the start of the
+// workload with durations that scale with the timing (duration.hpp).
+//
+// Loading validates everything that can be checked without running: types,
+// unknown keys (rejected, with the key's name), unknown checks, fault
+// actions, worker names referenced by publishes and faults, durations. Every
+// error names the file and the line.
+//
+// Thread safety: plain values and pure functions.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "duration.hpp"
+
+namespace pjx::harness {
+
+// A scenario file that cannot be used. what() is "FILE:LINE: message".
+class ScenarioError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct WorkerSpec {
+  std::string name;
+  // Empty: the run's private channel. Otherwise a channel of its own, made
+  // private to the run by prefixing the run's channel ("<run channel>:a").
+  std::string channel;
+  // Database path; "{dir}" stands for the scenario's run directory.
+  // Default "{dir}/pjx.db".
+  std::optional<std::string> db;
+  std::map<std::string, std::string> env;  // applied after the harness's own variables
+  bool expect_fatal = false;                // the configuration must be rejected
+  std::string why;                          // why it must be rejected
+  std::optional<Duration> start_at;         // started during the workload; else before it
+  bool faketime = false;                    // started under libfaketime (implied by clock_step)
+  int line = 0;
+};
+
+struct WorkloadSpec {
+  int publishes = 0;
+  Duration start;                     // when the first publish is sent
+  std::optional<Duration> interval;   // between publishes (or `rate`)
+  std::optional<double> rate;         // publishes per second
+  std::vector<std::string> publishers;  // empty: every worker started before the workload
+  int shared_keys = 1;                // random shared keys per publish besides e:<id>
+  int key_space = 100;                // shared keys are drawn from this many per prefix
+};
+
+// One explicitly timed publish.
+struct PublishSpec {
+  Duration at;
+  std::string worker;  // empty: a random publisher
+  std::vector<std::string> keys;  // besides e:<id>
+  bool await = false;  // the timeline waits for its `published`/`error`
+  int line = 0;
+};
+
+struct FaultSpec {
+  std::string action;  // pause kill restart lock clock_step delete_db replace_db readonly_dir
+  std::string worker;  // for pause, kill, restart, clock_step
+  Duration at;
+  std::optional<Duration> duration;  // for pause, lock, readonly_dir
+  bool during_publish = false;       // kill: send a publish, then kill at once
+  bool sidecars = false;             // delete_db: also unlink -wal and -shm
+  double offset_s = 0;               // clock_step: seconds added to the wall clock
+  std::string offset;                // clock_step: as written
+  int line = 0;
+
+  bool is_window() const { return duration.has_value(); }
+};
+
+// A file the runner writes before starting workers ("{dir}" allowed in path).
+struct FileSpec {
+  std::string path;
+  std::string text;
+};
+
+struct Scenario {
+  std::filesystem::path file;
+  std::string name;
+  std::string guarantee;
+  std::vector<std::string> checks;
+  // check name -> parameters. A parameter whose name ends in "_ms" may be a
+  // duration string; resolved_check_params() turns it into milliseconds.
+  nlohmann::json check_params = nlohmann::json::object();
+  std::string expect = "pass";  // "pass" or "reproduced"
+  std::vector<std::string> requires_caps;
+  std::optional<std::string> timing;  // the default timing for `run`
+  std::vector<WorkerSpec> workers;
+  std::optional<WorkloadSpec> workload;
+  std::vector<PublishSpec> publishes;
+  std::vector<FaultSpec> faults;
+  std::vector<FileSpec> files;
+  std::optional<Duration> quiesce_timeout;
+
+  const WorkerSpec* find_worker(std::string_view worker) const;
+  // check_params with every duration string of a "*_ms" key in milliseconds.
+  nlohmann::json resolved_check_params(const Timing& run_timing) const;
+};
+
+// Parses a scenario. `source` names the file in messages; `known_checks`
+// lists the check names accepted in `checks`. Throws ScenarioError.
+Scenario parse_scenario(std::string_view toml_text, const std::string& source,
+                        const std::vector<std::string>& known_checks);
+
+// Reads and parses a file. Throws ScenarioError (also when it cannot be read).
+Scenario load_scenario(const std::filesystem::path& file,
+                       const std::vector<std::string>& known_checks);
+
+}  // namespace pjx::harness

@@ -1,0 +1,67 @@
+// Timeline: the workload and the nemesis of a scenario, planned before the
+// run as one list of timed actions. Planning is a pure function of the
+// scenario, the timing and the seed, so a seed reproduces the same publishes
+// (ids, keys, chosen publishers) and the same fault times.
+//
+// Publishes carry the unique key "e:<id>" plus `shared_keys` random keys
+// ("user:17", "order:3", ...) so that deliveries map back to publishes and
+// key sets overlap like a real application's. Ids are 1, 2, ... in time
+// order.
+//
+// Thread safety: plain values and pure functions.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "duration.hpp"
+#include "scenario.hpp"
+
+namespace pjx::harness {
+
+// A small deterministic random generator (SplitMix64): the same numbers on
+// every platform and standard library, unlike std::uniform_int_distribution.
+class SplitMix64 {
+ public:
+  explicit SplitMix64(std::uint64_t seed) : state_(seed) {}
+  std::uint64_t next();
+  // Uniform in [0, n). REQUIRES: n > 0.
+  std::uint64_t below(std::uint64_t n);
+
+ private:
+  std::uint64_t state_;
+};
+
+struct PlannedAction {
+  enum class Kind {
+    kPublish,       // send a publish op
+    kStartWorker,   // spawn a worker with start_at and send it `start`
+    kFaultBegin,    // begin a fault window (pause, lock, readonly_dir)
+    kFaultEnd,      // end it
+    kFaultInstant,  // kill, restart, clock_step, delete_db, replace_db
+  };
+  Kind kind = Kind::kPublish;
+  std::int64_t at_ns = 0;  // after the start of the workload
+  // kPublish: the publisher, in order of preference (the seeded choice
+  // first); the runner sends it to the first one able to publish then.
+  // Other kinds: the target worker (if any) in candidates[0].
+  std::vector<std::string> candidates;
+  std::int64_t publish_id = 0;    // kPublish, and a kill with during_publish
+  std::vector<std::string> keys;  // sorted; includes "e:<publish_id>"
+  bool await = false;             // kPublish: wait for its answer
+  std::size_t fault = 0;          // index into Scenario::faults
+
+  const std::string& worker() const;  // candidates[0], or "" when none
+};
+
+// The actions of a scenario in time order (ties keep file order: workload
+// publishes, [[publish]] entries, worker starts, faults).
+std::vector<PlannedAction> plan_timeline(const Scenario& scenario, const Timing& timing,
+                                         std::uint64_t seed);
+
+// The workers that publish when the scenario does not say: those started
+// before the workload and not expected to be rejected, in file order.
+std::vector<std::string> default_publishers(const Scenario& scenario);
+
+}  // namespace pjx::harness

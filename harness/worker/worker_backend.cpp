@@ -1,0 +1,110 @@
+// WorkerBackend construction: see worker_backend.hpp.
+#include "worker_backend.hpp"
+
+#include <string_view>
+#include <utility>
+
+#include "pjx/errors.hpp"
+
+#ifndef PJX_WORKER_VERSION
+#define PJX_WORKER_VERSION "unknown"
+#endif
+
+namespace pjx::harness {
+namespace {
+
+constexpr std::string_view kDbVariable = "PJX_INVALIDATION_DB";
+// Stands in for an empty PJX_INVALIDATION_DB while the library's reader
+// checks the other variables; never opened.
+constexpr std::string_view kEmptyPathStandIn = ":memory:";
+
+}  // namespace
+
+std::string implementation_name() { return std::string("pjx-inval-cpp ") + PJX_WORKER_VERSION; }
+
+Settings load_settings(const Settings::Getenv& getenv, const Defect* defect) {
+  if (defect == nullptr || !defect->knobs.accept_memory) return Settings::from_env(getenv);
+  bool empty_path = false;
+  Settings settings = Settings::from_env([&](std::string_view name) -> std::optional<std::string> {
+    std::optional<std::string> value = getenv(name);
+    if (name == kDbVariable && value && value->empty()) {
+      empty_path = true;
+      return std::string(kEmptyPathStandIn);
+    }
+    return value;
+  });
+  if (empty_path && settings.backend == BackendKind::kSqlite) settings.db_path.clear();
+  return settings;
+}
+
+nlohmann::json stats_to_json(const SqliteStats& stats) {
+  nlohmann::json out = {
+      {"published", stats.published},
+      {"publish_failures", stats.publish_failures},
+      {"busy_waits", stats.busy_waits},
+      {"polls", stats.polls},
+      {"skipped_polls", stats.skipped_polls},
+      {"poll_errors", stats.poll_errors},
+      {"rows_received", stats.rows_received},
+      {"keys_delivered", stats.keys_delivered},
+      {"malformed_rows", stats.malformed_rows},
+      {"handler_errors", stats.handler_errors},
+      {"cursor", stats.cursor},
+      {"lag", stats.lag},
+      {"last_error", stats.last_error},
+      {"listening", stats.listening},
+  };
+  out["since_last_poll_ns"] = stats.since_last_poll ? nlohmann::json(stats.since_last_poll->count())
+                                                    : nlohmann::json(nullptr);
+  return out;
+}
+
+WorkerBackend make_worker_backend(const Settings& settings, const Defect* defect) {
+  if (settings.backend == BackendKind::kNone) {
+    throw ConfigError(
+        "no invalidation backend is configured; set PJX_INVALIDATION_DB to a database file "
+        "shared by the workers (or REDIS_URL), since a worker without a backend has nothing "
+        "to test");
+  }
+  WorkerBackend out;
+  if (defect == nullptr) {
+    out.backend = settings.make_backend();
+    out.impl = implementation_name();
+    if (auto sqlite = std::dynamic_pointer_cast<SqliteInvalidationBackend>(out.backend)) {
+      out.caps = {"stats", "flush", "rejects_memory"};
+      out.instance_id = sqlite->instance_id();
+      std::weak_ptr<SqliteInvalidationBackend> weak = sqlite;
+      out.stats = [weak] {
+        auto backend = weak.lock();
+        return backend ? stats_to_json(backend->stats()) : nlohmann::json::object();
+      };
+    }
+    return out;
+  }
+
+  if (settings.backend != BackendKind::kSqlite) {
+    throw ConfigError("defect \"" + std::string(defect->name) +
+                      "\" needs the SQLite backend; unset REDIS_URL and set PJX_INVALIDATION_DB");
+  }
+  validate(settings.sqlite);
+  const bool let_through = defect->knobs.accept_memory && is_private_database(settings.db_path);
+  if (!let_through) {
+    // The library's constructor checks the path (and a file already there);
+    // it creates nothing, so the probe is dropped at once.
+    SqliteInvalidationBackend probe(settings.db_path, settings.sqlite);
+  }
+  auto mutant = std::make_shared<MutantBackend>(settings.db_path, settings.sqlite, defect->knobs);
+  out.backend = mutant;
+  out.impl = implementation_name() + " mutant:" + std::string(defect->name);
+  out.caps = {"stats"};
+  if (!defect->knobs.accept_memory) out.caps.emplace_back("rejects_memory");
+  out.instance_id = mutant->instance_id();
+  std::weak_ptr<MutantBackend> weak = mutant;
+  out.stats = [weak] {
+    auto backend = weak.lock();
+    return backend ? stats_to_json(backend->stats()) : nlohmann::json::object();
+  };
+  return out;
+}
+
+}  // namespace pjx::harness

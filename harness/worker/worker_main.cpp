@@ -1,0 +1,124 @@
+// pjx-worker: the process the conformance harness drives over stdin/stdout
+// (harness/PROTOCOL.md). `--defect NAME` (or PJX_WORKER_DEFECT) runs a
+// deliberately broken worker instead; `--list-defects` lists them.
+//
+// Exit status: 0 after `stop` or EOF on stdin; 2 when the configuration is
+// rejected (after a `fatal` event) or the command line is wrong.
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "dispatcher.hpp"
+#include "event_sink.hpp"
+#include "mutant_backend.hpp"
+#include "protocol.hpp"
+#include "worker_backend.hpp"
+
+namespace {
+
+using pjx::harness::Defect;
+
+constexpr int kExitUsage = 2;
+constexpr int kExitFatal = 2;
+
+void print_usage(std::FILE* out) {
+  std::fputs(
+      "usage: pjx-worker [--defect NAME] [--list-defects] [--version]\n"
+      "Speaks the pjx-worker protocol (JSON lines) on stdin/stdout; configured by\n"
+      "PJX_INVALIDATION_DB, PJX_INVALIDATION_CHANNEL, PJX_POLL_INTERVAL, PJX_RETENTION,\n"
+      "PJX_BUSY_TIMEOUT, REDIS_URL. --defect (or PJX_WORKER_DEFECT) runs a broken worker.\n",
+      out);
+}
+
+void list_defects() {
+  for (const Defect& defect : pjx::harness::defects()) {
+    std::printf("%-16s %.*s\n", std::string(defect.name).c_str(),
+                static_cast<int>(defect.description.size()), defect.description.data());
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // A harness that went away must not kill us mid-stop: writes just fail.
+  std::signal(SIGPIPE, SIG_IGN);
+
+  std::optional<std::string> defect_name;
+  if (const char* env = std::getenv("PJX_WORKER_DEFECT"); env != nullptr && *env != '\0') {
+    defect_name = env;
+  }
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--list-defects") {
+      list_defects();
+      return 0;
+    } else if (arg == "--help" || arg == "-h") {
+      print_usage(stdout);
+      return 0;
+    } else if (arg == "--version") {
+      std::printf("%s\n", pjx::harness::implementation_name().c_str());
+      return 0;
+    } else if (arg == "--defect" && i + 1 < argc) {
+      defect_name = argv[++i];
+    } else if (arg.starts_with("--defect=")) {
+      defect_name = std::string(arg.substr(9));
+    } else {
+      std::fprintf(stderr, "pjx-worker: unknown argument \"%s\"\n", argv[i]);
+      print_usage(stderr);
+      return kExitUsage;
+    }
+  }
+
+  pjx::harness::EventSink sink = pjx::harness::EventSink::for_fd(STDOUT_FILENO);
+  auto fatal = [&sink](const std::string& message) {
+    nlohmann::json event = pjx::harness::make_event("fatal");
+    event["message"] = message;
+    sink.emit(event);
+    std::fprintf(stderr, "pjx-worker: %s\n", message.c_str());
+    return kExitFatal;
+  };
+
+  const Defect* defect = nullptr;
+  if (defect_name) {
+    defect = pjx::harness::find_defect(*defect_name);
+    if (defect == nullptr) {
+      return fatal("unknown defect \"" + *defect_name +
+                   "\"; run pjx-worker --list-defects for the names");
+    }
+  }
+
+  std::optional<pjx::harness::Dispatcher> dispatcher;
+  try {
+    pjx::Settings settings = pjx::harness::load_settings(
+        [](std::string_view name) -> std::optional<std::string> {
+          const char* value = std::getenv(std::string(name).c_str());
+          return value != nullptr ? std::optional<std::string>(value) : std::nullopt;
+        },
+        defect);
+    settings.sqlite.on_warning = [&sink](const std::string& message) {
+      nlohmann::json event = pjx::harness::make_event("warning", pjx::harness::monotonic_ns());
+      event["message"] = message;
+      sink.emit(event);
+    };
+    if (!settings.ignored.empty()) {
+      std::fprintf(stderr, "pjx-worker: ignoring %s (not used by the %s backend)\n",
+                   settings.ignored.c_str(), pjx::to_string(settings.backend));
+    }
+    dispatcher.emplace(pjx::harness::make_worker_backend(settings, defect), sink);
+  } catch (const std::exception& e) {
+    return fatal(e.what());
+  }
+
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    if (dispatcher->handle_line(line) == pjx::harness::Dispatcher::Next::kExit) return 0;
+  }
+  dispatcher->shutdown();  // EOF: the harness is gone or done
+  return 0;
+}

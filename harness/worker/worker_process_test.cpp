@@ -1,0 +1,349 @@
+// End-to-end tests of the pjx-worker executable over its stdin/stdout
+// protocol, alone, with its defects, and against upstream_worker.py (the
+// upstream emulation) on one database file.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "child_process.hpp"
+#include "pjx/invalidation_backend.hpp"
+
+namespace pjx::harness {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+using testing::ChildProcess;
+using testing::TempDir;
+
+constexpr auto kDeadline = 15s;                    // generous: a loaded 2-core machine
+const std::string kEAcute = "\xc3\xa9";            // é
+const std::string kGrinning = "\xf0\x9f\x98\x80";  // 😀 (outside the BMP)
+
+ChildProcess::EnvChanges worker_env(const std::string& db) {
+  return {{"PJX_INVALIDATION_DB", db},
+          {"PJX_POLL_INTERVAL", "0.02"},
+          {"PJX_RETENTION", "5"},
+          {"PJX_INVALIDATION_CHANNEL", std::nullopt},
+          {"PJX_BUSY_TIMEOUT", std::nullopt},
+          {"PJX_WORKER_DEFECT", std::nullopt},
+          {"REDIS_URL", std::nullopt}};
+}
+
+std::vector<std::string> cpp_worker(std::vector<std::string> args = {}) {
+  args.insert(args.begin(), PJX_WORKER_EXE);
+  return args;
+}
+
+bool have_python() {
+  const std::string python = PJX_PYTHON3;
+  return !python.empty() && ::access(python.c_str(), X_OK) == 0;
+}
+
+std::vector<std::string> upstream_worker() { return {PJX_PYTHON3, PJX_UPSTREAM_WORKER_PY}; }
+
+// Sends start and returns `ready` (null after a failure, recorded).
+json start(ChildProcess& worker) {
+  worker.send(json{{"op", "start"}});
+  auto ready = worker.wait_event(
+      [](const json& e) { return e["ev"] == "ready" || e["ev"] == "error" || e["ev"] == "fatal"; },
+      kDeadline);
+  EXPECT_TRUE(ready.has_value()) << "no answer to start";
+  if (!ready) return nullptr;
+  EXPECT_EQ((*ready)["ev"], "ready") << ready->dump();
+  return *ready;
+}
+
+// Sends a publish and returns its answer (`published` or `error`).
+json publish(ChildProcess& worker, std::int64_t id, const std::vector<std::string>& keys) {
+  worker.send(json{{"op", "publish"}, {"id", id}, {"keys", keys}});
+  auto answer = worker.wait_event(
+      [id](const json& e) {
+        return (e["ev"] == "published" || e["ev"] == "error") && e.value("id", -1) == id;
+      },
+      kDeadline);
+  EXPECT_TRUE(answer.has_value()) << "no answer to publish " << id;
+  return answer.value_or(nullptr);
+}
+
+KeySet received_keys(ChildProcess& worker) {
+  auto received = worker.wait_ev("received", kDeadline);
+  EXPECT_TRUE(received.has_value()) << "nothing received";
+  return received ? (*received)["keys"].get<KeySet>() : KeySet{};
+}
+
+void stop(ChildProcess& worker) {
+  worker.send(json{{"op", "stop"}});
+  EXPECT_TRUE(worker.wait_ev("stopped", kDeadline).has_value());
+  EXPECT_EQ(worker.wait_exit(kDeadline), 0);
+}
+
+// Exchanges keys between `a` and `b` in both directions; each side's first
+// delivery must be the other's keys (never its own, published just before).
+void expect_exchange(ChildProcess& a, ChildProcess& b, const std::vector<std::string>& a_keys,
+                     const std::vector<std::string>& b_keys) {
+  const json a_pub = publish(a, 1, a_keys);
+  ASSERT_EQ(a_pub["ev"], "published") << a_pub.dump();
+  EXPECT_GE(a_pub["t"].get<std::int64_t>(), a_pub["t_begin"].get<std::int64_t>());
+  EXPECT_EQ(received_keys(b), KeySet(a_keys.begin(), a_keys.end()));
+  const json b_pub = publish(b, 2, b_keys);
+  ASSERT_EQ(b_pub["ev"], "published") << b_pub.dump();
+  EXPECT_EQ(received_keys(a), KeySet(b_keys.begin(), b_keys.end()));
+}
+
+TEST(WorkerProcess, TwoWorkersOnOneFileDeliverEachOthersKeysButNotTheirOwn) {
+  TempDir dir;
+  const auto env = worker_env(dir.file("inval.db"));
+  ChildProcess w0(cpp_worker(), env);
+  ChildProcess w1(cpp_worker(), env);
+  const json ready0 = start(w0);
+  const json ready1 = start(w1);
+  ASSERT_FALSE(ready0.is_null());
+  ASSERT_FALSE(ready1.is_null());
+  EXPECT_EQ(ready0["pid"], w0.pid());
+  EXPECT_EQ(ready0["instance_id"].get<std::string>().size(), 32u);
+  EXPECT_NE(ready0["instance_id"], ready1["instance_id"]);
+  EXPECT_EQ(ready0["caps"], json({"stats", "flush", "rejects_memory"}));
+  EXPECT_TRUE(ready0["impl"].get<std::string>().starts_with("pjx-inval-cpp "));
+
+  expect_exchange(w0, w1, {"user:1", "user:2"}, {"order:7"});
+
+  w1.send(json{{"op", "stats"}, {"id", 9}});
+  const auto stats = w1.wait_ev("stats", kDeadline);
+  ASSERT_TRUE(stats.has_value());
+  EXPECT_EQ((*stats)["published"], 1);
+  EXPECT_GE((*stats)["rows_received"].get<int>(), 1);
+  EXPECT_GT((*stats)["polls"].get<int>(), 0);
+  EXPECT_TRUE((*stats)["listening"].get<bool>());
+  EXPECT_EQ((*stats)["cache"]["remote_invalidations"], 1);
+  for (const char* field : {"publish_failures", "poll_errors", "malformed_rows", "cursor", "lag",
+                            "since_last_poll_ns", "last_error", "t"}) {
+    EXPECT_TRUE(stats->contains(field)) << field;
+  }
+  stop(w0);
+  stop(w1);
+}
+
+TEST(WorkerProcess, PrivateDatabasesAreFatalBeforeAnyOp) {
+  for (const char* db : {":memory:", "", "file::memory:?cache=shared"}) {
+    ChildProcess worker(cpp_worker(), worker_env(db));
+    const auto fatal = worker.wait_ev("fatal", kDeadline);
+    ASSERT_TRUE(fatal.has_value()) << "db \"" << db << "\"";
+    EXPECT_FALSE((*fatal)["message"].get<std::string>().empty());
+    const auto status = worker.wait_exit(kDeadline);
+    EXPECT_EQ(status, 2) << "db \"" << db << "\" (stdin still open: it must not wait for ops)";
+  }
+}
+
+TEST(WorkerProcess, BadConfigurationValueIsFatalNamingTheVariable) {
+  TempDir dir;
+  auto env = worker_env(dir.file("inval.db"));
+  env["PJX_POLL_INTERVAL"] = "soon";
+  ChildProcess worker(cpp_worker(), env);
+  const auto fatal = worker.wait_ev("fatal", kDeadline);
+  ASSERT_TRUE(fatal.has_value());
+  EXPECT_NE((*fatal)["message"].get<std::string>().find("PJX_POLL_INTERVAL"), std::string::npos);
+  EXPECT_EQ(worker.wait_exit(kDeadline), 2);
+}
+
+TEST(WorkerProcess, UnknownOpsBadLinesAndBadKeysAreErrorsThatDoNotEndTheWorker) {
+  TempDir dir;
+  ChildProcess worker(cpp_worker(), worker_env(dir.file("inval.db")));
+  ASSERT_FALSE(start(worker).is_null());
+
+  worker.send(json{{"op", "frobnicate"}, {"id", 7}});
+  auto unsupported = worker.wait_ev("error", kDeadline);
+  ASSERT_TRUE(unsupported.has_value());
+  EXPECT_EQ((*unsupported)["id"], 7);
+  EXPECT_EQ((*unsupported)["op"], "frobnicate");
+  EXPECT_EQ((*unsupported)["unsupported"], true);
+
+  worker.send_line("this is not json");
+  auto bad = worker.wait_ev("error", kDeadline);
+  ASSERT_TRUE(bad.has_value());
+  EXPECT_EQ((*bad)["bad_line"], true);
+  EXPECT_FALSE(bad->contains("id"));
+
+  worker.send_line(R"({"op":"publish","id":3,"keys":"user:1"})");
+  auto bad_keys = worker.wait_ev("error", kDeadline);
+  ASSERT_TRUE(bad_keys.has_value());
+  EXPECT_EQ((*bad_keys)["id"], 3);
+  EXPECT_FALSE(bad_keys->contains("bad_line"));
+
+  worker.send_line(R"({"op":"publish","keys":["a"]})");
+  auto no_id = worker.wait_ev("error", kDeadline);
+  ASSERT_TRUE(no_id.has_value());
+  EXPECT_NE((*no_id)["message"].get<std::string>().find("id"), std::string::npos);
+
+  const json empty = publish(worker, 4, {});
+  EXPECT_EQ(empty["ev"], "published") << "an empty key set is a no-op that succeeds";
+
+  worker.send(json{{"op", "ping"}, {"id", 5}});
+  auto pong = worker.wait_ev("pong", kDeadline);
+  ASSERT_TRUE(pong.has_value());
+  EXPECT_EQ((*pong)["id"], 5);
+  stop(worker);
+}
+
+TEST(WorkerProcess, EndOfInputStopsTheWorkerWithStatusZero) {
+  TempDir dir;
+  ChildProcess worker(cpp_worker(), worker_env(dir.file("inval.db")));
+  ASSERT_FALSE(start(worker).is_null());
+  worker.close_stdin();
+  EXPECT_EQ(worker.wait_exit(kDeadline), 0);
+}
+
+std::int64_t count_rows(const std::string& db) {
+  sqlite3* raw = nullptr;
+  EXPECT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(raw, "SELECT COUNT(*) FROM pjx_invalidation", -1, &stmt, nullptr),
+            SQLITE_OK);
+  std::int64_t n = -1;
+  if (sqlite3_step(stmt) == SQLITE_ROW) n = sqlite3_column_int64(stmt, 0);
+  sqlite3_finalize(stmt);
+  sqlite3_close(raw);
+  return n;
+}
+
+TEST(WorkerProcess, LockedDatabaseIsAnErrorWhileDropWhenBusyClaimsSuccess) {
+  TempDir dir;
+  const std::string db = dir.file("inval.db");
+  auto env = worker_env(db);
+  env["PJX_BUSY_TIMEOUT"] = "0.2";
+  ChildProcess correct(cpp_worker(), env);
+  ChildProcess dropping(cpp_worker({"--defect", "drop-when-busy"}), env);
+  ASSERT_FALSE(start(correct).is_null());
+  ASSERT_FALSE(start(dropping).is_null());
+
+  sqlite3* lock = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &lock), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(lock, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  const json refused = publish(correct, 1, {"refused"});
+  const json dropped = publish(dropping, 2, {"dropped"});
+  sqlite3_exec(lock, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(lock);
+
+  EXPECT_EQ(refused["ev"], "error") << refused.dump();
+  EXPECT_FALSE(refused.value("message", std::string()).empty());
+  EXPECT_EQ(dropped["ev"], "published") << dropped.dump();
+  EXPECT_EQ(count_rows(db), 0) << "neither publish committed";
+  stop(correct);
+  stop(dropping);
+}
+
+TEST(WorkerDefects, ListDefectsNamesEveryDefect) {
+  ChildProcess lister(cpp_worker({"--list-defects"}), {});
+  std::string all;
+  while (auto line = lister.read_line(kDeadline)) all += *line + "\n";
+  for (const char* name : {"ignore-channel", "replay-history", "deliver-own", "never-prune",
+                           "drop-when-busy", "accept-memory", "skip-rows", "deliver-late"}) {
+    EXPECT_NE(all.find(name), std::string::npos) << name << " missing from:\n" << all;
+  }
+  EXPECT_EQ(lister.wait_exit(kDeadline), 0);
+}
+
+TEST(WorkerDefects, DeliverOwnFromTheCommandLineDeliversItsOwnKeys) {
+  TempDir dir;
+  ChildProcess worker(cpp_worker({"--defect", "deliver-own"}), worker_env(dir.file("inval.db")));
+  const json ready = start(worker);
+  ASSERT_FALSE(ready.is_null());
+  EXPECT_NE(ready["impl"].get<std::string>().find("mutant:deliver-own"), std::string::npos);
+  EXPECT_EQ(publish(worker, 1, {"mine"})["ev"], "published");
+  EXPECT_EQ(received_keys(worker), KeySet{"mine"});
+  stop(worker);
+}
+
+TEST(WorkerDefects, AcceptMemoryFromTheEnvironmentRunsOnAPrivateDatabase) {
+  auto env = worker_env(":memory:");
+  env["PJX_WORKER_DEFECT"] = "accept-memory";
+  ChildProcess worker(cpp_worker(), env);
+  const json ready = start(worker);
+  ASSERT_FALSE(ready.is_null());
+  for (const auto& cap : ready["caps"]) EXPECT_NE(cap, "rejects_memory");
+  EXPECT_EQ(publish(worker, 1, {"k"})["ev"], "published");
+  stop(worker);
+}
+
+TEST(WorkerDefects, OtherDefectsStillRejectMemoryAndAdvertiseIt) {
+  ChildProcess rejecting(cpp_worker({"--defect=skip-rows"}), worker_env(":memory:"));
+  EXPECT_TRUE(rejecting.wait_ev("fatal", kDeadline).has_value());
+  EXPECT_EQ(rejecting.wait_exit(kDeadline), 2);
+
+  TempDir dir;
+  ChildProcess worker(cpp_worker({"--defect=skip-rows"}), worker_env(dir.file("inval.db")));
+  const json ready = start(worker);
+  ASSERT_FALSE(ready.is_null());
+  EXPECT_EQ(ready["caps"], json({"stats", "rejects_memory"}));
+  stop(worker);
+}
+
+TEST(WorkerDefects, UnknownDefectIsFatal) {
+  TempDir dir;
+  ChildProcess worker(cpp_worker({"--defect", "no-such-defect"}), worker_env(dir.file("inval.db")));
+  const auto fatal = worker.wait_ev("fatal", kDeadline);
+  ASSERT_TRUE(fatal.has_value());
+  EXPECT_NE((*fatal)["message"].get<std::string>().find("--list-defects"), std::string::npos);
+  EXPECT_EQ(worker.wait_exit(kDeadline), 2);
+}
+
+TEST(UpstreamInterop, CppAndUpstreamWorkersExchangeUnicodeKeysBothWays) {
+  if (!have_python()) GTEST_SKIP() << "python3 not found at configure time";
+  TempDir dir;
+  const std::string db = dir.file("inval.db");
+  ChildProcess cpp(cpp_worker(), worker_env(db));
+  ChildProcess upstream(upstream_worker(), worker_env(db));
+  ASSERT_FALSE(start(cpp).is_null());
+  const json ready = start(upstream);
+  ASSERT_FALSE(ready.is_null());
+  EXPECT_EQ(ready["caps"], json::array());
+  EXPECT_EQ(ready["instance_id"].get<std::string>().size(), 32u);
+
+  expect_exchange(cpp, upstream, {"caf" + kEAcute, "emoji:" + kGrinning, "plain"},
+                  {kEAcute, kGrinning + "!", "z"});
+  stop(cpp);
+  stop(upstream);
+}
+
+TEST(UpstreamInterop, UpstreamWritesSortedAsciiEscapedJsonAsUpstreamDoes) {
+  if (!have_python()) GTEST_SKIP() << "python3 not found at configure time";
+  TempDir dir;
+  const std::string db = dir.file("inval.db");
+  ChildProcess upstream(upstream_worker(), worker_env(db));
+  ASSERT_FALSE(start(upstream).is_null());
+  EXPECT_EQ(publish(upstream, 1, {"b", kGrinning, "a", kEAcute})["ev"], "published");
+  stop(upstream);
+
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(raw, "SELECT keys_json FROM pjx_invalidation", -1, &stmt, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+  const std::string keys_json = text != nullptr ? text : "(NULL)";
+  sqlite3_finalize(stmt);
+  sqlite3_close(raw);
+  EXPECT_EQ(keys_json, R"(["a", "b", "\u00e9", "\ud83d\ude00"])");
+}
+
+TEST(UpstreamInterop, UpstreamAcceptsMemoryAndHasNoStats) {
+  if (!have_python()) GTEST_SKIP() << "python3 not found at configure time";
+  ChildProcess upstream(upstream_worker(), worker_env(":memory:"));
+  ASSERT_FALSE(start(upstream).is_null());
+  EXPECT_EQ(publish(upstream, 1, {"k"})["ev"], "published");
+  upstream.send(json{{"op", "stats"}, {"id", 2}});
+  const auto error = upstream.wait_ev("error", kDeadline);
+  ASSERT_TRUE(error.has_value());
+  EXPECT_EQ((*error)["unsupported"], true);
+  EXPECT_EQ((*error)["id"], 2);
+  stop(upstream);
+}
+
+}  // namespace
+}  // namespace pjx::harness

@@ -1,0 +1,50 @@
+// Figures the renderers derive from a scenario's checker output and history:
+// which check decides the verdict, the latency sample and its reference
+// lines, stale windows, and the reason behind a skip or an error.
+//
+// Contract: pure functions of the model; nothing is measured here, only read
+// from checker output (details, metrics) and the history's records.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "model.hpp"
+
+namespace pjx::reports {
+
+// The first check whose verdict is the scenario's (it decides it), else the
+// first check; null when the scenario has no checks.
+const Check* deciding_check(const Scenario& scenario);
+
+struct LatencyFigures {
+  std::string check;  // name of the check the sample came from
+  std::vector<double> latencies_ms;
+  std::optional<double> poll_interval_ms;
+  std::optional<double> bound_ms;
+};
+
+// The first check with details.latencies_ms (non-numbers skipped). poll_interval
+// from the scenario or check metrics, else the history's meta params; the
+// bound from details.bound_ms, the check's metrics.bound_ms, the scenario's
+// metrics.latency_bound_ms, else parse_bound_ms(check.bound).
+std::optional<LatencyFigures> latency_figures(const Scenario& scenario);
+
+// The sum of the "<number> ms" terms of a bound text ("<= poll_interval 50 ms
+// + slack 250 ms" -> 300); nullopt when there is none.
+std::optional<double> parse_bound_ms(std::string_view text);
+
+// details.stale_windows of the first check that has it (an array), or null.
+const nlohmann::json& stale_windows(const Scenario& scenario);
+
+// Why a scenario was skipped or errored: its note, else the history's
+// skip/error record, else the deciding check's summary and evidence.
+std::string reason_text(const Scenario& scenario);
+
+// The history's meta record, or an empty object when there is no history.
+const nlohmann::json& history_meta(const Scenario& scenario);
+
+}  // namespace pjx::reports

@@ -1,0 +1,512 @@
+// index.html: page layout only. Plots come from plots.cpp; every input text
+// goes through h() (html_escape) on its way in.
+#include <algorithm>
+#include <map>
+#include <set>
+#include <string_view>
+
+#include "figures.hpp"
+#include "plots.hpp"
+#include "renderers.hpp"
+#include "text.hpp"
+#include "timeline.hpp"
+
+namespace pjx::reports {
+namespace {
+
+using nlohmann::json;
+
+std::string h(std::string_view text) { return html_escape(text); }
+
+// Verdict colours: Okabe-Ito hues as border, a light tint behind dark text
+// (contrast above 7:1), and a symbol plus the word, never colour alone.
+constexpr std::string_view kStyle = R"css(
+:root { color-scheme: light; }
+body { margin: 0; background: #ffffff; color: #1b1b1b;
+  font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", Arial, sans-serif; }
+main { max-width: 1180px; margin: 0 auto; padding: 20px 24px 48px; }
+h1 { font-size: 1.7em; margin: 0 0 0.3em; }
+h2 { font-size: 1.35em; margin: 1.8em 0 0.6em; padding-bottom: 0.2em; border-bottom: 2px solid #d0d0d0; }
+h3 { font-size: 1.15em; margin: 0 0 0.4em; }
+h4 { font-size: 1em; margin: 1.2em 0 0.4em; }
+a { color: #005a8e; }
+code { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 0.88em;
+  background: #f3f3f3; padding: 1px 4px; border-radius: 3px; overflow-wrap: anywhere; }
+.run { border: 1px solid #d0d0d0; border-radius: 6px; padding: 12px 16px; margin: 12px 0; background: #fbfbfb; }
+dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: 3px 16px; margin: 0.4em 0; }
+dl.meta dt { font-weight: 600; color: #3d3d3d; }
+dl.meta dd { margin: 0; overflow-wrap: anywhere; }
+.run dl.meta { grid-template-columns: max-content minmax(0, 1fr) max-content minmax(0, 1fr); }
+table.per-worker, table.stale { width: auto; min-width: 40%; }
+.totals { font-size: 1.05em; margin: 0.6em 0; display: flex; flex-wrap: wrap; gap: 8px; align-items: center; }
+table { border-collapse: collapse; width: 100%; font-size: 14px; margin: 0.4em 0 1em; }
+th, td { border: 1px solid #c4c4c4; padding: 5px 8px; text-align: left; vertical-align: top; }
+th { background: #eeeeee; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+table#verdicts td:first-child { font-weight: 600; }
+table#verdicts td:last-child { min-width: 14em; }
+table#verdicts td:last-child code { overflow-wrap: break-word; }
+.v { display: inline-block; padding: 1px 9px; border-radius: 11px; border: 1.5px solid;
+  font-weight: 700; white-space: nowrap; font-size: 0.92em; }
+.v-pass { background: #dff3ec; color: #004d38; border-color: #009e73; }
+.v-reproduced { background: #dcebf7; color: #00395e; border-color: #0072b2; }
+.v-skip { background: #ececec; color: #333333; border-color: #7a7a7a; border-style: dashed; }
+.v-fail { background: #fbe3d6; color: #6e2900; border-color: #d55e00; }
+.v-error { background: #f6dfec; color: #5f1a45; border-color: #cc79a7; border-style: double; border-width: 3px; }
+section.scenario { border-top: 1px solid #d0d0d0; padding-top: 16px; margin-top: 24px; }
+.guarantee { font-style: italic; margin: 0.2em 0 0.6em; }
+.note { background: #fff6db; border-left: 4px solid #e69f00; padding: 6px 10px; }
+ul.evidence { margin: 0; padding-left: 1.2em; }
+dl.metrics { display: flex; flex-wrap: wrap; gap: 4px 18px; margin: 0.4em 0 0.8em; font-size: 14px; }
+dl.metrics div { display: flex; gap: 6px; }
+dl.metrics dt { color: #4a4a4a; }
+dl.metrics dd { margin: 0; font-weight: 600; font-variant-numeric: tabular-nums; }
+.plots { display: flex; flex-wrap: wrap; gap: 16px; margin: 0.6em 0; }
+.plots > figure { width: 550px; }
+figure { margin: 0; max-width: 100%; }
+figcaption { font-size: 13.5px; color: #333333; margin-top: 4px; max-width: 1120px; }
+svg.plot { display: block; max-width: 100%; height: auto; background: #ffffff; border: 1px solid #d6d6d6; }
+svg.plot text { font-family: system-ui, "DejaVu Sans", Arial, sans-serif; }
+footer { margin-top: 3em; font-size: 13px; color: #4a4a4a; }
+)css";
+
+std::string symbol(Verdict v) {
+  switch (v) {
+    case Verdict::kPass:
+      return "\u2713";
+    case Verdict::kReproduced:
+      return "\u21BB";
+    case Verdict::kSkip:
+      return "\u2013";
+    case Verdict::kFail:
+      return "\u2717";
+    case Verdict::kError:
+      return "!";
+  }
+  return "?";
+}
+
+std::string badge(Verdict v) {
+  const std::string name(verdict_name(v));
+  return "<span class=\"v v-" + name + "\">" + symbol(v) + " " + name + "</span>";
+}
+
+std::string totals_html(const Totals& t) {
+  std::string out = "<p class=\"totals\"><strong>" + std::to_string(t.total) + " scenario" +
+                    (t.total == 1 ? "" : "s") + ":</strong>";
+  for (Verdict v :
+       {Verdict::kPass, Verdict::kReproduced, Verdict::kFail, Verdict::kError, Verdict::kSkip}) {
+    out += " " + badge(v) + "&nbsp;" + std::to_string(t.of(v));
+  }
+  return out + "</p>\n";
+}
+
+std::string machine_text(const json& m) {
+  std::string out;
+  auto add = [&out](const std::string& part) {
+    if (!part.empty()) out += (out.empty() ? "" : " \u00B7 ") + part;
+  };
+  auto field = [&m](const char* key) {
+    const auto it = m.find(key);
+    return it == m.end() ? std::string() : json_text(*it);
+  };
+  add(field("hostname"));
+  add(field("kernel"));
+  if (const std::string cpus = field("cpus"); !cpus.empty()) add(cpus + " CPUs");
+  if (const std::string mem = field("memory_gib"); !mem.empty()) add(mem + " GiB");
+  if (const std::string sqlite = field("sqlite"); !sqlite.empty()) add("SQLite " + sqlite);
+  add(field("filesystem"));
+  static const std::set<std::string> kKnown{"hostname",   "kernel", "cpus",
+                                            "memory_gib", "sqlite", "filesystem"};
+  for (const auto& [key, value] : m.items()) {
+    if (!kKnown.count(key)) add(key + " " + json_text(value));
+  }
+  return out;
+}
+
+void meta_row(std::string& out, std::string_view label, const std::string& value,
+              bool code = false) {
+  if (value.empty()) return;
+  out += "<dt>" + h(label) + "</dt><dd>" + (code ? "<code>" + h(value) + "</code>" : h(value)) +
+         "</dd>\n";
+}
+
+// `number` is 1-based among the documents of the same kind; 0 when it is the only one.
+std::string run_header(const ResultsDoc& d, std::size_t number) {
+  std::string out = "<section class=\"run\">\n";
+  std::string title = d.is_bench ? "Benchmark run" : "Conformance run";
+  if (number > 0) title += " " + std::to_string(number);
+  out += "<h3>" + h(title) + "</h3>\n<dl class=\"meta\">\n";
+  meta_row(out, "tool", d.tool + (d.version.empty() ? "" : " " + d.version));
+  meta_row(out, "command", d.command, true);
+  meta_row(out, "machine", machine_text(d.machine));
+  meta_row(out, "commit", d.commit, true);
+  meta_row(out, "date", d.started_at);
+  if (d.duration_s) meta_row(out, "duration", format_fixed(*d.duration_s, 1) + " s");
+  meta_row(out, "worker", d.worker_cmd, true);
+  meta_row(out, "backend", d.backend);
+  meta_row(out, "timing", d.timing);
+  meta_row(out, "seed", d.seed);
+  if (d.is_bench) meta_row(out, "runs", std::to_string(d.runs.size()));
+  out += "</dl>\n";
+  if (!d.is_bench && number > 0) out += totals_html(totals_of(d.scenarios));
+  return out + "</section>\n";
+}
+
+std::string scenario_id(std::size_t doc, std::size_t scenario) {
+  return "scenario-" + std::to_string(doc + 1) + "-" + std::to_string(scenario + 1);
+}
+
+std::string verdict_table(const std::vector<ResultsDoc>& docs) {
+  std::size_t conformance_docs = 0;
+  for (const ResultsDoc& d : docs) conformance_docs += d.is_bench ? 0 : 1;
+  std::string out =
+      "<table id=\"verdicts\">\n<thead><tr><th>Scenario</th><th>Guarantee</th><th>Verdict</th>"
+      "<th>Measured</th><th>Bound</th><th>Command to rerun</th></tr></thead>\n<tbody>\n";
+  bool any = false;
+  for (std::size_t di = 0; di < docs.size(); ++di) {
+    if (docs[di].is_bench) continue;
+    for (std::size_t si = 0; si < docs[di].scenarios.size(); ++si) {
+      const Scenario& s = docs[di].scenarios[si];
+      any = true;
+      const Check* c = deciding_check(s);
+      std::string measured;
+      std::string bound;
+      if (c) {
+        measured = (s.checks.size() > 1 ? h(c->name) + ": " : "") + h(c->measured);
+        bound = h(c->bound);
+      } else {
+        measured = "<em>" + h(reason_text(s)) + "</em>";
+      }
+      out += "<tr><td><a href=\"#" + scenario_id(di, si) + "\">" + h(s.name) + "</a>" +
+             (conformance_docs > 1 ? "<br><small>run " + std::to_string(di + 1) + "</small>" : "") +
+             "</td><td>" + h(s.guarantee) + "</td><td>" + badge(s.verdict) + "</td><td>" +
+             measured + "</td><td>" + bound + "</td><td>" +
+             (s.rerun.empty() ? "" : "<code>" + h(s.rerun) + "</code>") + "</td></tr>\n";
+    }
+  }
+  if (!any) out += "<tr><td colspan=\"6\">No conformance results in this report.</td></tr>\n";
+  return out + "</tbody>\n</table>\n";
+}
+
+std::string metrics_html(const json& metrics) {
+  if (!metrics.is_object() || metrics.empty()) return "";
+  std::string out = "<dl class=\"metrics\">";
+  for (const auto& [key, value] : metrics.items()) {
+    out += "<div><dt>" + h(key) + "</dt><dd>" + h(json_text(value)) + "</dd></div>";
+  }
+  return out + "</dl>\n";
+}
+
+std::string checks_table(const Scenario& s) {
+  if (s.checks.empty()) return "";
+  constexpr std::size_t kMaxEvidence = 25;
+  std::string out =
+      "<table class=\"checks\">\n<thead><tr><th>Check</th><th>Verdict</th><th>Measured</th>"
+      "<th>Bound</th><th>Summary</th><th>Evidence</th></tr></thead>\n<tbody>\n";
+  for (const Check& c : s.checks) {
+    out += "<tr><td>" + h(c.name) + "</td><td>" + badge(c.verdict) + "</td><td>" + h(c.measured) +
+           "</td><td>" + h(c.bound) + "</td><td>" + h(c.summary) + "</td><td>";
+    if (!c.evidence.empty()) {
+      out += "<ul class=\"evidence\">";
+      for (std::size_t i = 0; i < c.evidence.size() && i < kMaxEvidence; ++i) {
+        out += "<li>" + h(c.evidence[i]) + "</li>";
+      }
+      if (c.evidence.size() > kMaxEvidence) {
+        out += "<li><em>" + std::to_string(c.evidence.size() - kMaxEvidence) +
+               " more in results.json</em></li>";
+      }
+      out += "</ul>";
+    }
+    out += "</td></tr>\n";
+  }
+  return out + "</tbody>\n</table>\n";
+}
+
+std::string per_worker_table(const Scenario& s) {
+  for (const Check& c : s.checks) {
+    const auto it = c.details.find("per_worker");
+    if (it == c.details.end() || !it->is_object() || it->empty()) continue;
+    std::string out =
+        "<table class=\"per-worker\">\n<thead><tr><th>Worker</th><th>p50 (ms)</th><th>p99 (ms)</th>"
+        "<th>max (ms)</th></tr></thead>\n<tbody>\n";
+    for (const auto& [worker, v] : it->items()) {
+      out += "<tr><td>" + h(worker) + "</td>";
+      for (const char* key : {"p50", "p99", "max"}) {
+        const auto value = number_at(v, key);
+        out += "<td class=\"num\">" + (value ? h(format_number(*value)) : "") + "</td>";
+      }
+      out += "</tr>\n";
+    }
+    return "<h4>Delivery latency per worker</h4>\n" + out + "</tbody>\n</table>\n";
+  }
+  return "";
+}
+
+std::string stale_table(const json& windows, std::int64_t t0) {
+  if (!windows.is_array() || windows.empty()) return "";
+  constexpr std::size_t kMaxRows = 40;
+  std::string out =
+      "<table class=\"stale\">\n<thead><tr><th>Worker</th><th>Publish</th><th>From (s)</th>"
+      "<th>To (s)</th><th>Closed by</th><th>Stale (ms)</th></tr></thead>\n<tbody>\n";
+  auto at_s = [t0](const json& w, const char* key) -> std::string {
+    const auto it = w.find(key);
+    if (it == w.end() || !it->is_number()) return "";
+    return format_fixed(static_cast<double>(it->get<std::int64_t>() - t0) / 1e9, 3);
+  };
+  std::size_t rows = 0;
+  for (const json& w : windows) {
+    if (!w.is_object()) continue;
+    if (rows++ == kMaxRows) {
+      out += "<tr><td colspan=\"6\"><em>" + std::to_string(windows.size() - kMaxRows) +
+             " more in results.json</em></td></tr>\n";
+      break;
+    }
+    auto field = [&w](const char* key) {
+      const auto it = w.find(key);
+      return it == w.end() ? std::string() : json_text(*it);
+    };
+    const std::string id = field("publish_id");
+    out += "<tr><td>" + h(field("worker")) + "</td><td>" + (id.empty() ? "" : "e:" + h(id)) +
+           "</td><td class=\"num\">" + at_s(w, "from_t") + "</td><td class=\"num\">" +
+           at_s(w, "to_t") + "</td><td>" + h(field("closed_by")) + "</td><td class=\"num\">" +
+           h(field("ms")) + "</td></tr>\n";
+  }
+  return "<h4>Stale windows</h4>\n" + out + "</tbody>\n</table>\n";
+}
+
+std::string scenario_section(const Scenario& s, const std::string& id) {
+  std::string out = "<section class=\"scenario\" id=\"" + id + "\">\n<h3>" + h(s.name) + " " +
+                    badge(s.verdict) + "</h3>\n";
+  if (!s.guarantee.empty()) out += "<p class=\"guarantee\">" + h(s.guarantee) + "</p>\n";
+  out += "<dl class=\"meta\">\n";
+  meta_row(out, "scenario file", s.file, true);
+  meta_row(out, "expected", s.expect);
+  meta_row(out, "duration", format_fixed(s.duration_s, 2) + " s");
+  meta_row(out, "rerun", s.rerun, true);
+  if (!s.history_out.empty()) {
+    out += "<dt>history</dt><dd><a href=\"" + h(s.history_out) + "\"><code>" + h(s.history_out) +
+           "</code></a></dd>\n";
+  }
+  out += "</dl>\n";
+  if (s.verdict == Verdict::kSkip || s.verdict == Verdict::kError) {
+    const std::string reason = reason_text(s);
+    if (!reason.empty()) {
+      out += "<p class=\"note\"><strong>" + std::string(verdict_name(s.verdict)) + ":</strong> " +
+             h(reason) + "</p>\n";
+    }
+  } else if (!s.note.empty()) {
+    out += "<p class=\"note\">" + h(s.note) + "</p>\n";
+  }
+  out += metrics_html(s.metrics);
+  out += checks_table(s);
+
+  if (const auto lat = latency_figures(s)) {
+    LatencyPlot plot{lat->latencies_ms, lat->poll_interval_ms, lat->bound_ms, ""};
+    const std::string n = std::to_string(lat->latencies_ms.size());
+    plot.title = s.name + ": delivery latency histogram (" + n + " deliveries)";
+    out += "<h4>Delivery latency</h4>\n<div class=\"plots\">\n<figure>\n" +
+           latency_histogram_svg(plot) + "<figcaption>Histogram of " + n +
+           " delivery latencies (publish commit to receipt, ms). Dashed line: poll_interval; "
+           "solid red line: the bound (named at the top right when it is off "
+           "scale).</figcaption>\n</figure>\n";
+    plot.title = s.name + ": delivery latency CDF (" + n + " deliveries)";
+    out += "<figure>\n" + latency_cdf_svg(plot) +
+           "<figcaption>Cumulative distribution of the same latencies, p50 and p99 marked."
+           "</figcaption>\n</figure>\n</div>\n";
+    out += per_worker_table(s);
+  }
+
+  const json& windows = stale_windows(s);
+  if (s.history && wants_timeline(s.history->records, windows)) {
+    const TimelineData data = build_timeline(s.history->records, windows);
+    out += "<h4>Timeline</h4>\n<figure>\n" + timeline_svg(data, s.name + ": timeline") +
+           "<figcaption>One lane per worker; x is seconds since the history's first record. "
+           "Shaded: fault windows (a whole-height band acts on every worker; dashed lines are "
+           "instant faults). Triangles: publishes by that worker; green ticks: deliveries; "
+           "diamonds: flushes; crosses: exits. Red bars: stale windows (solid ones never "
+           "closed). Hover a mark for details.</figcaption>\n</figure>\n";
+    out += stale_table(windows, record_time(s.history->records.front()).value_or(0));
+  }
+  return out + "</section>\n";
+}
+
+// ---- benchmarks ----
+
+std::string param_text(const json& params, const char* key) {
+  const auto it = params.find(key);
+  return it == params.end() ? std::string() : json_text(*it);
+}
+
+// One series per (metric, label) over `runs`: x from the param, points sorted by x;
+// runs lacking either value are left out, and so are empty series.
+std::vector<Series> bench_series(const std::vector<const BenchRun*>& runs, const char* x_param,
+                                 const std::vector<std::pair<const char*, const char*>>& metrics) {
+  std::vector<Series> out;
+  for (const auto& [metric, label] : metrics) {
+    Series s{label, {}};
+    for (const BenchRun* r : runs) {
+      const auto x = number_at(r->params, x_param);
+      const auto y = number_at(r->metrics, metric);
+      if (x && y) s.points.emplace_back(*x, *y);
+    }
+    std::sort(s.points.begin(), s.points.end());
+    if (!s.points.empty()) out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::size_t distinct_x(const std::vector<const BenchRun*>& runs, const char* x_param) {
+  std::set<double> xs;
+  for (const BenchRun* r : runs) {
+    if (const auto x = number_at(r->params, x_param)) xs.insert(*x);
+  }
+  return xs.size();
+}
+
+std::string bench_figure(const std::string& svg, const std::string& caption) {
+  return "<figure>\n" + svg + "<figcaption>" + h(caption) + "</figcaption>\n</figure>\n";
+}
+
+std::string bench_section(const ResultsDoc& d) {
+  std::vector<const BenchRun*> latency;
+  std::vector<const BenchRun*> throughput;
+  for (const BenchRun& r : d.runs) {
+    if (r.bench == "latency") latency.push_back(&r);
+    if (r.bench == "throughput") throughput.push_back(&r);
+  }
+  const std::vector<std::pair<const char*, const char*>> kLatency{
+      {"p50_ms", "p50"}, {"p99_ms", "p99"}, {"max_ms", "max"}};
+  std::string plots;
+  // Latency against workers, one chart per (poll_interval, backend).
+  std::map<std::pair<std::string, std::string>, std::vector<const BenchRun*>> by_poll;
+  std::map<std::pair<std::string, std::string>, std::vector<const BenchRun*>> by_workers;
+  for (const BenchRun* r : latency) {
+    by_poll[{param_text(r->params, "poll_interval_ms"), param_text(r->params, "backend")}]
+        .push_back(r);
+    by_workers[{param_text(r->params, "workers"), param_text(r->params, "backend")}].push_back(r);
+  }
+  for (const auto& [key, runs] : by_poll) {
+    if (distinct_x(runs, "workers") < 2) continue;
+    const std::string what =
+        "poll_interval " + key.first + " ms" + (key.second.empty() ? "" : ", " + key.second);
+    plots += bench_figure(
+        line_chart_svg("bench-latency-workers", "Delivery latency against workers (" + what + ")",
+                       "workers", "delivery latency (ms)", bench_series(runs, "workers", kLatency)),
+        "Delivery latency (p50, p99, max) against the number of workers (" + what + ").");
+  }
+  for (const auto& [key, runs] : by_workers) {
+    if (distinct_x(runs, "poll_interval_ms") < 2) continue;
+    const std::string what = key.first + " workers" + (key.second.empty() ? "" : ", " + key.second);
+    plots += bench_figure(line_chart_svg("bench-latency-poll",
+                                         "Delivery latency against poll_interval (" + what + ")",
+                                         "poll_interval (ms)", "delivery latency (ms)",
+                                         bench_series(runs, "poll_interval_ms", kLatency)),
+                          "Delivery latency (p50, p99, max) against poll_interval (" + what + ").");
+  }
+  if (distinct_x(throughput, "publishers") >= 2) {
+    plots += bench_figure(
+        line_chart_svg("bench-throughput", "Publish throughput against publishers", "publishers",
+                       "commits per second",
+                       bench_series(throughput, "publishers", {{"commits_per_s", "commits/s"}})),
+        "Committed publishes per second against concurrent publishers.");
+    plots += bench_figure(
+        line_chart_svg(
+            "bench-commit-latency", "Publish commit latency against publishers", "publishers",
+            "commit latency (\u00B5s)",
+            bench_series(
+                throughput, "publishers",
+                {{"p50_us", "p50"}, {"p99_us", "p99"}, {"p999_us", "p99.9"}, {"max_us", "max"}})),
+        "Publish commit latency (p50, p99, p99.9, max) against concurrent publishers.");
+  }
+  std::string out;
+  if (!plots.empty()) out += "<div class=\"plots\">\n" + plots + "</div>\n";
+  out +=
+      "<h4>All runs</h4>\n<table class=\"bench-runs\">\n<thead><tr><th>Bench</th>"
+      "<th>Parameters</th><th>Metrics</th></tr></thead>\n<tbody>\n";
+  auto pairs = [](const json& object) {
+    std::string text;
+    for (const auto& [key, value] : object.items()) {
+      text +=
+          (text.empty() ? "" : ", ") + h(key) + " = <strong>" + h(json_text(value)) + "</strong>";
+    }
+    return text;
+  };
+  for (const BenchRun& r : d.runs) {
+    out += "<tr><td>" + h(r.bench) + "</td><td>" + pairs(r.params) + "</td><td>" +
+           pairs(r.metrics) + "</td></tr>\n";
+  }
+  return out + "</tbody>\n</table>\n";
+}
+
+}  // namespace
+
+Totals totals_of(const std::vector<Scenario>& scenarios) {
+  Totals t;
+  for (const Scenario& s : scenarios) {
+    ++t.count[static_cast<std::size_t>(s.verdict)];
+    ++t.total;
+  }
+  return t;
+}
+
+std::string render_html(const std::vector<ResultsDoc>& docs) {
+  std::vector<Scenario> all;
+  bool any_bench = false;
+  bool any_conformance = false;
+  for (const ResultsDoc& d : docs) {
+    all.insert(all.end(), d.scenarios.begin(), d.scenarios.end());
+    (d.is_bench ? any_bench : any_conformance) = true;
+  }
+  const Totals totals = totals_of(all);
+  std::string title = "pjx-inval report";
+  if (any_conformance) {
+    title += ": " + std::to_string(totals.of(Verdict::kFail)) + " fail, " +
+             std::to_string(totals.of(Verdict::kError)) + " error, " +
+             std::to_string(totals.of(Verdict::kPass)) + " pass";
+  }
+  std::string out =
+      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+      "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+      "style-src 'unsafe-inline'\">\n"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>" +
+      h(title) + "</title>\n<style>" + std::string(kStyle) + "</style>\n</head>\n<body>\n<main>\n";
+  out += "<header>\n<h1>pjx-inval report</h1>\n";
+  if (any_conformance) out += totals_html(totals);
+  std::size_t bench_docs = 0;
+  for (const ResultsDoc& d : docs) bench_docs += d.is_bench ? 1 : 0;
+  const std::size_t conformance_docs = docs.size() - bench_docs;
+  std::size_t bench_seen = 0;
+  std::size_t conformance_seen = 0;
+  for (const ResultsDoc& d : docs) {
+    const std::size_t number = d.is_bench ? ++bench_seen : ++conformance_seen;
+    const bool only = (d.is_bench ? bench_docs : conformance_docs) == 1;
+    out += run_header(d, only ? 0 : number);
+  }
+  out += "</header>\n";
+
+  out += "<h2 id=\"verdict-table\">Verdicts</h2>\n" + verdict_table(docs);
+  if (any_conformance) {
+    out += "<h2 id=\"scenarios\">Scenarios</h2>\n";
+    for (std::size_t di = 0; di < docs.size(); ++di) {
+      for (std::size_t si = 0; si < docs[di].scenarios.size(); ++si) {
+        out += scenario_section(docs[di].scenarios[si], scenario_id(di, si));
+      }
+    }
+  }
+  if (any_bench) {
+    out += "<h2 id=\"benchmarks\">Benchmarks</h2>\n";
+    for (const ResultsDoc& d : docs) {
+      if (!d.is_bench) continue;
+      out += "<section class=\"bench\">\n<h3>" + h(d.command.empty() ? "Benchmark" : d.command) +
+             "</h3>\n" + bench_section(d) + "</section>\n";
+    }
+  }
+  out +=
+      "<footer>Built by pjx-report from results files and histories only; the same files render "
+      "the same page. Re-render with <code>pjx-report results.json -o DIR</code> in this "
+      "directory.</footer>\n</main>\n</body>\n</html>\n";
+  return out;
+}
+
+}  // namespace pjx::reports

@@ -1,0 +1,100 @@
+// The report's view of its inputs: results documents (results.json,
+// bench.json) and the histories they name, loaded and validated against
+// harness/HISTORY.md.
+//
+// Contract: loading either returns a complete model or throws
+// std::runtime_error whose message starts with the offending file's path and
+// says what is wrong. Optional fields that are absent read as empty; fields
+// of the wrong type are errors. Types are plain values; no shared state.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pjx::reports {
+
+// Ordered from best to worst; a scenario's verdict is the worst of its checks.
+enum class Verdict { kPass, kReproduced, kSkip, kFail, kError };
+
+std::string_view verdict_name(Verdict verdict);
+std::optional<Verdict> parse_verdict(std::string_view name);
+
+struct Check {
+  std::string name;
+  Verdict verdict = Verdict::kPass;
+  std::string measured;
+  std::string bound;
+  std::string summary;
+  std::vector<std::string> evidence;
+  nlohmann::json metrics = nlohmann::json::object();
+  nlohmann::json details = nlohmann::json::object();
+};
+
+// A history file: its exact bytes (copied into the report) and its records.
+struct History {
+  std::filesystem::path source;
+  std::string bytes;
+  std::vector<nlohmann::json> records;  // each an object with "type" and "t"
+};
+
+struct Scenario {
+  std::string name;
+  std::string file;
+  std::string guarantee;
+  Verdict verdict = Verdict::kPass;
+  std::string expect;
+  std::string rerun;
+  std::string note;  // "note" or "reason": why a scenario was skipped or errored
+  double duration_s = 0;
+  nlohmann::json metrics = nlohmann::json::object();
+  std::vector<Check> checks;
+  std::shared_ptr<const History> history;  // null when the scenario names none
+  std::string history_out;  // its path inside the report ("histories/x.jsonl"), set by the writer
+};
+
+struct BenchRun {
+  std::string bench;  // "latency", "throughput", "idle", "growth", ...
+  nlohmann::json params = nlohmann::json::object();
+  nlohmann::json metrics = nlohmann::json::object();
+};
+
+// One results document: a conformance run or a benchmark run.
+struct ResultsDoc {
+  nlohmann::json raw;  // the document as read
+  bool is_bench = false;
+  std::string tool;
+  std::string version;
+  std::string command;
+  std::string started_at;
+  std::string commit;
+  std::string worker_cmd;
+  std::string backend;
+  std::string timing;
+  std::string seed;
+  std::optional<double> duration_s;
+  nlohmann::json machine = nlohmann::json::object();
+  std::vector<Scenario> scenarios;  // conformance only
+  std::vector<BenchRun> runs;       // bench only
+};
+
+// Reads one results file: one document, or a JSON array of documents (the
+// merged results.json of a report over several inputs). Histories are read
+// from paths relative to the file's directory.
+std::vector<ResultsDoc> load_results_file(const std::filesystem::path& path);
+
+// Reads one history JSONL file. Blank lines are ignored.
+History load_history(const std::filesystem::path& path);
+
+// Looks up a number at `key` in a JSON object; nullopt if absent or not a number.
+std::optional<double> number_at(const nlohmann::json& object, std::string_view key);
+
+// A record's timestamp in ns: `t`, or for `ev` records without `t`, `rt`.
+std::optional<std::int64_t> record_time(const nlohmann::json& record);
+
+}  // namespace pjx::reports

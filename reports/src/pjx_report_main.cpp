@@ -1,0 +1,66 @@
+// pjx-report: renders results files into a report directory.
+//   pjx-report RESULTS... -o DIR
+// Exit status: 0 written, 1 bad input or unwritable output, 2 bad usage.
+#include <exception>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pjx/reports/report.hpp"
+
+namespace {
+
+constexpr std::string_view kUsage =
+    "usage: pjx-report RESULTS... -o DIR\n"
+    "\n"
+    "Renders results files (results.json from pjx-harness conform/run, bench.json\n"
+    "from pjx-harness bench, or a results.json from an earlier report) and the\n"
+    "histories they name into DIR: index.html, summary.md, junit.xml,\n"
+    "results.json and histories/.\n"
+    "\n"
+    "options:\n"
+    "  -o, --output DIR  directory to write (created if missing)\n"
+    "  -h, --help        show this help\n";
+
+int usage_error(std::string_view message) {
+  std::cerr << "pjx-report: " << message << "\n\n" << kUsage;
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::filesystem::path> inputs;
+  std::filesystem::path out_dir;
+  const std::vector<std::string_view> args(argv + 1, argv + argc);
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string_view arg = args[i];
+    if (arg == "-h" || arg == "--help") {
+      std::cout << kUsage;
+      return 0;
+    }
+    if (arg == "-o" || arg == "--output") {
+      if (i + 1 == args.size()) return usage_error(std::string(arg) + " needs a directory");
+      out_dir = args[++i];
+    } else if (arg.rfind("--output=", 0) == 0) {
+      out_dir = arg.substr(9);
+    } else if (arg.size() > 1 && arg.front() == '-') {
+      return usage_error("unknown option " + std::string(arg));
+    } else {
+      inputs.emplace_back(arg);
+    }
+  }
+  if (inputs.empty()) return usage_error("no results files given");
+  if (out_dir.empty()) return usage_error("no output directory given (-o DIR)");
+  try {
+    pjx::reports::write_report(inputs, out_dir);
+  } catch (const std::exception& e) {
+    std::cerr << "pjx-report: error: " << e.what() << "\n";
+    return 1;
+  }
+  std::cout << "pjx-report: wrote " << (out_dir / "index.html").string() << ", summary.md, "
+            << "junit.xml, results.json\n";
+  return 0;
+}

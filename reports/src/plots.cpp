@@ -1,0 +1,452 @@
+#include "plots.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <tuple>
+
+#include "text.hpp"
+
+namespace pjx::reports {
+namespace {
+
+using svg::Frame;
+using svg::LegendItem;
+using svg::Point;
+using svg::Shape;
+using svg::Stroke;
+using svg::Svg;
+using svg::TextStyle;
+
+// Okabe-Ito: distinguishable with the common colour-vision deficiencies.
+constexpr const char* kBlue = "#0072B2";
+constexpr const char* kOrange = "#E69F00";
+constexpr const char* kSky = "#56B4E9";
+constexpr const char* kGreen = "#009E73";
+constexpr const char* kYellow = "#F0E442";
+constexpr const char* kVermillion = "#D55E00";
+constexpr const char* kPurple = "#CC79A7";
+constexpr const char* kInk = "#1A1A1A";
+
+struct SeriesStyle {
+  const char* colour;
+  const char* dash;
+  Shape shape;
+};
+constexpr std::array<SeriesStyle, 5> kSeriesStyles{{
+    {kBlue, "", Shape::kCircle},
+    {kVermillion, "7 4", Shape::kSquare},
+    {kGreen, "2 3", Shape::kTriangle},
+    {kPurple, "9 3 2 3", Shape::kDiamond},
+    {kOrange, "4 2", Shape::kCross},
+}};
+
+const Stroke kPollStroke{kInk, 2, "6 4"};
+const Stroke kBoundStroke{kVermillion, 2.5, ""};
+
+std::string ms_label(std::string_view what, double ms) {
+  return std::string(what) + " " + format_number(std::round(ms * 100) / 100) + " ms";
+}
+
+// The x range of both latency plots: the data, poll_interval, and the bound
+// when it is not so far out that it would squeeze the data.
+struct LatencyAxis {
+  svg::Ticks x;
+  bool bound_on_scale = false;
+};
+
+LatencyAxis latency_axis(const LatencyPlot& p) {
+  double lo = 0;
+  double hi = 0;
+  for (double v : p.latencies_ms) {
+    lo = std::min(lo, v);
+    hi = std::max(hi, v);
+  }
+  if (p.poll_interval_ms) hi = std::max(hi, *p.poll_interval_ms);
+  LatencyAxis axis;
+  if (p.bound_ms && *p.bound_ms <= 2.5 * std::max(hi, 1.0)) {
+    hi = std::max(hi, *p.bound_ms);
+    axis.bound_on_scale = true;
+  }
+  if (hi <= lo) hi = lo + 1;
+  axis.x = svg::nice_ticks(lo, hi + (hi - lo) * 0.04, 8);
+  return axis;
+}
+
+// Draws poll_interval and the bound (or names an off-scale bound at the edge).
+void latency_markers(Svg& s, const Frame& f, const LatencyPlot& p, const LatencyAxis& axis) {
+  int row = 0;
+  if (p.poll_interval_ms &&
+      f.vline(s, *p.poll_interval_ms, ms_label("poll_interval", *p.poll_interval_ms), kPollStroke,
+              row)) {
+    ++row;
+  }
+  if (!p.bound_ms) return;
+  if (axis.bound_on_scale) {
+    f.vline(s, *p.bound_ms, ms_label("bound", *p.bound_ms), kBoundStroke, row);
+    return;
+  }
+  TextStyle style;
+  style.anchor = "end";
+  style.bold = true;
+  style.colour = "#9A3A00";
+  const std::string label = ms_label("bound", *p.bound_ms) + " (off scale) \u2192";
+  const double x = f.area().x + f.area().w;
+  const double y = f.area().y - 8 - row * 17;
+  const double w = svg::text_width(label, style.size);
+  s.rect(x - w - 3, y - 12, w + 6, 16, "#ffffff", 0.85);
+  s.text({x, y}, label, style);
+}
+
+void no_data(Svg& s, const Frame& f, std::string_view what) {
+  TextStyle style;
+  style.anchor = "middle";
+  style.size = 14;
+  s.text({f.area().x + f.area().w / 2, f.area().y + f.area().h / 2}, what, style);
+}
+
+// Two rows of reference-line labels above the area; axis labels below it.
+constexpr int kLatencyWidth = 548;
+constexpr int kLatencyHeight = 340;
+constexpr svg::Rect kLatencyArea{76, 46, 450, 236};
+
+std::string fault_colour(std::string_view action) {
+  if (action == "pause") return kBlue;
+  if (action == "kill") return kInk;
+  if (action == "restart") return "#6B6B6B";
+  if (action == "lock") return kOrange;
+  if (action == "clock_step") return kPurple;
+  if (action == "delete_db" || action == "replace_db") return kSky;
+  if (action == "readonly_dir") return kYellow;
+  return "#999999";
+}
+
+std::string fault_name(std::string_view action) {
+  if (action == "clock_step") return "clock step";
+  if (action == "delete_db") return "delete db";
+  if (action == "replace_db") return "replace db";
+  if (action == "readonly_dir") return "read-only dir";
+  return std::string(action);
+}
+
+double fault_opacity(std::string_view action, bool whole_height) {
+  const double base = action == "readonly_dir" ? 0.45 : 0.22;
+  return whole_height ? base * 0.8 : base;
+}
+
+}  // namespace
+
+double percentile(std::vector<double> values, double p) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const double rank = std::ceil(p / 100.0 * static_cast<double>(values.size()));
+  const auto index =
+      static_cast<std::size_t>(std::clamp(rank - 1, 0.0, static_cast<double>(values.size() - 1)));
+  return values[index];
+}
+
+std::string latency_histogram_svg(const LatencyPlot& p) {
+  const LatencyAxis axis = latency_axis(p);
+  const double range = axis.x.hi - axis.x.lo;
+  const double bin = svg::nice_number(range / 25, true);
+  const auto bins = static_cast<std::size_t>(std::max(1.0, std::ceil(range / bin - 1e-9)));
+  std::vector<std::size_t> counts(bins, 0);
+  for (double v : p.latencies_ms) {
+    const double i = std::floor((v - axis.x.lo) / bin);
+    ++counts[static_cast<std::size_t>(std::clamp(i, 0.0, static_cast<double>(bins - 1)))];
+  }
+  const std::size_t most = counts.empty() ? 0 : *std::max_element(counts.begin(), counts.end());
+  Frame f(kLatencyArea, axis.x,
+          svg::nice_ticks(0, std::max<double>(4, static_cast<double>(most)), 6));
+  Svg s(kLatencyWidth, kLatencyHeight, "plot histogram", p.title);
+  f.draw_axes(s, "delivery latency (ms)", "deliveries (count)");
+  for (std::size_t i = 0; i < bins; ++i) {
+    if (counts[i] == 0) continue;
+    const double from = axis.x.lo + static_cast<double>(i) * bin;
+    const double to = std::min(from + bin, axis.x.hi);
+    const double top = f.y(static_cast<double>(counts[i]));
+    s.begin_group(std::to_string(counts[i]) + " deliveries in [" + format_number(from) + ", " +
+                  format_number(to) + ") ms");
+    s.rect(f.x(from) + 0.5, top, f.x(to) - f.x(from) - 1, f.y(0) - top, kSky, 1, "#1F5F8B");
+    s.end_group();
+  }
+  if (p.latencies_ms.empty()) no_data(s, f, "no deliveries recorded");
+  latency_markers(s, f, p, axis);
+  return s.str();
+}
+
+std::string latency_cdf_svg(const LatencyPlot& p) {
+  const LatencyAxis axis = latency_axis(p);
+  Frame f(kLatencyArea, axis.x, svg::nice_ticks(0, 1, 5));
+  Svg s(kLatencyWidth, kLatencyHeight, "plot cdf", p.title);
+  f.draw_axes(s, "delivery latency (ms)", "fraction of deliveries \u2264 x");
+  std::vector<double> sorted = p.latencies_ms;
+  std::sort(sorted.begin(), sorted.end());
+  if (sorted.empty()) {
+    no_data(s, f, "no deliveries recorded");
+  } else {
+    const auto n = static_cast<double>(sorted.size());
+    std::vector<Point> pts{{f.x(axis.x.lo), f.y(0)}};
+    for (std::size_t i = 0; i < sorted.size(); ++i) {
+      const double x = f.x(sorted[i]);
+      pts.emplace_back(x, f.y(static_cast<double>(i) / n));
+      pts.emplace_back(x, f.y(static_cast<double>(i + 1) / n));
+    }
+    pts.emplace_back(f.x(axis.x.hi), f.y(1));
+    s.polyline(pts, Stroke{kBlue, 2.5, ""});
+    // p50 and p99: dotted guides from the y axis, labelled at the left where
+    // a latency CDF leaves room (it rises towards the right).
+    TextStyle style;
+    style.size = 12;
+    style.bold = true;
+    for (const auto& [q, name, shape] :
+         {std::tuple{50.0, "p50", Shape::kCircle}, std::tuple{99.0, "p99", Shape::kSquare}}) {
+      const double v = percentile(sorted, q);
+      const double y = f.y(q / 100);
+      s.line({f.area().x, y}, {f.x(v), y}, Stroke{"#555555", 1, "2 3"});
+      s.marker({f.x(v), y}, shape, 8, kInk, "#ffffff");
+      s.text({f.area().x + 6, y - 5}, ms_label(name, v), style);
+    }
+  }
+  latency_markers(s, f, p, axis);
+  return s.str();
+}
+
+std::string timeline_svg(const TimelineData& d, std::string_view title) {
+  constexpr int kWidth = 1120;
+  constexpr double kLeft = 64;
+  constexpr double kRight = 24;
+  constexpr double kPhaseBand = 22;
+  constexpr double kLaneBase = 44;  // marks; stale rows go below
+  constexpr double kStaleRow = 5;
+  constexpr std::size_t kMaxStaleRows = 12;
+  const double plot_w = kWidth - kLeft - kRight;
+  using MK = TimelineData::MarkKind;
+
+  // Stale windows of one lane that overlap in time get their own rows.
+  std::vector<std::size_t> stale_row(d.stale.size(), 0);
+  std::vector<std::size_t> rows_in_lane(d.lanes.size(), 0);
+  {
+    std::vector<std::vector<double>> row_end(d.lanes.size());
+    for (std::size_t i = 0; i < d.stale.size(); ++i) {
+      auto& ends = row_end[d.stale[i].lane];
+      std::size_t r = 0;
+      while (r < ends.size() && ends[r] > d.stale[i].from_s) ++r;
+      if (r == kMaxStaleRows) r = i % kMaxStaleRows;  // too many: reuse rows
+      if (r == ends.size()) ends.push_back(0);
+      ends[r] = std::max(ends[r], d.stale[i].to_s);
+      stale_row[i] = r;
+      rows_in_lane[d.stale[i].lane] = ends.size();
+    }
+  }
+
+  // Legend: the kinds of faults present, then the marks.
+  std::vector<LegendItem> items;
+  std::vector<std::string> kinds;
+  for (const auto& f : d.faults) {
+    if (std::find(kinds.begin(), kinds.end(), f.action) == kinds.end()) kinds.push_back(f.action);
+  }
+  for (const std::string& k : kinds) {
+    const bool instant_only = std::all_of(d.faults.begin(), d.faults.end(), [&k](const auto& f) {
+      return f.action != k || f.instant;
+    });
+    const bool dashed =
+        k == "restart" || std::any_of(d.faults.begin(), d.faults.end(),
+                                      [&k](const auto& f) { return f.action == k && !f.lane; });
+    if (instant_only) {
+      items.emplace_back(fault_name(k), fault_colour(k), LegendItem::Kind::kLine,
+                         dashed ? "5 3" : "");
+    } else {
+      items.emplace_back(fault_name(k) + " window", fault_colour(k), LegendItem::Kind::kSwatch, "",
+                         Shape::kCircle, fault_opacity(k, false) * 1.6);
+    }
+  }
+  auto has_mark = [&d](MK kind) {
+    return std::any_of(d.marks.begin(), d.marks.end(),
+                       [kind](const auto& m) { return m.kind == kind; });
+  };
+  using Kind = LegendItem::Kind;
+  if (has_mark(MK::kPublish))
+    items.emplace_back("publish", kInk, Kind::kMarker, "", Shape::kTriangle);
+  if (has_mark(MK::kPublishError)) {
+    items.emplace_back("publish failed", kVermillion, Kind::kMarker, "", Shape::kCross);
+  }
+  if (has_mark(MK::kDelivery)) items.emplace_back("delivery", kGreen, Kind::kLine);
+  if (has_mark(MK::kFlush))
+    items.emplace_back("flush", kPurple, Kind::kMarker, "", Shape::kDiamond);
+  if (has_mark(MK::kExit)) items.emplace_back("exit", kInk, Kind::kMarker, "", Shape::kCross);
+  const bool any_closed =
+      std::any_of(d.stale.begin(), d.stale.end(), [](const auto& w) { return !w.never; });
+  const bool any_never =
+      std::any_of(d.stale.begin(), d.stale.end(), [](const auto& w) { return w.never; });
+  if (any_closed) {
+    items.emplace_back("stale window (closed)", kVermillion, Kind::kSwatch, "", Shape::kCircle,
+                       0.45);
+  }
+  if (any_never) {
+    items.emplace_back("stale, never closed \u25B6", kVermillion, Kind::kSwatch, "", Shape::kCircle,
+                       1);
+  }
+
+  // Geometry: lanes stacked below the phase band; each lane as tall as its stale rows need.
+  std::vector<double> lane_top;
+  std::vector<double> lane_h;
+  const double lanes_top = 8 + kPhaseBand + 4;
+  double y_cursor = lanes_top;
+  for (std::size_t i = 0; i < d.lanes.size(); ++i) {
+    lane_top.push_back(y_cursor);
+    lane_h.push_back(kLaneBase + static_cast<double>(rows_in_lane[i]) * kStaleRow +
+                     (rows_in_lane[i] ? 3 : 0));
+    y_cursor += lane_h.back();
+  }
+  const double lanes_h = std::max(y_cursor - lanes_top, kLaneBase);
+  const double legend_h = svg::legend_height(plot_w, items);
+  const double height = lanes_top + lanes_h + 54 + legend_h + 8;
+  Svg s(kWidth, static_cast<int>(std::ceil(height)), "plot timeline", title);
+  const svg::Rect area{kLeft, lanes_top, plot_w, lanes_h};
+  svg::Ticks no_y;
+  Frame f(area, svg::nice_ticks(0, std::max(d.end_s, 0.001), 14), no_y);
+  // Lane backgrounds first, so grid and shading sit on top of them.
+  for (std::size_t i = 0; i < d.lanes.size(); ++i) {
+    s.rect(area.x, lane_top[i], area.w, lane_h[i], i % 2 == 0 ? "#F5F5F5" : "#FFFFFF");
+  }
+  f.draw_axes(s, "time since the first history record (s)", "");
+
+  // Phases: a band above the lanes.
+  TextStyle small;
+  small.size = 11;
+  small.colour = "#333333";
+  for (std::size_t i = 0; i < d.phases.size(); ++i) {
+    const double from = f.x(d.phases[i].t_s);
+    const double to = f.x(i + 1 < d.phases.size() ? d.phases[i + 1].t_s : d.end_s);
+    s.rect(from, 8, to - from, kPhaseBand, i % 2 == 0 ? "#E4E4E4" : "#F0F0F0");
+    if (svg::text_width(d.phases[i].name, small.size) + 6 < to - from) {
+      s.text({from + 3, 8 + 15}, d.phases[i].name, small);
+    }
+  }
+  TextStyle lane_style;
+  lane_style.anchor = "end";
+  lane_style.bold = true;
+  lane_style.size = 13;
+  for (std::size_t i = 0; i < d.lanes.size(); ++i) {
+    s.text({area.x - 8, lane_top[i] + 27}, d.lanes[i], lane_style);
+    s.line({area.x, lane_top[i] + lane_h[i]}, {area.x + area.w, lane_top[i] + lane_h[i]},
+           Stroke{"#CCCCCC", 1});
+  }
+
+  // Fault windows and instants.
+  for (const auto& fault : d.faults) {
+    const std::string colour = fault_colour(fault.action);
+    const double top = fault.lane ? lane_top[*fault.lane] : area.y;
+    const double h = fault.lane ? lane_h[*fault.lane] : area.h;
+    std::string tip = fault.label;
+    if (!fault.instant) {
+      tip += ", " + format_fixed(fault.from_s, 3) + " s to " + format_fixed(fault.to_s, 3) + " s" +
+             (fault.open_ended ? " (never ended)" : "");
+    }
+    s.begin_group(tip);
+    if (fault.instant) {
+      const double x = f.x(fault.from_s);
+      const bool dashed = !fault.lane || fault.action == "restart";
+      s.line({x, top}, {x, top + h}, Stroke{colour, 2.5, dashed ? "5 3" : ""});
+      s.text({x + 3, top + 11}, fault_name(fault.action), small);
+    } else {
+      const double x0 = f.x(fault.from_s);
+      const double x1 = f.x(fault.to_s);
+      s.rect(x0, top, x1 - x0, h, colour, fault_opacity(fault.action, !fault.lane));
+      s.line({x0, top}, {x0, top + h}, Stroke{colour, 1.5});
+      if (!fault.open_ended) s.line({x1, top}, {x1, top + h}, Stroke{colour, 1.5});
+      if (svg::text_width(fault_name(fault.action), small.size) + 6 < x1 - x0) {
+        s.text({x0 + 3, top + 11}, fault_name(fault.action), small);
+      }
+    }
+    s.end_group();
+  }
+
+  // Stale windows: thin bars below the marks, one row per overlapping window;
+  // those never closed are solid and end in an arrowhead at the end of the run.
+  for (std::size_t i = 0; i < d.stale.size(); ++i) {
+    const auto& w = d.stale[i];
+    const double x0 = f.x(w.from_s);
+    const double x1 = std::max(f.x(w.to_s), x0 + 2);
+    const double y = lane_top[w.lane] + kLaneBase + static_cast<double>(stale_row[i]) * kStaleRow;
+    s.begin_group(w.label);
+    s.rect(x0, y, x1 - x0, kStaleRow - 1, kVermillion, w.never ? 1 : 0.45);
+    if (w.never) s.marker({x1 + 3, y + 2}, Shape::kTriangleRight, 7, kVermillion, "");
+    s.end_group();
+  }
+
+  // Marks: publishes high in the lane, deliveries in the middle, the rest low.
+  // Tooltips only while the page stays small.
+  constexpr std::size_t kMaxTooltips = 5000;
+  const bool tooltips = d.marks.size() <= kMaxTooltips;
+  for (const auto& m : d.marks) {
+    const double x = f.x(m.t_s);
+    const double top = lane_top[m.lane];
+    if (tooltips) s.begin_group(m.label + " at " + format_fixed(m.t_s, 3) + " s");
+    switch (m.kind) {
+      case MK::kPublish:
+        s.marker({x, top + 11}, Shape::kTriangle, 9, kInk, "");
+        break;
+      case MK::kPublishError:
+        s.marker({x, top + 11}, Shape::kCross, 9, kVermillion, "");
+        break;
+      case MK::kDelivery:
+        s.line({x, top + 18}, {x, top + 32}, Stroke{kGreen, 2});
+        break;
+      case MK::kFlush:
+        s.marker({x, top + 26}, Shape::kDiamond, 12, kPurple, kInk);
+        break;
+      case MK::kExit:
+        s.marker({x, top + 26}, Shape::kCross, m.unexpected ? 13 : 10,
+                 m.unexpected ? kVermillion : kInk, "");
+        break;
+    }
+    if (tooltips) s.end_group();
+  }
+  svg::legend(s, area.x, area.y + area.h + 50, plot_w, items);
+  return s.str();
+}
+
+std::string line_chart_svg(std::string_view css_kind, std::string_view title,
+                           std::string_view x_label, std::string_view y_label,
+                           const std::vector<Series>& series) {
+  constexpr int kWidth = 548;
+  constexpr int kHeight = 340;
+  std::vector<LegendItem> items;
+  double x_lo = 0;
+  double x_hi = 0;
+  double y_hi = 0;
+  bool first = true;
+  for (std::size_t i = 0; i < series.size(); ++i) {
+    const SeriesStyle& st = kSeriesStyles[i % kSeriesStyles.size()];
+    items.push_back({series[i].name, st.colour, LegendItem::Kind::kLineMarker, st.dash, st.shape});
+    for (const auto& [x, y] : series[i].points) {
+      x_lo = first ? x : std::min(x_lo, x);
+      x_hi = first ? x : std::max(x_hi, x);
+      y_hi = std::max(y_hi, y);
+      first = false;
+    }
+  }
+  const double legend_w = kWidth - 76 - 24;
+  const double legend_h = svg::legend_height(legend_w, items);
+  const svg::Rect area{76, 12 + legend_h + 8, legend_w, kHeight - (12 + legend_h + 8) - 58};
+  Frame f(area, svg::nice_ticks(x_lo, x_hi, 8), svg::nice_ticks(0, y_hi > 0 ? y_hi * 1.05 : 1, 6));
+  Svg s(kWidth, kHeight, "plot " + std::string(css_kind), title);
+  svg::legend(s, area.x, 10, legend_w, items);
+  f.draw_axes(s, x_label, y_label);
+  for (std::size_t i = 0; i < series.size(); ++i) {
+    const SeriesStyle& st = kSeriesStyles[i % kSeriesStyles.size()];
+    std::vector<Point> pts;
+    for (const auto& [x, y] : series[i].points) pts.emplace_back(f.x(x), f.y(y));
+    s.polyline(pts, Stroke{st.colour, 2.5, st.dash});
+    for (const auto& [x, y] : series[i].points) {
+      s.begin_group(series[i].name + " at " + format_number(x) + ": " + format_number(y));
+      s.marker({f.x(x), f.y(y)}, st.shape, 9, st.colour, "#ffffff");
+      s.end_group();
+    }
+  }
+  return s.str();
+}
+
+}  // namespace pjx::reports

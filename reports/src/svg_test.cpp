@@ -1,0 +1,93 @@
+#include "svg.hpp"
+
+#include <gtest/gtest.h>
+
+#include "plots.hpp"
+
+namespace pjx::reports::svg {
+namespace {
+
+TEST(NiceNumber, RoundsToOneTwoTwoAndAHalfOrFive) {
+  EXPECT_DOUBLE_EQ(nice_number(0.7, false), 1);
+  EXPECT_DOUBLE_EQ(nice_number(1.7, false), 2);
+  EXPECT_DOUBLE_EQ(nice_number(2.4, false), 2.5);
+  EXPECT_DOUBLE_EQ(nice_number(3, false), 5);
+  EXPECT_DOUBLE_EQ(nice_number(7, false), 10);
+  EXPECT_DOUBLE_EQ(nice_number(340, true), 250);
+  EXPECT_DOUBLE_EQ(nice_number(0.018, true), 0.02);
+}
+
+TEST(NiceTicks, CoverTheRangeWithFewEvenlySpacedTicks) {
+  const Ticks t = nice_ticks(3.2, 48.1, 8);
+  EXPECT_LE(t.lo, 3.2);
+  EXPECT_GE(t.hi, 48.1);
+  EXPECT_DOUBLE_EQ(t.lo, 0);
+  EXPECT_DOUBLE_EQ(t.step, 10);
+  ASSERT_EQ(t.values.size(), 6u);
+  EXPECT_DOUBLE_EQ(t.values.back(), 50);
+  EXPECT_EQ(t.decimals, 0);
+}
+
+TEST(NiceTicks, FractionalStepsGetEnoughDecimals) {
+  const Ticks t = nice_ticks(0, 1, 5);
+  EXPECT_DOUBLE_EQ(t.step, 0.25);
+  EXPECT_EQ(t.decimals, 2);
+  EXPECT_EQ(t.values.size(), 5u);
+}
+
+TEST(NiceTicks, WidenADegenerateRange) {
+  const Ticks zero = nice_ticks(0, 0, 5);
+  EXPECT_LT(zero.lo, zero.hi);
+  const Ticks same = nice_ticks(50, 50, 5);
+  EXPECT_LE(same.lo, 50);
+  EXPECT_GT(same.hi, 50);
+}
+
+TEST(Svg, EscapesTextAndTitleAndHoldsNoUrl) {
+  Svg s(100, 50, "plot test", "a <b> & c");
+  s.text({1, 2}, "<script>x</script>", TextStyle{});
+  const std::string out = s.str();
+  EXPECT_NE(out.find("aria-label=\"a &lt;b&gt; &amp; c\""), std::string::npos);
+  EXPECT_NE(out.find("&lt;script&gt;x&lt;/script&gt;"), std::string::npos);
+  EXPECT_EQ(out.find("<script"), std::string::npos);
+  EXPECT_EQ(out.find("http"), std::string::npos);
+  EXPECT_EQ(out.rfind("<svg class=\"plot test\"", 0), 0u);
+}
+
+TEST(Frame, MapsTickRangeOntoTheAreaWithYUpwards) {
+  const Frame f(Rect{10, 20, 100, 50}, nice_ticks(0, 10, 6), nice_ticks(0, 1, 5));
+  EXPECT_DOUBLE_EQ(f.x(0), 10);
+  EXPECT_DOUBLE_EQ(f.x(10), 110);
+  EXPECT_DOUBLE_EQ(f.y(0), 70);
+  EXPECT_DOUBLE_EQ(f.y(1), 20);
+}
+
+TEST(Percentile, UsesNearestRank) {
+  EXPECT_DOUBLE_EQ(percentile({5, 1, 4, 2, 3}, 50), 3);
+  EXPECT_DOUBLE_EQ(percentile({5, 1, 4, 2, 3}, 99), 5);
+  EXPECT_DOUBLE_EQ(percentile({5, 1, 4, 2, 3}, 0), 1);
+  EXPECT_DOUBLE_EQ(percentile({}, 50), 0);
+}
+
+TEST(LatencyPlots, MarkPollIntervalAndBoundWithLabels) {
+  LatencyPlot p{{10, 20, 30, 45}, 50.0, 60.0, "t"};
+  const std::string hist = latency_histogram_svg(p);
+  EXPECT_NE(hist.find("class=\"plot histogram\""), std::string::npos);
+  EXPECT_NE(hist.find("poll_interval 50 ms"), std::string::npos);
+  EXPECT_NE(hist.find("bound 60 ms"), std::string::npos);
+  EXPECT_NE(hist.find("delivery latency (ms)"), std::string::npos);
+  const std::string cdf = latency_cdf_svg(p);
+  EXPECT_NE(cdf.find("class=\"plot cdf\""), std::string::npos);
+  EXPECT_NE(cdf.find("p50 20 ms"), std::string::npos);
+  EXPECT_NE(cdf.find("p99 45 ms"), std::string::npos);
+}
+
+TEST(LatencyPlots, NameABoundFarOffScaleInsteadOfSqueezingTheData) {
+  LatencyPlot p{{10, 20, 30, 45}, 50.0, 300.0, "t"};
+  const std::string hist = latency_histogram_svg(p);
+  EXPECT_NE(hist.find("bound 300 ms (off scale)"), std::string::npos);
+  EXPECT_EQ(hist.find(">300<"), std::string::npos);  // no tick at 300: the axis stays near the data
+}
+
+}  // namespace
+}  // namespace pjx::reports::svg
