@@ -30,6 +30,17 @@
 //       gap. With detect_gaps, a gap, or a poll that finds new commits after
 //       more than `retention` without polling (a stall), calls the
 //       FlushHandler once, before the rows of that poll are delivered.
+//   I9. Every poll first checks that the file at the path is the one the
+//       listener opened (device and inode). When it was replaced or
+//       deleted, both connections are reopened on the file now at the path
+//       (a new one is created if it was deleted), the FlushHandler is
+//       called (invalidations written to the old file in the meantime are
+//       lost to this listener), and the new file is read from its first
+//       row, so rows committed to it before the switch was noticed are still
+//       delivered. publish() checks the same before it writes, so it never
+//       writes to a file that is no longer at the path. (A file replaced
+//       while the old -wal/-shm stay beside it is read by SQLite through the
+//       old WAL, by every process; replace a database with its sidecars.)
 //
 // Poller states (one thread per started backend):
 //
@@ -39,6 +50,7 @@
 //             wake + 0.2, 1 and 5 ms] (commits are written before they show)
 //   [polling] --PRAGMA data_version unchanged--> [waiting]      (skipped_polls)
 //   [polling] --gap or stall (I8)--> [flushing] --> deliver --> [waiting]
+//   [polling] --file replaced or deleted (I9)--> [reopening] --> [flushing]
 //   [polling] --error--> [waiting]                              (poll_errors, I6)
 //   [waiting|polling] --stop()--> [stopping: finish the current row] --> [stopped]
 //
@@ -46,11 +58,12 @@
 // and handler calls (the handler never runs concurrently with itself);
 // write_mu_ serialises publishes and lag queries on the writer connection;
 // the poll thread sleeps in ppoll() on an eventfd (stop) and the change
-// watcher's inotify fd. Order: lifecycle_mu_ before poll_mu_; write_mu_ is
-// never held with another.
+// watcher's inotify fd. Order: lifecycle_mu_ before poll_mu_ before
+// write_mu_ (taken under poll_mu_ only to reopen after a replaced file).
 #include "pjx/sqlite_backend.hpp"
 
 #include <poll.h>
+#include <sys/stat.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -63,6 +76,7 @@
 #include <mutex>
 #include <random>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "change_watcher.hpp"
@@ -180,7 +194,7 @@ struct SqliteInvalidationBackend::Impl {
   std::atomic<std::uint64_t> published{0}, publish_failures{0}, busy_waits{0}, polls{0},
       skipped_polls{0}, poll_errors{0}, rows_received{0}, keys_delivered{0}, malformed_rows{0},
       handler_errors{0}, flushes{0}, gaps_detected{0}, missed_ids{0}, stalls_detected{0}, timed_polls{0},
-      wakes{0}, empty_wakes{0}, wake_retries{0}, wake_failures{0};
+      wakes{0}, empty_wakes{0}, wake_retries{0}, wake_failures{0}, reopens{0};
   std::atomic<bool> wake_active{false};
   std::atomic<std::int64_t> cursor{0};
   std::atomic<std::int64_t> last_poll_ns{-1};  // monotonic; -1 = never
@@ -190,9 +204,13 @@ struct SqliteInvalidationBackend::Impl {
 
   mutable std::mutex write_mu;
   std::unique_ptr<detail::EventLog> writer;  // guarded by write_mu
+  std::optional<std::pair<dev_t, ino_t>> writer_file;  // guarded by write_mu
 
   std::mutex poll_mu;
   std::unique_ptr<detail::EventLog> reader;  // guarded by poll_mu
+  // The file the reader opened (device, inode), to notice a replaced or
+  // deleted database. Guarded by poll_mu.
+  std::optional<std::pair<dev_t, ino_t>> reader_file;
   std::int64_t last_data_version = -1;       // guarded by poll_mu
   InvalidationHandler handler;               // guarded by poll_mu
   FlushHandler on_flush;                     // guarded by poll_mu
@@ -212,6 +230,41 @@ struct SqliteInvalidationBackend::Impl {
     bool skipped = false;  // data_version unchanged: no commit visible since the last poll
   };
 
+  // (device, inode) of the file at the path now; nullopt when there is none.
+  std::optional<std::pair<dev_t, ino_t>> file_at_path() const {
+    struct stat st {};
+    if (::stat(location.file.c_str(), &st) != 0) return std::nullopt;
+    return std::pair{st.st_dev, st.st_ino};
+  }
+
+  // Opens the publisher's connection when it is not open, or when the file
+  // at the path is no longer the one it has open (replaced or deleted), so
+  // that a publish never goes to a file nobody else can see. One stat(2)
+  // per publish. REQUIRES: write_mu held.
+  void ensure_writer() {
+    const auto now_at_path = file_at_path();
+    if (writer && now_at_path && now_at_path == writer_file) return;
+    writer.reset();
+    writer = open_log();
+    writer_file = file_at_path();
+  }
+
+  // Opens the listener's connection and remembers which file it opened.
+  // REQUIRES: poll_mu held.
+  void open_reader() {
+    reader = open_log();
+    reader_file = file_at_path();
+  }
+
+  // When the file at the path is not the one the reader has open (it was
+  // replaced or deleted): reopens both connections on the file now at the
+  // path, rewinds the cursor to read that file from its start and sets
+  // replaced_pending, since what was published meanwhile went to the other
+  // file and the cache must be flushed.
+  // REQUIRES: poll_mu held, reader open.
+  void reopen_if_replaced();
+  bool replaced_pending = false;  // a replaced file awaits its flush; guarded by poll_mu
+
   std::unique_ptr<detail::EventLog> open_log() {
     return std::make_unique<detail::EventLog>(location, db_path, options.busy_timeout, &busy_waits);
   }
@@ -223,6 +276,7 @@ struct SqliteInvalidationBackend::Impl {
 
   void publish(const KeySet& keys);
   PollOutcome poll_once();
+  void notify_flush(FlushReason reason);
   void poll_loop();
   std::unique_ptr<detail::ChangeWatcher> make_watcher();
 };
@@ -237,7 +291,8 @@ SqliteInvalidationBackend::SqliteInvalidationBackend(std::string db_path, Sqlite
   if (impl_->location.exists) {
     // Check now that the existing file is a compatible database; keep the
     // connection as the publisher's.
-    impl_->writer = impl_->open_log();
+    std::lock_guard lock(impl_->write_mu);
+    impl_->ensure_writer();
   }
 }
 
@@ -253,7 +308,7 @@ void SqliteInvalidationBackend::Impl::publish(const KeySet& keys) {
   const std::string keys_json = detail::encode_keys(keys);  // may throw invalid_argument
   std::lock_guard lock(write_mu);
   try {
-    if (!writer) writer = open_log();
+    ensure_writer();
     auto& log = *writer;
     log.begin_immediate.step();
     log.begin_immediate.reset();
@@ -314,7 +369,7 @@ void SqliteInvalidationBackend::start(InvalidationHandler handler, FlushHandler 
   {
     std::lock_guard poll(d.poll_mu);
     try {
-      if (!d.reader) d.reader = d.open_log();
+      if (!d.reader) d.open_reader();
       d.watcher = d.make_watcher();
       auto& max_id = d.reader->max_id;
       max_id.step();
@@ -450,6 +505,39 @@ void SqliteInvalidationBackend::Impl::poll_loop() {
   poll_thread_id.store(std::thread::id{});
 }
 
+void SqliteInvalidationBackend::Impl::reopen_if_replaced() {
+  const auto now_at_path = file_at_path();
+  if (now_at_path && now_at_path == reader_file) return;
+  replaced_pending = true;  // stays set if reopening fails, so the flush is not lost
+  warnings.warn("replaced", "the database file \"" + db_path + "\" was " +
+                                (now_at_path ? "replaced" : "deleted") +
+                                " under this worker; reopening it and flushing the cache (invalidations sent "
+                                "to the old file in the meantime cannot be known)");
+  {
+    std::lock_guard lock(write_mu);  // the only place write_mu is taken under poll_mu
+    writer.reset();
+  }
+  reader.reset();
+  open_reader();
+  // Read the new file from its first row: rows other workers committed to it
+  // before this listener noticed the switch are delivered after the flush
+  // rather than skipped (retention bounds how many there are).
+  cursor.store(0);
+  last_data_version = -1;
+  reopens.fetch_add(1, std::memory_order_relaxed);
+}
+
+void SqliteInvalidationBackend::Impl::notify_flush(FlushReason reason) {
+  flushes.fetch_add(1, std::memory_order_relaxed);
+  if (!on_flush) return;
+  try {
+    on_flush(reason);
+  } catch (const std::exception& e) {
+    handler_errors.fetch_add(1, std::memory_order_relaxed);
+    warnings.warn("handler", std::string("flush handler threw: ") + e.what());
+  }
+}
+
 SqliteInvalidationBackend::Impl::PollOutcome SqliteInvalidationBackend::Impl::poll_once() {
   std::lock_guard lock(poll_mu);
   struct Row {
@@ -459,12 +547,15 @@ SqliteInvalidationBackend::Impl::PollOutcome SqliteInvalidationBackend::Impl::po
   std::vector<Row> rows;
   std::int64_t snapshot_top = 0;    // highest id issued in this poll's snapshot
   std::int64_t missing = 0;         // ids above the cursor pruned before we read them
+  bool replaced = false;            // the database file was replaced or deleted (I9)
   const auto now = clock->monotonic().count();
   const auto previous = last_poll_ns.load();
   const bool stalled = previous >= 0 && now - previous > std::chrono::duration_cast<std::chrono::nanoseconds>(
                                                             options.retention).count();
   try {
-    if (!reader) reader = open_log();
+    if (!reader) open_reader();
+    reopen_if_replaced();
+    replaced = std::exchange(replaced_pending, false);
     auto& log = *reader;
     log.data_version.step();
     const std::int64_t version = log.data_version.column_int64(0);
@@ -473,6 +564,7 @@ SqliteInvalidationBackend::Impl::PollOutcome SqliteInvalidationBackend::Impl::po
       // Nobody committed since the last poll: nothing new, nothing pruned.
       skipped_polls.fetch_add(1, std::memory_order_relaxed);
       last_poll_ns.store(now);
+      if (replaced) notify_flush(FlushReason::kReplacedFile);
       return PollOutcome{0, true};
     }
     const std::int64_t from = cursor.load();
@@ -514,29 +606,22 @@ SqliteInvalidationBackend::Impl::PollOutcome SqliteInvalidationBackend::Impl::po
   polls.fetch_add(1, std::memory_order_relaxed);
   last_poll_ns.store(now);
 
-  if (options.detect_gaps && (missing > 0 || stalled)) {  // I8
-    FlushReason reason = FlushReason::kStall;
+  if (replaced) {
+    notify_flush(FlushReason::kReplacedFile);  // I9
+  } else if (options.detect_gaps && (missing > 0 || stalled)) {  // I8
     if (missing > 0) {
-      reason = FlushReason::kGap;
       gaps_detected.fetch_add(1, std::memory_order_relaxed);
       missed_ids.fetch_add(static_cast<std::uint64_t>(missing), std::memory_order_relaxed);
       warnings.warn("gap", std::to_string(missing) + " row(s) after id " + std::to_string(cursor.load()) +
                                " were pruned before this listener read them (it was stalled, or a publisher's "
                                "clock is ahead); flushing the cache");
+      notify_flush(FlushReason::kGap);
     } else {
       stalls_detected.fetch_add(1, std::memory_order_relaxed);
       warnings.warn("stall", "no poll for " + std::to_string((now - previous) / 1'000'000) +
                                  " ms, longer than retention " + seconds_text(options.retention) +
                                  " (process paused or machine suspended?); flushing the cache");
-    }
-    flushes.fetch_add(1, std::memory_order_relaxed);
-    if (on_flush) {
-      try {
-        on_flush(reason);
-      } catch (const std::exception& e) {
-        handler_errors.fetch_add(1, std::memory_order_relaxed);
-        warnings.warn("handler", std::string("flush handler threw: ") + e.what());
-      }
+      notify_flush(FlushReason::kStall);
     }
   }
 
@@ -612,13 +697,14 @@ SqliteStats SqliteInvalidationBackend::stats() const {
   s.wake_retries = d.wake_retries.load();
   s.wake_failures = d.wake_failures.load();
   s.wake_active = d.wake_active.load();
+  s.reopens = d.reopens.load();
   if (const auto last = d.last_poll_ns.load(); last >= 0) {
     s.since_last_poll = d.clock->monotonic() - std::chrono::nanoseconds(last);
   }
   if (s.listening) {
     std::lock_guard lock(d.write_mu);
     try {
-      if (!d.writer) d.writer = d.open_log();
+      d.ensure_writer();
       auto& lag = d.writer->count_lag;
       lag.bind(1, s.cursor).bind(2, std::string_view(d.options.channel)).bind(3, std::string_view(d.instance_id));
       lag.step();

@@ -88,7 +88,7 @@ struct SqliteStats {
   std::uint64_t keys_delivered = 0;    // keys handed to the handler
   std::uint64_t malformed_rows = 0;    // rows skipped: keys_json not an array of strings
   std::uint64_t handler_errors = 0;    // handler calls that threw
-  std::uint64_t flushes = 0;           // FlushHandler calls (gaps + stalls)
+  std::uint64_t flushes = 0;           // FlushHandler calls (gaps, stalls, reopens)
   std::uint64_t gaps_detected = 0;     // polls that found pruned unread ids
   std::uint64_t missed_ids = 0;        // unread ids found pruned (any channel: an upper bound)
   std::uint64_t stalls_detected = 0;   // polls after more than retention without one
@@ -98,6 +98,7 @@ struct SqliteStats {
   std::uint64_t wake_retries = 0;      // re-polls after an empty wake (0.2, 1, 5 ms)
   std::uint64_t wake_failures = 0;     // times the change watch could not be set up or broke
   bool wake_active = false;            // a change watch is in place now
+  std::uint64_t reopens = 0;           // the file at the path was replaced or deleted: reopened + flushed
   std::int64_t cursor = 0;             // highest id read; only increases while listening
   std::int64_t lag = 0;                // rows on our channel from others above cursor
   // Time since the last successful poll; empty before the first one.

@@ -1,7 +1,9 @@
-// Invariant I8 of sqlite_backend.cpp: a listener that finds unread rows
+// Invariants I8 and I9 of sqlite_backend.cpp: a listener that finds unread rows
 // pruned, or that stalled past retention while others committed, asks for a
 // flush; one that keeps up never does.
 #include <gtest/gtest.h>
+
+#include <filesystem>
 
 #include "pjx/sqlite_backend.hpp"
 #include "temp_dir.hpp"
@@ -14,7 +16,7 @@ using namespace std::chrono_literals;
 using pjx::testing::RawDb;
 using pjx::testing::TempDir;
 
-class GapDetectionTest : public ::testing::Test {
+class MissedInvalidationsTest : public ::testing::Test {
  protected:
   SqliteOptions options(const std::string& channel = "pyjinhx:invalidate") {
     SqliteOptions o;
@@ -39,7 +41,7 @@ class GapDetectionTest : public ::testing::Test {
   std::vector<std::string> warnings_;
 };
 
-TEST_F(GapDetectionTest, UnreadRowsPrunedBeforeThePollAreAGapAndFlushBeforeTheRest) {
+TEST_F(MissedInvalidationsTest, UnreadRowsPrunedBeforeThePollAreAGapAndFlushBeforeTheRest) {
   SqliteInvalidationBackend listener(db_, options()), publisher(db_, options());
   start(listener);
   publisher.publish({"a"});
@@ -56,7 +58,7 @@ TEST_F(GapDetectionTest, UnreadRowsPrunedBeforeThePollAreAGapAndFlushBeforeTheRe
   EXPECT_NE(warnings_.back().find("pruned before this listener read them"), std::string::npos);
 }
 
-TEST_F(GapDetectionTest, AGapIsSeenEvenWhenPruningEmptiedTheTable) {
+TEST_F(MissedInvalidationsTest, AGapIsSeenEvenWhenPruningEmptiedTheTable) {
   SqliteInvalidationBackend listener(db_, options()), publisher(db_, options());
   start(listener);
   publisher.publish({"a"});
@@ -66,7 +68,7 @@ TEST_F(GapDetectionTest, AGapIsSeenEvenWhenPruningEmptiedTheTable) {
   EXPECT_TRUE(got_.empty());
 }
 
-TEST_F(GapDetectionTest, AStallPastRetentionWithNewCommitsFlushes) {
+TEST_F(MissedInvalidationsTest, AStallPastRetentionWithNewCommitsFlushes) {
   SqliteInvalidationBackend listener(db_, options()), publisher(db_, options());
   start(listener);
   clock_->advance(6s);
@@ -77,7 +79,7 @@ TEST_F(GapDetectionTest, AStallPastRetentionWithNewCommitsFlushes) {
   EXPECT_EQ(listener.stats().stalls_detected, 1u);
 }
 
-TEST_F(GapDetectionTest, AStallWithNoCommitsInBetweenIsNoAlarm) {
+TEST_F(MissedInvalidationsTest, AStallWithNoCommitsInBetweenIsNoAlarm) {
   SqliteInvalidationBackend listener(db_, options());
   start(listener);
   clock_->advance(60s);
@@ -85,7 +87,7 @@ TEST_F(GapDetectionTest, AStallWithNoCommitsInBetweenIsNoAlarm) {
   EXPECT_TRUE(flushes_.empty());
 }
 
-TEST_F(GapDetectionTest, OtherChannelsBeingPrunedIsNoAlarmForAListenerThatKeepsUp) {
+TEST_F(MissedInvalidationsTest, OtherChannelsBeingPrunedIsNoAlarmForAListenerThatKeepsUp) {
   SqliteInvalidationBackend listener(db_, options("quiet-app")), busy(db_, options("busy-app"));
   start(listener);
   for (int i = 0; i < 40; ++i) {
@@ -97,7 +99,7 @@ TEST_F(GapDetectionTest, OtherChannelsBeingPrunedIsNoAlarmForAListenerThatKeepsU
   EXPECT_EQ(listener.stats().cursor, 40);  // moved past rows that were not its own
 }
 
-TEST_F(GapDetectionTest, StartingAfterEverythingWasPrunedIsNoAlarm) {
+TEST_F(MissedInvalidationsTest, StartingAfterEverythingWasPrunedIsNoAlarm) {
   {
     SqliteInvalidationBackend early(db_, options());
     early.publish({"old"});
@@ -112,7 +114,7 @@ TEST_F(GapDetectionTest, StartingAfterEverythingWasPrunedIsNoAlarm) {
   EXPECT_EQ(got_, std::vector<KeySet>{{"new"}});
 }
 
-TEST_F(GapDetectionTest, DetectionOffReproducesUpstreamSilentLoss) {
+TEST_F(MissedInvalidationsTest, DetectionOffReproducesUpstreamSilentLoss) {
   SqliteOptions o = options();
   o.detect_gaps = false;
   SqliteInvalidationBackend listener(db_, o), publisher(db_, options());
@@ -124,6 +126,57 @@ TEST_F(GapDetectionTest, DetectionOffReproducesUpstreamSilentLoss) {
   EXPECT_TRUE(flushes_.empty());
   EXPECT_EQ(got_, std::vector<KeySet>{{"b"}});  // "a" is lost without a sign
   EXPECT_EQ(listener.stats().gaps_detected, 0u);
+}
+
+// Invariant I9: a replaced or deleted database file is noticed, reopened,
+// and the cache flushed.
+
+TEST_F(MissedInvalidationsTest, AReplacedFileIsReopenedAndFlushesThenDeliversFromTheNewFile) {
+  SqliteInvalidationBackend listener(db_, options());
+  start(listener);
+  {
+    SqliteInvalidationBackend elsewhere(dir_.file("new.db"), options());
+    elsewhere.publish({"in-the-new-file-before"});
+  }
+  // A clean replacement takes the old -wal/-shm away too: SQLite would
+  // otherwise read the new file through the old file's WAL.
+  std::filesystem::remove(db_ + "-wal");
+  std::filesystem::remove(db_ + "-shm");
+  std::filesystem::rename(dir_.file("new.db"), db_);
+  listener.poll_now();
+  EXPECT_EQ(flushes_, std::vector<FlushReason>{FlushReason::kReplacedFile});
+  // Rows already in the new file are delivered after the flush, not skipped.
+  EXPECT_EQ(got_, std::vector<KeySet>{{"in-the-new-file-before"}});
+  EXPECT_EQ(listener.stats().reopens, 1u);
+  SqliteInvalidationBackend publisher(db_, options());
+  publisher.publish({"after"});
+  listener.poll_now();
+  EXPECT_EQ(got_, (std::vector<KeySet>{{"in-the-new-file-before"}, {"after"}}));
+  EXPECT_EQ(flushes_.size(), 1u);
+}
+
+TEST_F(MissedInvalidationsTest, ADeletedFileIsRecreatedAndFlushesAndOwnPublishesGoToTheNewFile) {
+  SqliteInvalidationBackend listener(db_, options()), other(db_, options());
+  start(listener);
+  listener.publish({"before"});
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db_ + suffix);
+  listener.poll_now();
+  EXPECT_EQ(flushes_, std::vector<FlushReason>{FlushReason::kReplacedFile});
+  EXPECT_TRUE(std::filesystem::exists(db_));
+  listener.publish({"mine-after"});  // the writer was reopened too
+  EXPECT_EQ(RawDb(db_).scalar("SELECT keys_json FROM pjx_invalidation"), R"(["mine-after"])");
+}
+
+TEST_F(MissedInvalidationsTest, AnUnchangedFileIsNeverReopened) {
+  SqliteInvalidationBackend listener(db_, options()), publisher(db_, options());
+  start(listener);
+  for (int i = 0; i < 5; ++i) {
+    publisher.publish({"k" + std::to_string(i)});
+    listener.poll_now();
+  }
+  EXPECT_EQ(listener.stats().reopens, 0u);
+  EXPECT_TRUE(flushes_.empty());
+  EXPECT_EQ(got_.size(), 5u);
 }
 
 }  // namespace
