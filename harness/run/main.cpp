@@ -22,6 +22,7 @@
 #include <CLI/CLI.hpp>
 #include <unistd.h>
 
+#include "bench.hpp"
 #include "check/checkers.hpp"
 #include "check/history.hpp"
 #include "child_process.hpp"
@@ -442,6 +443,96 @@ int cmd_report(const std::vector<std::string>& files, const std::string& out) {
 #endif
 }
 
+struct BenchFlags {
+  BenchOptions options;
+  std::string worker_cmd;
+  std::string dir;
+  std::string json;
+  std::string report;
+  bool quick = false;
+  bool keep = false;
+};
+
+void add_bench_flags(CLI::App* app, BenchFlags& f) {
+  app->add_option("--kind", f.options.kind, "latency, idle, throughput or all (default all)")
+      ->check(CLI::IsMember({"latency", "idle", "throughput", "all"}));
+  app->add_option("--workers", f.options.workers, "Receiving/idle worker counts (default 1,4,16)")
+      ->delimiter(',');
+  app->add_option("--poll", f.options.poll_s, "Poll intervals in seconds (default 0.01,0.05,0.5)")
+      ->delimiter(',');
+  app->add_option("--wake", f.options.wake, "Change wakes: on, off or both (default both)")
+      ->check(CLI::IsMember({"on", "off", "both"}));
+  app->add_option("--events", f.options.events, "Events per latency run (default 100)");
+  app->add_option("--duration", f.options.duration_s,
+                  "Seconds per idle and throughput run (default 30 and 10)");
+  app->add_option("--publishers", f.options.publishers,
+                  "Publisher counts for throughput (default 1,2,4,8)")
+      ->delimiter(',');
+  app->add_option("--seed", f.options.seed, "Seed of the publish spacing (default 1)");
+  app->add_option("--worker-cmd", f.worker_cmd, "Worker command line (default pjx-worker)");
+  app->add_option("--dir", f.dir, "Run folder (default a temporary one, removed afterwards)");
+  app->add_option("--json", f.json, "Write bench.json here");
+  app->add_option("--report", f.report, "Write a report into this folder");
+  app->add_flag("--quick", f.quick, "Small sizes, for CI");
+  app->add_flag("--keep", f.keep, "Keep the temporary run folder");
+}
+
+int cmd_bench(BenchFlags& f, const std::string& command) {
+  BenchOptions o = f.options;
+  if (f.quick) {
+    const BenchOptions given = o;
+    apply_quick(o);
+    o.kind = given.kind;
+  }
+  o.worker_cmd = f.worker_cmd.empty() ? default_worker_cmd() : f.worker_cmd;
+  o.run_id = random_hex(6);
+  const bool temp = f.dir.empty();
+  int code = 0;
+  try {
+    o.dir = temp ? make_temp_dir() : fs::path(f.dir);
+    fs::create_directories(o.dir);
+    Json doc = {{"tool", "pjx-harness"},
+                {"kind", "bench"},
+                {"schema", 1},
+                {"version", kHarnessVersion},
+                {"machine", machine_info(o.dir)},
+                {"commit", commit_id()},
+                {"started_at", utc_now_iso()},
+                {"command", command},
+                {"worker_cmd", o.worker_cmd}};
+    const Json runs = run_benches(o, std::cerr);
+    doc["runs"] = runs;
+    print_bench_table(std::cout, runs);
+    code = bench_exit_code(runs);
+    if (code != 0) std::cout << "\nsome run lost, missed or failed publishes\n";
+    fs::path json_file = f.json;
+    if (json_file.empty() && !f.report.empty()) json_file = fs::path(f.report) / "bench.json";
+    if (!json_file.empty()) {
+      if (!json_file.parent_path().empty()) fs::create_directories(json_file.parent_path());
+      std::ofstream out(json_file, std::ios::binary | std::ios::trunc);
+      out << doc.dump(2) << "\n";
+      if (!out) throw std::runtime_error("cannot write " + json_file.string());
+      std::cout << "\nbench: " << json_file.string() << "\n";
+    }
+    if (!f.report.empty()) {
+#ifdef PJX_HAVE_REPORTS
+      pjx::reports::write_report({json_file}, f.report);
+      std::cout << "report: " << (fs::path(f.report) / "index.html").string() << "\n";
+#else
+      throw std::runtime_error("--report: this pjx-harness was built without the reports library");
+#endif
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "pjx-harness: " << e.what() << "\n";
+    code = kExitUsage;
+  }
+  if (temp && !f.keep && !o.dir.empty()) {
+    std::error_code ec;
+    fs::remove_all(o.dir, ec);
+  }
+  return code;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -493,6 +584,11 @@ int main(int argc, char** argv) {
       CLI::ExistingFile);
   report->add_option("-o,--out", report_out, "Output folder")->required();
 
+  BenchFlags bench_flags;
+  CLI::App* bench = app.add_subcommand(
+      "bench", "Multi-process benchmarks: delivery latency, idle CPU, publish throughput");
+  add_bench_flags(bench, bench_flags);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -505,5 +601,6 @@ int main(int argc, char** argv) {
   if (*analyze) return cmd_analyze(analyze_files, analyze_json, analyze_junit, command);
   if (*probe) return cmd_probe(probe_db, probe_json);
   if (*report) return cmd_report(report_files, report_out);
+  if (*bench) return cmd_bench(bench_flags, command);
   return kExitUsage;
 }
