@@ -21,8 +21,7 @@
 #include "child_process.hpp"
 #include "command_line.hpp"
 #include "duration.hpp"
-
-extern char** environ;
+#include "event_loop.hpp"
 
 namespace pjx::harness {
 namespace {
@@ -63,17 +62,9 @@ class Pool {
     auto w = std::make_unique<Worker>();
     Worker* wp = w.get();
     const std::string name = "w" + std::to_string(workers_.size());
-    std::vector<std::string> env;
-    for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-      const std::string entry = *e;
-      const std::string key = entry.substr(0, entry.find('='));
-      if (key.rfind("PJX_", 0) == 0 || key == "REDIS_URL" || key.rfind("FAKETIME", 0) == 0) {
-        continue;
-      }
-      env.push_back(entry);
-    }
-    for (const auto& [k, v] : env_) env.push_back(k + "=" + v);
-    env.push_back("PJX_WORKER_NAME=" + name);
+    auto overrides = env_;
+    overrides["PJX_WORKER_NAME"] = name;
+    const std::vector<std::string> env = worker_environment(overrides);
     ChildProcess::Handlers h;
     h.on_line = [wp](std::string line) {
       Json ev;
@@ -146,23 +137,7 @@ class Pool {
   }
 
   bool pump_until(const std::function<bool()>& done, std::int64_t deadline) {
-    if (done()) return true;
-    auto fired = std::make_shared<bool>(false);
-    boost::asio::steady_timer timer(io_);
-    timer.expires_after(
-        std::chrono::nanoseconds(std::max<std::int64_t>(0, deadline - monotonic_ns())));
-    timer.async_wait([fired](const boost::system::error_code&) { *fired = true; });
-    while (!done() && !*fired) {
-      if (io_.stopped()) io_.restart();
-      io_.run_one();
-    }
-    timer.cancel();
-    // Let the cancelled wait complete while the timer still exists.
-    while (!*fired) {
-      if (io_.stopped()) io_.restart();
-      io_.run_one();
-    }
-    return done();
+    return harness::pump_until(io_, done, deadline);
   }
   void pump_for(std::int64_t ns) { pump_until([] { return false; }, monotonic_ns() + ns); }
 

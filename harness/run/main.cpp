@@ -32,12 +32,28 @@
 #include "runner.hpp"
 #include "scenario.hpp"
 
-#ifdef PJX_HAVE_REPORTS
 #include "pjx/reports/report.hpp"
-#endif
 
 namespace fs = std::filesystem;
 using namespace pjx::harness;
+
+namespace {
+
+// Writes `content` to `path`, creating its folder. Throws naming the path.
+void write_text_file(const fs::path& path, const std::string& content) {
+  if (!path.parent_path().empty()) fs::create_directories(path.parent_path());
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << content;
+  if (!out) throw std::runtime_error("cannot write " + path.string());
+}
+
+// Renders results files into a report folder and says where it is.
+void render_report(const std::vector<fs::path>& results, const fs::path& out_dir) {
+  pjx::reports::write_report(results, out_dir);
+  std::cout << "report: " << (out_dir / "index.html").string() << "\n";
+}
+
+}  // namespace
 
 namespace {
 
@@ -252,21 +268,10 @@ int run_scenarios(std::vector<Scenario> scenarios, const RunFlags& f, const std:
       if (!f.json.empty()) std::cout << "\nresults: " << results_file.string() << "\n";
     }
     if (!f.junit.empty()) {
-      std::error_code ec;
-      if (!fs::path(f.junit).parent_path().empty()) {
-        fs::create_directories(fs::path(f.junit).parent_path(), ec);
-      }
-      std::ofstream out(f.junit, std::ios::binary | std::ios::trunc);
-      out << junit_xml(summary);
-      if (!out) throw std::runtime_error("cannot write " + f.junit);
+      write_text_file(f.junit, junit_xml(summary));
     }
     if (!f.report.empty()) {
-#ifdef PJX_HAVE_REPORTS
-      pjx::reports::write_report({results_file}, f.report);
-      std::cout << "report: " << (fs::path(f.report) / "index.html").string() << "\n";
-#else
-      throw std::runtime_error("--report: this pjx-harness was built without the reports library");
-#endif
+      render_report({results_file}, f.report);
     }
   } catch (const std::exception& e) {
     std::cerr << "pjx-harness: " << e.what() << "\n";
@@ -361,9 +366,7 @@ int cmd_analyze(const std::vector<std::string>& files, const std::string& json,
   try {
     if (!json.empty()) write_results(summary, json);
     if (!junit.empty()) {
-      std::ofstream out(junit, std::ios::binary | std::ios::trunc);
-      out << junit_xml(summary);
-      if (!out) throw std::runtime_error("cannot write " + junit);
+      write_text_file(junit, junit_xml(summary));
     }
   } catch (const std::exception& e) {
     std::cerr << "pjx-harness: " << e.what() << "\n";
@@ -425,22 +428,13 @@ int cmd_probe(const std::string& db, bool json) {
 }
 
 int cmd_report(const std::vector<std::string>& files, const std::string& out) {
-#ifdef PJX_HAVE_REPORTS
   try {
-    std::vector<fs::path> paths(files.begin(), files.end());
-    pjx::reports::write_report(paths, out);
+    render_report(std::vector<fs::path>(files.begin(), files.end()), out);
   } catch (const std::exception& e) {
     std::cerr << "pjx-harness: " << e.what() << "\n";
     return kExitUsage;
   }
-  std::cout << "report: " << (fs::path(out) / "index.html").string() << "\n";
   return 0;
-#else
-  (void)files;
-  (void)out;
-  std::cerr << "pjx-harness: this build has no reports library (reports/)\n";
-  return kExitUsage;
-#endif
 }
 
 struct BenchFlags {
@@ -508,19 +502,11 @@ int cmd_bench(BenchFlags& f, const std::string& command) {
     fs::path json_file = f.json;
     if (json_file.empty() && !f.report.empty()) json_file = fs::path(f.report) / "bench.json";
     if (!json_file.empty()) {
-      if (!json_file.parent_path().empty()) fs::create_directories(json_file.parent_path());
-      std::ofstream out(json_file, std::ios::binary | std::ios::trunc);
-      out << doc.dump(2) << "\n";
-      if (!out) throw std::runtime_error("cannot write " + json_file.string());
+      write_text_file(json_file, doc.dump(2) + "\n");
       std::cout << "\nbench: " << json_file.string() << "\n";
     }
     if (!f.report.empty()) {
-#ifdef PJX_HAVE_REPORTS
-      pjx::reports::write_report({json_file}, f.report);
-      std::cout << "report: " << (fs::path(f.report) / "index.html").string() << "\n";
-#else
-      throw std::runtime_error("--report: this pjx-harness was built without the reports library");
-#endif
+      render_report({json_file}, f.report);
     }
   } catch (const std::exception& e) {
     std::cerr << "pjx-harness: " << e.what() << "\n";

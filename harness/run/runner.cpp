@@ -21,10 +21,9 @@
 #include "child_process.hpp"
 #include "command_line.hpp"
 #include "db_probe.hpp"
+#include "event_loop.hpp"
 #include "nemesis.hpp"
 #include "timeline.hpp"
-
-extern char** environ;
 
 namespace pjx::harness {
 namespace {
@@ -203,20 +202,11 @@ void Runner::probe(const std::string& what, bool ok, Json value, Json detail) {
 // ---------------------------------------------------------------- I/O
 
 bool Runner::pump_until(const std::function<bool()>& done, std::int64_t deadline) {
-  if (done()) return true;
-  auto fired = std::make_shared<bool>(false);
-  boost::asio::steady_timer timer(io_);
-  timer.expires_after(std::chrono::nanoseconds(std::max<std::int64_t>(0, deadline - monotonic_ns())));
-  timer.async_wait([fired](const boost::system::error_code&) { *fired = true; });
-  while (!done() && !*fired && !interrupted_) {
-    if (io_.stopped()) io_.restart();
-    io_.run_one();
-  }
-  timer.cancel();
+  const bool ok = harness::pump_until(io_, done, deadline, [this] { return interrupted_; });
   if (interrupted_ && !teardown_started_) {
     throw Abort{"error", "interrupted by a signal (SIGINT or SIGTERM)"};
   }
-  return done();
+  return ok;
 }
 
 // ---------------------------------------------------------------- workers
@@ -258,19 +248,7 @@ void Runner::prepare_slot(Slot& s, const WorkerSpec& spec) {
 }
 
 std::vector<std::string> Runner::worker_env(const Slot& s) const {
-  std::vector<std::string> env;
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-    const std::string entry = *e;
-    const std::string key = entry.substr(0, entry.find('='));
-    // The run's configuration must not leak in from the user's shell.
-    if (key.rfind("PJX_", 0) == 0 || key == "REDIS_URL" || key.rfind("FAKETIME", 0) == 0) {
-      continue;
-    }
-    if (s.env.count(key) != 0) continue;
-    env.push_back(entry);
-  }
-  for (const auto& [k, v] : s.env) env.push_back(k + "=" + v);
-  return env;
+  return worker_environment(s.env);
 }
 
 void Runner::spawn(Slot& s) {
