@@ -119,9 +119,22 @@ DbPtr open_db(const std::string& path, std::chrono::milliseconds busy_timeout) {
   DbPtr db(raw);
   if (rc != SQLITE_OK) fail(db.get(), path, "open");
   sqlite3_busy_timeout(db.get(), static_cast<int>(busy_timeout.count()));
-  exec(db.get(), path, "PRAGMA journal_mode=WAL");
-  exec(db.get(), path, kCreateTable);
-  exec(db.get(), path, kCreateIndex);
+  // The switch to WAL of a new file can answer SQLITE_BUSY without waiting
+  // when several processes create it at once; the setup is idempotent, so
+  // retry it (briefly) before giving up as exec() would.
+  const auto deadline = std::chrono::steady_clock::now() + busy_timeout;
+  for (std::string_view sql : {std::string_view("PRAGMA journal_mode=WAL"), kCreateTable, kCreateIndex}) {
+    const std::string text(sql);
+    while (true) {
+      const int step = sqlite3_exec(db.get(), text.c_str(), nullptr, nullptr, nullptr);
+      if (step == SQLITE_OK) break;
+      if (step != SQLITE_BUSY || std::chrono::steady_clock::now() >= deadline) {
+        exec(db.get(), path, sql);  // reports the error as before
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
   return db;
 }
 
