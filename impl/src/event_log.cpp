@@ -120,8 +120,9 @@ void EventLog::set_up(const std::string& display_name) {
 }
 
 EventLog::EventLog(const DbLocation& location, const std::string& display_name,
-                   std::chrono::milliseconds busy_timeout, std::atomic<std::uint64_t>* busy_waits)
-    : conn_(location.open_name, location.uri, display_name) {
+                   std::chrono::milliseconds busy_timeout, std::atomic<std::uint64_t>* busy_waits,
+                   const std::string& vfs)
+    : conn_(location.open_name, location.uri, display_name, vfs) {
   auto started = std::make_shared<std::chrono::steady_clock::time_point>();
   conn_.set_busy_handler([busy_timeout, busy_waits, started](int retries) {
     const auto now = std::chrono::steady_clock::now();

@@ -35,7 +35,8 @@ class EventLog {
   // Throws ConfigError when the file is not a SQLite database or holds an
   // incompatible pjx_invalidation table; BackendError for anything else.
   EventLog(const DbLocation& location, const std::string& display_name,
-           std::chrono::milliseconds busy_timeout, std::atomic<std::uint64_t>* busy_waits);
+           std::chrono::milliseconds busy_timeout, std::atomic<std::uint64_t>* busy_waits,
+           const std::string& vfs = {});
 
   Connection& connection() noexcept { return conn_; }
 

@@ -63,6 +63,7 @@
 #include "pjx/sqlite_backend.hpp"
 
 #include <poll.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -173,6 +174,11 @@ void validate(const SqliteOptions& options) {
     throw ConfigError("busy_timeout " + std::to_string(options.busy_timeout.count()) +
                       " ms is negative; pass 0 or more (upstream uses 5000)");
   }
+  if (!options.vfs.empty() && sqlite3_vfs_find(options.vfs.c_str()) == nullptr) {
+    throw ConfigError("vfs \"" + options.vfs +
+                      "\" is not a registered SQLite VFS; register it with sqlite3_vfs_register "
+                      "before constructing the backend, or leave vfs empty for the default");
+  }
 }
 
 struct SqliteInvalidationBackend::Impl {
@@ -266,7 +272,8 @@ struct SqliteInvalidationBackend::Impl {
   bool replaced_pending = false;  // a replaced file awaits its flush; guarded by poll_mu
 
   std::unique_ptr<detail::EventLog> open_log() {
-    return std::make_unique<detail::EventLog>(location, db_path, options.busy_timeout, &busy_waits);
+    return std::make_unique<detail::EventLog>(location, db_path, options.busy_timeout, &busy_waits,
+                                              options.vfs);
   }
 
   void record_error(const std::string& message) {

@@ -95,11 +95,12 @@ bool Statement::column_is_null(int col) const {
   return sqlite3_column_type(stmt_, col) == SQLITE_NULL;
 }
 
-Connection::Connection(const std::string& open_name, bool uri, std::string display_name)
+Connection::Connection(const std::string& open_name, bool uri, std::string display_name,
+                       const std::string& vfs)
     : name_(std::move(display_name)) {
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
   if (uri) flags |= SQLITE_OPEN_URI;
-  const int rc = sqlite3_open_v2(open_name.c_str(), &db_, flags, nullptr);
+  const int rc = sqlite3_open_v2(open_name.c_str(), &db_, flags, vfs.empty() ? nullptr : vfs.c_str());
   if (rc != SQLITE_OK) {
     std::string message = describe_error(db_, rc, "opening the database", name_);
     const int code = db_ != nullptr ? sqlite3_extended_errcode(db_) : rc;

@@ -52,7 +52,9 @@ using BusyHandler = std::function<bool(int retries)>;
 class Connection {
  public:
   // Opens read-write, creating the file if missing. Throws BackendError.
-  Connection(const std::string& open_name, bool uri, std::string display_name);
+  // `vfs` names a registered sqlite3_vfs; empty means the default one.
+  Connection(const std::string& open_name, bool uri, std::string display_name,
+             const std::string& vfs = {});
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;

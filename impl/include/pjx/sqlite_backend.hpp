@@ -70,6 +70,10 @@ struct SqliteOptions {
   // Returns the filesystem type (statfs f_type) of a directory; nullptr
   // means statfs(2). For tests that pretend to be on NFS.
   std::function<std::int64_t(const std::string& directory)> filesystem_type;
+  // The name of a registered sqlite3_vfs to open the database through; empty
+  // means SQLite's default. For fault injection (pjx/fault_vfs.hpp) and for
+  // embedders with their own VFS. Must name a registered VFS.
+  std::string vfs;
   // Receives operational warnings (poll errors, malformed rows, a throwing
   // handler), each kind rate-limited. Empty means: write them to stderr.
   std::function<void(const std::string& message)> on_warning;
