@@ -415,6 +415,9 @@ void BM_PruneBurst(benchmark::State& state) {
   auto clock = std::make_shared<ManualClock>(kStartWall);
   SqliteOptions options = bench_options();
   options.clock = clock;
+  // The cost of one publish pruning all S rows (+ the previous iteration's
+  // row): a publish prunes at most prune_limit rows (256 by default).
+  options.prune_limit = static_cast<std::size_t>(rows) + 1;
   SqliteInvalidationBackend backend(path, options);
   const EventRow row = peer_row();
   const KeySet keys{"user:1"};

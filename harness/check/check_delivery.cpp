@@ -2,6 +2,7 @@
 // lock_contention (rules in checkers.hpp).
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "check/check_support.hpp"
@@ -43,14 +44,28 @@ std::int64_t last_end(const std::vector<const FaultWindow*>& windows) {
 
 }  // namespace
 
-CheckResult check_fanout(const HistoryModel& m, const Json& /*params*/) {
-  const FanoutAnalysis a = analyse_fanout(m);
+CheckResult check_fanout(const HistoryModel& m, const Json& params) {
+  const FanoutAnalysis a = analyse_fanout(m, self_rule(params));
   CheckResult r;
   r.name = "fanout";
   r.measured = a.measured();
-  r.bound =
-      "each acknowledged publish reaches every other ready worker of its channel exactly once; "
-      "nothing else is delivered";
+  switch (a.self_rule) {
+    case SelfRule::kForbidden:
+      r.bound =
+          "each acknowledged publish reaches every other ready worker of its channel exactly "
+          "once; nothing else is delivered";
+      break;
+    case SelfRule::kExpected:
+      r.bound =
+          "each acknowledged publish reaches every ready worker of its channel, its publisher "
+          "included (self = expected), exactly once; nothing else is delivered";
+      break;
+    case SelfRule::kAllowed:
+      r.bound =
+          "each acknowledged publish reaches every other ready worker of its channel exactly "
+          "once (its publisher may receive it too); nothing else is delivered";
+      break;
+  }
   r.metrics = a.metrics();
   r.evidence = a.evidence.lines();
   if (a.acked == 0) {
@@ -167,8 +182,10 @@ CheckResult check_no_replay(const HistoryModel& m, const Json& /*params*/) {
   return r;
 }
 
-CheckResult check_crash_safety(const HistoryModel& m, const Json& /*params*/) {
-  const FanoutAnalysis a = analyse_fanout(m);
+CheckResult check_crash_safety(const HistoryModel& m, const Json& params) {
+  const FanoutAnalysis a = analyse_fanout(m, self_rule(params));
+  // A backend without a database file (Redis) has no integrity to probe.
+  const bool needs_integrity = !params.is_object() || params.value("integrity", true);
   const auto kills = m.faults_named("kill");
   std::vector<std::string> problems;
   if (kills.empty()) problems.push_back("no kill fault: crash not exercised");
@@ -183,7 +200,7 @@ CheckResult check_crash_safety(const HistoryModel& m, const Json& /*params*/) {
       problems.push_back("integrity probe at " + m.at(probe.t) + " found " + probe.value.dump());
     }
   }
-  if (integrity == 0) problems.push_back("probe integrity not recorded");
+  if (integrity == 0 && needs_integrity) problems.push_back("probe integrity not recorded");
   if (a.violations() != 0) problems.push_back("fan-out broken: " + violation_list(a));
   if (a.acked == 0) problems.push_back("no acknowledged publish");
 
@@ -223,7 +240,7 @@ CheckResult check_crash_safety(const HistoryModel& m, const Json& /*params*/) {
   return r;
 }
 
-CheckResult check_lock_contention(const HistoryModel& m, const Json& /*params*/) {
+CheckResult check_lock_contention(const HistoryModel& m, const Json& params) {
   const FanoutAnalysis a = analyse_fanout(m);
   std::vector<const FaultWindow*> locks;
   for (const FaultWindow* w : m.faults_named("lock")) {
@@ -258,6 +275,37 @@ CheckResult check_lock_contention(const HistoryModel& m, const Json& /*params*/)
   if (!locks.empty() && during == 0) problems.push_back("no publish was sent during the lock");
   if (a.violations() != 0) problems.push_back("fan-out broken: " + violation_list(a));
 
+  // Queued publishes: committed from the worker's outbox once the lock is
+  // gone, so delivered within the retry backoff plus one poll of the release.
+  const double queued_bound = param_number(
+      params, "queued_bound_ms", 500 + m.poll_interval_ms + param_number(params, "slack_ms", 1000));
+  std::size_t queued = 0;
+  std::size_t queued_late = 0;
+  std::optional<double> max_queued_ms;
+  for (const Publish& p : m.publishes) {
+    if (!p.acked() || !p.queued) continue;
+    ++queued;
+    std::int64_t reference = *p.t_commit;
+    for (const FaultWindow* w : locks) {
+      if (w->begin <= *p.t_commit) reference = std::max(reference, w->end);
+    }
+    for (std::size_t inc : required_receivers(m, p)) {
+      const auto& delivered = m.deliveries_of(inc, p.id);
+      if (delivered.empty()) continue;  // counted as lost by the fan-out rule
+      std::int64_t first = m.deliveries[delivered.front()].t;
+      for (std::size_t d : delivered) first = std::min(first, m.deliveries[d].t);
+      const double ms = static_cast<double>(first - reference) / 1e6;
+      max_queued_ms = std::max(max_queued_ms.value_or(ms), ms);
+      if (ms > queued_bound) {
+        ++queued_late;
+        problems.push_back("queued publish " + std::to_string(p.id) + " from " +
+                           m.incarnations[p.publisher].label() + " reached " +
+                           m.incarnations[inc].label() + " " + fmt_ms(ms) +
+                           " ms after the lock was released (bound " + fmt_ms(queued_bound) + " ms)");
+      }
+    }
+  }
+
   const std::int64_t after = last_end(locks);
   bool resumed = false;
   for (const Publish& p : m.publishes) {
@@ -275,21 +323,30 @@ CheckResult check_lock_contention(const HistoryModel& m, const Json& /*params*/)
   r.measured = "lock " + fmt_ms(lock_ms) + " ms: " + count_of(during, "publishes") +
                " during it (" + std::to_string(acked_during) + " acknowledged, " +
                std::to_string(errors) + " error, " + std::to_string(unanswered) + " unanswered), " +
-               count_of(a.missing, "lost deliveries");
+               count_of(a.missing, "lost deliveries") + ", " + count_of(queued, "queued") +
+               (max_queued_ms ? ", queued delivered <= " + fmt_ms(*max_queued_ms) + " ms after the release"
+                              : std::string());
   r.bound =
-      "every publish during the lock is acknowledged or reports error; nothing acknowledged is "
-      "lost; delivery resumes after the lock";
+      "every publish during the lock is acknowledged or reports error; nothing acknowledged "
+      "(committed or queued) is lost; a queued publish reaches every receiver <= " +
+      fmt_ms(queued_bound) + " ms after the lock's release; delivery resumes after the lock";
   r.metrics = a.metrics();
   r.metrics.update(Json{{"lock_ms", round_ms(lock_ms)},
                         {"publish_errors", errors},
                         {"acked_during_lock", acked_during},
                         {"unanswered", unanswered},
+                        {"queued", queued},
+                        {"queued_late", queued_late},
+                        {"max_queued_delivery_ms",
+                         max_queued_ms ? Json(round_ms(*max_queued_ms)) : Json(nullptr)},
+                        {"queued_bound_ms", round_ms(queued_bound)},
                         {"lost", a.missing}});
   r.evidence = merge_evidence(problems, a.evidence);
   r.summary = problems.empty()
                   ? "during a " + fmt_ms(lock_ms) + " ms lock " + count_of(errors, "publishes") +
                         " reported error and " + std::to_string(acked_during) +
-                        " committed; nothing was lost and delivery resumed"
+                        " were acknowledged (" + std::to_string(queued) +
+                        " queued in total); nothing was lost and delivery resumed"
                   : problems.front();
   set_verdict(r, m, true, !problems.empty());
   return r;

@@ -117,7 +117,8 @@ Json FanoutAnalysis::metrics() const {
           {"required", required},     {"missing", missing},
           {"duplicates", duplicates}, {"self_deliveries", self},
           {"cross_channel", cross},   {"uncommitted_deliveries", uncommitted},
-          {"unmatched", unmatched},   {"workers", workers}};
+          {"unmatched", unmatched},   {"workers", workers},
+          {"own_required", own_required}, {"own_delivered", own_delivered}};
 }
 
 std::string FanoutAnalysis::measured() const {
@@ -127,13 +128,39 @@ std::string FanoutAnalysis::measured() const {
          " unmatched of " + std::to_string(required) + " required deliveries";
 }
 
-FanoutAnalysis analyse_fanout(const HistoryModel& m) {
+SelfRule self_rule(const Json& params) {
+  if (!params.is_object() || !params.contains("self")) return SelfRule::kForbidden;
+  const Json& v = params["self"];
+  if (v == "forbidden") return SelfRule::kForbidden;
+  if (v == "expected") return SelfRule::kExpected;
+  if (v == "allowed") return SelfRule::kAllowed;
+  throw std::runtime_error("check parameter \"self\" must be \"forbidden\", \"expected\" or "
+                           "\"allowed\", got " + v.dump());
+}
+
+FanoutAnalysis analyse_fanout(const HistoryModel& m, SelfRule self) {
   FanoutAnalysis a;
+  a.self_rule = self;
   a.workers = m.ready_worker_count();
   a.deliveries = m.deliveries.size();
+  const std::int64_t end = m.quiesce_end();
   for (const Publish& p : m.publishes) {
     if (!p.acked()) continue;
     ++a.acked;
+    const Incarnation& pub = m.incarnations[p.publisher];
+    const auto gone = pub.t_end();
+    if (self == SelfRule::kExpected && pub.t_ready && *pub.t_ready < p.begin() &&
+        !(gone && *gone < end)) {
+      ++a.own_required;
+      ++a.required;
+      if (m.deliveries_of(pub.index, p.id).empty()) {
+        ++a.missing;
+        a.evidence.add(0, "missing",
+                       pub.label() + " never received its own publish " + std::to_string(p.id) +
+                           " (committed " + m.at(*p.t_commit) +
+                           "; this backend delivers a publisher's own messages back to it)");
+      }
+    }
     for (std::size_t inc : required_receivers(m, p)) {
       ++a.required;
       if (!m.deliveries_of(inc, p.id).empty()) continue;
@@ -160,8 +187,10 @@ FanoutAnalysis analyse_fanout(const HistoryModel& m) {
     const std::string what = "publish " + std::to_string(p->id);
     const std::string publisher = m.incarnations[p->publisher].label();
     if (d.receiver == p->publisher) {
-      ++a.self;
-      a.evidence.add(1, "self", r.label() + " received its own " + what + when);
+      if (self == SelfRule::kForbidden) {
+        ++a.self;
+        a.evidence.add(1, "self", r.label() + " received its own " + what + when);
+      }
     } else if (r.channel != p->channel) {
       ++a.cross;
       a.evidence.add(2, "cross-channel",
@@ -177,6 +206,8 @@ FanoutAnalysis analyse_fanout(const HistoryModel& m) {
     if (!seen.insert({d.receiver, p->id}).second) {
       ++a.duplicates;
       a.evidence.add(4, "duplicate", r.label() + " received " + what + " again" + when);
+    } else if (d.receiver == p->publisher) {
+      ++a.own_delivered;
     }
   }
   return a;

@@ -60,6 +60,15 @@ std::vector<std::size_t> required_receivers(const HistoryModel& m, const Publish
 // True when `p` is acknowledged, has >= 1 required receiver and reached all.
 bool reached_all_required(const HistoryModel& m, const Publish& p);
 
+// How the fan-out rule treats a publisher's deliveries of its own publishes
+// (check parameter `self`): "forbidden" (SQLite, the default: each is a
+// violation), "expected" (Redis pub/sub, as upstream: each acknowledged
+// publish must also reach its publisher exactly once while it runs),
+// "allowed" (neither required nor a violation).
+enum class SelfRule { kForbidden, kExpected, kAllowed };
+// Reads params.self; throws std::runtime_error naming a bad value.
+SelfRule self_rule(const Json& params);
+
 // The fan-out rule over a whole history.
 struct FanoutAnalysis {
   std::size_t acked = 0;
@@ -72,6 +81,9 @@ struct FanoutAnalysis {
   std::size_t uncommitted = 0;
   std::size_t unmatched = 0;
   std::size_t workers = 0;
+  SelfRule self_rule = SelfRule::kForbidden;
+  std::size_t own_required = 0;  // kExpected: publishes that must reach their publisher
+  std::size_t own_delivered = 0;  // deliveries of own publishes (first ones)
   Evidence evidence;
 
   std::size_t violations() const {
@@ -81,7 +93,7 @@ struct FanoutAnalysis {
   Json metrics() const;
   std::string measured() const;
 };
-FanoutAnalysis analyse_fanout(const HistoryModel& m);
+FanoutAnalysis analyse_fanout(const HistoryModel& m, SelfRule self = SelfRule::kForbidden);
 
 // A number from params, else `fallback`. Throws std::runtime_error naming the
 // parameter when it is present but not a number.
@@ -98,5 +110,10 @@ CheckResult check_integrity(const HistoryModel& m, const Json& params);
 CheckResult check_crash_safety(const HistoryModel& m, const Json& params);
 CheckResult check_lock_contention(const HistoryModel& m, const Json& params);
 CheckResult check_pruning(const HistoryModel& m, const Json& params);
+CheckResult check_wake_latency(const HistoryModel& m, const Json& params);
+CheckResult check_wake_fallback(const HistoryModel& m, const Json& params);
+CheckResult check_reconnect(const HistoryModel& m, const Json& params);
+CheckResult check_disk_full(const HistoryModel& m, const Json& params);
+CheckResult check_io_fault(const HistoryModel& m, const Json& params);
 
 }  // namespace pjx::harness::detail

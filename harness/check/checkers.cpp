@@ -24,6 +24,11 @@ const std::vector<std::pair<std::string, CheckFn>>& registry() {
       {"crash_safety", detail::check_crash_safety},
       {"lock_contention", detail::check_lock_contention},
       {"pruning", detail::check_pruning},
+      {"reconnect", detail::check_reconnect},
+      {"disk_full", detail::check_disk_full},
+      {"io_fault", detail::check_io_fault},
+      {"wake_latency", detail::check_wake_latency},
+      {"wake_fallback", detail::check_wake_fallback},
   };
   return checks;
 }

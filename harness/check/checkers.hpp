@@ -31,7 +31,13 @@
 //     required receiver. Evidence: each violation, missing first. Metrics:
 //     events (acknowledged publishes), deliveries, required, missing,
 //     duplicates, self_deliveries, cross_channel, uncommitted_deliveries,
-//     unmatched, workers (worker names that became ready).
+//     unmatched, workers (worker names that became ready), own_required,
+//     own_delivered. params.self (Redis pub/sub delivers a publisher's own
+//     messages back to it): "forbidden" (default: each own delivery is a
+//     violation), "expected" (the publisher, ready before t_begin and alive
+//     to the end of quiesce, is a required receiver too), "allowed" (neither).
+//     crash_safety takes the same `self`, and `integrity = false` for a
+//     backend without a database file.
 //  2. isolation: no delivery crosses channels. Bound: 0 cross-channel
 //     deliveries, >= 1 delivery within a channel, >= 2 channels in use.
 //     Evidence: counts per "from -> to" channel pair. Metrics: cross_channel,
@@ -88,16 +94,74 @@
 // 10. lock_contention: >= 1 `lock` fault window; >= 1 publish op sent during a
 //     lock window; every such publish either acknowledged or answered with
 //     `error` (none left unanswered); the fanout rule (1) holds (no
-//     acknowledged publish lost, no publish that reported `error` delivered);
-//     delivery resumed: >= 1 publish that began after the last lock ended is
-//     acknowledged and reached all its required receivers (>= 1). Metrics:
-//     lock_ms (longest window), publish_errors, acked_during_lock,
-//     unanswered, lost.
+//     acknowledged publish lost, queued ones included; no publish that
+//     reported `error` delivered); every publish acknowledged as queued
+//     (`published.queued`) reaches each required receiver by max(its ack,
+//     the end of the last lock window begun before its ack) +
+//     params.queued_bound_ms (default 500 ms retry backoff cap +
+//     poll_interval_ms + params.slack_ms (default 1000)); delivery resumed:
+//     >= 1 publish that began after the last lock ended is acknowledged and
+//     reached all its required receivers (>= 1). Metrics: lock_ms (longest
+//     window), publish_errors, acked_during_lock, queued, queued_late,
+//     max_queued_delivery_ms (latest first delivery after that reference
+//     time, null without queued publishes), queued_bound_ms, unanswered,
+//     lost.
 // 11. pruning: the last `rows` probe {"count": N, "oldest_age_ms": X} taken
 //     after the workload shows oldest_age_ms <= retention_ms +
 //     params.slack_ms (default 2 x poll_interval_ms + 500) (count 0 passes);
 //     needs >= 1 acknowledged publish and the probe (with ok: true). Metrics: rows,
 //     oldest_age_ms, retention_ms.
+// 12. disk_full: as lock_contention, over `disk_full` windows (the run
+//     directory's size-limited filesystem filled up): >= 1 window, each
+//     recording params.free_bytes_after <= 64 KiB (else "the filesystem was
+//     not full"); >= 1 publish sent during one; each answered `published`
+//     (committed, or queued by the backend and committed later) or `error`;
+//     the fanout rule (1) holds; delivery resumed after the last window.
+//     Metrics: window_ms, publishes_during, publish_errors, acked_during,
+//     unanswered, lost, plus fanout's. Details: first_error (its message).
+// 13. io_fault: the same over `vfs_fault` windows (faults injected below
+//     SQLite in one worker), without the free-space rule.
+// 14. reconnect (Redis: at-most-once pub/sub): a disruption is a
+//     `client_kill` fault (its worker's incarnation), a `redis_restart`
+//     (instant, or a window = the outage; every incarnation ready before it),
+//     or, with params.pause_disconnects = true, a `pause` window of the worker
+//     (the scenario fills Redis's pub/sub output buffer so that the server
+//     drops the stopped subscriber); incarnations that ended before the end
+//     of quiesce are not judged. Bound: each disruption is answered by a
+//     `flushed` of that incarnation at or after its begin and <=
+//     params.flush_within_ms (default 3000) after its end; no delivery of a
+//     publish begun after the disruption ended arrives between its end and
+//     that flush; every acknowledged publish reaches every other incarnation
+//     of its channel ready before t_begin unless it was committed at or after
+//     a disruption's begin - params.slack_ms (default 2 x poll) and began
+//     (t_begin) at or before the flush answering it (missed while
+//     disconnected: excused by the flush); during a
+//     redis_restart window every publish op is answered with `error` (an
+//     acknowledgement while the server is down is a silent loss); shown when
+//     >= 1 disruption, >= 1 publish sent during each outage, and >= 1
+//     publish begun after the last disruption reached all its receivers.
+//     Metrics: disruptions, unflushed, late_flushes, max_flush_ms,
+//     delivered_before_flush, lost, missed_while_disconnected,
+//     receiver_pairs, outage_publishes, outage_errors, acked_during_outage,
+//     unanswered.
+// 15. wake_latency: latency as in (4), over required receivers that are not
+//     wakeless (see 16). Bound: p99 <= params.p99_max_ms (default
+//     poll_interval_ms / 4): commits wake the listener instead of waiting
+//     for its timed poll; needs >= 1 measured delivery. Evidence: the p99,
+//     receivers whose last `stats` says wake_active false, the slowest
+//     deliveries. Metrics: wake_latency_p50_ms, wake_latency_p99_ms,
+//     wake_latency_max_ms, wake_p99_max_ms, wake_deliveries.
+// 16. wake_fallback: the wakeless workers are params.workers (names), else
+//     every meta.workers entry with `inotify_instances` (the harness ran it
+//     where inotify cannot be used). For each of their incarnations that
+//     became ready: >= 1 `warning` event whose message mentions "watch",
+//     "wake" or "inotify"; its last `stats` has wake_failures >= 1 and
+//     wake_active false; every delivery to it (as in 4) within
+//     poll_interval_ms + params.slack_ms (default 250): it falls back to
+//     polling, loudly. Needs >= 1 such incarnation and >= 1 delivery to one.
+//     Metrics: fallback_workers, wake_failures, fallback_warnings,
+//     fallback_deliveries, fallback_late, fallback_latency_p50_ms,
+//     fallback_latency_max_ms.
 //
 // judge(): `error` records make the verdict `error`, else `skip` records make
 // it `skip` (the named checks are listed with that verdict, not run). A

@@ -543,14 +543,17 @@ TEST(CrashSafetyCheck, FailsWithoutAKill) {
 
 // ---------------------------------------------------------------- lock_contention
 
-// A lock from 100 to 200 ms; `during` adds what w0 does inside it. Then w0
-// publishes 2 at 250 ms, delivered unless `deliver_after` is false.
+// A lock from 100 to 200 ms; `during` adds what w0 does inside it, `after`
+// what happens from 200 to 249 ms. Then w0 publishes 2 at 250 ms, delivered
+// unless `deliver_after` is false.
 HistoryBuilder locked(const std::function<void(HistoryBuilder&)>& during,
-                      bool deliver_after = true) {
+                      bool deliver_after = true,
+                      const std::function<void(HistoryBuilder&)>& after = {}) {
   HistoryBuilder b({"lock_contention"});
   b.start_workers({"w0", "w1"}).fault(100, "lock", "begin");
   during(b);
   b.fault(200, "lock", "end");
+  if (after) after(b);
   if (deliver_after) {
     b.fan(250, "w0", 2, 20);
   } else {
@@ -600,6 +603,108 @@ TEST(LockContentionCheck, FailsWhenDeliveryDoesNotResume) {
 
 TEST(LockContentionCheck, FailsWithoutALockWindow) {
   EXPECT_EQ(check("lock_contention", healthy({"lock_contention"}).finish(400)).verdict, "fail");
+}
+
+TEST(LockContentionCheck, PassesWhenAQueuedPublishIsDeliveredSoonAfterTheRelease) {
+  const CheckResult r = check(
+      "lock_contention",
+      locked(
+          [](HistoryBuilder& b) {
+            b.publish_op(110, "w0", 1).published_queued(160, "w0", 1);
+            b.publish_op(170, "w0", 3).published_queued(171, "w0", 3);
+          },
+          /*deliver_after=*/true,
+          [](HistoryBuilder& b) { b.receive(230, "w1", 1).receive(231, "w1", 3); }));
+  EXPECT_EQ(r.verdict, "pass") << dump(r);
+  EXPECT_EQ(r.metrics["queued"], 2);
+  EXPECT_EQ(r.metrics["acked_during_lock"], 2);
+  EXPECT_EQ(r.metrics["max_queued_delivery_ms"], 31.0);  // 231 - the release at 200
+  EXPECT_EQ(r.metrics["queued_late"], 0);
+  EXPECT_EQ(r.metrics["lost"], 0);
+}
+
+TEST(LockContentionCheck, FailsWhenAQueuedPublishIsNeverDelivered) {
+  const CheckResult r = check("lock_contention", locked([](HistoryBuilder& b) {
+                                b.publish_op(110, "w0", 1).published_queued(160, "w0", 1);
+                              }));
+  EXPECT_EQ(r.verdict, "fail");
+  EXPECT_EQ(r.metrics["lost"], 1);
+  EXPECT_TRUE(has_line(r, "w1 never received publish 1")) << dump(r);
+}
+
+TEST(LockContentionCheck, FailsWhenAQueuedPublishArrivesPastItsBound) {
+  const CheckResult r = check(
+      "lock_contention",
+      locked([](HistoryBuilder& h) { h.publish_op(110, "w0", 1).published_queued(160, "w0", 1); },
+             /*deliver_after=*/true, [](HistoryBuilder& h) { h.receive(240, "w1", 1); }),
+      {{"queued_bound_ms", 20}});
+  EXPECT_EQ(r.verdict, "fail");
+  EXPECT_EQ(r.metrics["queued_late"], 1);
+  EXPECT_EQ(r.metrics["queued_bound_ms"], 20.0);
+  EXPECT_TRUE(contains(r.summary, "40.0 ms after the lock was released")) << r.summary;
+}
+
+// ---------------------------------------------------------------- disk_full, io_fault
+
+// The disk is full from 100 to 200 ms (with `free_after` bytes left once
+// filled); `during` adds what w0 does inside it; w0 publishes 2 at 250 ms.
+HistoryBuilder disk_full(const std::function<void(HistoryBuilder&)>& during, double free_after = 0) {
+  HistoryBuilder b({"disk_full"});
+  b.start_workers({"w0", "w1"});
+  b.record({{"type", "fault"},
+            {"t", static_cast<std::int64_t>(100 * 1e6)},
+            {"action", "disk_full"},
+            {"phase", "begin"},
+            {"params", {{"free_bytes_after", free_after}, {"filler_bytes", 8 << 20}}}});
+  during(b);
+  b.fault(200, "disk_full", "end");
+  b.fan(250, "w0", 2, 20);
+  b.finish(400);
+  return b;
+}
+
+TEST(DiskFullCheck, PassesWhenPublishesReportErrorOrCommitAndDeliveryResumes) {
+  const CheckResult r = check("disk_full", disk_full([](HistoryBuilder& b) {
+                                b.publish_op(110, "w0", 1).publish_error(111, "w0", 1);
+                                b.fan(150, "w0", 3, 20);  // acknowledged (queued, committed later)
+                              }));
+  EXPECT_EQ(r.verdict, "pass") << dump(r);
+  EXPECT_EQ(r.metrics["publish_errors"], 1);
+  EXPECT_EQ(r.metrics["acked_during"], 1);
+  EXPECT_EQ(r.metrics["lost"], 0);
+}
+
+TEST(DiskFullCheck, FailsOnAnAcknowledgedPublishLostWhileFull) {
+  const CheckResult r = check("disk_full", disk_full([](HistoryBuilder& b) { b.publish(110, "w0", 1); }));
+  EXPECT_EQ(r.verdict, "fail");
+  EXPECT_EQ(r.metrics["lost"], 1);
+}
+
+TEST(DiskFullCheck, FailsWhenTheFilesystemWasNotFull) {
+  const CheckResult r = check("disk_full", disk_full(
+                                               [](HistoryBuilder& b) {
+                                                 b.publish_op(110, "w0", 1).publish_error(111, "w0", 1);
+                                               },
+                                               /*free_after=*/1 << 20));
+  EXPECT_EQ(r.verdict, "fail");
+  EXPECT_TRUE(contains(r.summary, "not full")) << r.summary;
+}
+
+TEST(DiskFullCheck, FailsWithoutAWindow) {
+  EXPECT_EQ(check("disk_full", healthy({"disk_full"}).finish(400)).verdict, "fail");
+}
+
+TEST(IoFaultCheck, JudgesVfsFaultWindowsLikeLockContention) {
+  HistoryBuilder b({"io_fault"});
+  b.start_workers({"w0", "w1"}).fault(100, "vfs_fault", "begin", "w0");
+  b.publish_op(110, "w0", 1);  // never answered
+  b.fault(200, "vfs_fault", "end", "w0");
+  b.fan(250, "w0", 2, 20);
+  b.finish(400);
+  const CheckResult r = check("io_fault", b);
+  EXPECT_EQ(r.verdict, "fail");
+  EXPECT_EQ(r.metrics["unanswered"], 1);
+  EXPECT_TRUE(contains(r.summary, "got neither published nor error")) << r.summary;
 }
 
 // ---------------------------------------------------------------- pruning
@@ -769,7 +874,8 @@ TEST(CheckNames, ListsEveryDocumentedCheck) {
   EXPECT_EQ(check_names(),
             (std::vector<std::string>{"fanout", "isolation", "no_replay", "latency", "staleness",
                                       "rejection", "sidecars", "integrity", "crash_safety",
-                                      "lock_contention", "pruning"}));
+                                      "lock_contention", "pruning", "reconnect", "disk_full",
+                                      "io_fault", "wake_latency", "wake_fallback"}));
 }
 
 }  // namespace

@@ -80,6 +80,10 @@ class HistoryBuilder {
   HistoryBuilder& published(double ms, const std::string& w, std::int64_t id) {
     return ev(ms, w, "published", {{"id", id}, {"t_begin", ns(ms - 1)}});
   }
+  // `published` with "queued": true at ms, having begun 1 ms earlier.
+  HistoryBuilder& published_queued(double ms, const std::string& w, std::int64_t id) {
+    return ev(ms, w, "published", {{"id", id}, {"t_begin", ns(ms - 1)}, {"queued", true}});
+  }
   HistoryBuilder& publish_error(double ms, const std::string& w, std::int64_t id,
                                 const std::string& message = "database is locked") {
     return ev(ms, w, "error", {{"id", id}, {"message", message}});

@@ -232,6 +232,8 @@ class ModelBuilder {
       if (name == "published") {
         p.t_commit = t;
         p.t_begin = r.opt_integer("t_begin");
+        const auto queued = record.find("queued");
+        p.queued = queued != record.end() && queued->is_boolean() && queued->get<bool>();
       } else {
         p.error = r.str_or("message", "");
       }
@@ -245,8 +247,13 @@ class ModelBuilder {
       m_.deliveries.push_back(std::move(d));
     } else if (name == "flushed") {
       inc.flushes.push_back(t);
+      inc.flush_reasons.push_back(r.str_or("reason", ""));
     } else if (name == "fatal") {
       if (!inc.fatal_message) inc.fatal_message = r.str_or("message", "");
+    } else if (name == "stats") {
+      inc.last_stats = record;
+    } else if (name == "warning") {
+      inc.warnings.emplace_back(t, r.str_or("message", ""));
     }
   }
 

@@ -55,7 +55,10 @@ struct Incarnation {
   std::optional<std::string> fatal_message;  // its `fatal` event
   std::vector<std::string> caps;
   std::vector<std::int64_t> flushes;    // `flushed` event times, history order
+  std::vector<std::string> flush_reasons;  // their `reason`s ("" when absent), same order
   std::vector<std::size_t> deliveries;  // indices into HistoryModel::deliveries
+  std::optional<Json> last_stats;       // its last `stats` event, as written
+  std::vector<std::pair<std::int64_t, std::string>> warnings;  // `warning` events: t, message
 
   // The earlier of kill and exit; nullopt while it was still running at the end.
   std::optional<std::int64_t> t_end() const;
@@ -72,7 +75,8 @@ struct Publish {
   std::vector<std::string> keys;  // sorted, without duplicates
   std::int64_t t_op = 0;
   std::optional<std::int64_t> t_begin;   // `published.t_begin`
-  std::optional<std::int64_t> t_commit;  // `published.t`
+  std::optional<std::int64_t> t_commit;  // `published.t` (for a queued one: when it was queued)
+  bool queued = false;                   // `published.queued`: kept in the worker's outbox, committed later
   std::optional<std::string> error;      // `error.message`: not committed
   std::size_t record = 0;                // index of the op in the history
 

@@ -12,7 +12,10 @@ foreach(var HARNESS WORKER SCENARIOS OUT)
   endif()
 endforeach()
 
-# defect -> the conformance scenario (by name) that must fail.
+# defect -> the conformance scenario (by name) that must fail, optionally
+# followed by "=BACKEND" (default sqlite): "=redis" runs it with --backend
+# redis (the harness starts its own redis-server), where its result is named
+# "redis/<scenario>".
 set(DEFECTS
   "ignore-channel=channel-isolation"
   "replay-history=no-replay"
@@ -21,7 +24,11 @@ set(DEFECTS
   "drop-when-busy=lock-contention"
   "accept-memory=rejection"
   "skip-rows=fanout"
-  "deliver-late=latency")
+  "deliver-late=latency"
+  "silent-wake-loss=wake-fallback"
+  "no-gap-detection=pause-long"
+  "no-flush-on-reconnect=redis-client-kill=redis"
+  "drop-own=fanout=redis")
 
 set(missed "")
 set(report "")
@@ -29,6 +36,15 @@ foreach(entry IN LISTS DEFECTS)
   string(REPLACE "=" ";" pair "${entry}")
   list(GET pair 0 defect)
   list(GET pair 1 scenario)
+  set(backend sqlite)
+  list(LENGTH pair fields)
+  if(fields GREATER 2)
+    list(GET pair 2 backend)
+  endif()
+  set(result_name "${scenario}")
+  if(NOT backend STREQUAL "sqlite")
+    set(result_name "${backend}/${scenario}")
+  endif()
   set(json "${OUT}/${defect}/results.json")
   file(REMOVE "${json}")
   execute_process(
@@ -36,6 +52,7 @@ foreach(entry IN LISTS DEFECTS)
             --scenarios "${SCENARIOS}"
             --worker-cmd "${WORKER} --defect ${defect}"
             --filter "${scenario}"
+            --backend "${backend}"
             --dir "${OUT}/${defect}/run"
             --json "${json}"
     RESULT_VARIABLE code
@@ -50,16 +67,16 @@ foreach(entry IN LISTS DEFECTS)
       math(EXPR last "${count} - 1")
       foreach(i RANGE ${last})
         string(JSON name GET "${doc}" scenarios ${i} name)
-        if(name STREQUAL scenario)
+        if(name STREQUAL result_name)
           string(JSON verdict GET "${doc}" scenarios ${i} verdict)
         endif()
       endforeach()
     endif()
   endif()
   if(code EQUAL 1 AND verdict STREQUAL "fail")
-    string(APPEND report "caught  ${defect}: ${scenario} -> fail (exit 1)\n")
+    string(APPEND report "caught  ${defect}: ${result_name} -> fail (exit 1)\n")
   else()
-    string(APPEND report "MISSED  ${defect}: ${scenario} -> ${verdict} (exit ${code})\n")
+    string(APPEND report "MISSED  ${defect}: ${result_name} -> ${verdict} (exit ${code})\n")
     list(APPEND missed "${defect}")
     message("---- output of the run with --defect ${defect}:\n${out}\n${err}")
   endif()

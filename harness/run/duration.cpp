@@ -79,6 +79,12 @@ Duration parse_duration(std::string_view text) {
     if (plus == std::string_view::npos) break;
     rest = rest.substr(plus + 1);
   }
+  // The runner schedules in integer nanoseconds (resolve_ns): a duration too
+  // long for that would wrap around and fire at once, so refuse it here.
+  constexpr double kYearMs = 365.0 * 24 * 3600 * 1000;
+  for (const Timing& timing : {Timing::quick(), Timing::documented()}) {
+    if (!(d.resolve_ms(timing) <= kYearMs)) bad(text, "it is longer than a year");
+  }
   return d;
 }
 

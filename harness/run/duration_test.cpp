@@ -42,6 +42,20 @@ TEST(ParseDuration, RejectsBadTextNamingItAndTheForms) {
   }
 }
 
+TEST(ParseDuration, RejectsDurationsTooLongToScheduleInsteadOfWrapping) {
+  // 1e17 s is 1e26 ns: resolve_ns would wrap around and the action fire at once.
+  for (const char* bad : {"100000000000000000 s", "40000000000 s", "32000000000 ms",
+                          "99999999999 retention", "10000000000 s + 30000000000 s"}) {
+    EXPECT_THROW(parse_duration(bad), std::invalid_argument) << bad;
+  }
+  try {
+    parse_duration("100000000000000000 s");
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("longer than a year"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(parse_duration("31000000 s").resolve_ns(Timing::documented()), 31'000'000'000'000'000);
+}
+
 TEST(Timing, NamedTimingsMatchTheDocumentedValues) {
   EXPECT_DOUBLE_EQ(Timing::named("quick")->poll_ms, 50);
   EXPECT_DOUBLE_EQ(Timing::named("quick")->retention_ms, 500);

@@ -28,6 +28,7 @@
 #include "child_process.hpp"
 #include "command_line.hpp"
 #include "db_probe.hpp"
+#include "nemesis.hpp"
 #include "results.hpp"
 #include "runner.hpp"
 #include "scenario.hpp"
@@ -149,6 +150,8 @@ struct RunFlags {
   std::string report;
   std::string scenarios;
   bool keep = false;
+  std::string backend = "sqlite";  // sqlite, redis or both
+  std::string redis_url;
 };
 
 void add_run_flags(CLI::App* app, RunFlags& f, bool conform) {
@@ -175,6 +178,13 @@ void add_run_flags(CLI::App* app, RunFlags& f, bool conform) {
   app->add_option("--junit", f.junit, "Write JUnit XML here");
   app->add_option("--report", f.report, "Render an HTML/Markdown report into this folder");
   app->add_flag("--keep", f.keep, "Keep the run directory (databases, histories, worker stderr)");
+  app->add_option("--backend", f.backend,
+                  "Backend under test: sqlite (default), redis, or both (every scenario on "
+                  "sqlite, then on redis)")
+      ->check(CLI::IsMember({"sqlite", "redis", "both"}));
+  app->add_option("--redis-url", f.redis_url,
+                  "Redis backend: use this running server (default: start a redis-server per "
+                  "scenario on a free loopback port)");
 }
 
 int run_scenarios(std::vector<Scenario> scenarios, const RunFlags& f, const std::string& command) {
@@ -220,6 +230,38 @@ int run_scenarios(std::vector<Scenario> scenarios, const RunFlags& f, const std:
   o.history_dir = results_file.empty() ? dir / "histories" : results_file.parent_path() / "histories";
   if (o.history_dir.parent_path().empty()) o.history_dir = fs::path(".") / "histories";
 
+  std::vector<std::string> backends;
+  if (f.backend == "both") {
+    backends = {"sqlite", "redis"};
+  } else {
+    backends = {f.backend};
+  }
+  if (!f.redis_url.empty() && f.backend == "sqlite") {
+    std::cerr << "pjx-harness: --redis-url applies to --backend redis or both\n";
+    return kExitUsage;
+  }
+  o.redis_url = f.redis_url;
+  // Each (backend, scenario) pair that applies, in backend order.
+  std::vector<std::pair<std::string, const Scenario*>> runs;
+  for (const std::string& backend : backends) {
+    std::string not_applicable;
+    for (const Scenario& s : scenarios) {
+      if (s.applies_to(backend)) {
+        runs.emplace_back(backend, &s);
+      } else {
+        not_applicable += (not_applicable.empty() ? "" : ", ") + s.name;
+      }
+    }
+    if (!not_applicable.empty() && backends.size() + scenarios.size() > 1) {
+      std::cout << "pjx-harness: not applicable to " << backend << " (their 'backends' do not "
+                << "list it): " << not_applicable << "\n";
+    }
+  }
+  if (runs.empty()) {
+    std::cerr << "pjx-harness: no scenario applies to --backend " << f.backend << "\n";
+    return kExitUsage;
+  }
+
   RunSummary summary;
   summary.command = command;
   summary.started_at = utc_now_iso();
@@ -227,18 +269,28 @@ int run_scenarios(std::vector<Scenario> scenarios, const RunFlags& f, const std:
   summary.seed = o.seed;
   summary.dir = dir;
   const auto start = std::chrono::steady_clock::now();
-  std::cout << "pjx-harness: " << scenarios.size() << " scenario(s), worker: " << o.worker_cmd
-            << ", seed " << o.seed << ", dir " << dir.string() << "\n";
+  std::cout << "pjx-harness: " << runs.size() << " scenario(s), worker: " << o.worker_cmd
+            << ", seed " << o.seed << ", dir " << dir.string();
+  if (f.backend != "sqlite") std::cout << ", backend " << f.backend;
+  std::cout << "\n";
   int index = 0;
-  for (const Scenario& s : scenarios) {
+  const fs::path base_dir = o.dir;
+  const fs::path base_history_dir = o.history_dir;
+  for (const auto& [backend, scenario] : runs) {
+    const Scenario& s = *scenario;
     ++index;
-    std::cout << "[" << index << "/" << scenarios.size() << "] " << s.name << " ... " << std::flush;
+    // Redis runs keep their folders and histories apart: <dir>/redis/<name>/.
+    o.backend = backend;
+    o.dir = backend == "sqlite" ? base_dir : base_dir / backend;
+    o.history_dir = backend == "sqlite" ? base_history_dir : base_history_dir / backend;
+    const std::string label = backend == "sqlite" ? s.name : backend + "/" + s.name;
+    std::cout << "[" << index << "/" << runs.size() << "] " << label << " ... " << std::flush;
     ScenarioResult r;
     try {
       r = run_scenario(s, o);
     } catch (const std::exception& e) {
       std::cout << "\n";
-      std::cerr << "pjx-harness: " << s.name << ": " << e.what() << "\n";
+      std::cerr << "pjx-harness: " << label << ": " << e.what() << "\n";
       return kExitUsage;
     }
     char secs[32];
@@ -448,20 +500,36 @@ struct BenchFlags {
 };
 
 void add_bench_flags(CLI::App* app, BenchFlags& f) {
-  app->add_option("--kind", f.options.kind, "latency, idle, throughput or all (default all)")
-      ->check(CLI::IsMember({"latency", "idle", "throughput", "all"}));
-  app->add_option("--workers", f.options.workers, "Receiving/idle worker counts (default 1,4,16)")
+  app->add_option("--kind", f.options.kind,
+                  "latency, idle, throughput, growth or all (default all)")
+      ->check(CLI::IsMember({"latency", "idle", "throughput", "growth", "all"}));
+  app->add_option("--workers", f.options.workers, "Receiving worker counts (default 1,4,16,64)")
+      ->delimiter(',');
+  app->add_option("--idle-workers", f.options.idle_workers, "Idle worker counts (default 4)")
       ->delimiter(',');
   app->add_option("--poll", f.options.poll_s, "Poll intervals in seconds (default 0.01,0.05,0.5)")
       ->delimiter(',');
   app->add_option("--wake", f.options.wake, "Change wakes: on, off or both (default both)")
       ->check(CLI::IsMember({"on", "off", "both"}));
-  app->add_option("--events", f.options.events, "Events per latency run (default 100)");
+  app->add_option("--events", f.options.events, "Events per latency run (default 40)");
   app->add_option("--duration", f.options.duration_s,
-                  "Seconds per idle and throughput run (default 30 and 10)");
+                  "Seconds per idle, throughput and growth run (default 10, 10 and 60)");
   app->add_option("--publishers", f.options.publishers,
                   "Publisher counts for throughput (default 1,2,4,8)")
       ->delimiter(',');
+  app->add_option("--growth-publishers", f.options.growth_publishers,
+                  "Publisher counts for growth (default 1,4)")
+      ->delimiter(',');
+  app->add_option("--retention", f.options.retention_s,
+                  "Retention in seconds for growth runs (default 5)")
+      ->check(CLI::PositiveNumber);
+  app->add_option("--runs", f.options.runs,
+                  "Runs of each configuration; metrics are their medians (default 1)")
+      ->check(CLI::Range(1, 100));
+  app->add_option("--backend", f.options.backend,
+                  "sqlite, redis or both: redis runs latency and idle over Redis pub/sub on "
+                  "loopback too (default sqlite)")
+      ->check(CLI::IsMember({"sqlite", "redis", "both"}));
   app->add_option("--seed", f.options.seed, "Seed of the publish spacing (default 1)");
   app->add_option("--worker-cmd", f.worker_cmd, "Worker command line (default pjx-worker)");
   app->add_option("--dir", f.dir, "Run folder (default a temporary one, removed afterwards)");
@@ -477,6 +545,7 @@ int cmd_bench(BenchFlags& f, const std::string& command) {
     const BenchOptions given = o;
     apply_quick(o);
     o.kind = given.kind;
+    o.backend = given.backend;
   }
   o.worker_cmd = f.worker_cmd.empty() ? default_worker_cmd() : f.worker_cmd;
   o.run_id = random_hex(6);
@@ -524,6 +593,12 @@ int cmd_bench(BenchFlags& f, const std::string& command) {
 int main(int argc, char** argv) {
   // Writes to a worker that died must fail with EPIPE, not kill the harness.
   std::signal(SIGPIPE, SIG_IGN);
+  // Not a user command: how the runner starts a worker without inotify
+  // (scenario key `inotify_instances`; nemesis.hpp). Handled before anything
+  // starts a thread.
+  if (argc >= 2 && std::string(argv[1]) == "with-inotify-limit") {
+    return exec_with_inotify_limit(argc, argv);
+  }
   const std::string command = command_line_of(argc, argv);
 
   CLI::App app{
@@ -572,7 +647,8 @@ int main(int argc, char** argv) {
 
   BenchFlags bench_flags;
   CLI::App* bench = app.add_subcommand(
-      "bench", "Multi-process benchmarks: delivery latency, idle CPU, publish throughput");
+      "bench",
+      "Multi-process benchmarks: delivery latency, idle CPU, publish throughput, file growth");
   add_bench_flags(bench, bench_flags);
 
   try {

@@ -3,13 +3,21 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <stdexcept>
 #include <system_error>
 #include <vector>
 
+#include <fcntl.h>
+#include <sched.h>
 #include <sqlite3.h>
+#include <sys/inotify.h>
 #include <sys/mount.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "db_probe.hpp"
 
@@ -165,6 +173,207 @@ std::string ReadonlyBind::undo() {
   }
   mounted_ = false;
   return "";
+}
+
+SizeLimitedFs::SizeLimitedFs(const fs::path& dir, std::uint64_t bytes) : dir_(dir) {
+  const std::string options = "size=" + std::to_string(bytes) + ",mode=0755";
+  if (::mount("pjx-disk-full", dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, options.c_str()) != 0) {
+    throw std::runtime_error("needs root to mount a size-limited filesystem (tmpfs, " + options + ") on \"" +
+                             dir.string() + "\": " + std::generic_category().message(errno) +
+                             "; run the harness as root or with CAP_SYS_ADMIN (CI does)");
+  }
+  mounted_ = true;
+}
+
+SizeLimitedFs::~SizeLimitedFs() { undo(); }
+
+std::string SizeLimitedFs::undo() {
+  if (!mounted_) return "";
+  if (::umount2(dir_.c_str(), 0) != 0) {
+    const std::string why = std::generic_category().message(errno);
+    // Busy (a worker that would not die still has a file open): detach.
+    if (::umount2(dir_.c_str(), MNT_DETACH) != 0) {
+      return "cannot unmount the size-limited filesystem on \"" + dir_.string() + "\": " + why;
+    }
+  }
+  mounted_ = false;
+  return "";
+}
+
+std::uint64_t free_bytes(const fs::path& path) {
+  struct statvfs st {};
+  if (::statvfs(path.c_str(), &st) != 0) {
+    throw std::runtime_error("statvfs \"" + path.string() + "\": " + std::generic_category().message(errno));
+  }
+  return static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
+}
+
+FillResult fill_filesystem(const fs::path& filler) {
+  FillResult result;
+  result.free_before = free_bytes(filler.parent_path());
+  const int fd = ::open(filler.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    throw std::runtime_error("cannot create the filler file \"" + filler.string() +
+                             "\": " + std::generic_category().message(errno));
+  }
+  const std::vector<char> zeros(1 << 20, '\0');
+  std::size_t chunk = zeros.size();
+  while (chunk >= 512) {
+    const ssize_t n = ::write(fd, zeros.data(), chunk);
+    if (n > 0) {
+      result.written += static_cast<std::uint64_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno != ENOSPC && errno != EDQUOT) {
+      const std::string why = std::generic_category().message(errno);
+      ::close(fd);
+      throw std::runtime_error("writing the filler file \"" + filler.string() + "\": " + why);
+    }
+    chunk /= 2;  // full for this size: try smaller writes for the last pages
+  }
+  ::close(fd);
+  result.free_after = free_bytes(filler.parent_path());
+  return result;
+}
+
+namespace {
+
+// Writes `text` to `path` with system calls only (safe in a forked child).
+bool write_proc_file(const char* path, const char* text, std::size_t n) {
+  const int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool ok = ::write(fd, text, n) == static_cast<ssize_t>(n);
+  ::close(fd);
+  return ok;
+}
+
+// The decimal digits of `a` into buf (no allocation); returns the length.
+std::size_t decimal(unsigned a, char* buf) {
+  char digits[16];
+  std::size_t n = 0;
+  do {
+    digits[n++] = static_cast<char>('0' + a % 10);
+    a /= 10;
+  } while (a != 0);
+  for (std::size_t i = 0; i < n; ++i) buf[i] = digits[n - 1 - i];
+  return n;
+}
+
+// "<a> <a> 1\n" into buf (a uid_map line mapping `a` onto itself); returns
+// the length.
+std::size_t identity_map(unsigned a, char* buf) {
+  std::size_t len = decimal(a, buf);
+  buf[len++] = ' ';
+  len += decimal(a, buf + len);
+  buf[len++] = ' ';
+  buf[len++] = '1';
+  buf[len++] = '\n';
+  return len;
+}
+
+// Moves the calling process into a new user namespace mapped onto its own
+// uid and gid and sets that namespace's max_inotify_instances. System calls
+// only. Returns nullptr, or the step that failed (errno says why).
+const char* apply_inotify_limit(int instances) {
+  const unsigned uid = ::getuid();
+  const unsigned gid = ::getgid();
+  if (::unshare(CLONE_NEWUSER) != 0) return "unshare(CLONE_NEWUSER)";
+  char buf[48];
+  if (!write_proc_file("/proc/self/setgroups", "deny", 4)) return "writing /proc/self/setgroups";
+  if (!write_proc_file("/proc/self/uid_map", buf, identity_map(uid, buf))) {
+    return "writing /proc/self/uid_map";
+  }
+  if (!write_proc_file("/proc/self/gid_map", buf, identity_map(gid, buf))) {
+    return "writing /proc/self/gid_map";
+  }
+  std::size_t n = decimal(static_cast<unsigned>(instances), buf);
+  buf[n++] = '\n';
+  if (!write_proc_file("/proc/sys/user/max_inotify_instances", buf, n)) {
+    return "writing /proc/sys/user/max_inotify_instances";
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+std::string inotify_limit_unavailable() {
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    return std::string("pipe: ") + std::generic_category().message(errno);
+  }
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    const int e = errno;
+    ::close(pipe_fds[0]);
+    ::close(pipe_fds[1]);
+    return std::string("fork: ") + std::generic_category().message(e);
+  }
+  if (pid == 0) {
+    // The child: system calls only. Reports the failed step, else whether
+    // inotify_init1 now fails as it should.
+    ::close(pipe_fds[0]);
+    const char* step = apply_inotify_limit(0);
+    const int e = errno;
+    if (step == nullptr) {
+      const int fd = ::inotify_init1(IN_CLOEXEC);
+      if (fd >= 0 || errno != EMFILE) step = "inotify_init1 still worked with the limit at 0";
+    }
+    if (step != nullptr) {
+      ssize_t ignored = ::write(pipe_fds[1], step, std::strlen(step));
+      ignored = ::write(pipe_fds[1], ": ", 2);
+      const char* why = std::strerror(e);
+      ignored = ::write(pipe_fds[1], why, std::strlen(why));
+      (void)ignored;
+    }
+    ::_exit(step == nullptr ? 0 : 1);
+  }
+  ::close(pipe_fds[1]);
+  std::string reason;
+  char buf[256];
+  for (ssize_t n; (n = ::read(pipe_fds[0], buf, sizeof buf)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    reason.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(pipe_fds[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return "";
+  return "cannot limit inotify for one process (" +
+         (reason.empty() ? std::string("the probe failed") : reason) +
+         "): user namespaces are needed (sysctl user.max_user_namespaces > 0)";
+}
+
+std::vector<std::string> inotify_limit_prefix(int instances) {
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) throw std::runtime_error("cannot find this executable (/proc/self/exe): " + ec.message());
+  return {self.string(), "with-inotify-limit", std::to_string(instances), "--"};
+}
+
+int exec_with_inotify_limit(int argc, char** argv) {
+  // argv: pjx-harness with-inotify-limit N -- CMD [ARGS...]
+  if (argc < 5 || std::string(argv[3]) != "--") {
+    std::fprintf(stderr, "usage: pjx-harness with-inotify-limit N -- COMMAND [ARGS...]\n");
+    return 2;
+  }
+  char* end = nullptr;
+  const long instances = std::strtol(argv[2], &end, 10);
+  if (end == argv[2] || *end != '\0' || instances < 0 || instances > 65536) {
+    std::fprintf(stderr, "pjx-harness with-inotify-limit: N must be 0..65536, not \"%s\"\n",
+                 argv[2]);
+    return 2;
+  }
+  if (const char* step = apply_inotify_limit(static_cast<int>(instances))) {
+    std::fprintf(stderr, "pjx-harness with-inotify-limit: %s: %s\n", step, std::strerror(errno));
+    return 126;
+  }
+  ::execvp(argv[4], argv + 4);
+  std::fprintf(stderr, "pjx-harness with-inotify-limit: cannot run \"%s\": %s\n", argv[4],
+               std::strerror(errno));
+  return 126;
 }
 
 }  // namespace pjx::harness

@@ -6,8 +6,10 @@
 // Thread safety: no shared state; each object is used by one thread.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 struct sqlite3;
 
@@ -69,5 +71,64 @@ class ReadonlyBind {
   std::filesystem::path dir_;
   bool mounted_ = false;
 };
+
+// A small, size-limited filesystem (tmpfs with size=`bytes`) mounted on
+// `dir` for a whole run, so that a `disk_full` fault can really fill the
+// disk under the workers. Needs root (or CAP_SYS_ADMIN). While mounted it
+// hides what `dir` held; what is written to it is gone after unmounting.
+class SizeLimitedFs {
+ public:
+  // Throws std::runtime_error saying that mounting a size-limited
+  // filesystem needs root, with the system's reason, when mounting fails.
+  SizeLimitedFs(const std::filesystem::path& dir, std::uint64_t bytes);
+  ~SizeLimitedFs();
+  SizeLimitedFs(const SizeLimitedFs&) = delete;
+  SizeLimitedFs& operator=(const SizeLimitedFs&) = delete;
+
+  // Unmounts (detaching lazily when a file is still open). Idempotent.
+  // Returns an error message, or "" when it worked.
+  std::string undo();
+
+ private:
+  std::filesystem::path dir_;
+  bool mounted_ = false;
+};
+
+// Free bytes for an unprivileged writer on the filesystem holding `path`
+// (statvfs f_bavail x f_frsize). Throws std::runtime_error.
+std::uint64_t free_bytes(const std::filesystem::path& path);
+
+struct FillResult {
+  std::uint64_t written = 0;      // bytes in the filler file
+  std::uint64_t free_before = 0;  // free bytes before filling
+  std::uint64_t free_after = 0;   // free bytes left (0 on a full tmpfs)
+};
+
+// Fills the filesystem holding `filler` by writing `filler` (created or
+// truncated) until the filesystem refuses more (ENOSPC), down to 512-byte
+// writes. Throws std::runtime_error for any other write error.
+FillResult fill_filesystem(const std::filesystem::path& filler);
+
+// One worker without inotify, the machine's other processes untouched: the
+// worker runs in a user namespace of its own (its uid and gid mapped to
+// themselves, so the files it creates are owned as usual) whose
+// user.max_inotify_instances is `instances`. The kernel checks that limit
+// and every ancestor namespace's, so nobody else's limit changes. With 0,
+// inotify_init1() fails with EMFILE, as when the per-user limit is
+// exhausted.
+
+// "" when this host lets a process limit itself so (Linux with user
+// namespaces allowed), else the reason. Tries it in a short-lived child.
+std::string inotify_limit_unavailable();
+
+// The argv prefix that runs a command under the limit:
+// {this executable, "with-inotify-limit", "<instances>", "--"}.
+std::vector<std::string> inotify_limit_prefix(int instances);
+
+// `pjx-harness with-inotify-limit N -- CMD [ARGS...]`: applies the limit to
+// this process, then execvp(CMD). Returns only on failure: an exit status
+// (126), having written the reason to stderr. REQUIRES: single-threaded
+// (unshare(CLONE_NEWUSER) refuses multi-threaded callers).
+int exec_with_inotify_limit(int argc, char** argv);
 
 }  // namespace pjx::harness

@@ -168,7 +168,11 @@ Json results_json(const RunSummary& summary, const fs::path& results_file) {
   doc["machine"] = machine_info(summary.dir);
   doc["commit"] = commit_id();
   doc["worker_cmd"] = summary.worker_cmd;
-  doc["backend"] = "sqlite";
+  std::string backend;
+  for (const ScenarioResult& r : summary.results) {
+    backend = backend.empty() || backend == r.backend ? r.backend : "mixed";
+  }
+  doc["backend"] = backend.empty() ? "sqlite" : backend;
   doc["timing"] = summary.timing;
   doc["seed"] = summary.seed;
   Json scenarios = Json::array();
@@ -184,6 +188,7 @@ Json results_json(const RunSummary& summary, const fs::path& results_file) {
     s["verdict"] = r.verdict.verdict;
     s["expect"] = r.expect;
     s["timing"] = r.timing;
+    s["backend"] = r.backend;
     s["seed"] = r.seed;
     s["duration_s"] = std::round(r.duration_s * 100) / 100;
     s["rerun"] = r.rerun;
@@ -332,6 +337,8 @@ ScenarioResult result_from_history(const fs::path& history_file, const std::vect
   ScenarioResult r;
   const Json& meta = history.front();
   r.name = meta.value("scenario", history_file.stem().string());
+  r.backend = meta.value("backend", std::string("sqlite"));
+  if (r.backend != "sqlite") r.name = r.backend + "/" + r.name;
   r.file = meta.value("file", "");
   r.guarantee = meta.value("guarantee", "");
   r.expect = meta.value("expect", "pass");

@@ -23,6 +23,7 @@
 #include "db_probe.hpp"
 #include "event_loop.hpp"
 #include "nemesis.hpp"
+#include "redis_server.hpp"
 #include "timeline.hpp"
 
 namespace pjx::harness {
@@ -36,6 +37,9 @@ constexpr std::int64_t kStartDeadline = 15 * kSecond;  // spawn to ready
 constexpr std::int64_t kExitDeadline = 3 * kSecond;    // kill or fatal to exit
 constexpr std::int64_t kWriteDeadline = 2 * kSecond;   // an op into a pipe
 constexpr int kLockAcquireMs = 2000;
+// The size of the tmpfs a disk_full scenario runs on: room for the database
+// and its WAL, small enough to fill in a few milliseconds.
+constexpr std::uint64_t kDiskFullFsBytes = 8u << 20;
 
 // The scenario cannot go on; `skip` (a facility is missing) or `error`.
 struct Abort {
@@ -63,6 +67,16 @@ std::string defect_of(const std::vector<std::string>& argv) {
     if (argv[i].rfind("--defect=", 0) == 0) return argv[i].substr(9);
   }
   return "";
+}
+
+// `url` with any password replaced by "***", for histories and messages.
+std::string mask_url(const std::string& url) {
+  const std::size_t scheme = url.find("://");
+  const std::size_t at = url.rfind('@');
+  if (scheme == std::string::npos || at == std::string::npos || at < scheme) return url;
+  const std::size_t colon = url.find(':', scheme + 3);
+  if (colon == std::string::npos || colon > at) return url;
+  return url.substr(0, colon + 1) + "***" + url.substr(at);
 }
 
 std::string describe_status(int status) {
@@ -169,9 +183,27 @@ class Runner {
   // Active fault windows, by fault index.
   std::map<std::size_t, std::unique_ptr<DbWriteLock>> locks_;
   std::map<std::size_t, std::unique_ptr<ReadonlyBind>> readonly_;
+  // disk_full: the run directory's size-limited filesystem, mounted for the
+  // whole run when the scenario has a disk_full fault (unmounted after the
+  // teardown's integrity check, or by its destructor on any other exit),
+  // and the filler file of each open window.
+  std::unique_ptr<SizeLimitedFs> small_fs_;
+  std::map<std::size_t, fs::path> fillers_;
+  // vfs_fault: open windows, fault index -> worker name.
+  std::map<std::size_t, std::string> vfs_faults_;
+  void end_storage_faults();
   std::map<std::size_t, std::string> paused_by_fault_;
   bool teardown_done_ = false;
   bool teardown_started_ = false;
+  // Redis backend: the server the runner owns (null with --redis-url), a
+  // command connection to a given server, the URL workers get.
+  bool redis_ = false;
+  std::unique_ptr<RedisServer> redis_server_;
+  std::unique_ptr<RedisClient> redis_client_;
+  std::string redis_url_;
+  std::map<std::size_t, bool> outages_;  // redis_restart windows open, by fault index
+  void start_redis();
+  RedisClient& redis_client();
   // SIGINT/SIGTERM end the scenario through teardown (workers continued and
   // stopped, locks released, mounts undone) instead of killing the harness.
   boost::asio::signal_set signals_{io_, SIGINT, SIGTERM};
@@ -224,11 +256,15 @@ void Runner::prepare_slot(Slot& s, const WorkerSpec& spec) {
   s.channel = spec.channel.empty() ? channel_ : channel_ + ":" + spec.channel;
   const std::string dir = run_dir_.string();
   s.db = replace_all(spec.db.value_or("{dir}/pjx.db"), "{dir}", dir);
-  s.env["PJX_INVALIDATION_DB"] = s.db;
   s.env["PJX_INVALIDATION_CHANNEL"] = s.channel;
-  s.env["PJX_POLL_INTERVAL"] = format_seconds(timing_.poll_ms / 1000);
-  s.env["PJX_RETENTION"] = format_seconds(timing_.retention_ms / 1000);
-  s.env["PJX_BUSY_TIMEOUT"] = format_seconds(timing_.busy_timeout_ms / 1000);
+  if (redis_) {
+    s.db.clear();  // REDIS_URL is set by start_redis() once the server's URL is known
+  } else {
+    s.env["PJX_INVALIDATION_DB"] = s.db;
+    s.env["PJX_POLL_INTERVAL"] = format_seconds(timing_.poll_ms / 1000);
+    s.env["PJX_RETENTION"] = format_seconds(timing_.retention_ms / 1000);
+    s.env["PJX_BUSY_TIMEOUT"] = format_seconds(timing_.busy_timeout_ms / 1000);
+  }
   s.env["PJX_WORKER_NAME"] = spec.name;
   bool faketime = spec.faketime;
   for (const FaultSpec& f : scenario_.faults) {
@@ -261,6 +297,10 @@ void Runner::spawn(Slot& s) {
   s.start_error.clear();
   s.received.clear();
   std::vector<std::string> argv = split_command_line(options_.worker_cmd);
+  if (s.spec->inotify_instances) {
+    std::vector<std::string> prefix = inotify_limit_prefix(*s.spec->inotify_instances);
+    argv.insert(argv.begin(), prefix.begin(), prefix.end());
+  }
   const fs::path err = options_.history_dir / (scenario_.name + "." + s.name + ".stderr");
   Slot* sp = &s;
   // The handlers compare the process with the slot's current one, so that
@@ -401,16 +441,19 @@ Json Runner::meta() const {
     // Reported as the scenario's error.
   }
   for (const auto& s : slots_) {
+    Json env = s->env;
+    if (env.contains("REDIS_URL")) env["REDIS_URL"] = mask_url(env["REDIS_URL"].get<std::string>());
     Json w = {{"name", s->name},
               {"channel", s->channel},
               {"cmd", options_.worker_cmd},
               {"db", s->db},
-              {"env", s->env},
+              {"env", env},
               {"expect_fatal", s->spec->expect_fatal},
               {"faketime", !s->faketime_file.empty()}};
     if (!defect.empty()) w["defect"] = defect;
     if (!s->spec->why.empty()) w["why"] = s->spec->why;
     if (s->spec->start_at) w["start_at_ms"] = s->spec->start_at->resolve_ms(timing_);
+    if (s->spec->inotify_instances) w["inotify_instances"] = *s->spec->inotify_instances;
     workers.push_back(std::move(w));
   }
   Json faults = Json::array();
@@ -457,7 +500,14 @@ Json Runner::meta() const {
           {"harness_version", options_.harness_version},
           {"worker_cmd", options_.worker_cmd},
           {"worker_cmd_is_default", options_.worker_cmd_is_default},
-          {"db_path", db_path_.string()},
+          {"db_path", redis_ ? std::string() : db_path_.string()},
+          {"backend", redis_ ? "redis" : "sqlite"},
+          {"redis",
+           redis_ ? Json{{"url", mask_url(redis_url_)},
+                         {"owned", redis_server_ != nullptr},
+                         {"version", redis_server_ ? redis_server_->version() : std::string()},
+                         {"pubsub_limit", scenario_.redis_pubsub_limit}}
+                  : Json()},
           {"run_id", options_.run_id}};
 }
 
@@ -708,6 +758,50 @@ void Runner::do_fault(const PlannedAction& a) {
     }
     rec["params"] = params;
     record(rec);
+  } else if (f.action == "redis_restart") {
+    if (!redis_server_) throw Abort{"skip", "redis_restart needs the harness's own redis-server"};
+    try {
+      if (a.kind == Kind::kFaultInstant) {
+        rec["phase"] = "instant";
+        rec["params"] = params;
+        record(rec);
+        redis_server_->restart();
+        note("redis-server restarted (pid " + std::to_string(redis_server_->pid()) + ")");
+      } else if (a.kind == Kind::kFaultBegin) {
+        rec["phase"] = "begin";
+        rec["params"] = params;
+        record(rec);
+        redis_server_->kill();  // the outage: every connection drops, publishes fail
+        outages_[a.fault] = true;
+      } else {
+        if (outages_.erase(a.fault) == 0) return;
+        redis_server_->start();
+        params["pid"] = redis_server_->pid();
+        rec["phase"] = "end";
+        rec["params"] = params;
+        record(rec);
+      }
+    } catch (const RedisError& e) {
+      throw Abort{"error", std::string("redis_restart fault: ") + e.what()};
+    }
+  } else if (f.action == "client_kill") {
+    Slot& s = slot(f.worker);
+    if (!s.alive()) {
+      note("client_kill of " + s.name + " not applied: it is not running");
+      return;
+    }
+    const std::string name = "pjx-sub-" + std::to_string(s.proc->pid());
+    params["client_name"] = name;
+    // Recorded once the kill is done: a publish that begins later can no
+    // longer reach the old connection.
+    try {
+      params["killed"] = redis_client().kill_clients_named(name);
+    } catch (const RedisError& e) {
+      throw Abort{"error", std::string("client_kill fault: ") + e.what()};
+    }
+    rec["phase"] = "instant";
+    rec["params"] = params;
+    record(rec);
   } else if (f.action == "readonly_dir") {
     if (a.kind == Kind::kFaultBegin) {
       try {
@@ -730,7 +824,77 @@ void Runner::do_fault(const PlannedAction& a) {
       rec["params"] = params;
       record(rec);
     }
+  } else if (f.action == "disk_full") {
+    if (a.kind == Kind::kFaultBegin) {
+      const fs::path filler = run_dir_ / ("disk-full-" + std::to_string(a.fault) + ".filler");
+      FillResult filled;
+      try {
+        filled = fill_filesystem(filler);
+      } catch (const std::exception& e) {
+        throw Abort{"error", std::string("disk_full fault: ") + e.what()};
+      }
+      fillers_[a.fault] = filler;
+      params["dir"] = run_dir_.string();
+      params["fs_bytes"] = kDiskFullFsBytes;
+      params["filler_bytes"] = filled.written;
+      params["free_bytes_before"] = filled.free_before;
+      params["free_bytes_after"] = filled.free_after;
+      rec["phase"] = "begin";
+      rec["params"] = params;
+      record(rec);
+    } else {
+      auto it = fillers_.find(a.fault);
+      if (it == fillers_.end()) return;
+      std::error_code ec;
+      fs::remove(it->second, ec);
+      fillers_.erase(it);
+      if (ec) note("cannot remove the disk_full filler: " + ec.message());
+      try {
+        params["free_bytes"] = free_bytes(run_dir_);
+      } catch (const std::exception& e) {
+        note(e.what());
+      }
+      rec["phase"] = "end";
+      rec["params"] = params;
+      record(rec);
+    }
+  } else if (f.action == "vfs_fault") {
+    Slot& s = slot(f.worker);
+    params["spec"] = s.spec->env.count("PJX_WORKER_FAULT") ? s.spec->env.at("PJX_WORKER_FAULT") : "";
+    if (a.kind == Kind::kFaultBegin) {
+      if (!s.alive()) {
+        note("vfs_fault on " + s.name + " not applied: it is not running");
+        return;
+      }
+      rec["phase"] = "begin";
+      rec["params"] = params;
+      record(rec);
+      s.proc->signal(SIGUSR1);  // pjx-worker arms its PJX_WORKER_FAULT (worker_fault.hpp)
+      vfs_faults_[a.fault] = s.name;
+    } else {
+      if (vfs_faults_.erase(a.fault) == 0) return;
+      if (s.alive()) s.proc->signal(SIGUSR2);  // clears it
+      rec["phase"] = "end";
+      rec["params"] = params;
+      record(rec);
+    }
   }
+}
+
+void Runner::end_storage_faults() {
+  for (const auto& [index, filler] : fillers_) {
+    std::error_code ec;
+    fs::remove(filler, ec);
+    record({{"type", "fault"}, {"action", "disk_full"}, {"phase", "end"}, {"params", Json::object()}});
+  }
+  fillers_.clear();
+  for (const auto& [index, name] : vfs_faults_) {
+    Slot& s = slot(name);
+    if (s.alive()) s.proc->signal(SIGUSR2);
+    record({{"type", "fault"}, {"action", "vfs_fault"}, {"worker", name}, {"phase", "end"},
+            {"params", Json::object()}});
+  }
+  vfs_faults_.clear();
 }
 
 void Runner::heal() {
@@ -761,6 +925,7 @@ void Runner::heal() {
             {"params", Json::object()}});
   }
   readonly_.clear();
+  end_storage_faults();
 
   // Every publish sent to a live worker gets its answer.
   const std::int64_t deadline =
@@ -775,6 +940,13 @@ void Runner::heal() {
   if (!pump_until(all_answered, deadline)) {
     note("some publishes were not answered within busy_timeout + 2 s");
   }
+  for (const auto& [index, open] : std::map<std::size_t, bool>(outages_)) {
+    PlannedAction end;
+    end.kind = PlannedAction::Kind::kFaultEnd;
+    end.fault = index;
+    do_fault(end);
+  }
+  if (redis_) return;  // no database: no rows to probe
   // What is left in the log right after the workload (for the pruning check).
   const DbInspection db = inspect_db(db_path_);
   Json value = {{"count", db.total_rows}};
@@ -813,14 +985,27 @@ void Runner::quiesce() {
 
 void Runner::check_probes() {
   phase("check");
-  const DbInspection db = inspect_db(db_path_);
-  probe("journal_mode", db.journal_mode == "wal", db.journal_mode,
-        db.error.empty() ? Json::object() : Json{{"error", db.error}});
-  const bool wal = db.wal_size.has_value();
-  const bool shm = db.shm_size.has_value();
-  probe("sidecars", wal && shm, {{"wal", wal}, {"shm", shm}},
-        {{"wal_bytes", db.wal_size ? Json(*db.wal_size) : Json()},
-         {"shm_bytes", db.shm_size ? Json(*db.shm_size) : Json()}});
+  if (redis_) {
+    // Who is connected now: each worker should hold pjx-pub-<pid> and pjx-sub-<pid>.
+    try {
+      Json names = Json::array();
+      for (const RedisClientInfo& c : redis_client().client_list()) {
+        if (!c.name.empty()) names.push_back(c.name);
+      }
+      probe("redis_clients", true, names);
+    } catch (const std::exception& e) {
+      probe("redis_clients", false, Json(), {{"error", e.what()}});
+    }
+  } else {
+    const DbInspection db = inspect_db(db_path_);
+    probe("journal_mode", db.journal_mode == "wal", db.journal_mode,
+          db.error.empty() ? Json::object() : Json{{"error", db.error}});
+    const bool wal = db.wal_size.has_value();
+    const bool shm = db.shm_size.has_value();
+    probe("sidecars", wal && shm, {{"wal", wal}, {"shm", shm}},
+          {{"wal_bytes", db.wal_size ? Json(*db.wal_size) : Json()},
+           {"shm_bytes", db.shm_size ? Json(*db.shm_size) : Json()}});
+  }
   // Counters, from workers that offer them.
   std::vector<Slot*> asked;
   for (auto& s : slots_) {
@@ -851,6 +1036,7 @@ void Runner::teardown() {
   locks_.clear();
   for (auto& [index, bind] : readonly_) bind->undo();
   readonly_.clear();
+  end_storage_faults();  // workers may need the space to stop cleanly
 
   for (auto& s : slots_) {
     if (s->proc && !s->proc->exited() && !s->killed) {
@@ -874,8 +1060,60 @@ void Runner::teardown() {
   }
   for (auto& s : slots_) wait_gone(*s, monotonic_ns() + kExitDeadline);
   teardown_done_ = true;
+  if (redis_) {
+    redis_client_.reset();
+    if (redis_server_) redis_server_->stop();
+    return;
+  }
   const std::string integrity = integrity_check(db_path_);
   probe("integrity", integrity == "ok", integrity);
+}
+
+void Runner::start_redis() {
+  bool needs_own = !scenario_.redis_pubsub_limit.empty();
+  for (const FaultSpec& f : scenario_.faults) {
+    if (f.action == "redis_restart") needs_own = true;
+  }
+  for (const WorkerSpec& w : scenario_.workers) {
+    for (const auto& [k, v] : w.env) {
+      if (v.find("{redis_unix_url}") != std::string::npos) needs_own = true;
+    }
+  }
+  if (!options_.redis_url.empty()) {
+    if (needs_own) {
+      throw Abort{"skip",
+                  "not runnable against an external server (--redis-url): its faults restart "
+                  "or reconfigure redis-server (redis_restart, pubsub_limit), which needs the "
+                  "harness's own server (leave out --redis-url)"};
+    }
+    redis_url_ = options_.redis_url;
+  } else {
+    RedisServerOptions o;
+    o.dir = run_dir_ / "redis";
+    if (!scenario_.redis_pubsub_limit.empty()) o.pubsub_limit = scenario_.redis_pubsub_limit;
+    try {
+      redis_server_ = std::make_unique<RedisServer>(o);
+    } catch (const std::exception& e) {
+      throw Abort{"error", std::string("cannot start redis-server for the Redis backend: ") +
+                               e.what()};
+    }
+    redis_url_ = redis_server_->url();
+  }
+  for (auto& s : slots_) s->env["REDIS_URL"] = redis_url_;
+  // Environment overrides of the scenario come last, as for SQLite;
+  // "{redis_unix_url}" is the own server's unix socket (unix:///...).
+  for (auto& s : slots_) {
+    for (const auto& [k, v] : s->spec->env) {
+      s->env[k] = replace_all(replace_all(v, "{dir}", run_dir_.string()), "{redis_unix_url}",
+                              redis_server_ ? redis_server_->unix_url() : std::string());
+    }
+  }
+}
+
+RedisClient& Runner::redis_client() {
+  if (redis_server_) return redis_server_->client();
+  if (!redis_client_) redis_client_ = std::make_unique<RedisClient>(RedisEndpoint::from_url(redis_url_));
+  return *redis_client_;
 }
 
 ScenarioResult Runner::run() {
@@ -918,6 +1156,9 @@ ScenarioResult Runner::run() {
     if (f.action == "clock_step") needs_faketime = true;
   }
   if (needs_faketime) libfaketime_ = find_libfaketime();
+  redis_ = options_.backend == "redis";
+  if (redis_) result.name = "redis/" + scenario_.name;
+  result.backend = redis_ ? "redis" : "sqlite";
   for (const WorkerSpec& w : scenario_.workers) {
     slots_.push_back(std::make_unique<Slot>());
     prepare_slot(*slots_.back(), w);
@@ -925,16 +1166,33 @@ ScenarioResult Runner::run() {
   try {
     plan_ = plan_timeline(scenario_, timing_, options_.seed);
     split_command_line(options_.worker_cmd);  // a bad --worker-cmd is an error of the run
+    if (redis_) start_redis();
+  } catch (const Abort& a) {
+    abort = a;
   } catch (const std::exception& e) {
     abort = Abort{"error", e.what()};
   }
   record(meta());
   try {
     if (abort) throw *abort;
+    if (std::any_of(scenario_.workers.begin(), scenario_.workers.end(),
+                    [](const WorkerSpec& w) { return w.inotify_instances.has_value(); })) {
+      if (std::string why = inotify_limit_unavailable(); !why.empty()) throw Abort{"skip", why};
+    }
     if (needs_faketime && libfaketime_.empty()) {
       throw Abort{"skip",
                   "clock_step needs libfaketime (Debian: apt-get install libfaketime), "
                   "which is not installed under /usr/lib/*/faketime/"};
+    }
+    if (std::any_of(scenario_.faults.begin(), scenario_.faults.end(),
+                    [](const FaultSpec& f) { return f.action == "disk_full"; })) {
+      try {
+        small_fs_ = std::make_unique<SizeLimitedFs>(run_dir_, kDiskFullFsBytes);
+      } catch (const std::exception& e) {
+        throw Abort{"error", std::string("disk_full: ") + e.what()};
+      }
+      note("mounted a " + std::to_string(kDiskFullFsBytes >> 20) + " MiB tmpfs on " + run_dir_.string() +
+           " for disk_full");
     }
     setup();
     start_workers();
@@ -952,6 +1210,10 @@ ScenarioResult Runner::run() {
     teardown();
   } catch (const std::exception& e) {
     record({{"type", "error"}, {"reason", std::string("teardown: ") + e.what()}});
+  }
+  if (small_fs_) {  // after the teardown's integrity check: the database lives on it
+    if (const std::string err = small_fs_->undo(); !err.empty()) note(err);
+    small_fs_.reset();
   }
   signals_.cancel();
   result.interrupted = interrupted_;
@@ -978,6 +1240,8 @@ std::string rerun_command(const std::string& file, const RunOptions& options,
   std::string cmd = "pjx-harness run " + quote_word(file) + " --seed " +
                     std::to_string(options.seed) + " --timing " + timing;
   if (!options.worker_cmd_is_default) cmd += " --worker-cmd " + quote_word(options.worker_cmd);
+  if (options.backend != "sqlite") cmd += " --backend " + options.backend;
+  if (!options.redis_url.empty()) cmd += " --redis-url " + quote_word(mask_url(options.redis_url));
   return cmd;
 }
 
@@ -988,7 +1252,8 @@ ScenarioResult run_scenario(const Scenario& scenario, const RunOptions& options)
   } else if (scenario.timing) {
     timing = Timing::named(*scenario.timing).value_or(Timing::quick());
   }
-  Runner runner(scenario, options, timing);
+  const Scenario variant = scenario.for_backend(options.backend);
+  Runner runner(variant, options, timing);
   return runner.run();
 }
 

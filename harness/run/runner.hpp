@@ -47,6 +47,15 @@ struct RunOptions {
   std::filesystem::path history_dir;   // histories and worker stderr files go here
   std::string run_id;                  // random hex; channels are "pjx-test:<run_id>[:name]"
   std::string harness_version;
+  // The backend under test: "sqlite" (workers get PJX_INVALIDATION_DB) or
+  // "redis" (workers get REDIS_URL; no database probes). The scenario must
+  // apply to it (Scenario::for_backend() gives the variant to run).
+  std::string backend = "sqlite";
+  // redis: a running server's URL (--redis-url); empty: the runner starts its
+  // own redis-server for each scenario in <dir>/<name>/redis/ and stops it at
+  // the end. Faults that need the server itself (redis_restart, a
+  // pubsub_limit) are `skip` against a given URL.
+  std::string redis_url;
 };
 
 struct ScenarioResult {
@@ -55,6 +64,7 @@ struct ScenarioResult {
   std::string guarantee;
   std::string expect;
   std::string timing;
+  std::string backend = "sqlite";  // the backend it ran against
   std::uint64_t seed = 1;
   ScenarioVerdict verdict;
   double duration_s = 0;
@@ -63,7 +73,8 @@ struct ScenarioResult {
   bool interrupted = false;       // SIGINT/SIGTERM arrived: stop running scenarios
 };
 
-// Runs `scenario`. SIGINT and SIGTERM are caught while it runs: the
+// Runs `scenario` (as Scenario::for_backend(options.backend) gives it; the
+// result's name is "redis/<name>" for the Redis backend). SIGINT and SIGTERM are caught while it runs: the
 // scenario then ends through teardown with verdict `error` and
 // `interrupted` set. Never throws for anything that happens while running
 // (workers that crash, faults that fail, a worker command that does not

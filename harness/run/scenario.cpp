@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -14,7 +15,14 @@ namespace {
 using Json = nlohmann::json;
 
 const std::set<std::string, std::less<>> kActions = {
-    "pause", "kill", "restart", "lock", "clock_step", "delete_db", "replace_db", "readonly_dir"};
+    "pause",      "kill",       "restart",      "lock",          "clock_step",
+    "delete_db",  "replace_db", "readonly_dir", "redis_restart", "client_kill",
+    "disk_full",  "vfs_fault"};
+// Fault actions that exist only for one backend.
+const std::map<std::string, std::string, std::less<>> kBackendOnlyActions = {
+    {"lock", "sqlite"},         {"delete_db", "sqlite"},      {"replace_db", "sqlite"},
+    {"readonly_dir", "sqlite"}, {"redis_restart", "redis"}, {"client_kill", "redis"},
+    {"disk_full", "sqlite"},    {"vfs_fault", "sqlite"}};
 
 int line_of(const toml::node& node) { return static_cast<int>(node.source().begin.line); }
 
@@ -225,8 +233,102 @@ WorkerSpec read_worker(const toml::table& t, const std::string& source) {
   }
   w.start_at = r.duration("start_at");
   w.faketime = r.boolean("faketime").value_or(false);
+  if (auto n = r.integer("inotify_instances", 0, 65536)) w.inotify_instances = static_cast<int>(*n);
   r.finish();
   return w;
+}
+
+std::string known_list(const std::vector<std::string>& names) {
+  std::string list;
+  for (const std::string& k : names) list += (list.empty() ? "" : ", ") + k;
+  return list;
+}
+
+// `backends = [...]` and the `[backend.<name>]` tables.
+void read_backends(TableReader& top, const toml::table& doc, Scenario& s,
+                   const std::string& source, const std::vector<std::string>& known_checks) {
+  const std::vector<std::string> known_backends(std::begin(kBackendNames), std::end(kBackendNames));
+  if (auto b = top.strings("backends")) {
+    const int line = line_of(*doc.get("backends"));
+    if (b->empty()) top.fail(line, "'backends' must list at least one of " + known_list(known_backends));
+    for (std::size_t i = 0; i < b->size(); ++i) {
+      const std::string& name = (*b)[i];
+      if (std::find(known_backends.begin(), known_backends.end(), name) == known_backends.end()) {
+        top.fail(line, "unknown backend '" + name + "' in 'backends' (known: " +
+                           known_list(known_backends) + ")");
+      }
+      if (std::find(b->begin(), b->begin() + static_cast<std::ptrdiff_t>(i), name) !=
+          b->begin() + static_cast<std::ptrdiff_t>(i)) {
+        top.fail(line, "backend '" + name + "' is listed twice in 'backends'");
+      }
+    }
+    s.backends = *b;
+  }
+  const toml::node* node = top.get("backend");
+  if (node == nullptr) return;
+  const toml::table& tables = as_table(top, *node, "'backend'");
+  for (auto&& [key, value] : tables) {
+    const std::string name(key.str());
+    const std::string where = "[backend." + name + "]";
+    if (!s.applies_to(name)) {
+      top.fail(line_of(value), where + " configures a backend that 'backends' does not list (" +
+                                   known_list(s.backends) + ")");
+    }
+    TableReader r(as_table(top, value, where), where, source);
+    BackendOverride o;
+    o.why = r.required_str("why");
+    o.checks = r.strings("checks");
+    if (o.checks) {
+      if (o.checks->empty()) r.fail(r.line(), where + ".checks must list at least one check");
+      for (const std::string& c : *o.checks) {
+        if (std::find(known_checks.begin(), known_checks.end(), c) == known_checks.end()) {
+          r.fail(r.line(), "unknown check '" + c + "' in " + where + " (known: " +
+                               known_list(known_checks) + ")");
+        }
+      }
+    }
+    const std::vector<std::string>& checks = o.checks ? *o.checks : s.checks;
+    if (const toml::node* p = r.get("check_params")) {
+      const toml::table& params = as_table(r, *p, where + ".check_params");
+      for (auto&& [k, v] : params) {
+        const std::string check(k.str());
+        if (std::find(checks.begin(), checks.end(), check) == checks.end()) {
+          r.fail(line_of(v), where + ".check_params." + check +
+                                 " names a check that is not run under this backend");
+        }
+        if (!v.is_table()) r.fail_at(v, where + ".check_params." + check + " must be a table");
+        for (auto&& [pk, pv] : *v.as_table()) {
+          const std::string pkey(pk.str());
+          if (!pv.is_string() || pkey.size() < 3 || pkey.compare(pkey.size() - 3, 3, "_ms") != 0) {
+            continue;
+          }
+          try {
+            parse_duration(pv.as_string()->get());
+          } catch (const std::invalid_argument& e) {
+            r.fail_at(pv, where + ".check_params." + check + "." + pkey + ": " + e.what());
+          }
+        }
+      }
+      o.check_params = to_json(params);
+    }
+    o.requires_caps = r.strings("requires");
+    o.quiesce_timeout = r.duration("quiesce_timeout");
+    if (auto limit = r.str("pubsub_limit")) {
+      if (name != "redis") r.fail(r.line(), "'pubsub_limit' applies to [backend.redis] only");
+      std::istringstream words(*limit);
+      std::string w;
+      int n = 0;
+      while (words >> w) ++n;
+      if (n != 3) {
+        r.fail(r.line(), where + ".pubsub_limit \"" + *limit +
+                             "\" must be three words as in redis.conf: <hard> <soft> <soft "
+                             "seconds>, e.g. \"64kb 0 0\"");
+      }
+      o.pubsub_limit = *limit;
+    }
+    r.finish();
+    s.backend_overrides[name] = std::move(o);
+  }
 }
 
 }  // namespace
@@ -236,6 +338,31 @@ const WorkerSpec* Scenario::find_worker(std::string_view worker) const {
     if (w.name == worker) return &w;
   }
   return nullptr;
+}
+
+bool Scenario::applies_to(std::string_view backend_name) const {
+  return std::find(backends.begin(), backends.end(), backend_name) != backends.end();
+}
+
+Scenario Scenario::for_backend(const std::string& backend_name) const {
+  Scenario out = *this;
+  out.backend = backend_name;
+  auto it = backend_overrides.find(backend_name);
+  if (it == backend_overrides.end()) return out;
+  const BackendOverride& o = it->second;
+  if (o.checks) out.checks = *o.checks;
+  for (auto& [check, params] : o.check_params.items()) out.check_params[check] = params;
+  for (auto p = out.check_params.begin(); p != out.check_params.end();) {
+    if (std::find(out.checks.begin(), out.checks.end(), p.key()) == out.checks.end()) {
+      p = out.check_params.erase(p);
+    } else {
+      ++p;
+    }
+  }
+  if (o.requires_caps) out.requires_caps = *o.requires_caps;
+  if (o.quiesce_timeout) out.quiesce_timeout = o.quiesce_timeout;
+  if (backend_name == "redis") out.redis_pubsub_limit = o.pubsub_limit;
+  return out;
 }
 
 nlohmann::json Scenario::resolved_check_params(const Timing& run_timing) const {
@@ -312,6 +439,7 @@ Scenario parse_scenario(std::string_view toml_text, const std::string& source,
              "timing must be \"quick\" or \"documented\", not \"" + *s.timing + "\"");
   }
   s.quiesce_timeout = top.duration("quiesce_timeout");
+  read_backends(top, doc, s, source, known_checks);
 
   // Workers: `workers = N` makes w0..w(N-1); [[worker]] tables add named ones.
   if (auto n = top.integer("workers", 0, 64)) {
@@ -350,6 +478,7 @@ Scenario parse_scenario(std::string_view toml_text, const std::string& source,
     for (const std::string& p : w.publishers) check_worker(r, r.line(), p);
     w.shared_keys = static_cast<int>(r.integer("shared_keys", 0, 32).value_or(1));
     w.key_space = static_cast<int>(r.integer("key_space", 1, 1000000).value_or(100));
+    w.pad_bytes = static_cast<int>(r.integer("pad_bytes", 0, 1 << 20).value_or(0));
     r.finish();
     s.workload = w;
   }
@@ -385,9 +514,21 @@ Scenario parse_scenario(std::string_view toml_text, const std::string& source,
     f.worker = r.str("worker").value_or("");
     f.duration = r.duration("duration");
     const bool needs_worker = f.action == "pause" || f.action == "kill" ||
-                              f.action == "restart" || f.action == "clock_step";
-    const bool needs_duration =
-        f.action == "pause" || f.action == "lock" || f.action == "readonly_dir";
+                              f.action == "restart" || f.action == "clock_step" ||
+                              f.action == "client_kill" || f.action == "vfs_fault";
+    const bool needs_duration = f.action == "pause" || f.action == "lock" ||
+                                f.action == "readonly_dir" || f.action == "disk_full" ||
+                                f.action == "vfs_fault";
+    const bool may_have_duration = needs_duration || f.action == "redis_restart";
+    if (auto only = kBackendOnlyActions.find(f.action); only != kBackendOnlyActions.end()) {
+      for (const std::string& b : s.backends) {
+        if (b != only->second) {
+          r.fail(f.line, "fault '" + f.action + "' applies to the " + only->second +
+                             " backend only, but the scenario runs on " + b +
+                             " too: write backends = [\"" + only->second + "\"]");
+        }
+      }
+    }
     if (needs_worker && f.worker.empty()) {
       r.fail(f.line, "fault '" + f.action + "' needs 'worker'");
     }
@@ -395,8 +536,19 @@ Scenario parse_scenario(std::string_view toml_text, const std::string& source,
       r.fail(f.line, "fault '" + f.action + "' takes no 'worker'");
     }
     if (!f.worker.empty()) check_worker(r, f.line, f.worker);
+    if (f.action == "vfs_fault") {
+      const WorkerSpec* w = s.find_worker(f.worker);
+      if (w != nullptr && w->env.count("PJX_WORKER_FAULT") == 0) {
+        r.fail(f.line, "fault 'vfs_fault' switches the fault of a pjx-worker started with "
+                       "PJX_WORKER_FAULT: give worker '" + f.worker +
+                       "' env = { PJX_WORKER_FAULT = \"kind=write,nth=1,error=io,persistent=1\", "
+                       "PJX_WORKER_FAULT_ARMED = \"0\" }");
+      }
+    }
     if (needs_duration && !f.duration) r.fail(f.line, "fault '" + f.action + "' needs 'duration'");
-    if (!needs_duration && f.duration) r.fail(f.line, "fault '" + f.action + "' takes no 'duration'");
+    if (!may_have_duration && f.duration) {
+      r.fail(f.line, "fault '" + f.action + "' takes no 'duration'");
+    }
     f.during_publish = r.boolean("during_publish").value_or(false);
     if (f.during_publish && f.action != "kill") {
       r.fail(f.line, "'during_publish' applies to kill faults only");

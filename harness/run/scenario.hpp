@@ -48,6 +48,10 @@ struct WorkerSpec {
   std::string why;                          // why it must be rejected
   std::optional<Duration> start_at;         // started during the workload; else before it
   bool faketime = false;                    // started under libfaketime (implied by clock_step)
+  // Started where it may open only this many inotify instances (0: none, as
+  // when the per-user limit is exhausted), in a user namespace of its own so
+  // that no other process is affected (nemesis.hpp). Empty: no limit.
+  std::optional<int> inotify_instances;
   int line = 0;
 };
 
@@ -59,6 +63,7 @@ struct WorkloadSpec {
   std::vector<std::string> publishers;  // empty: every worker started before the workload
   int shared_keys = 1;                // random shared keys per publish besides e:<id>
   int key_space = 100;                // shared keys are drawn from this many per prefix
+  int pad_bytes = 0;                  // > 0: one more key "pad:<id>:xxx..." of this many bytes
 };
 
 // One explicitly timed publish.
@@ -72,9 +77,10 @@ struct PublishSpec {
 
 struct FaultSpec {
   std::string action;  // pause kill restart lock clock_step delete_db replace_db readonly_dir
+                       // disk_full vfs_fault (and the redis ones)
   std::string worker;  // for pause, kill, restart, clock_step
   Duration at;
-  std::optional<Duration> duration;  // for pause, lock, readonly_dir
+  std::optional<Duration> duration;  // for pause, lock, readonly_dir, disk_full, vfs_fault
   bool during_publish = false;       // kill: send a publish, then kill at once
   bool sidecars = false;             // delete_db: also unlink -wal and -shm
   double offset_s = 0;               // clock_step: seconds added to the wall clock
@@ -89,6 +95,20 @@ struct FileSpec {
   std::string path;
   std::string text;
 };
+
+// `[backend.<name>]`: how the scenario differs under one backend, where a
+// guarantee differs by design (e.g. Redis delivers a publisher's own
+// messages back to it). Unset fields keep the file's values.
+struct BackendOverride {
+  std::string why;  // required: the difference in words
+  std::optional<std::vector<std::string>> checks;
+  nlohmann::json check_params = nlohmann::json::object();  // per check, replaces that check's table
+  std::optional<std::vector<std::string>> requires_caps;
+  std::optional<Duration> quiesce_timeout;
+  std::string pubsub_limit;  // redis: `client-output-buffer-limit pubsub` of the harness's server
+};
+
+inline constexpr const char* kBackendNames[] = {"sqlite", "redis"};
 
 struct Scenario {
   std::filesystem::path file;
@@ -107,6 +127,20 @@ struct Scenario {
   std::vector<FaultSpec> faults;
   std::vector<FileSpec> files;
   std::optional<Duration> quiesce_timeout;
+  // The backends the scenario applies to (`backends`; default ["sqlite"]).
+  std::vector<std::string> backends = {"sqlite"};
+  std::map<std::string, BackendOverride> backend_overrides;  // [backend.<name>]
+  // The backend this value was made for by for_backend(); "sqlite" as loaded.
+  std::string backend = "sqlite";
+  // Set by for_backend("redis") from [backend.redis].pubsub_limit; empty:
+  // the server's default.
+  std::string redis_pubsub_limit;
+
+  bool applies_to(std::string_view backend_name) const;
+  // The scenario as run against `backend_name`: the [backend.<name>] table
+  // applied (checks, check_params per check, requires, quiesce_timeout).
+  // REQUIRES: applies_to(backend_name).
+  Scenario for_backend(const std::string& backend_name) const;
 
   const WorkerSpec* find_worker(std::string_view worker) const;
   // check_params with every duration string of a "*_ms" key in milliseconds.

@@ -102,6 +102,33 @@ text = "hello"
   EXPECT_EQ(s.files[0].text, "hello");
 }
 
+TEST(ScenarioLoad, StorageFaultsNeedADurationAndVfsFaultAWorkerWithPjxWorkerFault) {
+  std::string e = error_of(std::string(kMinimal) + "[[fault]]\naction = \"disk_full\"\nat = \"1 poll\"\n");
+  EXPECT_NE(e.find("fault 'disk_full' needs 'duration'"), std::string::npos) << e;
+  e = error_of(std::string(kMinimal) +
+               "[[fault]]\naction = \"vfs_fault\"\nworker = \"w0\"\nat = \"1 poll\"\nduration = \"1 poll\"\n");
+  EXPECT_NE(e.find("PJX_WORKER_FAULT"), std::string::npos) << e;
+  const Scenario s = parse(R"(name = "x"
+guarantee = "g"
+checks = ["fanout"]
+[[worker]]
+name = "f"
+env = { PJX_WORKER_FAULT = "kind=write", PJX_WORKER_FAULT_ARMED = "0" }
+[[fault]]
+action = "vfs_fault"
+worker = "f"
+at = "1 poll"
+duration = "2 poll"
+[[fault]]
+action = "disk_full"
+at = "1 poll"
+duration = "2 poll"
+)");
+  ASSERT_EQ(s.faults.size(), 2u);
+  EXPECT_EQ(s.faults[0].worker, "f");
+  EXPECT_TRUE(s.faults[1].is_window());
+}
+
 TEST(ScenarioLoad, BadTomlNamesTheFileAndLine) {
   const std::string e = error_of("name = \"x\"\nguarantee = \"g\"\nchecks = [\"fanout\"\n");
   EXPECT_EQ(e.rfind("s.toml:", 0), 0u) << e;

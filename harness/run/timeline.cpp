@@ -136,6 +136,13 @@ std::vector<PlannedAction> plan_timeline(const Scenario& scenario, const Timing&
         keys.insert(std::string(prefix) + ":" +
                     std::to_string(rng.below(static_cast<std::uint64_t>(space))));
       }
+      const int pad = scenario.workload ? scenario.workload->pad_bytes : 0;
+      if (pad > 0) {
+        // Bulk, to fill a slow subscriber's buffers: unique, so matching stays exact.
+        const std::string prefix = "pad:" + std::to_string(a.publish_id) + ":";
+        keys.insert(prefix + std::string(static_cast<std::size_t>(
+                                 std::max(0, pad - static_cast<int>(prefix.size()))), 'x'));
+      }
     }
     a.keys.assign(keys.begin(), keys.end());
     if (a.kind == Kind::kPublish && a.candidates.size() > 1) a.candidates = choose(a.candidates, rng);

@@ -9,20 +9,35 @@
 #include <variant>
 
 #include "pjx/errors.hpp"
+#include "pjx/sqlite_backend.hpp"
 
 namespace pjx::harness {
-namespace {
 
 using nlohmann::json;
 
 // Passes everything to `inner` and reports each listener callback: `t` is
 // taken on entry, the event is written once the cache has applied it.
+// publish() is called only from the op loop's thread (directly or through
+// the LoadCache), so last_queued_ needs no lock.
 class ReportingBackend final : public InvalidationBackend {
  public:
   ReportingBackend(std::shared_ptr<InvalidationBackend> inner, EventSink& sink)
-      : inner_(std::move(inner)), sink_(sink) {}
+      : inner_(std::move(inner)),
+        sqlite_(dynamic_cast<SqliteInvalidationBackend*>(inner_.get())),
+        sink_(sink) {}
 
-  void publish(const KeySet& keys) override { inner_->publish(keys); }
+  void publish(const KeySet& keys) override {
+    last_queued_ = false;
+    if (sqlite_ != nullptr) {
+      last_queued_ = sqlite_->publish_result(keys) == PublishResult::kQueued;
+    } else {
+      inner_->publish(keys);
+    }
+  }
+
+  // Whether a publish() since the last call returned with its event queued
+  // in the backend's outbox rather than committed; clears the mark.
+  bool take_queued() { return std::exchange(last_queued_, false); }
 
   void start(InvalidationHandler handler, FlushHandler on_flush) override {
     EventSink& sink = sink_;
@@ -47,13 +62,15 @@ class ReportingBackend final : public InvalidationBackend {
 
  private:
   std::shared_ptr<InvalidationBackend> inner_;
+  SqliteInvalidationBackend* sqlite_;  // inner_ when it is the library's SQLite backend
   EventSink& sink_;
+  bool last_queued_ = false;
 };
 
-}  // namespace
-
 Dispatcher::Dispatcher(WorkerBackend backend, EventSink& sink)
-    : backend_(std::move(backend)), sink_(sink) {}
+    : backend_(std::move(backend)),
+      sink_(sink),
+      reporting_(std::make_shared<ReportingBackend>(backend_.backend, sink_)) {}
 
 Dispatcher::~Dispatcher() { shutdown(); }
 
@@ -98,8 +115,7 @@ void Dispatcher::shutdown() {
 void Dispatcher::on_start(const Op& op) {
   if (!cache_) {
     try {
-      cache_ =
-          std::make_unique<LoadCache>(std::make_shared<ReportingBackend>(backend_.backend, sink_));
+      cache_ = std::make_unique<LoadCache>(reporting_);
     } catch (const std::exception& e) {
       error(op, std::string("start failed: ") + e.what());
       return;
@@ -125,12 +141,13 @@ void Dispatcher::on_publish(const Op& op) {
     error(op, e.what());
     return;
   }
+  reporting_->take_queued();
   const std::int64_t t_begin = monotonic_ns();
   try {
     if (cache_) {
       cache_->invalidate(keys);
     } else {
-      backend_.backend->publish(keys);  // before start: nothing cached to evict
+      reporting_->publish(keys);  // before start: nothing cached to evict
     }
   } catch (const std::exception& e) {
     error(op, e.what());
@@ -139,6 +156,7 @@ void Dispatcher::on_publish(const Op& op) {
   json event = make_event("published", monotonic_ns());
   event["id"] = *op.id;
   event["t_begin"] = t_begin;
+  if (reporting_->take_queued()) event["queued"] = true;
   sink_.emit(event);
 }
 

@@ -1,7 +1,9 @@
 // Dispatcher: a worker's op loop body. It answers each op of
 // harness/PROTOCOL.md with its event, drives a LoadCache around the worker's
 // backend (invalidate = evict locally + publish), and reports what the
-// backend's listener does (`received`, `flushed`) through the same sink.
+// backend's listener does (`received`, `flushed`) through the same sink. A
+// publish the library's backend queued in its outbox instead of committing
+// is answered `published` with `"queued": true`.
 //
 // Contract: handle_line() answers before it returns (so `published` for op
 // N is written before op N+1 is read); no op ends the worker except `stop`.
@@ -21,6 +23,8 @@
 #include "worker_backend.hpp"
 
 namespace pjx::harness {
+
+class ReportingBackend;
 
 class Dispatcher {
  public:
@@ -47,6 +51,9 @@ class Dispatcher {
 
   WorkerBackend backend_;
   EventSink& sink_;
+  // Wraps backend_.backend: reports listener events, remembers whether the
+  // last publish was queued.
+  std::shared_ptr<ReportingBackend> reporting_;
   std::unique_ptr<LoadCache> cache_;  // exists between start and stop
 };
 

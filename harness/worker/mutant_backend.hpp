@@ -8,7 +8,11 @@
 // and a poll thread that seeds its cursor at MAX(id) and reads rows of its
 // channel from other instances in id order. With default MutantKnobs it is a
 // correct (if plain) backend; each knob breaks exactly one rule. It has no
-// gap, stall or replaced-file detection, so it never calls on_flush.
+// gap, stall or replaced-file detection, so it never calls on_flush (under
+// the no-gap-detection defect its worker still claims the `flush`
+// capability, so that the pause scenarios run and must catch it). It has
+// no change wake either, and says nothing about it (wake counters stay 0, no
+// warning): the defect "silent-wake-loss" is that plain backend.
 //
 // Files are created on first publish() or start(), as upstream does.
 //
@@ -40,6 +44,9 @@ struct MutantKnobs {
                                    // after reading it
   bool accept_memory = false;      // true: the worker accepts private (memory/temporary)
                                    // databases instead of failing with a ConfigError
+  bool claims_flush = false;       // true: the worker advertises the `flush` capability
+                                   // (detects missed invalidations and flushes) yet, like
+                                   // every mutant, never detects a gap or a stall
 };
 
 struct Defect {

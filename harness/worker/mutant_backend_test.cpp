@@ -77,7 +77,8 @@ MutantKnobs knobs_of(std::string_view defect) {
 TEST(MutantDefects, ListsEveryDefectOnceAndFindsThemByName) {
   const std::vector<std::string> expected = {"ignore-channel", "replay-history", "deliver-own",
                                              "never-prune",    "drop-when-busy", "accept-memory",
-                                             "skip-rows",      "deliver-late"};
+                                             "skip-rows",      "deliver-late",
+                                             "silent-wake-loss", "no-gap-detection"};
   std::vector<std::string> names;
   for (const Defect& d : defects()) {
     names.emplace_back(d.name);

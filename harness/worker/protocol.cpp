@@ -5,6 +5,7 @@
 
 #include <limits>
 #include <stdexcept>
+#include <string>
 
 namespace pjx::harness {
 
@@ -15,6 +16,12 @@ bool is_blank(std::string_view line) {
 }
 
 ParsedLine parse_line(std::string_view line) {
+  // nlohmann::json stops reading at a NUL byte as if the input ended there,
+  // which would accept `{"op":"stop"}<NUL>anything`: refuse it first.
+  if (const std::size_t nul = line.find('\0'); nul != std::string_view::npos) {
+    return BadLine{"not valid JSON: a NUL byte at byte " + std::to_string(nul) +
+                   " (write it as \\u0000 inside a string)"};
+  }
   json value = json::parse(line, /*cb=*/nullptr, /*allow_exceptions=*/false);
   if (value.is_discarded()) {
     // Parse again with exceptions only to get the parser's position message.

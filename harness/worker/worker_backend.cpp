@@ -60,6 +60,14 @@ nlohmann::json stats_to_json(const SqliteStats& stats) {
       {"wake_retries", stats.wake_retries},
       {"wake_failures", stats.wake_failures},
       {"wake_active", stats.wake_active},
+      {"queued", stats.queued},
+      {"outbox_committed", stats.outbox_committed},
+      {"outbox_dropped", stats.outbox_dropped},
+      {"outbox_overflows", stats.outbox_overflows},
+      {"outbox_retries", stats.outbox_retries},
+      {"outbox_depth", stats.outbox_depth},
+      {"checkpoints", stats.checkpoints},
+      {"rows_pruned", stats.rows_pruned},
       {"cursor", stats.cursor},
       {"lag", stats.lag},
       {"last_error", stats.last_error},
@@ -69,6 +77,27 @@ nlohmann::json stats_to_json(const SqliteStats& stats) {
                                                     : nlohmann::json(nullptr);
   return out;
 }
+
+#if PJX_WORKER_HAS_REDIS
+nlohmann::json redis_stats_to_json(const RedisStats& stats) {
+  return {
+      {"backend", "redis"},
+      {"published", stats.published},
+      {"publish_failures", stats.publish_failures},
+      {"messages_received", stats.messages_received},
+      {"keys_delivered", stats.keys_delivered},
+      {"malformed_messages", stats.malformed_messages},
+      {"handler_errors", stats.handler_errors},
+      {"flushes", stats.flushes},
+      {"connection_losses", stats.connection_losses},
+      {"reconnects", stats.reconnects},
+      {"publisher_reconnects", stats.publisher_reconnects},
+      {"connected", stats.connected},
+      {"listening", stats.listening},
+      {"last_error", stats.last_error},
+  };
+}
+#endif
 
 WorkerBackend make_worker_backend(const Settings& settings, const Defect* defect) {
   if (settings.backend == BackendKind::kNone) {
@@ -90,6 +119,17 @@ WorkerBackend make_worker_backend(const Settings& settings, const Defect* defect
         return backend ? stats_to_json(backend->stats()) : nlohmann::json::object();
       };
     }
+#if PJX_WORKER_HAS_REDIS
+    if (auto redis = std::dynamic_pointer_cast<RedisInvalidationBackend>(out.backend)) {
+      // No database: nothing to reject as private; flushes after reconnects.
+      out.caps = {"stats", "flush"};
+      std::weak_ptr<RedisInvalidationBackend> weak = redis;
+      out.stats = [weak] {
+        auto backend = weak.lock();
+        return backend ? redis_stats_to_json(backend->stats()) : nlohmann::json::object();
+      };
+    }
+#endif
     return out;
   }
 
@@ -109,6 +149,7 @@ WorkerBackend make_worker_backend(const Settings& settings, const Defect* defect
   out.impl = implementation_name() + " mutant:" + std::string(defect->name);
   out.caps = {"stats"};
   if (!defect->knobs.accept_memory) out.caps.emplace_back("rejects_memory");
+  if (defect->knobs.claims_flush) out.caps.emplace_back("flush");  // the no-gap-detection defect
   out.instance_id = mutant->instance_id();
   std::weak_ptr<MutantBackend> weak = mutant;
   out.stats = [weak] {

@@ -18,7 +18,9 @@
 #include "event_sink.hpp"
 #include "mutant_backend.hpp"
 #include "protocol.hpp"
+#include "redis_defects.hpp"
 #include "worker_backend.hpp"
+#include "worker_fault.hpp"
 
 namespace {
 
@@ -32,12 +34,18 @@ void print_usage(std::FILE* out) {
       "usage: pjx-worker [--defect NAME] [--list-defects] [--version]\n"
       "Speaks the pjx-worker protocol (JSON lines) on stdin/stdout; configured by\n"
       "PJX_INVALIDATION_DB, PJX_INVALIDATION_CHANNEL, PJX_POLL_INTERVAL, PJX_RETENTION,\n"
-      "PJX_BUSY_TIMEOUT, REDIS_URL. --defect (or PJX_WORKER_DEFECT) runs a broken worker.\n",
+      "PJX_BUSY_TIMEOUT, REDIS_URL. --defect (or PJX_WORKER_DEFECT) runs a broken worker.\n"
+      "PJX_WORKER_FAULT=kind=K,nth=N,error=E,persistent=0|1 injects SQLite I/O faults\n"
+      "(SIGUSR1 arms, SIGUSR2 clears; PJX_WORKER_FAULT_ARMED=0 waits for SIGUSR1).\n",
       out);
 }
 
 void list_defects() {
   for (const Defect& defect : pjx::harness::defects()) {
+    std::printf("%-16s %.*s\n", std::string(defect.name).c_str(),
+                static_cast<int>(defect.description.size()), defect.description.data());
+  }
+  for (const pjx::harness::RedisDefect& defect : pjx::harness::redis_defects()) {
     std::printf("%-16s %.*s\n", std::string(defect.name).c_str(),
                 static_cast<int>(defect.description.size()), defect.description.data());
   }
@@ -85,9 +93,11 @@ int main(int argc, char** argv) {
   };
 
   const Defect* defect = nullptr;
+  const pjx::harness::RedisDefect* redis_defect = nullptr;
   if (defect_name) {
     defect = pjx::harness::find_defect(*defect_name);
-    if (defect == nullptr) {
+    if (defect == nullptr) redis_defect = pjx::harness::find_redis_defect(*defect_name);
+    if (defect == nullptr && redis_defect == nullptr) {
       return fatal("unknown defect \"" + *defect_name +
                    "\"; run pjx-worker --list-defects for the names");
     }
@@ -106,11 +116,40 @@ int main(int argc, char** argv) {
       event["message"] = message;
       sink.emit(event);
     };
+    // PJX_WORKER_FAULT: fault injection below SQLite (worker_fault.hpp).
+    auto fault = pjx::harness::worker_fault_from_env([](std::string_view name) -> std::optional<std::string> {
+      const char* value = std::getenv(std::string(name).c_str());
+      return value != nullptr ? std::optional<std::string>(value) : std::nullopt;
+    });
+    if (fault && !pjx::harness::install_worker_fault(*fault, settings, defect != nullptr || redis_defect != nullptr)) {
+      std::fprintf(stderr, "pjx-worker: ignoring PJX_WORKER_FAULT (it applies to the reference SQLite backend "
+                           "only, not to this %s); not listing the fault_vfs cap\n",
+                   defect_name ? "defect worker" : "backend");
+      fault.reset();
+    }
+    if (fault) {
+      pjx::harness::start_fault_signals(*fault, [&sink](const std::string& message) {
+        nlohmann::json event = pjx::harness::make_event("warning", pjx::harness::monotonic_ns());
+        event["message"] = message;
+        sink.emit(event);
+      });
+    }
     if (!settings.ignored.empty()) {
       std::fprintf(stderr, "pjx-worker: ignoring %s (not used by the %s backend)\n",
                    settings.ignored.c_str(), pjx::to_string(settings.backend));
     }
-    dispatcher.emplace(pjx::harness::make_worker_backend(settings, defect), sink);
+    // The Redis backend's warnings too, once Settings carries its options.
+    [](auto& s) {
+      if constexpr (requires { s.redis.on_warning = s.sqlite.on_warning; }) {
+        s.redis.on_warning = s.sqlite.on_warning;
+      }
+    }(settings);
+    pjx::harness::WorkerBackend backend = pjx::harness::make_worker_backend(settings, defect);
+    if (redis_defect != nullptr) {
+      backend = pjx::harness::apply_redis_defect(std::move(backend), settings, *redis_defect);
+    }
+    if (fault) backend.caps.push_back("fault_vfs");
+    dispatcher.emplace(std::move(backend), sink);
   } catch (const std::exception& e) {
     return fatal(e.what());
   }

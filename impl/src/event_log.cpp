@@ -112,8 +112,12 @@ void EventLog::set_up(const std::string& display_name) {
                         "pjx database file (nothing was written to this one)");
     }
     if ((e.code() & 0xFF) == SQLITE_CANTOPEN || (e.code() & 0xFF) == SQLITE_READONLY) {
-      throw ConfigError(std::string(e.what()) + "; SQLite must be able to write the database and create its "
-                        "-wal and -shm files beside it: make the file and its directory writable for every worker");
+      // A BackendError still: on a publish or a poll it can be transient (a
+      // file descriptor limit, an injected fault) and is retried; the
+      // backend's constructor turns it into a ConfigError.
+      throw BackendError(std::string(e.what()) + "; SQLite must be able to write the database and create its "
+                         "-wal and -shm files beside it: make the file and its directory writable for every worker",
+                         e.code());
     }
     throw;
   }
@@ -121,16 +125,17 @@ void EventLog::set_up(const std::string& display_name) {
 
 EventLog::EventLog(const DbLocation& location, const std::string& display_name,
                    std::chrono::milliseconds busy_timeout, std::atomic<std::uint64_t>* busy_waits,
-                   const std::string& vfs)
+                   const std::string& vfs, const std::atomic<std::int64_t>* give_up_at_ns)
     : conn_(location.open_name, location.uri, display_name, vfs) {
   auto started = std::make_shared<std::chrono::steady_clock::time_point>();
-  conn_.set_busy_handler([busy_timeout, busy_waits, started](int retries) {
+  conn_.set_busy_handler([busy_timeout, busy_waits, started, give_up_at_ns](int retries) {
     const auto now = std::chrono::steady_clock::now();
     if (retries == 0) {
       *started = now;
       if (busy_waits != nullptr) busy_waits->fetch_add(1, std::memory_order_relaxed);
     }
     if (now - *started >= busy_timeout) return false;
+    if (give_up_at_ns != nullptr && now.time_since_epoch().count() >= give_up_at_ns->load()) return false;
     const auto index = static_cast<std::size_t>(retries);
     const int sleep_us = index < std::size(kBusySleepsUs) ? kBusySleepsUs[index] : kBusyMaxSleepUs;
     std::this_thread::sleep_for(std::chrono::microseconds(sleep_us));
@@ -156,8 +161,13 @@ EventLog::EventLog(const DbLocation& location, const std::string& display_name,
 
   insert_event = conn_.prepare(
       "INSERT INTO pjx_invalidation (instance_id, channel, keys_json, created_at) VALUES (?1, ?2, ?3, ?4)");
-  prune = conn_.prepare("DELETE FROM pjx_invalidation WHERE created_at < ?1");
+  // Bounded: a publish after a quiet period must not delete the whole
+  // backlog under the write lock; the next publishes take the rest.
+  prune = conn_.prepare(
+      "DELETE FROM pjx_invalidation WHERE id IN (SELECT id FROM pjx_invalidation "
+      "WHERE created_at < ?1 ORDER BY created_at LIMIT ?2)");
   commit = conn_.prepare("COMMIT");
+  sequence = conn_.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'pjx_invalidation'");
   rollback = conn_.prepare("ROLLBACK");
   select_new = conn_.prepare(
       "SELECT id, keys_json FROM pjx_invalidation "

@@ -14,7 +14,9 @@
 // Every connection: journal_mode=WAL (verified, not assumed), synchronous=
 // NORMAL (a commit survives a process crash; WAL keeps the file consistent
 // on power loss), journal_size_limit bounds the -wal file after checkpoints,
-// and a busy handler with short sleeps bounded by busy_timeout.
+// and a busy handler with short sleeps bounded by busy_timeout (and by an
+// optional give-up time the owner can move, so that a shutdown never waits a
+// whole busy_timeout).
 #pragma once
 
 #include <atomic>
@@ -33,15 +35,22 @@ class EventLog {
  public:
   // Opens (creating the file and schema if missing) and verifies the schema.
   // Throws ConfigError when the file is not a SQLite database or holds an
-  // incompatible pjx_invalidation table; BackendError for anything else.
+  // incompatible pjx_invalidation table; BackendError for anything else
+  // (including a file or directory SQLite cannot open or write, with the fix
+  // in the message, since on a running worker that can be transient).
+  // `give_up_at_ns`, when not null, is a steady_clock reading (nanoseconds
+  // since its epoch) after which the busy handler stops waiting even before
+  // busy_timeout; it must outlive the EventLog.
   EventLog(const DbLocation& location, const std::string& display_name,
            std::chrono::milliseconds busy_timeout, std::atomic<std::uint64_t>* busy_waits,
-           const std::string& vfs = {});
+           const std::string& vfs = {}, const std::atomic<std::int64_t>* give_up_at_ns = nullptr);
 
   Connection& connection() noexcept { return conn_; }
 
-  // The writer's statements.
-  Statement begin_immediate, insert_event, prune, commit, rollback;
+  // The writer's statements. `prune` deletes at most ?2 rows with
+  // created_at < ?1, oldest first, through the created_at index.
+  // `sequence` reads the highest id AUTOINCREMENT issued (no row: none yet).
+  Statement begin_immediate, insert_event, prune, commit, rollback, sequence;
   // The listener's statements.
   Statement begin_read, end_read, select_new, max_id, data_version, count_lag, id_bounds;
 

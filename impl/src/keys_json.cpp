@@ -104,6 +104,12 @@ std::string encode_keys(const KeySet& keys) {
 }
 
 std::optional<KeySet> decode_keys(std::string_view json, std::string* why) {
+  // nlohmann::json stops reading at a NUL byte as if the input ended there,
+  // which would accept `["a"]<NUL>anything` (upstream's json.loads refuses it).
+  if (json.find('\0') != std::string_view::npos) {
+    if (why) *why = "not valid JSON: it holds a NUL byte";
+    return std::nullopt;
+  }
   const auto parsed = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded()) {
     if (why) *why = "not valid JSON";

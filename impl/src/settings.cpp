@@ -102,42 +102,6 @@ std::chrono::milliseconds parse_busy_timeout(const std::string& value) {
   return std::chrono::milliseconds(static_cast<std::int64_t>(ms));
 }
 
-// Masks the password of a URL such as redis://user:secret@host:6379/0 (the
-// user-info part; without a ':' all of it, since some clients read a lone
-// user-info as the password) and of a `password=` query parameter.
-std::string mask_url_password(std::string url) {
-  constexpr std::string_view kMask = "***";
-  const std::size_t scheme = url.find("://");
-  const std::size_t authority = scheme == std::string::npos ? 0 : scheme + 3;
-  std::size_t authority_end = url.find_first_of("/?#", authority);
-  if (authority_end == std::string::npos) authority_end = url.size();
-  const std::string_view host_part(url.data() + authority, authority_end - authority);
-  if (const std::size_t at = host_part.rfind('@'); at != std::string_view::npos && at > 0) {
-    const std::size_t colon = host_part.find(':');
-    const std::size_t begin = (colon != std::string_view::npos && colon < at) ? colon + 1 : 0;
-    if (at > begin) url.replace(authority + begin, at - begin, kMask);
-  }
-  const std::size_t query = url.find('?');
-  if (query != std::string::npos) {
-    constexpr std::string_view kParam = "password=";
-    std::size_t pos = query + 1;
-    while (pos < url.size()) {
-      std::size_t end = url.find_first_of("&#", pos);
-      if (end == std::string::npos) end = url.size();
-      if (std::string_view(url).substr(pos, end - pos).starts_with(kParam)) {
-        const std::size_t value = pos + kParam.size();
-        if (end > value) {
-          url.replace(value, end - value, kMask);
-          end = value + kMask.size();
-        }
-      }
-      if (end >= url.size() || url[end] == '#') break;
-      pos = end + 1;
-    }
-  }
-  return url;
-}
-
 }  // namespace
 
 const char* to_string(BackendKind kind) noexcept {
@@ -172,6 +136,13 @@ Settings Settings::from_env(const Getenv& getenv) {
 
   Settings settings;
   if (redis_url && !redis_url->empty()) {
+    try {
+      RedisUrl::parse(*redis_url);
+    } catch (const ConfigError& e) {
+      throw ConfigError(assignment(kRedisUrl, mask_redis_url(*redis_url)) +
+                        " is not a usable Redis URL: " + e.what() +
+                        " (or unset REDIS_URL to use the SQLite backend or none)");
+    }
     settings.backend = BackendKind::kRedis;
     settings.redis_url = *redis_url;
   } else if (db) {
@@ -195,6 +166,7 @@ Settings Settings::from_env(const Getenv& getenv) {
                         SqliteOptions{}.channel + "\"");
     }
     settings.sqlite.channel = *channel;
+    settings.redis.channel = *channel;
   }
   if (poll_interval) {
     settings.sqlite.poll_interval = Seconds(parse_seconds(kPollInterval, *poll_interval, "0.5"));
@@ -250,11 +222,12 @@ std::shared_ptr<InvalidationBackend> Settings::make_backend() const {
     case BackendKind::kSqlite:
       return std::make_shared<SqliteInvalidationBackend>(db_path, sqlite);
     case BackendKind::kRedis:
-      throw ConfigError(assignment(kRedisUrl, mask_url_password(redis_url)) +
-                        " selects the Redis backend, but this build of pjx-inval has no Redis "
-                        "backend yet; unset " +
-                        std::string(kRedisUrl) + " and set " + std::string(kDb) +
-                        " to a database file path to use the SQLite backend");
+      try {
+        return std::make_shared<RedisInvalidationBackend>(redis_url, redis);
+      } catch (const ConfigError& e) {
+        throw ConfigError(assignment(kRedisUrl, mask_redis_url(redis_url)) +
+                          " cannot be used: " + e.what());
+      }
   }
   throw ConfigError("unknown backend kind " + std::to_string(static_cast<int>(backend)) +
                     "; use kNone, kSqlite or kRedis");

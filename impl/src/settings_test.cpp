@@ -1,6 +1,6 @@
 // Tests of Settings: backend selection and precedence, every variable's valid
 // and invalid values, the combined check, `ignored`, masking of Redis
-// passwords, and make_backend() for each kind.
+// passwords in REDIS_URL errors, and make_backend() for each kind.
 #include "pjx/settings.hpp"
 
 #include <gtest/gtest.h>
@@ -246,30 +246,53 @@ TEST(Settings, OptionsThatDoNotApplyAreListedAsIgnoredAndNotCombined) {
             "PJX_INVALIDATION_DB, PJX_POLL_INTERVAL, PJX_RETENTION, PJX_BUSY_TIMEOUT");
 }
 
-TEST(Settings, MakeBackendForRedisSaysThereIsNoneAndMasksThePassword) {
-  const std::vector<std::pair<std::string, std::string>> cases = {
-      {"redis://:s3cret@cache:6379/0", "REDIS_URL=\"redis://:***@cache:6379/0\""},
-      {"redis://app:s3cret@cache", "REDIS_URL=\"redis://app:***@cache\""},
-      {"rediss://s3cret@cache/0", "REDIS_URL=\"rediss://***@cache/0\""},
-      {"redis://app:p@s3cret@cache:6379", "REDIS_URL=\"redis://app:***@cache:6379\""},
-      {"redis://cache:6379/0?password=s3cret&db=1",
-       "REDIS_URL=\"redis://cache:6379/0?password=***&db=1\""},
-      {"redis://cache:6379/0?db=1&password=s3cret",
-       "REDIS_URL=\"redis://cache:6379/0?db=1&password=***\""},
-      {"redis://cache:6379/0", "REDIS_URL=\"redis://cache:6379/0\""},
+TEST(Settings, BadRedisUrlIsRejectedNamingRedisUrlWithThePasswordMasked) {
+  struct Case {
+    std::string url, shown, reason;
   };
-  for (const auto& [url, shown] : cases) {
-    SCOPED_TRACE(url);
-    const Settings settings = read(with(kDb, "REDIS_URL", url));
-    ASSERT_EQ(settings.backend, BackendKind::kRedis);
-    EXPECT_EQ(settings.redis_url, url);  // kept as given for a future Redis backend
-    const std::string message = make_backend_error(settings);
-    EXPECT_NE(message.find(shown), std::string::npos) << message;
+  const std::vector<Case> cases = {
+      {"rediss://:s3cret@cache/0", "REDIS_URL=\"rediss://:***@cache/0\"", "TLS"},
+      {"redis://app:s3cret@cache:99999", "REDIS_URL=\"redis://app:***@cache:99999\"", "65535"},
+      {"redis://cache:6379/0?password=s3cret&db=x",
+       "REDIS_URL=\"redis://cache:6379/0?password=***&db=x\"", "database"},
+      {"redis://s3cret@cache", "REDIS_URL=\"redis://***@cache\"", "ambiguous"},
+      {"http://cache", "REDIS_URL=\"http://cache\"", "scheme"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.url);
+    const std::string message = config_error(with(kDb, "REDIS_URL", c.url));
+    EXPECT_NE(message.find(c.shown), std::string::npos) << message;
+    EXPECT_NE(message.find(c.reason), std::string::npos) << message;
     EXPECT_EQ(message.find("s3cret"), std::string::npos) << message;
-    EXPECT_NE(message.find("no Redis backend"), std::string::npos) << message;
     EXPECT_NE(message.find("unset REDIS_URL"), std::string::npos) << message;
-    EXPECT_NE(message.find("PJX_INVALIDATION_DB"), std::string::npos) << message;
   }
+}
+
+TEST(Settings, MakeBackendBuildsARedisBackendFromTheUrlAndChannelWithoutConnecting) {
+  Vars vars = with(kDb, "REDIS_URL", "redis://app:p%40ss@cache.invalid:6380/2");
+  vars["PJX_INVALIDATION_CHANNEL"] = "myapp:inval";
+  const Settings settings = read(vars);
+  ASSERT_EQ(settings.backend, BackendKind::kRedis);
+  EXPECT_EQ(settings.redis.channel, "myapp:inval");
+  const auto backend = settings.make_backend();
+  const auto* redis = dynamic_cast<const RedisInvalidationBackend*>(backend.get());
+  ASSERT_NE(redis, nullptr);
+  EXPECT_EQ(redis->url().host, "cache.invalid");
+  EXPECT_EQ(redis->url().port, 6380);
+  EXPECT_EQ(redis->url().db, 2);
+  EXPECT_EQ(redis->url().username, "app");
+  EXPECT_EQ(redis->url().password, "p@ss");
+  EXPECT_EQ(redis->options().channel, "myapp:inval");
+  EXPECT_EQ(redis->stats().published, 0u);
+  // Options the constructor rejects come back naming REDIS_URL, masked.
+  Settings bad = settings;
+  bad.redis.channel = "";
+  const std::string message = make_backend_error(bad);
+  EXPECT_NE(message.find("REDIS_URL=\"redis://app:***@cache.invalid:6380/2\""), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("channel \"\" is empty"), std::string::npos) << message;
+  // The default channel when PJX_INVALIDATION_CHANNEL is unset.
+  EXPECT_EQ(read({{"REDIS_URL", "redis://h"}}).redis.channel, "pyjinhx:invalidate");
 }
 
 TEST(Settings, MakeBackendBuildsASqliteBackendWithTheSettings) {

@@ -18,10 +18,12 @@
 //       batch is still delivered.
 //   I6. A failed poll (busy past the timeout, I/O error) changes nothing; it
 //       is counted and the next interval retries.
-//   I7. publish() is one write transaction: insert one row, prune rows of
-//       every channel with created_at < now - retention. Either both happen
-//       or neither does, and the caller learns which. `now` is read after
-//       the write lock is taken, so created_at follows commit order.
+//   I7. A commit is one write transaction: insert one row, prune rows of
+//       every channel with created_at < now - retention (at most
+//       prune_limit of them, oldest first; later commits prune the rest).
+//       Either both happen or neither does. `now` is read after the write
+//       lock is taken, so created_at follows commit order (also for an event
+//       committed from the outbox: it is stamped when it commits).
 //   I8. Ids are issued by AUTOINCREMENT and a rolled-back insert gives its
 //       id back, so ids above the cursor are contiguous unless rows were
 //       deleted. A missing id above the cursor (the smallest id > cursor is
@@ -41,6 +43,25 @@
 //       writes to a file that is no longer at the path. (A file replaced
 //       while the old -wal/-shm stay beside it is read by SQLite through the
 //       old WAL, by every process; replace a database with its sidecars.)
+//  I10. No lost publish. publish_result() returns kCommitted after its
+//       commit (I7), or kQueued after appending the event to the outbox, or
+//       throws having done neither; the caller learns which. An event is
+//       queued when its commit failed for a transient reason (busy past
+//       busy_timeout, I/O error, full disk) or when the outbox was not empty
+//       (so the outbox is FIFO and commits happen in publish order; checked
+//       again under write_mu, the lock every commit holds). Only the
+//       background thread commits queued events, front first, and removes an
+//       event only after its commit (under write_mu). The outbox never holds
+//       more than outbox_capacity events: a publish that finds it full
+//       throws. Every queued event ends committed (outbox_committed) or
+//       dropped with a warning (outbox_dropped: a non-transient error on
+//       retry, or stop()'s drain ran out of outbox_drain_timeout).
+//  I11. Our publishing connection never checkpoints inside a commit (its WAL
+//       hook replaces SQLite's auto-checkpoint): once the WAL holds
+//       checkpoint_pages pages the hook asks the background thread, which
+//       runs a PASSIVE checkpoint on its own connection (no write lock, never
+//       waits for readers). Other processes' connections (upstream workers)
+//       keep their own auto-checkpoint, which is compatible.
 //
 // Poller states (one thread per started backend):
 //
@@ -54,12 +75,25 @@
 //   [polling] --error--> [waiting]                              (poll_errors, I6)
 //   [waiting|polling] --stop()--> [stopping: finish the current row] --> [stopped]
 //
+// Background thread (one per backend, started when first needed: an event
+// queued or a checkpoint wanted; joined by stop() and the destructor):
+//
+//   [idle] --event queued--> [retrying: commit the front event (I10)]
+//   [retrying] --committed--> next event, or [idle] when the outbox is empty
+//   [retrying] --transient failure--> [backoff 10 ms .. 500 ms] --> [retrying]
+//   [retrying] --non-transient failure--> drop the event (warn, count) --> next
+//   [idle|backoff] --checkpoint wanted (I11)--> [checkpointing] --> back
+//   [any] --stop(): drain--> [draining: retry at once, busy waits cut at the
+//         drain deadline] --outbox empty or deadline--> [exited]; the rest is
+//         dropped (warn, count)
+//
 // Locks: lifecycle_mu_ serialises start()/stop(); poll_mu_ serialises polls
 // and handler calls (the handler never runs concurrently with itself);
-// write_mu_ serialises publishes and lag queries on the writer connection;
-// the poll thread sleeps in ppoll() on an eventfd (stop) and the change
-// watcher's inotify fd. Order: lifecycle_mu_ before poll_mu_ before
-// write_mu_ (taken under poll_mu_ only to reopen after a replaced file).
+// write_mu_ serialises commits and lag queries on the writer connection;
+// bg_mu_ guards the outbox and the background thread's state; the poll
+// thread sleeps in ppoll() on an eventfd (stop) and the change watcher's
+// inotify fd. Order: lifecycle_mu_ before poll_mu_ before write_mu_ (taken
+// under poll_mu_ only to reopen after a replaced file) before bg_mu_.
 #include "pjx/sqlite_backend.hpp"
 
 #include <poll.h>
@@ -70,6 +104,9 @@
 
 #include <atomic>
 #include <cmath>
+#include <condition_variable>
+#include <deque>
+#include <limits>
 #include <cstdio>
 #include <cstring>
 #include <system_error>
@@ -147,6 +184,33 @@ void default_warning_sink(const std::string& message) {
   std::fprintf(stderr, "pjx-inval: warning: %s\n", message.c_str());
 }
 
+// Failures that may go away by themselves: another process holds a lock, the
+// disk is full or briefly failing. Read-only, corrupt or mismatched files do
+// not.
+bool is_transient(int code) {
+  switch (code & 0xFF) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_NOMEM:
+    case SQLITE_PROTOCOL:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Backoff of the outbox retry: doubled after every failed attempt.
+constexpr std::chrono::milliseconds kRetryFirst{10};
+constexpr std::chrono::milliseconds kRetryMax{500};
+constexpr std::chrono::milliseconds kDrainRetryMax{10};
+constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
+
+std::int64_t steady_ns(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
 }  // namespace
 
 void validate(const SqliteOptions& options) {
@@ -174,6 +238,17 @@ void validate(const SqliteOptions& options) {
     throw ConfigError("busy_timeout " + std::to_string(options.busy_timeout.count()) +
                       " ms is negative; pass 0 or more (upstream uses 5000)");
   }
+  if (options.outbox_drain_timeout.count() < 0) {
+    throw ConfigError("outbox_drain_timeout " + std::to_string(options.outbox_drain_timeout.count()) +
+                      " ms is negative; pass 0 (give up on queued events at stop) or more (the default is 5000)");
+  }
+  if (options.prune_limit == 0) {
+    throw ConfigError("prune_limit 0 would never delete expired rows; pass at least 1 (the default is 256)");
+  }
+  if (options.prune_limit > static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max())) {
+    throw ConfigError("prune_limit " + std::to_string(options.prune_limit) +
+                      " is too large for SQLite; pass at most 2^63 - 1 (the default is 256)");
+  }
   if (!options.vfs.empty() && sqlite3_vfs_find(options.vfs.c_str()) == nullptr) {
     throw ConfigError("vfs \"" + options.vfs +
                       "\" is not a registered SQLite VFS; register it with sqlite3_vfs_register "
@@ -200,7 +275,9 @@ struct SqliteInvalidationBackend::Impl {
   std::atomic<std::uint64_t> published{0}, publish_failures{0}, busy_waits{0}, polls{0},
       skipped_polls{0}, poll_errors{0}, rows_received{0}, keys_delivered{0}, malformed_rows{0},
       handler_errors{0}, flushes{0}, gaps_detected{0}, missed_ids{0}, stalls_detected{0}, timed_polls{0},
-      wakes{0}, empty_wakes{0}, wake_retries{0}, wake_failures{0}, reopens{0};
+      wakes{0}, empty_wakes{0}, wake_retries{0}, wake_failures{0}, reopens{0}, queued{0},
+      outbox_committed{0}, outbox_dropped{0}, outbox_overflows{0}, outbox_retries{0}, checkpoints{0},
+      rows_pruned{0};
   std::atomic<bool> wake_active{false};
   std::atomic<std::int64_t> cursor{0};
   std::atomic<std::int64_t> last_poll_ns{-1};  // monotonic; -1 = never
@@ -231,6 +308,25 @@ struct SqliteInvalidationBackend::Impl {
   // the seed goes unnoticed; then owned by the poll thread.
   std::unique_ptr<detail::ChangeWatcher> watcher;
 
+  // The outbox and the background thread (I10, I11).
+  struct QueuedEvent {
+    std::string keys_json;
+    std::size_t key_count = 0;
+  };
+  mutable std::mutex bg_mu;
+  std::condition_variable bg_cv;       // wakes the background thread
+  std::condition_variable drained_cv;  // the outbox became empty
+  std::deque<QueuedEvent> outbox;      // guarded by bg_mu; FIFO
+  std::thread bg_thread;               // guarded by bg_mu
+  bool bg_exit = false;                // guarded by bg_mu: the thread is asked to exit
+  bool draining = false;               // guarded by bg_mu: stop() waits for the outbox
+  bool checkpoint_wanted = false;      // guarded by bg_mu
+  // Busy waits of the writer connections end at this steady-clock reading
+  // (ns); kNever except while stop() drains.
+  std::atomic<std::int64_t> give_up_at_ns{kNever};
+  std::unique_ptr<detail::EventLog> checkpointer;  // owned by the background thread
+  std::optional<std::pair<dev_t, ino_t>> checkpointer_file;  // owned by the background thread
+
   struct PollOutcome {
     std::size_t delivered = 0;
     bool skipped = false;  // data_version unchanged: no commit visible since the last poll
@@ -247,12 +343,48 @@ struct SqliteInvalidationBackend::Impl {
   // at the path is no longer the one it has open (replaced or deleted), so
   // that a publish never goes to a file nobody else can see. One stat(2)
   // per publish. REQUIRES: write_mu held.
+  // True when a failure is worth retrying: is_transient(), except SQLITE_FULL
+  // caused by AUTOINCREMENT having issued the largest id (permanent; SQLite
+  // reports it as SQLITE_FULL too). REQUIRES: write_mu held.
+  bool retryable(int code) {
+    if (!is_transient(code)) return false;
+    if ((code & 0xFF) != SQLITE_FULL || !writer) return true;
+    try {
+      auto& seq = writer->sequence;
+      const bool exhausted = seq.step() && seq.column_int64(0) == std::numeric_limits<std::int64_t>::max();
+      seq.reset();
+      return !exhausted;
+    } catch (const BackendError&) {
+      writer->sequence.reset();
+      return true;  // cannot tell: a full disk may fail this read too
+    }
+  }
+
   void ensure_writer() {
     const auto now_at_path = file_at_path();
     if (writer && now_at_path && now_at_path == writer_file) return;
     writer.reset();
-    writer = open_log();
+    writer = open_log(&give_up_at_ns);
     writer_file = file_at_path();
+    if (options.checkpoint_pages > 0) {
+      // Replaces SQLite's auto-checkpoint on this connection (I11).
+      sqlite3_wal_hook(writer->connection().raw(), &Impl::on_wal_commit, this);
+    }
+  }
+
+  // sqlite3_wal_hook callback, called on the committing thread (write_mu
+  // held) with the WAL's size in pages after the commit.
+  static int on_wal_commit(void* self, sqlite3* /*db*/, const char* /*schema*/, int pages) {
+    auto& d = *static_cast<Impl*>(self);
+    if (pages >= 0 && static_cast<std::size_t>(pages) >= d.options.checkpoint_pages) {
+      std::lock_guard lock(d.bg_mu);
+      if (!d.checkpoint_wanted) {
+        d.checkpoint_wanted = true;
+        d.ensure_background_locked();
+        d.bg_cv.notify_all();
+      }
+    }
+    return SQLITE_OK;
   }
 
   // Opens the listener's connection and remembers which file it opened.
@@ -271,9 +403,9 @@ struct SqliteInvalidationBackend::Impl {
   void reopen_if_replaced();
   bool replaced_pending = false;  // a replaced file awaits its flush; guarded by poll_mu
 
-  std::unique_ptr<detail::EventLog> open_log() {
+  std::unique_ptr<detail::EventLog> open_log(const std::atomic<std::int64_t>* give_up = nullptr) {
     return std::make_unique<detail::EventLog>(location, db_path, options.busy_timeout, &busy_waits,
-                                              options.vfs);
+                                              options.vfs, give_up);
   }
 
   void record_error(const std::string& message) {
@@ -281,7 +413,27 @@ struct SqliteInvalidationBackend::Impl {
     last_error = message;
   }
 
-  void publish(const KeySet& keys);
+  PublishResult publish(const KeySet& keys);
+  // One write transaction for `keys_json` (I7). REQUIRES: write_mu held,
+  // writer open. Throws BackendError; rolled back then.
+  void commit_locked(std::string_view keys_json);
+  // Commits, or queues after a transient failure (returning the warning to
+  // pass on), or throws BackendError/ConfigError. REQUIRES: write_mu held.
+  std::string commit_or_enqueue_locked(const KeySet& keys, std::string keys_json);
+  // Appends to the outbox; throws BackendError when it is full.
+  // REQUIRES: bg_mu held, outbox_capacity > 0.
+  PublishResult enqueue_locked(std::string keys_json, std::size_t key_count, const std::string& cause);
+  // Starts the background thread unless it runs. REQUIRES: bg_mu held.
+  void ensure_background_locked();
+  void background_loop();
+  // Commits the front event of the outbox; false after a transient failure.
+  // A dropped event's warning goes to `warning`, for the caller to pass on
+  // once it holds no lock.
+  bool retry_front(std::string* warning);
+  void run_checkpoint();
+  // Retries the outbox for up to outbox_drain_timeout, stops the background
+  // thread and drops what is left (warned, counted).
+  void drain_and_stop_background();
   PollOutcome poll_once();
   void notify_flush(FlushReason reason);
   void poll_loop();
@@ -291,16 +443,25 @@ struct SqliteInvalidationBackend::Impl {
 SqliteInvalidationBackend::SqliteInvalidationBackend(std::string db_path, SqliteOptions options)
     : impl_(std::make_unique<Impl>(std::move(db_path), std::move(options))) {
   validate(impl_->options);
-  impl_->stop_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (impl_->stop_fd < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
   impl_->location = detail::check_db_path(impl_->db_path, impl_->options.filesystem_type,
                                           impl_->options.allow_network_filesystem);
   if (impl_->location.exists) {
     // Check now that the existing file is a compatible database; keep the
     // connection as the publisher's.
     std::lock_guard lock(impl_->write_mu);
-    impl_->ensure_writer();
+    try {
+      impl_->ensure_writer();
+    } catch (const BackendError& e) {
+      // At construction a file SQLite cannot open or write is the caller's
+      // to fix (permissions); later the same error is retried.
+      const int primary = e.code() & 0xFF;
+      if (primary == SQLITE_CANTOPEN || primary == SQLITE_READONLY) throw ConfigError(e.what());
+      throw;
+    }
   }
+  // Last, so that a constructor that throws leaves no descriptor behind.
+  impl_->stop_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (impl_->stop_fd < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
 }
 
 SqliteInvalidationBackend::~SqliteInvalidationBackend() {
@@ -310,54 +471,106 @@ SqliteInvalidationBackend::~SqliteInvalidationBackend() {
 
 void SqliteInvalidationBackend::publish(const KeySet& keys) { impl_->publish(keys); }
 
-void SqliteInvalidationBackend::Impl::publish(const KeySet& keys) {
-  if (keys.empty()) return;
-  const std::string keys_json = detail::encode_keys(keys);  // may throw invalid_argument
-  std::lock_guard lock(write_mu);
+PublishResult SqliteInvalidationBackend::publish_result(const KeySet& keys) { return impl_->publish(keys); }
+
+const char* to_string(PublishResult result) noexcept {
+  switch (result) {
+    case PublishResult::kCommitted: return "committed";
+    case PublishResult::kQueued: return "queued";
+  }
+  return "unknown";
+}
+
+void SqliteInvalidationBackend::Impl::commit_locked(std::string_view keys_json) {
+  auto& log = *writer;
+  log.begin_immediate.step();
+  log.begin_immediate.reset();
+  // Read the clock once the write lock is ours: a time read before a long
+  // wait for the lock would stamp the row (and prune) in the past, and the
+  // next publisher's prune could delete it before anyone read it.
+  const double now = clock->wall_seconds();
+  try {
+    log.insert_event.bind(1, std::string_view(instance_id))
+        .bind(2, std::string_view(options.channel))
+        .bind(3, keys_json)
+        .bind(4, now);
+    log.insert_event.step();
+    log.insert_event.reset();
+    log.prune.bind(1, now - options.retention.count()).bind(2, static_cast<std::int64_t>(options.prune_limit));
+    log.prune.step();
+    log.prune.reset();
+    const auto pruned = sqlite3_changes64(log.connection().raw());
+    log.commit.step();
+    log.commit.reset();
+    rows_pruned.fetch_add(static_cast<std::uint64_t>(pruned), std::memory_order_relaxed);
+  } catch (...) {
+    log.insert_event.reset();
+    log.prune.reset();
+    log.commit.reset();
+    if (log.connection().in_transaction()) {
+      try {
+        log.rollback.step();
+      } catch (const BackendError&) {
+        // The transaction is gone either way; the original error is the news.
+      }
+      log.rollback.reset();
+    }
+    throw;
+  }
+}
+
+PublishResult SqliteInvalidationBackend::Impl::publish(const KeySet& keys) {
+  if (keys.empty()) return PublishResult::kCommitted;
+  std::string keys_json = detail::encode_keys(keys);  // may throw invalid_argument
+  const bool outbox_on = options.outbox_capacity > 0;
+  if (outbox_on) {
+    // Behind earlier events (I10), without waiting for write_mu, which the
+    // background thread may hold for up to busy_timeout.
+    std::lock_guard bg(bg_mu);
+    if (!outbox.empty()) return enqueue_locked(std::move(keys_json), keys.size(), "earlier events are queued");
+  }
+  std::string warning;  // passed on once no lock is held: the sink may call stats()
+  {
+    std::lock_guard lock(write_mu);
+    if (outbox_on) {
+      std::lock_guard bg(bg_mu);
+      if (!outbox.empty()) return enqueue_locked(std::move(keys_json), keys.size(), "earlier events are queued");
+    }
+    warning = commit_or_enqueue_locked(keys, std::move(keys_json));
+  }
+  if (warning.empty()) return PublishResult::kCommitted;
+  warnings.warn("queued", warning);
+  return PublishResult::kQueued;
+}
+
+std::string SqliteInvalidationBackend::Impl::commit_or_enqueue_locked(const KeySet& keys, std::string keys_json) {
+  const bool outbox_on = options.outbox_capacity > 0;
   try {
     ensure_writer();
-    auto& log = *writer;
-    log.begin_immediate.step();
-    log.begin_immediate.reset();
-    // Read the clock once the write lock is ours: a time read before a long
-    // wait for the lock would stamp the row (and prune) in the past, and the
-    // next publisher's prune could delete it before anyone read it.
-    const double now = clock->wall_seconds();
-    try {
-      log.insert_event.bind(1, std::string_view(instance_id))
-          .bind(2, std::string_view(options.channel))
-          .bind(3, std::string_view(keys_json))
-          .bind(4, now);
-      log.insert_event.step();
-      log.insert_event.reset();
-      log.prune.bind(1, now - options.retention.count());
-      log.prune.step();
-      log.prune.reset();
-      log.commit.step();
-      log.commit.reset();
-    } catch (...) {
-      log.insert_event.reset();
-      log.prune.reset();
-      log.commit.reset();
-      if (log.connection().in_transaction()) {
-        try {
-          log.rollback.step();
-        } catch (const BackendError&) {
-          // The transaction is gone either way; the original error is the news.
-        }
-        log.rollback.reset();
-      }
-      throw;
-    }
+    commit_locked(keys_json);
     published.fetch_add(1, std::memory_order_relaxed);
+    return {};
   } catch (const BackendError& e) {
-    publish_failures.fetch_add(1, std::memory_order_relaxed);
     std::string message = std::string("publish of ") + std::to_string(keys.size()) +
                           " key(s) was not committed: " + e.what();
     if ((e.code() & 0xFF) == SQLITE_BUSY) {
       message += "; another process held the write lock for longer than busy_timeout " +
                  std::to_string(options.busy_timeout.count()) + " ms";
     }
+    if (outbox_on && retryable(e.code())) {
+      // A connection that failed with an I/O error is not trusted further.
+      if ((e.code() & 0xFF) != SQLITE_BUSY) writer.reset();
+      std::size_t waiting = 0;
+      {
+        std::lock_guard bg(bg_mu);
+        enqueue_locked(std::move(keys_json), keys.size(), message);
+        waiting = outbox.size();
+      }
+      message += "; queued in the outbox and retried in the background (" + std::to_string(waiting) + " waiting)";
+      record_error(message);
+      return message;
+    }
+    publish_failures.fetch_add(1, std::memory_order_relaxed);
     record_error(message);
     throw BackendError(message, e.code());
   } catch (const ConfigError& e) {
@@ -366,6 +579,182 @@ void SqliteInvalidationBackend::Impl::publish(const KeySet& keys) {
     record_error(e.what());
     throw;
   }
+}
+
+PublishResult SqliteInvalidationBackend::Impl::enqueue_locked(std::string keys_json, std::size_t key_count,
+                                                              const std::string& cause) {
+  if (outbox.size() >= options.outbox_capacity) {
+    publish_failures.fetch_add(1, std::memory_order_relaxed);
+    outbox_overflows.fetch_add(1, std::memory_order_relaxed);
+    const std::string message =
+        "publish of " + std::to_string(key_count) + " key(s) was not committed nor queued: the outbox is full (" +
+        std::to_string(outbox.size()) + " events = outbox_capacity " + std::to_string(options.outbox_capacity) +
+        "; " + std::to_string(outbox_overflows.load()) + " publishes refused so far) because " + cause +
+        "; the database has not accepted a commit for a while: check what holds its lock, or raise "
+        "outbox_capacity";
+    record_error(message);
+    throw BackendError(message, 0);
+  }
+  outbox.push_back(QueuedEvent{std::move(keys_json), key_count});
+  queued.fetch_add(1, std::memory_order_relaxed);
+  ensure_background_locked();
+  bg_cv.notify_all();
+  return PublishResult::kQueued;
+}
+
+void SqliteInvalidationBackend::Impl::ensure_background_locked() {
+  if (bg_thread.joinable() || bg_exit) return;  // running, or being stopped (drain drops the rest)
+  bg_thread = std::thread([this] { background_loop(); });
+}
+
+void SqliteInvalidationBackend::Impl::background_loop() {
+  using Steady = std::chrono::steady_clock;
+  auto backoff = kRetryFirst;
+  auto next_retry = Steady::now();
+  std::unique_lock lock(bg_mu);
+  while (!bg_exit) {
+    if (checkpoint_wanted) {
+      checkpoint_wanted = false;
+      lock.unlock();
+      run_checkpoint();
+      lock.lock();
+      continue;
+    }
+    if (outbox.empty()) {
+      bg_cv.wait(lock);
+      continue;
+    }
+    if (!draining && Steady::now() < next_retry) {
+      bg_cv.wait_until(lock, next_retry);
+      continue;
+    }
+    lock.unlock();
+    std::string warning;
+    const bool progressed = retry_front(&warning);
+    if (!warning.empty()) warnings.warn("dropped", warning);
+    lock.lock();
+    if (progressed) {
+      backoff = kRetryFirst;
+      if (outbox.empty()) drained_cv.notify_all();
+    } else {
+      backoff = std::min(backoff * 2, kRetryMax);
+      next_retry = Steady::now() + (draining ? std::min(backoff, kDrainRetryMax) : backoff);
+    }
+  }
+  lock.unlock();
+  checkpointer.reset();
+}
+
+bool SqliteInvalidationBackend::Impl::retry_front(std::string* warning) {
+  std::lock_guard lock(write_mu);
+  std::string keys_json;
+  std::size_t key_count = 0;
+  {
+    std::lock_guard bg(bg_mu);
+    if (outbox.empty()) return true;  // only this thread removes events; defensive
+    keys_json = outbox.front().keys_json;
+    key_count = outbox.front().key_count;
+  }
+  const auto drop_front = [&](const std::string& why) {
+    std::size_t left = 0;
+    {
+      std::lock_guard bg(bg_mu);
+      outbox.pop_front();
+      left = outbox.size();
+    }
+    outbox_dropped.fetch_add(1, std::memory_order_relaxed);
+    const std::string message = "a queued publish of " + std::to_string(key_count) + " key(s) " + keys_json +
+                                " was dropped, it cannot be committed: " + why + " (" + std::to_string(left) +
+                                " still queued); listeners will not see it";
+    record_error(message);
+    *warning = message;
+  };
+  try {
+    ensure_writer();
+    commit_locked(keys_json);
+  } catch (const BackendError& e) {
+    if (retryable(e.code())) {
+      if ((e.code() & 0xFF) != SQLITE_BUSY) writer.reset();
+      outbox_retries.fetch_add(1, std::memory_order_relaxed);
+      record_error(std::string("outbox retry failed (will retry): ") + e.what());
+      return false;
+    }
+    drop_front(e.what());
+    return true;
+  } catch (const ConfigError& e) {
+    drop_front(e.what());
+    return true;
+  }
+  {
+    std::lock_guard bg(bg_mu);
+    outbox.pop_front();  // after the commit (I10)
+  }
+  outbox_committed.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+void SqliteInvalidationBackend::Impl::run_checkpoint() {
+  try {
+    const auto now_at_path = file_at_path();
+    if (!now_at_path) return;  // deleted: nothing to checkpoint until someone recreates it
+    if (!checkpointer || now_at_path != checkpointer_file) {
+      checkpointer.reset();
+      checkpointer = open_log(&give_up_at_ns);
+      checkpointer_file = now_at_path;
+    }
+    int log_pages = 0;
+    int checkpointed = 0;
+    const int rc = sqlite3_wal_checkpoint_v2(checkpointer->connection().raw(), nullptr,
+                                             SQLITE_CHECKPOINT_PASSIVE, &log_pages, &checkpointed);
+    if (rc == SQLITE_OK) {
+      checkpoints.fetch_add(1, std::memory_order_relaxed);
+    } else if ((rc & 0xFF) != SQLITE_BUSY) {  // busy: another process is checkpointing
+      warnings.warn("checkpoint", "background checkpoint of \"" + db_path + "\" failed: " +
+                                      sqlite3_errstr(rc) + "; the WAL grows until one succeeds");
+    }
+  } catch (const std::exception& e) {
+    checkpointer.reset();
+    warnings.warn("checkpoint", std::string("background checkpoint failed: ") + e.what() +
+                                    "; the WAL grows until one succeeds");
+  }
+}
+
+void SqliteInvalidationBackend::Impl::drain_and_stop_background() {
+  using Steady = std::chrono::steady_clock;
+  std::unique_lock lock(bg_mu);
+  if (!bg_thread.joinable() && outbox.empty()) return;
+  if (!outbox.empty()) {
+    const auto deadline = Steady::now() + options.outbox_drain_timeout;
+    give_up_at_ns.store(steady_ns(deadline));
+    draining = true;
+    ensure_background_locked();
+    bg_cv.notify_all();
+    drained_cv.wait_until(lock, deadline, [this] { return outbox.empty(); });
+  }
+  bg_exit = true;
+  give_up_at_ns.store(steady_ns(Steady::now()));  // cut a busy wait in progress short
+  bg_cv.notify_all();
+  std::thread exiting = std::move(bg_thread);
+  lock.unlock();
+  if (exiting.joinable()) exiting.join();
+  lock.lock();
+  const std::size_t left = outbox.size();
+  std::string message;
+  if (left > 0) {
+    std::uint64_t keys = 0;
+    for (const auto& event : outbox) keys += event.key_count;
+    outbox.clear();
+    outbox_dropped.fetch_add(left, std::memory_order_relaxed);
+    message = std::to_string(left) + " queued publish(es) (" + std::to_string(keys) +
+              " keys) were dropped at stop: the database did not accept a commit within outbox_drain_timeout " +
+              std::to_string(options.outbox_drain_timeout.count()) + " ms; listeners will not see them";
+    record_error(message);
+  }
+  bg_exit = false;
+  draining = false;
+  give_up_at_ns.store(kNever);
+  lock.unlock();
+  if (!message.empty()) warnings.warn("dropped", message);
 }
 
 void SqliteInvalidationBackend::start(InvalidationHandler handler, FlushHandler on_flush) {
@@ -416,6 +805,7 @@ void SqliteInvalidationBackend::stop() {
   std::lock_guard life(d.lifecycle_mu);
   request_exit();
   if (d.thread.joinable()) d.thread.join();
+  d.drain_and_stop_background();
 }
 
 std::unique_ptr<detail::ChangeWatcher> SqliteInvalidationBackend::Impl::make_watcher() {
@@ -596,7 +986,14 @@ SqliteInvalidationBackend::Impl::PollOutcome SqliteInvalidationBackend::Impl::po
     } catch (...) {
       log.id_bounds.reset();
       log.select_new.reset();
-      log.end_read.step();
+      // SQLite may already have rolled the read transaction back (an I/O
+      // error does); ending it again would fail and hide the real error.
+      if (sqlite3_get_autocommit(log.connection().raw()) == 0) {
+        try {
+          log.end_read.step();
+        } catch (const BackendError&) {  // the original error is the one to report
+        }
+      }
       log.end_read.reset();
       throw;
     }
@@ -705,6 +1102,17 @@ SqliteStats SqliteInvalidationBackend::stats() const {
   s.wake_failures = d.wake_failures.load();
   s.wake_active = d.wake_active.load();
   s.reopens = d.reopens.load();
+  s.queued = d.queued.load();
+  s.outbox_committed = d.outbox_committed.load();
+  s.outbox_dropped = d.outbox_dropped.load();
+  s.outbox_overflows = d.outbox_overflows.load();
+  s.outbox_retries = d.outbox_retries.load();
+  s.checkpoints = d.checkpoints.load();
+  s.rows_pruned = d.rows_pruned.load();
+  {
+    std::lock_guard lock(d.bg_mu);
+    s.outbox_depth = d.outbox.size();
+  }
   if (const auto last = d.last_poll_ns.load(); last >= 0) {
     s.since_last_poll = d.clock->monotonic() - std::chrono::nanoseconds(last);
   }

@@ -41,10 +41,12 @@ class InvalidationBackend {
   virtual ~InvalidationBackend() = default;
 
   // Publishes `keys` to every other listener on the channel. An empty set is
-  // a no-op. Returns once the event is durable in the backend (committed).
+  // a no-op. Returns once the event is durable in the backend (committed),
+  // or, for a backend with an outbox (SqliteInvalidationBackend), once it is
+  // queued there to be committed in order after a transient failure.
   // Throws std::invalid_argument for a key that is not valid UTF-8 and
-  // BackendError when the event could not be committed; nothing was
-  // published then.
+  // BackendError when the event could not be committed (nor queued); nothing
+  // was published then.
   virtual void publish(const KeySet& keys) = 0;
 
   // Starts listening. Returns only once the listener's position is fixed, so

@@ -1,9 +1,12 @@
 // Settings: which invalidation backend a worker uses, read from the
 // environment as pyjinhx's PjxSettings.from_env() does.
 //
-//   REDIS_URL                 selects the Redis backend (wins when both are set)
+//   REDIS_URL                 selects the Redis backend (wins when both are set);
+//                             redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or
+//                             unix://[[USER]:PASSWORD@]/PATH[?db=DB] (RedisUrl)
 //   PJX_INVALIDATION_DB       selects the SQLite backend with this path
-//   PJX_INVALIDATION_CHANNEL  channel (default "pyjinhx:invalidate")
+//   PJX_INVALIDATION_CHANNEL  channel (default "pyjinhx:invalidate"), for
+//                             SQLite and Redis alike
 //   PJX_POLL_INTERVAL         seconds between polls (default 0.5)
 //   PJX_RETENTION             seconds rows are kept (default 5.0)
 //   PJX_BUSY_TIMEOUT          seconds a statement waits for another process's
@@ -13,6 +16,10 @@
 //                             an extension, like PJX_DETECT_GAPS below)
 //   PJX_DETECT_GAPS           1/0: SqliteOptions::detect_gaps (default 1; 0
 //                             reproduces upstream's silent loss after a stall)
+//
+// A REDIS_URL that RedisUrl::parse rejects throws ConfigError naming
+// REDIS_URL with the password masked. The Redis backend's other options
+// (timeouts, reconnect backoff) have no variables and keep their defaults.
 //
 // Neither REDIS_URL nor PJX_INVALIDATION_DB: no backend, and the load cache
 // stays request-scoped. An empty REDIS_URL counts as unset; an empty
@@ -39,6 +46,7 @@
 #include <string_view>
 
 #include "pjx/invalidation_backend.hpp"
+#include "pjx/redis_backend.hpp"
 #include "pjx/sqlite_backend.hpp"
 
 namespace pjx {
@@ -52,6 +60,7 @@ struct Settings {
   std::string db_path;    // for kSqlite
   std::string redis_url;  // for kRedis, as given (it may contain a password)
   SqliteOptions sqlite;   // channel, poll_interval, retention, busy_timeout
+  RedisOptions redis;     // channel (the same as sqlite.channel); other fields default
   // Names of variables that were set but do not apply to the chosen backend
   // (for example "PJX_INVALIDATION_DB" when REDIS_URL wins, or
   // "PJX_POLL_INTERVAL" with Redis or no backend, or an empty REDIS_URL),
@@ -66,10 +75,10 @@ struct Settings {
   // tests and for embedding.
   static Settings from_env(const Getenv& getenv);
 
-  // Builds the selected backend, or returns nullptr for kNone. Throws
-  // ConfigError when the backend cannot be built from these settings (for
-  // now always for kRedis: this build has no Redis backend), with any
-  // password in the Redis URL masked.
+  // Builds the selected backend (a SqliteInvalidationBackend or a
+  // RedisInvalidationBackend; neither connects yet), or returns nullptr for
+  // kNone. Throws ConfigError when the backend cannot be built from these
+  // settings, with any password in the Redis URL masked.
   std::shared_ptr<InvalidationBackend> make_backend() const;
 };
 

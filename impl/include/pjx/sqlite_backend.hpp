@@ -11,7 +11,11 @@
 // connection per publish; publish() callable from many threads; a busy
 // handler with short waits instead of SQLite's coarse sleeps; poll errors and
 // malformed rows counted and reported instead of swallowed; bad paths and
-// options rejected at construction with ConfigError.
+// options rejected at construction with ConfigError; an outbox that keeps a
+// publish that could not commit for a transient reason (the write lock held
+// past busy_timeout, an I/O error, a full disk) and commits it in order from
+// a background thread; checkpoints of the WAL on that background thread
+// instead of inside publish(); a bounded prune per publish.
 //
 // Files: the database and its `-wal`/`-shm` sidecars are created on first use
 // (the first non-empty publish() or start()), not by the constructor, so a
@@ -22,6 +26,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -74,16 +79,58 @@ struct SqliteOptions {
   // means SQLite's default. For fault injection (pjx/fault_vfs.hpp) and for
   // embedders with their own VFS. Must name a registered VFS.
   std::string vfs;
+  // Publishes that cannot commit for a transient reason (SQLITE_BUSY past
+  // busy_timeout, SQLITE_LOCKED, SQLITE_IOERR*, SQLITE_FULL, SQLITE_NOMEM,
+  // SQLITE_PROTOCOL) are kept in an ordered outbox of at most this many
+  // events and committed by a background retry (backoff 10 ms doubling to
+  // 500 ms; each attempt waits up to busy_timeout for the lock). While the
+  // outbox is not empty, every new publish is queued behind it, so events
+  // commit in publish order. A publish that finds the outbox full throws
+  // BackendError. 0 disables the outbox: such a publish throws BackendError,
+  // as upstream's does. Other errors (read-only or corrupt file, schema
+  // mismatch, AUTOINCREMENT out of ids, which SQLite also reports as
+  // SQLITE_FULL) always throw.
+  std::size_t outbox_capacity = 1024;
+  // How long stop() and the destructor keep retrying queued events before
+  // giving up on the rest (each given-up event is counted in outbox_dropped
+  // and warned about). Must not be negative; 0 gives up at once.
+  std::chrono::milliseconds outbox_drain_timeout{5000};
+  // The most expired rows one publish deletes (oldest first). A publish after
+  // a quiet period would otherwise delete the whole backlog while holding the
+  // write lock; the next publishes delete the rest. Must be at least 1.
+  std::size_t prune_limit = 256;
+  // When the WAL holds at least this many pages after one of our commits, the
+  // background thread runs a PASSIVE checkpoint on its own connection, so
+  // publish() never copies pages or fsyncs the database (SQLite's automatic
+  // checkpoint, which runs inside the committing call, is switched off for
+  // the publishing connection). 0 keeps SQLite's automatic checkpoint inside
+  // publish(), as upstream has it. The -wal file is truncated back to 4 MiB
+  // after a checkpoint either way (journal_size_limit).
+  std::size_t checkpoint_pages = 1000;
   // Receives operational warnings (poll errors, malformed rows, a throwing
-  // handler), each kind rate-limited. Empty means: write them to stderr.
+  // handler, queued or dropped publishes), each kind rate-limited. Empty
+  // means: write them to stderr.
   std::function<void(const std::string& message)> on_warning;
 };
 
 // Counters since construction. Reading them is cheap except `lag`, which
 // runs one query (0 when the database was never opened).
 struct SqliteStats {
-  std::uint64_t published = 0;         // publishes committed
-  std::uint64_t publish_failures = 0;  // publishes that threw BackendError
+  std::uint64_t published = 0;         // publishes committed by publish() itself
+  std::uint64_t publish_failures = 0;  // publishes that threw BackendError (nothing queued)
+  // The outbox (SqliteOptions::outbox_capacity). Every publish that returned
+  // kQueued ends as exactly one of outbox_committed and outbox_dropped, or is
+  // still counted in outbox_depth: queued == committed + dropped + depth.
+  std::uint64_t queued = 0;            // publishes that returned kQueued
+  std::uint64_t outbox_committed = 0;  // queued events committed later, in order
+  std::uint64_t outbox_dropped = 0;    // queued events given up (drain timed out at stop,
+                                       // or a non-transient error on retry); each warned about
+  std::uint64_t outbox_overflows = 0;  // publishes refused because the outbox was full
+                                       // (also counted in publish_failures)
+  std::uint64_t outbox_retries = 0;    // retry attempts that failed (and will be retried)
+  std::size_t outbox_depth = 0;        // events waiting in the outbox now
+  std::uint64_t checkpoints = 0;       // background PASSIVE checkpoints run
+  std::uint64_t rows_pruned = 0;       // expired rows this backend deleted
   std::uint64_t busy_waits = 0;        // times a statement waited for a lock
   std::uint64_t polls = 0;             // polls that ran to completion
   std::uint64_t skipped_polls = 0;     // polls answered by PRAGMA data_version alone
@@ -111,6 +158,13 @@ struct SqliteStats {
   bool listening = false;
 };
 
+// What publish_result() did with an event.
+enum class PublishResult {
+  kCommitted,  // committed before returning (or the key set was empty)
+  kQueued,     // a transient failure: kept in the outbox, committed later in order
+};
+const char* to_string(PublishResult result) noexcept;
+
 class SqliteInvalidationBackend final : public InvalidationBackend {
  public:
   // Validates the path and options; opens the file only if it already
@@ -121,10 +175,28 @@ class SqliteInvalidationBackend final : public InvalidationBackend {
   // incompatible `pjx_invalidation` table, a directory where the -wal/-shm
   // files cannot be created, and bad options (see SqliteOptions).
   explicit SqliteInvalidationBackend(std::string db_path, SqliteOptions options = {});
-  ~SqliteInvalidationBackend() override;  // stops the listener
+  // Stops the listener and drains the outbox as stop() does.
+  ~SqliteInvalidationBackend() override;
 
+  // Publishes `keys`: commits one row, or, after a transient failure (see
+  // SqliteOptions::outbox_capacity) or while earlier events wait in the
+  // outbox, queues the event and returns kQueued; the background retry then
+  // commits it after the events queued before it. A queued event is
+  // delivered to listeners once committed; if it can never be committed it is
+  // counted in SqliteStats::outbox_dropped and warned about.
+  // Throws std::invalid_argument for a key that is not valid UTF-8, and
+  // BackendError when the event was neither committed nor queued (a
+  // non-transient error, the outbox disabled, or the outbox full: the message
+  // names outbox_capacity); nothing was written or queued then.
+  PublishResult publish_result(const KeySet& keys);
+  // publish_result() without the result: returns once committed or queued.
   void publish(const KeySet& keys) override;
   void start(InvalidationHandler handler, FlushHandler on_flush = {}) override;
+  // Stops the listener (as InvalidationBackend::stop), then drains the
+  // outbox: keeps retrying queued events for up to outbox_drain_timeout and
+  // gives up on the rest (outbox_dropped, a warning). Publishing after stop()
+  // works as before. Called from the handler, it only asks the listener to
+  // stop and does not drain.
   void stop() override;
 
   // Runs one poll now on the caller's thread (serialised with the poll

@@ -1,0 +1,162 @@
+// Tests of the change-wake checks: wake_latency and wake_fallback.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "check/checkers.hpp"
+#include "check/history_builder_for_test.hpp"
+
+namespace pjx::harness {
+namespace {
+
+using testing::HistoryBuilder;
+
+std::string dump(const CheckResult& r) { return r.to_json().dump(2); }
+
+bool has_line(const CheckResult& r, const std::string& needle) {
+  for (const std::string& line : r.evidence) {
+    if (line.find(needle) != std::string::npos) return true;
+  }
+  return false;
+}
+
+const Json kFallbackStats = {
+    {"wakes", 0}, {"wake_failures", 1}, {"wake_active", false}, {"timed_polls", 40}, {"polls", 40}};
+const Json kWakeStats = {{"wakes", 12}, {"wake_failures", 0}, {"wake_active", true}};
+const char* kWarning =
+    "cannot watch the database for changes (inotify_init1: Too many open files); polling every "
+    "0.05 s instead";
+
+// w0 publishes 10 times (poll_interval 50 ms); w1 (wakes) receives each
+// `wake_ms` after the commit and "nowake" (inotify_instances 0) `poll_ms`
+// after. Stats and warnings are the caller's.
+HistoryBuilder run(double wake_ms, double poll_ms) {
+  HistoryBuilder b({"wake_latency", "wake_fallback"});
+  b.worker("w0").worker("w1").worker("nowake", {{"inotify_instances", 0}});
+  b.start_workers({"w0", "w1", "nowake"});
+  for (int i = 1; i <= 10; ++i) {
+    const double t = 100.0 * i;
+    b.publish(t, "w0", i);
+    b.receive(t + 2 + wake_ms, "w1", i);
+    b.receive(t + 2 + poll_ms, "nowake", i);
+  }
+  return b;
+}
+
+HistoryBuilder& honest_stats(HistoryBuilder& b, double ms) {
+  b.ev(ms, "w1", "stats", kWakeStats);
+  return b.ev(ms, "nowake", "stats", kFallbackStats);
+}
+
+TEST(WakeLatencyCheck, PassesWhenCommitsWakeTheListener) {
+  HistoryBuilder b = run(0.8, 30);
+  honest_stats(b, 1200).finish(1300);
+  const CheckResult r = run_check("wake_latency", b.build(), Json::object());
+  EXPECT_EQ(r.verdict, "pass") << dump(r);
+  EXPECT_EQ(r.metrics["wake_deliveries"], 10);  // nowake's deliveries are not counted
+  EXPECT_DOUBLE_EQ(r.metrics["wake_latency_p99_ms"].get<double>(), 0.8);
+  EXPECT_DOUBLE_EQ(r.metrics["wake_p99_max_ms"].get<double>(), 12.5);  // poll / 4
+}
+
+TEST(WakeLatencyCheck, FailsWhenDeliveriesWaitForTheTimedPoll) {
+  HistoryBuilder b = run(35, 30);  // w1 behaves like a polling listener
+  b.ev(1200, "w1", "stats", {{"wakes", 0}, {"wake_failures", 0}, {"wake_active", false}});
+  b.finish(1300);
+  const CheckResult r = run_check("wake_latency", b.build(), Json::object());
+  EXPECT_EQ(r.verdict, "fail") << dump(r);
+  EXPECT_TRUE(has_line(r, "p99 35.0 ms > 12.5 ms")) << dump(r);
+  EXPECT_TRUE(has_line(r, "w1 reported wake_active false")) << dump(r);
+}
+
+TEST(WakeLatencyCheck, TakesItsBoundFromParams) {
+  HistoryBuilder b = run(20, 30);
+  honest_stats(b, 1200).finish(1300);
+  EXPECT_EQ(run_check("wake_latency", b.build(), {{"p99_max_ms", 25}}).verdict, "pass");
+  EXPECT_EQ(run_check("wake_latency", b.build(), Json::object()).verdict, "fail");
+}
+
+TEST(WakeLatencyCheck, FailsWhenNothingWasMeasured) {
+  HistoryBuilder b({"wake_latency"});
+  b.start_workers({"w0", "w1"}).publish(100, "w0", 1).finish(300);  // w1 never receives
+  const CheckResult r = run_check("wake_latency", b.build(), Json::object());
+  EXPECT_EQ(r.verdict, "fail") << dump(r);
+  EXPECT_EQ(r.measured, "no delivery measured");
+}
+
+TEST(WakeFallbackCheck, PassesWhenTheWorkerWarnsCountsAndKeepsPolling) {
+  HistoryBuilder b = run(0.8, 30);
+  b.ev(20, "nowake", "warning", {{"message", kWarning}});
+  honest_stats(b, 1200).finish(1300);
+  const CheckResult r = run_check("wake_fallback", b.build(), Json::object());
+  EXPECT_EQ(r.verdict, "pass") << dump(r);
+  EXPECT_EQ(r.metrics["fallback_workers"], 1);
+  EXPECT_EQ(r.metrics["wake_failures"], 1);
+  EXPECT_EQ(r.metrics["fallback_warnings"], 1);
+  EXPECT_EQ(r.metrics["fallback_deliveries"], 10);
+  EXPECT_DOUBLE_EQ(r.metrics["fallback_latency_max_ms"].get<double>(), 30);
+  EXPECT_TRUE(has_line(r, "nowake warned at")) << dump(r);
+}
+
+TEST(WakeFallbackCheck, FailsWhenTheWakeSourceIsLostSilently) {
+  // No warning, wake_failures 0: a worker that lost its wake source and said
+  // nothing (it still delivers, by polling).
+  HistoryBuilder b = run(0.8, 30);
+  b.ev(1200, "w1", "stats", kWakeStats);
+  b.ev(1200, "nowake", "stats", {{"wakes", 0}, {"wake_failures", 0}, {"wake_active", false}});
+  b.finish(1300);
+  const CheckResult r = run_check("wake_fallback", b.build(), Json::object());
+  EXPECT_EQ(r.verdict, "fail") << dump(r);
+  EXPECT_TRUE(has_line(r, "nowake emitted no warning")) << dump(r);
+  EXPECT_TRUE(has_line(r, "nowake reported wake_failures 0")) << dump(r);
+}
+
+TEST(WakeFallbackCheck, FailsWhenTheWorkerClaimsAnActiveWake) {
+  HistoryBuilder b = run(0.8, 30);
+  b.ev(20, "nowake", "warning", {{"message", kWarning}});
+  b.ev(1200, "nowake", "stats", {{"wake_failures", 1}, {"wake_active", true}});
+  b.finish(1300);
+  const CheckResult r = run_check("wake_fallback", b.build(), Json::object());
+  EXPECT_EQ(r.verdict, "fail") << dump(r);
+  EXPECT_TRUE(has_line(r, "nowake reported wake_active true")) << dump(r);
+}
+
+TEST(WakeFallbackCheck, FailsWhenTheFallbackDeliversLaterThanPolling) {
+  HistoryBuilder b = run(0.8, 400);  // poll 50 ms + slack 250 ms = 300 ms
+  b.ev(20, "nowake", "warning", {{"message", kWarning}});
+  honest_stats(b, 1500).finish(1600);
+  const CheckResult r = run_check("wake_fallback", b.build(), Json::object());
+  EXPECT_EQ(r.verdict, "fail") << dump(r);
+  EXPECT_EQ(r.metrics["fallback_late"], 10);
+  EXPECT_TRUE(has_line(r, "nowake received 400.0 ms after commit")) << dump(r);
+}
+
+TEST(WakeFallbackCheck, FailsWithoutStatsOrWithoutAWakelessWorker) {
+  HistoryBuilder no_stats = run(0.8, 30);
+  no_stats.ev(20, "nowake", "warning", {{"message", kWarning}}).finish(1300);
+  const CheckResult r = run_check("wake_fallback", no_stats.build(), Json::object());
+  EXPECT_EQ(r.verdict, "fail") << dump(r);
+  EXPECT_TRUE(has_line(r, "nowake never answered stats")) << dump(r);
+
+  HistoryBuilder none({"wake_fallback"});
+  none.start_workers({"w0", "w1"}).fan(100, "w0", 1, 1).finish(300);
+  const CheckResult n = run_check("wake_fallback", none.build(), Json::object());
+  EXPECT_EQ(n.verdict, "fail") << dump(n);
+  EXPECT_EQ(n.metrics["fallback_workers"], 0);
+}
+
+TEST(WakeFallbackCheck, NamesItsWorkersByParameterToo) {
+  HistoryBuilder b({"wake_fallback"});
+  b.start_workers({"w0", "w1"});
+  b.ev(20, "w1", "warning", {{"message", "the change watch broke (IN_IGNORED); polling"}});
+  for (int i = 1; i <= 3; ++i) {
+    b.publish(100.0 * i, "w0", i).receive(100.0 * i + 20, "w1", i);
+  }
+  b.ev(500, "w1", "stats", kFallbackStats).finish(600);
+  const CheckResult r = run_check("wake_fallback", b.build(), {{"workers", {"w1"}}});
+  EXPECT_EQ(r.verdict, "pass") << dump(r);
+  EXPECT_EQ(run_check("wake_fallback", b.build(), {{"workers", "w1"}}).verdict, "error");
+}
+
+}  // namespace
+}  // namespace pjx::harness

@@ -1,0 +1,51 @@
+// Deliberately broken Redis workers, for proving that the Redis checks
+// (harness/check: reconnect, fanout with own deliveries) catch what they
+// should. Each defect is a decorator around the worker's real backend (the
+// library's RedisInvalidationBackend, built from REDIS_URL as usual) that
+// breaks exactly one rule:
+//
+//   no-flush-on-reconnect  swallows FlushHandler calls: after a lost
+//                          connection the cache keeps what it may have missed
+//   drop-own               drops the deliveries of key sets this worker
+//                          published itself (upstream's publisher receives
+//                          them; the SQLite rule leaks into the Redis backend)
+//
+// Selected like the SQLite defects: `pjx-worker --defect NAME` or
+// PJX_WORKER_DEFECT=NAME; they need REDIS_URL. The worker keeps advertising
+// the caps of the real backend (a defect lies about what it does).
+//
+// Thread safety: the decorators are as thread-safe as InvalidationBackend
+// requires; their state is guarded by a mutex.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string_view>
+
+#include "pjx/invalidation_backend.hpp"
+#include "pjx/settings.hpp"
+#include "worker_backend.hpp"
+
+namespace pjx::harness {
+
+struct RedisDefect {
+  std::string_view name;
+  std::string_view description;
+};
+
+// Every Redis defect, in a stable order.
+std::span<const RedisDefect> redis_defects();
+// The Redis defect called `name`, or nullptr.
+const RedisDefect* find_redis_defect(std::string_view name);
+
+// `inner` wrapped in the decorator of `defect`.
+std::shared_ptr<InvalidationBackend> wrap_redis_defect(std::shared_ptr<InvalidationBackend> inner,
+                                                       const RedisDefect& defect);
+
+// The worker's backend with `defect` applied: the backend wrapped, `impl`
+// ending in "mutant:<name>", caps and counters those of the real backend.
+// Throws ConfigError when `settings` does not select the Redis backend.
+WorkerBackend apply_redis_defect(WorkerBackend backend, const Settings& settings,
+                                 const RedisDefect& defect);
+
+}  // namespace pjx::harness

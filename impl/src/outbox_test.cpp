@@ -1,0 +1,361 @@
+// The outbox (invariant I10 of sqlite_backend.cpp): a publish that cannot
+// commit for a transient reason is queued, committed later in publish order
+// and delivered; overflow throws; stop() drains and reports what it cannot
+// commit. Also the background checkpoint (I11) and the bounded prune (I7).
+// Lock holders are plain connections in BEGIN IMMEDIATE; waits for the
+// background thread have generous deadlines and assert nothing about speed.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "pjx/errors.hpp"
+#include "pjx/sqlite_backend.hpp"
+#include "temp_dir.hpp"
+#include "test_util.hpp"
+
+namespace pjx {
+namespace {
+
+using namespace std::chrono_literals;
+using pjx::testing::RawDb;
+using pjx::testing::TempDir;
+
+// Collects handler calls in order.
+class Inbox {
+ public:
+  InvalidationHandler handler() {
+    return [this](const KeySet& keys) {
+      std::lock_guard lock(mu_);
+      got_.push_back(keys);
+    };
+  }
+  std::vector<KeySet> got() {
+    std::lock_guard lock(mu_);
+    return got_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<KeySet> got_;
+};
+
+// Collects warnings.
+class Warnings {
+ public:
+  std::function<void(const std::string&)> sink() {
+    return [this](const std::string& message) {
+      std::lock_guard lock(mu_);
+      messages_.push_back(message);
+    };
+  }
+  bool any_contains(const std::string& text) {
+    std::lock_guard lock(mu_);
+    for (const auto& m : messages_) {
+      if (m.find(text) != std::string::npos) return true;
+    }
+    return false;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> messages_;
+};
+
+// True once `done` holds, checked every millisecond for up to `limit`.
+bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit = 20s) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
+SqliteOptions quiet_options() {
+  SqliteOptions o;
+  o.wake_on_change = false;
+  o.poll_interval = 3600s;
+  o.retention = 7200s;
+  o.on_warning = [](const std::string&) {};
+  return o;
+}
+
+// A publisher whose publishes give up on a held lock after 50 ms.
+SqliteOptions publisher_options() {
+  SqliteOptions o = quiet_options();
+  o.busy_timeout = 50ms;
+  return o;
+}
+
+std::string keys_in_id_order(const std::string& db) {
+  return RawDb(db).scalar("SELECT group_concat(keys_json, ' ') FROM (SELECT keys_json FROM pjx_invalidation ORDER BY id)");
+}
+
+class OutboxTest : public ::testing::Test {
+ protected:
+  TempDir dir_;
+  std::string db_ = dir_.file("pjx.db");
+};
+
+TEST_F(OutboxTest, APublishBlockedPastTheBusyTimeoutIsQueuedAndCommittedInOrderAfterTheLockIsReleased) {
+  SqliteInvalidationBackend publisher(db_, publisher_options());
+  SqliteInvalidationBackend listener(db_, quiet_options());
+  Inbox inbox;
+  publisher.publish({"first"});
+  listener.start(inbox.handler());
+
+  RawDb holder(db_);
+  holder.exec("BEGIN IMMEDIATE");
+  EXPECT_EQ(publisher.publish_result({"a"}), PublishResult::kQueued);
+  // Behind the queued one, without trying the lock.
+  EXPECT_EQ(publisher.publish_result({"b"}), PublishResult::kQueued);
+  auto stats = publisher.stats();
+  EXPECT_EQ(stats.queued, 2u);
+  EXPECT_EQ(stats.outbox_depth, 2u);
+  EXPECT_EQ(stats.publish_failures, 0u);
+  EXPECT_NE(stats.last_error.find("queued in the outbox"), std::string::npos) << stats.last_error;
+  EXPECT_EQ(keys_in_id_order(db_), R"(["first"])");  // the holder's view: nothing written
+
+  holder.exec("COMMIT");
+  ASSERT_TRUE(eventually([&] { return publisher.stats().outbox_committed == 2; }));
+  stats = publisher.stats();
+  EXPECT_EQ(stats.outbox_depth, 0u);
+  EXPECT_EQ(stats.outbox_dropped, 0u);
+  EXPECT_EQ(stats.published, 1u);  // only "first" committed inside publish()
+  // A publish after the outbox emptied commits directly, after the queued ones.
+  EXPECT_EQ(publisher.publish_result({"c"}), PublishResult::kCommitted);
+  EXPECT_EQ(keys_in_id_order(db_), R"(["first"] ["a"] ["b"] ["c"])");
+
+  listener.poll_now();
+  EXPECT_EQ(inbox.got(), (std::vector<KeySet>{{"a"}, {"b"}, {"c"}}));
+}
+
+TEST_F(OutboxTest, PublishesFromManyThreadsWhileTheOutboxDrainsKeepEachThreadsOrder) {
+  SqliteInvalidationBackend publisher(db_, publisher_options());
+  publisher.publish({"setup"});
+  RawDb holder(db_);
+  holder.exec("BEGIN IMMEDIATE");
+  ASSERT_EQ(publisher.publish_result({"t0:0"}), PublishResult::kQueued);
+  std::vector<std::thread> threads;
+  for (int t = 1; t <= 3; ++t) {
+    threads.emplace_back([&publisher, t] {
+      for (int i = 0; i < 20; ++i) publisher.publish({"t" + std::to_string(t) + ":" + std::to_string(i)});
+    });
+  }
+  std::this_thread::sleep_for(20ms);  // some go to the outbox, some after it drained (either way)
+  holder.exec("COMMIT");
+  for (auto& thread : threads) thread.join();
+  ASSERT_TRUE(eventually([&] { return publisher.stats().outbox_depth == 0; }));
+  const auto stats = publisher.stats();
+  EXPECT_EQ(stats.published + stats.outbox_committed, 62u);
+  EXPECT_EQ(stats.queued, stats.outbox_committed);
+  // Per thread, ids follow publish order.
+  RawDb raw(db_);
+  for (int t = 1; t <= 3; ++t) {
+    const auto rows = raw.query("SELECT keys_json FROM pjx_invalidation WHERE keys_json LIKE ?1 ORDER BY id",
+                                {"[\"t" + std::to_string(t) + ":%"});
+    ASSERT_EQ(rows.size(), 20u);
+    for (int i = 0; i < 20; ++i) {
+      EXPECT_EQ(rows[static_cast<std::size_t>(i)][0], "[\"t" + std::to_string(t) + ":" + std::to_string(i) + "\"]");
+    }
+  }
+}
+
+TEST_F(OutboxTest, AFullOutboxThrowsNamingTheCapacityAndCountsIt) {
+  SqliteOptions o = publisher_options();
+  o.outbox_capacity = 2;
+  SqliteInvalidationBackend publisher(db_, o);
+  publisher.publish({"first"});
+  RawDb holder(db_);
+  holder.exec("BEGIN IMMEDIATE");
+  EXPECT_EQ(publisher.publish_result({"a"}), PublishResult::kQueued);
+  EXPECT_EQ(publisher.publish_result({"b"}), PublishResult::kQueued);
+  try {
+    publisher.publish({"c"});
+    FAIL() << "a third event fitted into an outbox of 2";
+  } catch (const BackendError& e) {
+    EXPECT_NE(std::string(e.what()).find("outbox_capacity 2"), std::string::npos) << e.what();
+  }
+  auto stats = publisher.stats();
+  EXPECT_EQ(stats.outbox_overflows, 1u);
+  EXPECT_EQ(stats.publish_failures, 1u);
+  EXPECT_EQ(stats.outbox_depth, 2u);
+  holder.exec("COMMIT");
+  publisher.stop();  // drains
+  stats = publisher.stats();
+  EXPECT_EQ(stats.outbox_committed, 2u);
+  EXPECT_EQ(stats.outbox_depth, 0u);
+  EXPECT_EQ(keys_in_id_order(db_), R"(["first"] ["a"] ["b"])");  // never "c"
+}
+
+TEST_F(OutboxTest, StopDrainsTheOutboxOnceTheLockIsReleased) {
+  SqliteOptions o = publisher_options();
+  o.outbox_drain_timeout = 20s;
+  SqliteInvalidationBackend publisher(db_, o);
+  publisher.publish({"first"});
+  auto holder = std::make_unique<RawDb>(db_);
+  holder->exec("BEGIN IMMEDIATE");
+  ASSERT_EQ(publisher.publish_result({"a"}), PublishResult::kQueued);
+  ASSERT_EQ(publisher.publish_result({"b"}), PublishResult::kQueued);
+  std::thread release([&] {
+    std::this_thread::sleep_for(100ms);  // stop() is (most likely) draining by now; passes either way
+    holder->exec("COMMIT");
+  });
+  publisher.stop();
+  release.join();
+  const auto stats = publisher.stats();
+  EXPECT_EQ(stats.outbox_committed, 2u);
+  EXPECT_EQ(stats.outbox_dropped, 0u);
+  EXPECT_EQ(stats.outbox_depth, 0u);
+  EXPECT_EQ(keys_in_id_order(db_), R"(["first"] ["a"] ["b"])");
+}
+
+TEST_F(OutboxTest, TheDestructorDrainsTheOutbox) {
+  {
+    SqliteOptions o = publisher_options();
+    o.outbox_drain_timeout = 20s;
+    SqliteInvalidationBackend publisher(db_, o);
+    publisher.publish({"first"});
+    RawDb holder(db_);
+    holder.exec("BEGIN IMMEDIATE");
+    ASSERT_EQ(publisher.publish_result({"a"}), PublishResult::kQueued);
+    holder.exec("COMMIT");
+  }
+  EXPECT_EQ(keys_in_id_order(db_), R"(["first"] ["a"])");
+}
+
+TEST_F(OutboxTest, StopWithTheLockStillHeldReportsTheDroppedEvents) {
+  Warnings warnings;
+  SqliteOptions o = publisher_options();
+  o.outbox_drain_timeout = 100ms;
+  o.on_warning = warnings.sink();
+  SqliteInvalidationBackend publisher(db_, o);
+  publisher.publish({"first"});
+  RawDb holder(db_);
+  holder.exec("BEGIN IMMEDIATE");
+  ASSERT_EQ(publisher.publish_result({"a"}), PublishResult::kQueued);
+  ASSERT_EQ(publisher.publish_result({"b"}), PublishResult::kQueued);
+  publisher.stop();
+  const auto stats = publisher.stats();
+  EXPECT_EQ(stats.outbox_dropped, 2u);
+  EXPECT_EQ(stats.outbox_committed, 0u);
+  EXPECT_EQ(stats.outbox_depth, 0u);
+  EXPECT_EQ(stats.queued, stats.outbox_committed + stats.outbox_dropped + stats.outbox_depth);
+  EXPECT_NE(stats.last_error.find("dropped at stop"), std::string::npos) << stats.last_error;
+  EXPECT_TRUE(warnings.any_contains("2 queued publish(es)")) << "no warning about the drop";
+  holder.exec("COMMIT");
+  EXPECT_EQ(keys_in_id_order(db_), R"(["first"])");
+  // The backend keeps working after stop().
+  EXPECT_EQ(publisher.publish_result({"after"}), PublishResult::kCommitted);
+}
+
+TEST_F(OutboxTest, ADisabledOutboxThrowsAsUpstreamDoes) {
+  SqliteOptions o = publisher_options();
+  o.outbox_capacity = 0;
+  SqliteInvalidationBackend publisher(db_, o);
+  publisher.publish({"first"});
+  RawDb holder(db_);
+  holder.exec("BEGIN IMMEDIATE");
+  EXPECT_THROW(publisher.publish({"blocked"}), BackendError);
+  holder.exec("COMMIT");
+  const auto stats = publisher.stats();
+  EXPECT_EQ(stats.queued, 0u);
+  EXPECT_EQ(stats.publish_failures, 1u);
+}
+
+TEST_F(OutboxTest, ANonTransientErrorThrowsInsteadOfQueueing) {
+  SqliteInvalidationBackend publisher(db_, publisher_options());
+  publisher.publish({"first"});
+  RawDb(db_).exec(
+      "CREATE TRIGGER refuse BEFORE INSERT ON pjx_invalidation BEGIN SELECT RAISE(ABORT, 'refused'); END");
+  EXPECT_THROW(publisher.publish({"refused"}), BackendError);
+  const auto stats = publisher.stats();
+  EXPECT_EQ(stats.queued, 0u);
+  EXPECT_EQ(stats.publish_failures, 1u);
+}
+
+TEST_F(OutboxTest, AQueuedEventThatMeetsANonTransientErrorIsDroppedWithAWarningAndTheNextOneCommits) {
+  Warnings warnings;
+  SqliteOptions o = publisher_options();
+  o.on_warning = warnings.sink();
+  SqliteInvalidationBackend publisher(db_, o);
+  publisher.publish({"first"});
+  RawDb holder(db_);
+  holder.exec("BEGIN IMMEDIATE");
+  ASSERT_EQ(publisher.publish_result({"refused"}), PublishResult::kQueued);
+  ASSERT_EQ(publisher.publish_result({"fine"}), PublishResult::kQueued);
+  // The lock holder refuses exactly the first queued event.
+  holder.exec(
+      "CREATE TRIGGER refuse BEFORE INSERT ON pjx_invalidation WHEN NEW.keys_json = '[\"refused\"]' "
+      "BEGIN SELECT RAISE(ABORT, 'refused'); END");
+  holder.exec("COMMIT");
+  ASSERT_TRUE(eventually([&] { return publisher.stats().outbox_depth == 0; }));
+  const auto stats = publisher.stats();
+  EXPECT_EQ(stats.outbox_dropped, 1u);
+  EXPECT_EQ(stats.outbox_committed, 1u);
+  EXPECT_TRUE(warnings.any_contains("was dropped")) << "no warning about the drop";
+  EXPECT_EQ(keys_in_id_order(db_), R"(["first"] ["fine"])");
+}
+
+TEST_F(OutboxTest, RejectsBadOutboxAndPruneOptions) {
+  SqliteOptions o = quiet_options();
+  o.outbox_drain_timeout = -1ms;
+  EXPECT_THROW(SqliteInvalidationBackend(db_, o), ConfigError);
+  o = quiet_options();
+  o.prune_limit = 0;
+  EXPECT_THROW(SqliteInvalidationBackend(db_, o), ConfigError);
+}
+
+TEST_F(OutboxTest, APruneDeletesAtMostPruneLimitRowsOldestFirst) {
+  auto clock = std::make_shared<ManualClock>(1000.0);
+  SqliteOptions o = quiet_options();
+  o.clock = clock;
+  o.retention = 10s;
+  o.poll_interval = 1s;
+  o.prune_limit = 3;
+  SqliteInvalidationBackend publisher(db_, o);
+  for (int i = 0; i < 8; ++i) {
+    publisher.publish({"old" + std::to_string(i)});
+    clock->advance(1ms);
+  }
+  clock->advance(60s);
+  publisher.publish({"new0"});
+  RawDb raw(db_);
+  EXPECT_EQ(raw.scalar("SELECT COUNT(*) FROM pjx_invalidation"), "6");  // 8 + 1 - 3
+  EXPECT_EQ(raw.scalar("SELECT MIN(keys_json) FROM pjx_invalidation WHERE keys_json LIKE '[\"old%'"),
+            R"(["old3"])");
+  publisher.publish({"new1"});
+  publisher.publish({"new2"});
+  EXPECT_EQ(raw.scalar("SELECT group_concat(keys_json, ' ') FROM (SELECT keys_json FROM pjx_invalidation ORDER BY id)"),
+            R"(["new0"] ["new1"] ["new2"])");
+  EXPECT_EQ(publisher.stats().rows_pruned, 8u);
+}
+
+TEST_F(OutboxTest, TheWalIsCheckpointedInTheBackgroundNotInsidePublish) {
+  SqliteOptions o = quiet_options();
+  o.checkpoint_pages = 20;
+  SqliteInvalidationBackend publisher(db_, o);
+  for (int i = 0; i < 200; ++i) publisher.publish({"k" + std::to_string(i)});
+  ASSERT_TRUE(eventually([&] { return publisher.stats().checkpoints >= 1; }));
+  publisher.stop();
+  SqliteOptions upstream_like = quiet_options();
+  upstream_like.checkpoint_pages = 0;  // SQLite's auto-checkpoint inside publish()
+  SqliteInvalidationBackend inline_publisher(dir_.file("inline.db"), upstream_like);
+  for (int i = 0; i < 200; ++i) inline_publisher.publish({"k" + std::to_string(i)});
+  EXPECT_EQ(inline_publisher.stats().checkpoints, 0u);
+}
+
+TEST(PublishResultNames, AreStable) {
+  EXPECT_STREQ(to_string(PublishResult::kCommitted), "committed");
+  EXPECT_STREQ(to_string(PublishResult::kQueued), "queued");
+}
+
+}  // namespace
+}  // namespace pjx

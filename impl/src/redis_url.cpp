@@ -1,0 +1,359 @@
+// RedisUrl::parse, RedisUrl::masked and mask_redis_url: see
+// pjx/redis_backend.hpp for the accepted forms.
+//
+// Parsing rules (the redis-py reading of a URL, made strict):
+//   R1. The scheme is "redis" or "unix" (any case); "rediss" is refused
+//       because this build has no TLS; anything else is refused.
+//   R2. User-info is everything before the last '@' of the authority and
+//       must be "username:password" or ":password"; a lone word (no ':') is
+//       refused as ambiguous. Both parts are percent-decoded.
+//   R3. redis://: the host is a name, an IPv4 address or a bracketed IPv6
+//       address and must not be empty; the port is 1..65535 (default 6379);
+//       the path is empty, "/" or "/<db>".
+//   R4. unix://: nothing but user-info may stand between "//" and the
+//       absolute socket path, which is percent-decoded and must fit
+//       sockaddr_un.
+//   R5. The query may hold db, username and password (percent-decoded);
+//       a db given both in the path and the query must agree. Any other
+//       parameter and any fragment are refused rather than ignored.
+//   R6. db is a decimal number from 0 to 2147483647; Redis itself refuses
+//       a db beyond its `databases` setting when we SELECT it.
+#include <sys/un.h>
+
+#include <cctype>
+#include <charconv>
+#include <climits>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "pjx/errors.hpp"
+#include "pjx/redis_backend.hpp"
+
+namespace pjx {
+namespace {
+
+constexpr std::string_view kMask = "***";
+
+// `value` in double quotes with control bytes, quotes and backslashes
+// escaped, so a message shows exactly what was given.
+std::string quoted(std::string_view value) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "\"";
+  for (char c : value) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (byte < 0x20 || byte == 0x7f) {
+      out += "\\x";
+      out += kHex[byte >> 4];
+      out += kHex[byte & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+  return out;
+}
+
+[[noreturn]] void fail(std::string_view url, const std::string& what, const std::string& fix) {
+  throw ConfigError("Redis URL " + quoted(mask_redis_url(url)) + " " + what + "; " + fix);
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Decodes %XX escapes of `part` (named `name` in errors).
+std::string percent_decode(std::string_view url, std::string_view part, std::string_view name) {
+  std::string out;
+  out.reserve(part.size());
+  for (std::size_t i = 0; i < part.size(); ++i) {
+    if (part[i] != '%') {
+      out += part[i];
+      continue;
+    }
+    const int hi = i + 1 < part.size() ? hex_value(part[i + 1]) : -1;
+    const int lo = i + 2 < part.size() ? hex_value(part[i + 2]) : -1;
+    if (hi < 0 || lo < 0) {
+      fail(url, "has a '%' in the " + std::string(name) + " that does not start a %XX escape",
+           "write a literal '%' as %25 and other reserved characters (@ : / ? #) as their "
+           "%XX escapes");
+    }
+    out += static_cast<char>(hi * 16 + lo);
+    i += 2;
+  }
+  return out;
+}
+
+int parse_db(std::string_view url, std::string_view text) {
+  const std::string fix =
+      "write the database as a decimal number, e.g. redis://host:6379/0 or "
+      "unix:///path/redis.sock?db=0 (the default is 0)";
+  int db = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), db);
+  if (text.empty() || ec != std::errc{} || ptr != text.data() + text.size() || db < 0 ||
+      !std::isdigit(static_cast<unsigned char>(text.front()))) {
+    fail(url, "has database " + quoted(text) + ", which is not a number from 0 to 2147483647", fix);
+  }
+  return db;
+}
+
+int parse_port(std::string_view url, std::string_view text) {
+  const std::string fix =
+      "write a port from 1 to 65535 after the host, or leave \":port\" out "
+      "for the default 6379";
+  if (text.empty()) fail(url, "has a ':' after the host but no port", fix);
+  long port = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
+  if (ec != std::errc{} || ptr != text.data() + text.size() ||
+      !std::isdigit(static_cast<unsigned char>(text.front()))) {
+    fail(url, "has port " + quoted(text) + ", which is not a number", fix);
+  }
+  if (port < 1 || port > 65535) {
+    fail(url, "has port " + std::string(text) + ", outside 1..65535", fix);
+  }
+  return static_cast<int>(port);
+}
+
+// R2: fills username and password from the user-info.
+void parse_userinfo(std::string_view url, std::string_view info, RedisUrl& out) {
+  const std::size_t colon = info.find(':');
+  if (colon == std::string_view::npos) {
+    fail(url,
+         "has user-info without ':' before '@', which is ambiguous (a user name or a password?)",
+         "write redis://:PASSWORD@host for a password alone or redis://USER:PASSWORD@host for "
+         "an ACL user");
+  }
+  out.username = percent_decode(url, info.substr(0, colon), "user name");
+  out.password = percent_decode(url, info.substr(colon + 1), "password");
+}
+
+// A user name alone would send no AUTH at all, which is never what was meant.
+void check_credentials(std::string_view url, const RedisUrl& out) {
+  if (!out.username.empty() && out.password.empty()) {
+    fail(url, "has user name " + quoted(out.username) + " but no password",
+         "write redis://USER:PASSWORD@host (an ACL user always needs its password), or leave the "
+         "user out to connect as the default user");
+  }
+}
+
+// R5: reads db, username and password from the query; returns the db if given.
+std::optional<int> parse_query(std::string_view url, std::string_view query, RedisUrl& out) {
+  std::optional<int> db;
+  std::size_t pos = 0;
+  while (pos <= query.size()) {
+    std::size_t end = query.find('&', pos);
+    if (end == std::string_view::npos) end = query.size();
+    const std::string_view param = query.substr(pos, end - pos);
+    pos = end + 1;
+    if (param.empty()) continue;
+    const std::size_t eq = param.find('=');
+    const std::string_view name = param.substr(0, eq);
+    const std::string_view value = eq == std::string_view::npos ? "" : param.substr(eq + 1);
+    if (name == "db") {
+      db = parse_db(url, value);
+    } else if (name == "password") {
+      out.password = percent_decode(url, value, "password");
+    } else if (name == "username") {
+      out.username = percent_decode(url, value, "user name");
+    } else {
+      fail(url, "has query parameter " + quoted(name) + ", which pjx-inval does not support",
+           "remove it; the supported parameters are db, username and password");
+    }
+  }
+  return db;
+}
+
+}  // namespace
+
+std::string mask_redis_url(std::string_view input) {
+  std::string url(input);
+  const std::size_t scheme = url.find("://");
+  const std::size_t authority = scheme == std::string::npos ? 0 : scheme + 3;
+  std::size_t authority_end = url.find_first_of("/?#", authority);
+  if (authority_end == std::string::npos) authority_end = url.size();
+  const std::string_view host_part(url.data() + authority, authority_end - authority);
+  // The user-info: everything up to the last '@'; the password is after the
+  // first ':', or all of it without one (some clients read a lone user-info
+  // as the password).
+  if (const std::size_t at = host_part.rfind('@'); at != std::string_view::npos && at > 0) {
+    const std::size_t colon = host_part.find(':');
+    const std::size_t begin = (colon != std::string_view::npos && colon < at) ? colon + 1 : 0;
+    if (at > begin) url.replace(authority + begin, at - begin, kMask);
+  }
+  const std::size_t query = url.find('?');
+  if (query != std::string::npos) {
+    constexpr std::string_view kParam = "password=";
+    std::size_t pos = query + 1;
+    while (pos < url.size()) {
+      std::size_t end = url.find_first_of("&#", pos);
+      if (end == std::string::npos) end = url.size();
+      if (std::string_view(url).substr(pos, end - pos).starts_with(kParam)) {
+        const std::size_t value = pos + kParam.size();
+        if (end > value) {
+          url.replace(value, end - value, kMask);
+          end = value + kMask.size();
+        }
+      }
+      if (end >= url.size() || url[end] == '#') break;
+      pos = end + 1;
+    }
+  }
+  return url;
+}
+
+RedisUrl RedisUrl::parse(std::string_view url) {
+  const std::string forms =
+      "use redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or unix://[[USER]:PASSWORD@]/PATH[?db=DB]";
+  const std::size_t sep = url.find("://");
+  if (sep == std::string_view::npos) {
+    fail(url, "has no scheme", forms + ", e.g. redis://localhost:6379/0");
+  }
+  std::string scheme(url.substr(0, sep));
+  for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char c : url) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte <= 0x20 || byte == 0x7f) {
+      fail(url, "contains a space or control character",
+           "remove it, or percent-encode it (a space is %20) inside a user name or password");
+    }
+  }
+  if (scheme == "rediss") {
+    fail(url, "asks for TLS (rediss://), but this build of pjx-inval has no TLS support",
+         "use redis:// over a trusted network or a TLS tunnel (stunnel, spiped), or unix:// for "
+         "a local socket");
+  }
+  RedisUrl out;
+  if (scheme == "redis") {
+    out.kind = Kind::kTcp;
+  } else if (scheme == "unix") {
+    out.kind = Kind::kUnix;
+  } else {
+    fail(url, "has scheme " + quoted(scheme) + ", which is not a Redis scheme", forms);
+  }
+
+  std::string_view rest = url.substr(sep + 3);
+  if (const std::size_t hash = rest.find('#'); hash != std::string_view::npos) {
+    fail(url, "has a fragment ('#...')", "remove it; a '#' inside a password must be written %23");
+  }
+  std::string_view query;
+  if (const std::size_t q = rest.find('?'); q != std::string_view::npos) {
+    query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+  }
+  const std::size_t slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  const std::string_view path = slash == std::string_view::npos ? "" : rest.substr(slash);
+  if (const std::size_t at = authority.rfind('@'); at != std::string_view::npos) {
+    parse_userinfo(url, authority.substr(0, at), out);
+    authority = authority.substr(at + 1);
+  }
+
+  std::optional<int> path_db;
+  if (out.kind == Kind::kTcp) {
+    std::string_view port_text;
+    bool has_port = false;
+    if (authority.starts_with('[')) {
+      const std::size_t close = authority.find(']');
+      if (close == std::string_view::npos) {
+        fail(url, "has an IPv6 address without its closing ']'",
+             "write IPv6 addresses in brackets, e.g. redis://[::1]:6379/0");
+      }
+      out.host = std::string(authority.substr(1, close - 1));
+      if (out.host.empty() ||
+          out.host.find_first_not_of("0123456789abcdefABCDEF:.") != std::string::npos) {
+        fail(url, "has " + quoted(out.host) + " in brackets, which is not an IPv6 address",
+             "write IPv6 addresses in brackets, e.g. redis://[::1]:6379/0");
+      }
+      const std::string_view after = authority.substr(close + 1);
+      if (!after.empty()) {
+        if (after.front() != ':') {
+          fail(url, "has " + quoted(after) + " after the IPv6 address",
+               "write redis://[ADDRESS]:PORT/DB");
+        }
+        has_port = true;
+        port_text = after.substr(1);
+      }
+    } else {
+      const std::size_t colon = authority.find(':');
+      if (colon != std::string_view::npos &&
+          authority.find(':', colon + 1) != std::string_view::npos) {
+        fail(url, "has an IPv6 address without brackets",
+             "write IPv6 addresses in brackets, e.g. redis://[::1]:6379/0");
+      }
+      out.host = std::string(authority.substr(0, colon));
+      if (colon != std::string_view::npos) {
+        has_port = true;
+        port_text = authority.substr(colon + 1);
+      }
+      if (out.host.find_first_of("[]%") != std::string::npos) {
+        fail(url, "has host " + quoted(out.host) + ", which is not a host name or address",
+             "write a host name, an IPv4 address or a bracketed IPv6 address");
+      }
+    }
+    if (out.host.empty()) {
+      fail(url, "has no host", "name the Redis server, e.g. redis://localhost:6379/0");
+    }
+    if (has_port) out.port = parse_port(url, port_text);
+    if (path.size() > 1) {
+      path_db = parse_db(url, path.substr(1));
+    }
+  } else {
+    if (!authority.empty()) {
+      fail(url, "has " + quoted(authority) + " before the socket path",
+           "write unix:// followed by the absolute path of the socket, e.g. "
+           "unix:///run/redis/redis.sock (three slashes), with an optional USER:PASSWORD@ "
+           "before the path");
+    }
+    if (path.size() <= 1) {
+      fail(url, "has no socket path",
+           "write unix:// followed by the absolute path, e.g. unix:///run/redis/redis.sock");
+    }
+    out.socket_path = percent_decode(url, path, "socket path");
+    if (out.socket_path.find('\0') != std::string::npos) {
+      fail(url, "has a NUL byte (%00) in the socket path", "remove it");
+    }
+    if (out.socket_path.size() >= sizeof(sockaddr_un{}.sun_path)) {
+      fail(url,
+           "has a socket path of " + std::to_string(out.socket_path.size()) +
+               " bytes, longer than a Unix socket address holds (" +
+               std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) + ")",
+           "move the socket to a shorter path (Redis's unixsocket setting)");
+    }
+  }
+  const std::optional<int> query_db = parse_query(url, query, out);
+  if (path_db && query_db && *path_db != *query_db) {
+    fail(url,
+         "names database " + std::to_string(*path_db) + " in the path and " +
+             std::to_string(*query_db) + " in the query",
+         "give the database once");
+  }
+  out.db = query_db ? *query_db : path_db.value_or(0);
+  check_credentials(url, out);
+  return out;
+}
+
+std::string RedisUrl::masked() const {
+  std::string out = kind == Kind::kTcp ? "redis://" : "unix://";
+  if (!username.empty() || !password.empty()) {
+    out += username;
+    out += ':';
+    out += kMask;
+    out += '@';
+  }
+  if (kind == Kind::kTcp) {
+    out += host.find(':') != std::string::npos ? "[" + host + "]" : host;
+    out += ':' + std::to_string(port) + '/' + std::to_string(db);
+  } else {
+    out += socket_path;
+    if (db != 0) out += "?db=" + std::to_string(db);
+  }
+  return out;
+}
+
+}  // namespace pjx
