@@ -67,6 +67,7 @@ nlohmann::json stats_to_json(const SqliteStats& stats) {
       {"outbox_retries", stats.outbox_retries},
       {"outbox_depth", stats.outbox_depth},
       {"checkpoints", stats.checkpoints},
+      {"checkpoints_busy", stats.checkpoints_busy},
       {"rows_pruned", stats.rows_pruned},
       {"cursor", stats.cursor},
       {"lag", stats.lag},

@@ -59,9 +59,16 @@
 //  I11. Our publishing connection never checkpoints inside a commit (its WAL
 //       hook replaces SQLite's auto-checkpoint): once the WAL holds
 //       checkpoint_pages pages the hook asks the background thread, which
-//       runs a PASSIVE checkpoint on its own connection (no write lock, never
-//       waits for readers). Other processes' connections (upstream workers)
-//       keep their own auto-checkpoint, which is compatible.
+//       runs a RESTART checkpoint on its own connection. Its busy handler
+//       gives up after kCheckpointBusyWindow, so publishers and readers wait
+//       at most that long; a checkpoint that gave up leaves what PASSIVE
+//       would have done and is not tried again for kCheckpointBackoff.
+//       PASSIVE alone cannot bound the WAL under steady writes: the next
+//       writer restarts the WAL (and journal_size_limit truncates it) only
+//       when every frame was copied back, and with commits arriving during
+//       each checkpoint that never happens. Other processes' connections
+//       (upstream workers) keep their own auto-checkpoint, which is
+//       compatible.
 //
 // Poller states (one thread per started backend):
 //
@@ -205,6 +212,10 @@ bool is_transient(int code) {
 constexpr std::chrono::milliseconds kRetryFirst{10};
 constexpr std::chrono::milliseconds kRetryMax{500};
 constexpr std::chrono::milliseconds kDrainRetryMax{10};
+// I11: how long the background checkpoint waits for the write lock and for
+// readers of old WAL frames, and how long it rests after giving up.
+constexpr std::chrono::milliseconds kCheckpointBusyWindow{20};
+constexpr std::chrono::milliseconds kCheckpointBackoff{100};
 constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
 
 std::int64_t steady_ns(std::chrono::steady_clock::time_point t) {
@@ -276,7 +287,7 @@ struct SqliteInvalidationBackend::Impl {
       skipped_polls{0}, poll_errors{0}, rows_received{0}, keys_delivered{0}, malformed_rows{0},
       handler_errors{0}, flushes{0}, gaps_detected{0}, missed_ids{0}, stalls_detected{0}, timed_polls{0},
       wakes{0}, empty_wakes{0}, wake_retries{0}, wake_failures{0}, reopens{0}, queued{0},
-      outbox_committed{0}, outbox_dropped{0}, outbox_overflows{0}, outbox_retries{0}, checkpoints{0},
+      outbox_committed{0}, outbox_dropped{0}, outbox_overflows{0}, outbox_retries{0}, checkpoints{0}, checkpoints_busy{0},
       rows_pruned{0};
   std::atomic<bool> wake_active{false};
   std::atomic<std::int64_t> cursor{0};
@@ -321,6 +332,8 @@ struct SqliteInvalidationBackend::Impl {
   bool bg_exit = false;                // guarded by bg_mu: the thread is asked to exit
   bool draining = false;               // guarded by bg_mu: stop() waits for the outbox
   bool checkpoint_wanted = false;      // guarded by bg_mu
+  // No checkpoint is asked for before this steady-clock reading (I11).
+  std::chrono::steady_clock::time_point checkpoint_rest_until{};  // guarded by bg_mu
   // Busy waits of the writer connections end at this steady-clock reading
   // (ns); kNever except while stop() drains.
   std::atomic<std::int64_t> give_up_at_ns{kNever};
@@ -378,7 +391,7 @@ struct SqliteInvalidationBackend::Impl {
     auto& d = *static_cast<Impl*>(self);
     if (pages >= 0 && static_cast<std::size_t>(pages) >= d.options.checkpoint_pages) {
       std::lock_guard lock(d.bg_mu);
-      if (!d.checkpoint_wanted) {
+      if (!d.checkpoint_wanted && std::chrono::steady_clock::now() >= d.checkpoint_rest_until) {
         d.checkpoint_wanted = true;
         d.ensure_background_locked();
         d.bg_cv.notify_all();
@@ -699,16 +712,33 @@ void SqliteInvalidationBackend::Impl::run_checkpoint() {
     if (!now_at_path) return;  // deleted: nothing to checkpoint until someone recreates it
     if (!checkpointer || now_at_path != checkpointer_file) {
       checkpointer.reset();
+      // Opening waits as long as any connection may (a busy file being set
+      // up); the checkpoint itself waits at most kCheckpointBusyWindow.
       checkpointer = open_log(&give_up_at_ns);
+      auto started = std::make_shared<std::chrono::steady_clock::time_point>();
+      checkpointer->connection().set_busy_handler([started](int retries) {
+        const auto now = std::chrono::steady_clock::now();
+        if (retries == 0) *started = now;
+        if (now - *started >= kCheckpointBusyWindow) return false;
+        std::this_thread::sleep_for(std::chrono::microseconds(retries < 10 ? 100 : 1000));
+        return true;
+      });
       checkpointer_file = now_at_path;
     }
     int log_pages = 0;
     int checkpointed = 0;
     const int rc = sqlite3_wal_checkpoint_v2(checkpointer->connection().raw(), nullptr,
-                                             SQLITE_CHECKPOINT_PASSIVE, &log_pages, &checkpointed);
+                                             SQLITE_CHECKPOINT_RESTART, &log_pages, &checkpointed);
     if (rc == SQLITE_OK) {
       checkpoints.fetch_add(1, std::memory_order_relaxed);
-    } else if ((rc & 0xFF) != SQLITE_BUSY) {  // busy: another process is checkpointing
+    } else if ((rc & 0xFF) == SQLITE_BUSY) {
+      // A lock holder, a long reader or another checkpointer: what could be
+      // copied was; rest before asking again so commits do not keep paying
+      // the busy window.
+      checkpoints_busy.fetch_add(1, std::memory_order_relaxed);
+      std::lock_guard lock(bg_mu);
+      checkpoint_rest_until = std::chrono::steady_clock::now() + kCheckpointBackoff;
+    } else {
       warnings.warn("checkpoint", "background checkpoint of \"" + db_path + "\" failed: " +
                                       sqlite3_errstr(rc) + "; the WAL grows until one succeeds");
     }
@@ -828,9 +858,15 @@ void SqliteInvalidationBackend::Impl::poll_loop() {
   using Steady = std::chrono::steady_clock;
   // After a wake that found no commit visible yet, look again at these
   // offsets from the wake: the writer has written its frames but not yet
-  // published the new WAL index header (or is inside fsync).
+  // published the new WAL index header (or is inside fsync). On an idle
+  // machine the first or second look finds it; on a saturated one the
+  // publisher may not run again for tens of milliseconds, so the looks go
+  // on, further apart, until the timed poll takes over. Each costs one
+  // PRAGMA data_version (a few microseconds).
   static constexpr std::chrono::microseconds kRetryOffsets[] = {
-      std::chrono::microseconds(200), std::chrono::microseconds(1000), std::chrono::microseconds(5000)};
+      std::chrono::microseconds(200),   std::chrono::microseconds(1000),  std::chrono::microseconds(5000),
+      std::chrono::microseconds(15000), std::chrono::microseconds(40000), std::chrono::microseconds(100000),
+      std::chrono::microseconds(250000)};
 
   poll_thread_id.store(std::this_thread::get_id());
   const auto interval = std::chrono::duration_cast<Steady::duration>(options.poll_interval);
@@ -988,7 +1024,7 @@ SqliteInvalidationBackend::Impl::PollOutcome SqliteInvalidationBackend::Impl::po
       log.select_new.reset();
       // SQLite may already have rolled the read transaction back (an I/O
       // error does); ending it again would fail and hide the real error.
-      if (sqlite3_get_autocommit(log.connection().raw()) == 0) {
+      if (log.connection().in_transaction()) {
         try {
           log.end_read.step();
         } catch (const BackendError&) {  // the original error is the one to report
@@ -1108,6 +1144,7 @@ SqliteStats SqliteInvalidationBackend::stats() const {
   s.outbox_overflows = d.outbox_overflows.load();
   s.outbox_retries = d.outbox_retries.load();
   s.checkpoints = d.checkpoints.load();
+  s.checkpoints_busy = d.checkpoints_busy.load();
   s.rows_pruned = d.rows_pruned.load();
   {
     std::lock_guard lock(d.bg_mu);

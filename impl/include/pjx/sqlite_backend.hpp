@@ -100,12 +100,16 @@ struct SqliteOptions {
   // write lock; the next publishes delete the rest. Must be at least 1.
   std::size_t prune_limit = 256;
   // When the WAL holds at least this many pages after one of our commits, the
-  // background thread runs a PASSIVE checkpoint on its own connection, so
+  // background thread runs a RESTART checkpoint on its own connection, so
   // publish() never copies pages or fsyncs the database (SQLite's automatic
   // checkpoint, which runs inside the committing call, is switched off for
-  // the publishing connection). 0 keeps SQLite's automatic checkpoint inside
-  // publish(), as upstream has it. The -wal file is truncated back to 4 MiB
-  // after a checkpoint either way (journal_size_limit).
+  // the publishing connection). That checkpoint waits at most 20 ms for the
+  // write lock and for readers, then leaves what it could not copy for the
+  // next one (counted in checkpoints_busy); once it completes, the next
+  // commit starts the -wal file over and truncates it to 4 MiB
+  // (journal_size_limit), which bounds the WAL under steady publishing.
+  // 0 keeps SQLite's automatic PASSIVE checkpoint inside publish(), as
+  // upstream has it.
   std::size_t checkpoint_pages = 1000;
   // Receives operational warnings (poll errors, malformed rows, a throwing
   // handler, queued or dropped publishes), each kind rate-limited. Empty
@@ -129,7 +133,8 @@ struct SqliteStats {
                                        // (also counted in publish_failures)
   std::uint64_t outbox_retries = 0;    // retry attempts that failed (and will be retried)
   std::size_t outbox_depth = 0;        // events waiting in the outbox now
-  std::uint64_t checkpoints = 0;       // background PASSIVE checkpoints run
+  std::uint64_t checkpoints = 0;       // background checkpoints that copied the whole WAL back
+  std::uint64_t checkpoints_busy = 0;  // background checkpoints that gave up on a lock or a reader
   std::uint64_t rows_pruned = 0;       // expired rows this backend deleted
   std::uint64_t busy_waits = 0;        // times a statement waited for a lock
   std::uint64_t polls = 0;             // polls that ran to completion
@@ -146,7 +151,7 @@ struct SqliteStats {
   std::uint64_t timed_polls = 0;       // polls started by poll_interval elapsing
   std::uint64_t wakes = 0;             // polls started by a change notification
   std::uint64_t empty_wakes = 0;       // wakes that found no commit visible yet
-  std::uint64_t wake_retries = 0;      // re-polls after an empty wake (0.2, 1, 5 ms)
+  std::uint64_t wake_retries = 0;      // re-polls after an empty wake (0.2, 1, 5, 15, 40, 100, 250 ms)
   std::uint64_t wake_failures = 0;     // times the change watch could not be set up or broke
   bool wake_active = false;            // a change watch is in place now
   std::uint64_t reopens = 0;           // the file at the path was replaced or deleted: reopened + flushed
