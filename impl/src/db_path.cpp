@@ -8,30 +8,12 @@
 #include <system_error>
 
 #include "pjx/errors.hpp"
+#include "quoted.hpp"
 
 namespace pjx::detail {
 namespace {
 
-// The path as shown in messages: control bytes (a NUL would end what()),
-// quotes and backslashes escaped, so the message shows exactly what was given.
-std::string shown(const std::string& db_path) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (const char c : db_path) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (byte < 0x20 || byte == 0x7f) {
-      out += "\\x";
-      out += kHex[byte >> 4];
-      out += kHex[byte & 0xf];
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
+std::string shown(const std::string& db_path) { return escaped(db_path); }
 
 [[noreturn]] void reject(const std::string& db_path, const std::string& why_and_fix) {
   throw ConfigError("db_path \"" + shown(db_path) + "\": " + why_and_fix);

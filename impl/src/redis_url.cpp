@@ -29,33 +29,14 @@
 
 #include "pjx/errors.hpp"
 #include "pjx/redis_backend.hpp"
+#include "quoted.hpp"
 
 namespace pjx {
 namespace {
 
 constexpr std::string_view kMask = "***";
 
-// `value` in double quotes with control bytes, quotes and backslashes
-// escaped, so a message shows exactly what was given.
-std::string quoted(std::string_view value) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "\"";
-  for (char c : value) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (byte < 0x20 || byte == 0x7f) {
-      out += "\\x";
-      out += kHex[byte >> 4];
-      out += kHex[byte & 0xf];
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
-  return out;
-}
+using detail::quoted;
 
 [[noreturn]] void fail(std::string_view url, const std::string& what, const std::string& fix) {
   throw ConfigError("Redis URL " + quoted(mask_redis_url(url)) + " " + what + "; " + fix);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "pjx/errors.hpp"
+#include "quoted.hpp"
 
 namespace pjx {
 namespace {
@@ -24,27 +25,7 @@ constexpr std::string_view kBusyTimeout = "PJX_BUSY_TIMEOUT";
 constexpr std::string_view kWake = "PJX_WAKE_ON_CHANGE";
 constexpr std::string_view kDetectGaps = "PJX_DETECT_GAPS";
 
-// `value` in double quotes, with quotes, backslashes and control bytes
-// escaped, so that a message shows exactly what was set.
-std::string quoted(std::string_view value) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "\"";
-  for (char c : value) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (byte < 0x20 || byte == 0x7f) {
-      out += "\\x";
-      out += kHex[byte >> 4];
-      out += kHex[byte & 0xf];
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
-  return out;
-}
+using detail::quoted;
 
 std::string assignment(std::string_view name, std::string_view value) {
   return std::string(name) + "=" + quoted(value);

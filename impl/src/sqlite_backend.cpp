@@ -129,6 +129,7 @@
 #include "event_log.hpp"
 #include "keys_json.hpp"
 #include "pjx/errors.hpp"
+#include "warning_limiter.hpp"
 
 namespace pjx {
 namespace {
@@ -149,46 +150,6 @@ std::string seconds_text(Seconds s) {
   char text[64];
   std::snprintf(text, sizeof text, "%g s", s.count());
   return text;
-}
-
-// Warnings of one kind are passed on the first time and then at most once a
-// minute, with the number suppressed in between.
-class WarningLimiter {
- public:
-  explicit WarningLimiter(std::function<void(const std::string&)> sink) : sink_(std::move(sink)) {}
-
-  void warn(const std::string& kind, const std::string& message) {
-    std::string text;
-    {
-      std::lock_guard lock(mu_);
-      auto& state = kinds_[kind];
-      const auto now = std::chrono::steady_clock::now();
-      if (state.sent && now - state.last < std::chrono::minutes(1)) {
-        ++state.suppressed;
-        return;
-      }
-      text = message;
-      if (state.suppressed > 0) {
-        text += " (" + std::to_string(state.suppressed) + " more like this since the last warning)";
-      }
-      state = State{true, now, 0};
-    }
-    sink_(text);
-  }
-
- private:
-  struct State {
-    bool sent = false;
-    std::chrono::steady_clock::time_point last;
-    std::uint64_t suppressed = 0;
-  };
-  std::function<void(const std::string&)> sink_;
-  std::mutex mu_;
-  std::map<std::string, State> kinds_;
-};
-
-void default_warning_sink(const std::string& message) {
-  std::fprintf(stderr, "pjx-inval: warning: %s\n", message.c_str());
 }
 
 // Failures that may go away by themselves: another process holds a lock, the
@@ -273,14 +234,14 @@ struct SqliteInvalidationBackend::Impl {
         options(std::move(opts)),
         clock(options.clock ? options.clock : Clock::system()),
         instance_id(new_instance_id()),
-        warnings(options.on_warning ? options.on_warning : default_warning_sink) {}
+        warnings(options.on_warning) {}
 
   const std::string db_path;
   const SqliteOptions options;
   const std::shared_ptr<const Clock> clock;
   const std::string instance_id;
   detail::DbLocation location;
-  WarningLimiter warnings;
+  detail::WarningLimiter warnings;
 
   // Counters (relaxed: each is independent).
   std::atomic<std::uint64_t> published{0}, publish_failures{0}, busy_waits{0}, polls{0},
