@@ -82,7 +82,7 @@ bool is_wake_warning(const std::string& message) {
 
 CheckResult check_wake_latency(const HistoryModel& m, const Json& params) {
   const std::set<std::string> wakeless = wakeless_workers(m, params);
-  const double p99_max = param_number(params, "p99_max_ms", m.poll_interval_ms / 4);
+  const double p99_max = param_number(params, "p99_max_ms", m.poll_interval_ms / 2);
   const auto samples =
       latencies(m, [&](const Incarnation& inc) { return wakeless.count(inc.worker) == 0; });
 

@@ -79,7 +79,6 @@ nlohmann::json stats_to_json(const SqliteStats& stats) {
   return out;
 }
 
-#if PJX_WORKER_HAS_REDIS
 nlohmann::json redis_stats_to_json(const RedisStats& stats) {
   return {
       {"backend", "redis"},
@@ -98,7 +97,6 @@ nlohmann::json redis_stats_to_json(const RedisStats& stats) {
       {"last_error", stats.last_error},
   };
 }
-#endif
 
 WorkerBackend make_worker_backend(const Settings& settings, const Defect* defect) {
   if (settings.backend == BackendKind::kNone) {
@@ -120,7 +118,6 @@ WorkerBackend make_worker_backend(const Settings& settings, const Defect* defect
         return backend ? stats_to_json(backend->stats()) : nlohmann::json::object();
       };
     }
-#if PJX_WORKER_HAS_REDIS
     if (auto redis = std::dynamic_pointer_cast<RedisInvalidationBackend>(out.backend)) {
       // No database: nothing to reject as private; flushes after reconnects.
       out.caps = {"stats", "flush"};
@@ -130,7 +127,6 @@ WorkerBackend make_worker_backend(const Settings& settings, const Defect* defect
         return backend ? redis_stats_to_json(backend->stats()) : nlohmann::json::object();
       };
     }
-#endif
     return out;
   }
 

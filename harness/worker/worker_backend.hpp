@@ -18,9 +18,7 @@
 #include "pjx/invalidation_backend.hpp"
 #include "pjx/settings.hpp"
 #include "pjx/sqlite_backend.hpp"
-#if PJX_WORKER_HAS_REDIS
 #include "pjx/redis_backend.hpp"
-#endif
 
 namespace pjx::harness {
 
@@ -50,11 +48,9 @@ WorkerBackend make_worker_backend(const Settings& settings, const Defect* defect
 // `since_last_poll_ns` is null before the first poll.
 nlohmann::json stats_to_json(const SqliteStats& stats);
 
-#if PJX_WORKER_HAS_REDIS
 // The counters of `stats` for the Redis backend, under the names of
 // RedisStats, plus "backend": "redis".
 nlohmann::json redis_stats_to_json(const RedisStats& stats);
-#endif
 
 // "pjx-inval-cpp <version>".
 std::string implementation_name();
