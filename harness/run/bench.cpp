@@ -381,7 +381,7 @@ void listen_keys(Worker& w, std::set<std::string>& heard) {
 
 class Benches {
  public:
-  Benches(const BenchOptions& o, std::ostream& progress) : o_(o), progress_(progress) {}
+  explicit Benches(const BenchOptions& o) : o_(o) {}
 
   fs::path next_dir(const std::string& name, std::string& channel) {
     ++n_;
@@ -674,7 +674,6 @@ class Benches {
   }
 
   const BenchOptions& o_;
-  std::ostream& progress_;
   int n_ = 0;
 };
 
@@ -695,7 +694,10 @@ std::string fmt(const Json& v) {
 Json median_metrics(const std::vector<Json>& samples) {
   Json out = Json::object();
   if (samples.empty()) return out;
-  for (const auto& [key, first] : samples.front().items()) {
+  for (const auto& item : samples.front().items()) {
+    // Named copies, not a structured binding: clang 14 cannot capture one.
+    const std::string& key = item.key();
+    const Json& first = item.value();
     std::vector<double> values;
     bool numeric = first.is_number();
     for (const Json& s : samples) {
@@ -739,7 +741,7 @@ void apply_quick(BenchOptions& o) {
 
 Json run_benches(const BenchOptions& o, std::ostream& progress) {
   if (o.runs < 1) throw std::runtime_error("--runs must be at least 1");
-  Benches b(o, progress);
+  Benches b(o);
   Json runs = Json::array();
   const bool all = o.kind == "all";
   const bool sqlite = o.backend != "redis";
