@@ -67,7 +67,7 @@ std::vector<Json> load_history(const std::filesystem::path& file) {
     Json record;
     try {
       record = Json::parse(line);
-    } catch (const Json::parse_error& e) {
+    } catch (const Json::exception& e) {
       throw std::runtime_error(where + "not valid JSON (" + e.what() + ")");
     }
     if (std::string problem = record_problem(record); !problem.empty()) {

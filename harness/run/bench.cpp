@@ -90,7 +90,7 @@ class Pool {
       Json ev;
       try {
         ev = Json::parse(line);
-      } catch (const Json::parse_error&) {
+      } catch (const Json::exception&) {
         return;
       }
       if (!ev.is_object() || !ev.contains("ev") || !ev["ev"].is_string()) return;

@@ -338,7 +338,7 @@ void Runner::on_line(Slot& s, ChildProcess* p, std::string line) {
   Json ev;
   try {
     ev = Json::parse(line);
-  } catch (const Json::parse_error&) {
+  } catch (const Json::exception&) {
     ev = Json();
   }
   if (!ev.is_object() || !ev.contains("ev") || !ev["ev"].is_string()) {

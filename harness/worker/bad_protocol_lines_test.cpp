@@ -109,6 +109,7 @@ TEST_F(BadProtocolLines, TextThatIsNotJsonIsABadLine) {
   expect_bad_line(R"({"op":"start"} {"op":"stop"})", "not valid JSON");  // two objects on a line
   expect_bad_line(R"({"op":"start",})", "not valid JSON");      // trailing comma
   expect_bad_line(std::string("{\"op\":\"ping\"}\0x", 15), "not valid JSON");  // NUL byte
+  expect_bad_line(R"({"op":"ping","id":7E036854775807})", "not valid JSON");  // overflows a double
 }
 
 TEST_F(BadProtocolLines, BytesThatAreNotUtf8AreABadLine) {

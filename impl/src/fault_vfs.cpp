@@ -203,11 +203,15 @@ namespace {
 
 using State = FaultVfs::State;
 
-struct alignas(16) FaultFile {
+// SQLite allocates the file object with its own malloc, which promises 8-byte
+// alignment: FaultFile must not ask for more, and the real file behind it
+// starts at the next multiple of 8.
+struct FaultFile {
   sqlite3_file base;  // pMethods: one of kMethods*
   State* state;
 };
-constexpr int kRealOffset = static_cast<int>(sizeof(FaultFile));
+static_assert(alignof(FaultFile) <= 8, "SQLite aligns sqlite3_file objects to 8 bytes only");
+constexpr int kRealOffset = static_cast<int>((sizeof(FaultFile) + 7) / 8 * 8);
 
 sqlite3_file* real(sqlite3_file* file) {
   return reinterpret_cast<sqlite3_file*>(reinterpret_cast<char*>(file) + kRealOffset);

@@ -63,6 +63,9 @@ TEST(KeysJson, MalformedPayloadsSayWhy) {
   EXPECT_NE(why.find("number"), std::string::npos);
   EXPECT_FALSE(decode_keys(R"(["\ud800"])", &why));  // lone surrogate
   EXPECT_FALSE(decode_keys("", &why));
+  // A number past a double: nlohmann's throwing parse raises out_of_range.
+  EXPECT_FALSE(decode_keys("[7E036854775807]", &why));
+  EXPECT_NE(why.find("not valid JSON"), std::string::npos) << why;
 }
 
 TEST(KeysJson, DuplicatesCollapse) {

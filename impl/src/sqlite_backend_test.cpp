@@ -314,13 +314,14 @@ TEST_F(SqliteBackendTest, MalformedRowsAreSkippedCountedAndWarnedAboutOnce) {
     raw.insert_row(other, o.channel, "not json", 1.0);
     raw.insert_row(other, o.channel, R"({"a": 1})", 1.0);
     raw.insert_row(other, o.channel, R"(["a", 2])", 1.0);
+    raw.insert_row(other, o.channel, "[7E036854775807]", 1.0);  // a number past a double
     raw.insert_row(other, o.channel, R"(["good"])", 1.0);
   }
   EXPECT_EQ(listener.poll_now(), 1u);
   EXPECT_EQ(inbox.got(), (std::vector<KeySet>{{"good"}}));
   const auto stats = listener.stats();
-  EXPECT_EQ(stats.malformed_rows, 3u);
-  EXPECT_EQ(stats.cursor, 4);
+  EXPECT_EQ(stats.malformed_rows, 4u);
+  EXPECT_EQ(stats.cursor, 5);
   ASSERT_EQ(warnings.size(), 1u);
   EXPECT_NE(warnings[0].find("row 1"), std::string::npos) << warnings[0];
   EXPECT_NE(warnings[0].find("not valid JSON"), std::string::npos) << warnings[0];

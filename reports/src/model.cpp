@@ -206,7 +206,7 @@ std::vector<ResultsDoc> load_results_file(const fs::path& path) {
   json j;
   try {
     j = json::parse(bytes);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     fail(path, std::string("not valid JSON: ") + e.what());
   }
   std::vector<ResultsDoc> docs;
@@ -238,7 +238,7 @@ History load_history(const fs::path& path) {
     json rec;
     try {
       rec = json::parse(line);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
       fail(path, where + "not valid JSON: " + e.what());
     }
     if (!rec.is_object()) fail(path, where + "a record must be a JSON object");
