@@ -112,9 +112,10 @@ void EventLog::set_up(const std::string& display_name) {
                         "pjx database file (nothing was written to this one)");
     }
     if ((e.code() & 0xFF) == SQLITE_CANTOPEN || (e.code() & 0xFF) == SQLITE_READONLY) {
-      // A BackendError still: on a publish or a poll it can be transient (a
-      // file descriptor limit, an injected fault) and is retried; the
-      // backend's constructor turns it into a ConfigError.
+      // A BackendError still: on a publish or a poll it is a run-time
+      // failure like any other (a publish reports it, a poll is retried at
+      // the next interval); the backend's constructor turns it into a
+      // ConfigError.
       throw BackendError(std::string(e.what()) + "; SQLite must be able to write the database and create its "
                          "-wal and -shm files beside it: make the file and its directory writable for every worker",
                          e.code());

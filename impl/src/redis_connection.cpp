@@ -250,8 +250,12 @@ void RedisConnection::handshake(const RedisUrl& url, const std::string& client_n
     check(command({"SELECT", db}, Clock::now() + command_timeout, stop_fd),
           "SELECT " + db + "; use a database number below the server's `databases` setting");
   }
-  check(command({"CLIENT", "SETNAME", client_name}, Clock::now() + command_timeout, stop_fd),
-        "CLIENT SETNAME " + client_name);
+  // The name only labels the connection in CLIENT LIST: a server that
+  // refuses it (an ACL allowing only PUBLISH and SUBSCRIBE, a renamed
+  // CLIENT command) is still usable, so an error reply is ignored. A lost
+  // connection or a timeout still throws from command().
+  [[maybe_unused]] const RedisReply named =
+      command({"CLIENT", "SETNAME", client_name}, Clock::now() + command_timeout, stop_fd);
 }
 
 }  // namespace pjx::detail

@@ -156,6 +156,9 @@ std::string seconds_text(Seconds s) {
 // disk is full or briefly failing. Read-only, corrupt or mismatched files do
 // not.
 bool is_transient(int code) {
+  // The file was replaced between our check of its inode and the write: the
+  // next attempt opens the new one.
+  if (code == SQLITE_READONLY_DBMOVED) return true;
   switch (code & 0xFF) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
@@ -350,13 +353,19 @@ struct SqliteInvalidationBackend::Impl {
   // held) with the WAL's size in pages after the commit.
   static int on_wal_commit(void* self, sqlite3* /*db*/, const char* /*schema*/, int pages) {
     auto& d = *static_cast<Impl*>(self);
-    if (pages >= 0 && static_cast<std::size_t>(pages) >= d.options.checkpoint_pages) {
+    if (pages < 0 || static_cast<std::size_t>(pages) < d.options.checkpoint_pages) return SQLITE_OK;
+    // Nothing may unwind through SQLite: the commit has happened.
+    try {
       std::lock_guard lock(d.bg_mu);
-      if (!d.checkpoint_wanted && std::chrono::steady_clock::now() >= d.checkpoint_rest_until) {
+      if (std::chrono::steady_clock::now() >= d.checkpoint_rest_until) {
         d.checkpoint_wanted = true;
+        // Also when a request is already pending: a stop() may have ended
+        // the thread that was to serve it.
         d.ensure_background_locked();
         d.bg_cv.notify_all();
       }
+    } catch (const std::exception& e) {
+      d.record_error(std::string("cannot start the background checkpoint: ") + e.what());
     }
     return SQLITE_OK;
   }
@@ -569,9 +578,18 @@ PublishResult SqliteInvalidationBackend::Impl::enqueue_locked(std::string keys_j
     record_error(message);
     throw BackendError(message, 0);
   }
+  try {
+    ensure_background_locked();  // first: an event is queued only with a thread to commit it
+  } catch (const std::system_error& e) {
+    publish_failures.fetch_add(1, std::memory_order_relaxed);
+    const std::string message = "publish of " + std::to_string(key_count) +
+                                " key(s) was not committed nor queued: cannot start the outbox thread (" +
+                                e.what() + ") after " + cause + "; raise the process's thread limit";
+    record_error(message);
+    throw BackendError(message, 0);
+  }
   outbox.push_back(QueuedEvent{std::move(keys_json), key_count});
   queued.fetch_add(1, std::memory_order_relaxed);
-  ensure_background_locked();
   bg_cv.notify_all();
   return PublishResult::kQueued;
 }
@@ -585,8 +603,16 @@ void SqliteInvalidationBackend::Impl::background_loop() {
   using Steady = std::chrono::steady_clock;
   auto backoff = kRetryFirst;
   auto next_retry = Steady::now();
+  bool drain_seen = false;
   std::unique_lock lock(bg_mu);
   while (!bg_exit) {
+    if (draining != drain_seen) {
+      drain_seen = draining;
+      if (draining) {  // stop() waits: retry now, then at most kDrainRetryMax apart
+        backoff = kRetryFirst;
+        next_retry = Steady::now();
+      }
+    }
     if (checkpoint_wanted) {
       checkpoint_wanted = false;
       lock.unlock();
@@ -598,13 +624,18 @@ void SqliteInvalidationBackend::Impl::background_loop() {
       bg_cv.wait(lock);
       continue;
     }
-    if (!draining && Steady::now() < next_retry) {
+    if (Steady::now() < next_retry) {
       bg_cv.wait_until(lock, next_retry);
       continue;
     }
     lock.unlock();
     std::string warning;
-    const bool progressed = retry_front(&warning);
+    bool progressed = false;
+    try {
+      progressed = retry_front(&warning);
+    } catch (const std::exception& e) {  // bad_alloc and the like: the event stays queued
+      record_error(std::string("outbox retry failed (will retry): ") + e.what());
+    }
     if (!warning.empty()) warnings.warn("dropped", warning);
     lock.lock();
     if (progressed) {
@@ -912,12 +943,14 @@ void SqliteInvalidationBackend::Impl::reopen_if_replaced() {
     writer.reset();
   }
   reader.reset();
-  open_reader();
   // Read the new file from its first row: rows other workers committed to it
   // before this listener noticed the switch are delivered after the flush
-  // rather than skipped (retention bounds how many there are).
+  // rather than skipped (retention bounds how many there are). Rewound
+  // before opening, so that a failed open (retried by the next poll) does
+  // not leave the old file's cursor on the new file.
   cursor.store(0);
   last_data_version = -1;
+  open_reader();
   reopens.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -929,6 +962,9 @@ void SqliteInvalidationBackend::Impl::notify_flush(FlushReason reason) {
   } catch (const std::exception& e) {
     handler_errors.fetch_add(1, std::memory_order_relaxed);
     warnings.warn("handler", std::string("flush handler threw: ") + e.what());
+  } catch (...) {
+    handler_errors.fetch_add(1, std::memory_order_relaxed);
+    warnings.warn("handler", "flush handler threw something that is not a std::exception");
   }
 }
 

@@ -35,7 +35,13 @@ class WarningLimiter {
       }
       state = State{true, now, 0};
     }
-    sink_(text);  // outside the lock: the sink may be slow or warn itself
+    // Outside the lock: the sink may be slow or warn itself. A sink that
+    // throws must not end the backend's thread that warned.
+    try {
+      sink_(text);
+    } catch (...) {
+      std::fprintf(stderr, "pjx-inval: warning (the on_warning sink threw): %s\n", text.c_str());
+    }
   }
 
  private:
