@@ -27,6 +27,7 @@ set(DEFECTS
   "deliver-late=latency"
   "silent-wake-loss=wake-fallback"
   "no-gap-detection=pause-long"
+  "ack-failed-publish=io-faults"
   "no-flush-on-reconnect=redis-client-kill=redis"
   "drop-own=fanout=redis")
 

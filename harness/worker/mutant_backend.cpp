@@ -83,6 +83,10 @@ constexpr std::array kDefects = {
            "claims the flush capability but neither detects rows pruned before it read them "
            "nor a stall longer than retention, so a long pause leaves its cache stale",
            MutantKnobs{.claims_flush = true}},
+    Defect{"ack-failed-publish",
+           "reports a publish as committed when its commit failed (I/O error, full disk), as if "
+           "the error had been retried; nothing was written",
+           MutantKnobs{.ack_failed_publish = true}},
 };
 
 struct DbCloser {
@@ -120,11 +124,12 @@ void bind_text(sqlite3_stmt* stmt, int index, const std::string& text) {
   sqlite3_bind_text(stmt, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
 }
 
-// Opens `path` as upstream does: WAL, a busy timeout, the schema if missing.
-DbPtr open_db(const std::string& path, std::chrono::milliseconds busy_timeout) {
+// Opens `path` as upstream does: WAL, a busy timeout, the schema if missing;
+// through the registered VFS `vfs` when not empty (the worker's fault VFS).
+DbPtr open_db(const std::string& path, std::chrono::milliseconds busy_timeout, const std::string& vfs) {
   sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(
-      path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI, nullptr);
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI,
+                                 vfs.empty() ? nullptr : vfs.c_str());
   DbPtr db(raw);
   if (rc != SQLITE_OK) fail(db.get(), path, "open");
   sqlite3_busy_timeout(db.get(), static_cast<int>(busy_timeout.count()));
@@ -292,7 +297,7 @@ struct MutantBackend::Impl {
     }
     std::lock_guard lock(pub_mu);
     try {
-      if (!pub_db) pub_db = open_db(db_path, publish_busy_timeout());
+      if (!pub_db) pub_db = open_db(db_path, publish_busy_timeout(), options.vfs);
       sqlite3* db = pub_db.get();
       const int begin = sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
       if (begin != SQLITE_OK) {
@@ -320,6 +325,10 @@ struct MutantBackend::Impl {
     } catch (const BackendError& e) {
       ++publish_failures;
       set_last_error(e.what());
+      if (knobs.ack_failed_publish) {  // the defect: an error swallowed, the event lost
+        pub_db.reset();
+        return;
+      }
       throw;
     }
     ++published;
@@ -328,7 +337,7 @@ struct MutantBackend::Impl {
   void start(InvalidationHandler handler) {
     std::lock_guard lock(mu);
     if (started) return;
-    DbPtr db = open_db(db_path, options.busy_timeout);
+    DbPtr db = open_db(db_path, options.busy_timeout, options.vfs);
     std::int64_t seed = 0;
     if (knobs.seed_cursor_at_max) {
       StmtPtr max_id = prepare(db.get(), db_path, kMaxId);
@@ -452,7 +461,7 @@ struct MutantBackend::Impl {
     std::lock_guard lock(pub_mu);
     if (!listening) return 0;
     try {
-      if (!pub_db) pub_db = open_db(db_path, publish_busy_timeout());
+      if (!pub_db) pub_db = open_db(db_path, publish_busy_timeout(), options.vfs);
       StmtPtr count = prepare(pub_db.get(), db_path, kCountNew);
       bind_filter(count.get(), cursor.load(), knobs, options.channel, instance_id);
       if (sqlite3_step(count.get()) != SQLITE_ROW) return 0;

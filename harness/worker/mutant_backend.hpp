@@ -44,6 +44,8 @@ struct MutantKnobs {
                                    // after reading it
   bool accept_memory = false;      // true: the worker accepts private (memory/temporary)
                                    // databases instead of failing with a ConfigError
+  bool ack_failed_publish = false; // true: a publish whose commit fails (I/O error, full
+                                   // disk, a lock past busy_timeout) returns as if committed
   bool claims_flush = false;       // true: the worker advertises the `flush` capability
                                    // (detects missed invalidations and flushes) yet, like
                                    // every mutant, never detects a gap or a stall

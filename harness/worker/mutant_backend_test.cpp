@@ -14,6 +14,7 @@
 
 #include "child_process.hpp"
 #include "pjx/errors.hpp"
+#include "pjx/fault_vfs.hpp"
 
 namespace pjx::harness {
 namespace {
@@ -78,7 +79,8 @@ TEST(MutantDefects, ListsEveryDefectOnceAndFindsThemByName) {
   const std::vector<std::string> expected = {"ignore-channel", "replay-history", "deliver-own",
                                              "never-prune",    "drop-when-busy", "accept-memory",
                                              "skip-rows",      "deliver-late",
-                                             "silent-wake-loss", "no-gap-detection"};
+                                             "silent-wake-loss", "no-gap-detection",
+                                             "ack-failed-publish"};
   std::vector<std::string> names;
   for (const Defect& d : defects()) {
     names.emplace_back(d.name);
@@ -259,6 +261,23 @@ TEST(MutantDropWhenBusy, ReturnsAsIfCommittedWhileACorrectOneThrows) {
   EXPECT_EQ(mutant.stats().published, 1u);
   EXPECT_EQ(mutant.stats().publish_failures, 0u);
   EXPECT_EQ(correct.stats().publish_failures, 1u);
+}
+
+TEST(MutantAckFailedPublish, ReturnsAsIfCommittedWhenTheCommitFailsWhileACorrectOneThrows) {
+  TempDir dir;
+  const std::string db = dir.file("inval.db");
+  FaultVfs& vfs = FaultVfs::install("pjx-mutant-test-fault");
+  SqliteOptions o = fast_options();
+  o.vfs = vfs.name();
+  MutantBackend mutant(db, o, knobs_of("ack-failed-publish"));
+  MutantBackend correct(db, o, {});
+  mutant.publish({"before"});
+  vfs.arm(FaultSpec{FaultKind::kWrite, 1, FaultError::kIo, /*persistent=*/true});
+  EXPECT_NO_THROW(mutant.publish({"lost"}));
+  EXPECT_THROW(correct.publish({"refused"}), BackendError);
+  vfs.clear();
+  EXPECT_EQ(count_rows(db), 1);
+  EXPECT_EQ(mutant.stats().published, 1u);
 }
 
 TEST(MutantMalformedRows, SkipsAndCountsRowsThatAreNotArraysOfStrings) {

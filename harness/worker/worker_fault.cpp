@@ -36,8 +36,8 @@ std::optional<WorkerFault> worker_fault_from_env(const Settings::Getenv& getenv)
   return fault;
 }
 
-bool install_worker_fault(const WorkerFault& fault, Settings& settings, bool defect_worker) {
-  if (settings.backend != BackendKind::kSqlite || defect_worker) return false;
+bool install_worker_fault(const WorkerFault& fault, Settings& settings, bool redis_defect) {
+  if (settings.backend != BackendKind::kSqlite || redis_defect) return false;
   FaultVfs& vfs = FaultVfs::install(kVfsName);
   settings.sqlite.vfs = vfs.name();
   if (fault.armed_at_start) vfs.arm(fault.spec);

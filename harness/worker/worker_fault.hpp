@@ -34,12 +34,13 @@ struct WorkerFault {
 std::optional<WorkerFault> worker_fault_from_env(const Settings::Getenv& getenv);
 
 // Installs the shim (as "pjx-worker-fault"), points settings.sqlite.vfs at it
-// and arms the fault when armed_at_start; returns true. When the worker does
-// not run the reference SQLite backend (REDIS_URL, or a defect worker) it
-// does nothing and returns false: the caller says so on stderr and does not
-// list the `fault_vfs` cap, so scenarios that need the fault are `skip`, as
-// with any other worker that lacks it.
-bool install_worker_fault(const WorkerFault& fault, Settings& settings, bool defect_worker);
+// and arms the fault when armed_at_start; returns true. The SQLite defect
+// workers (mutant_backend.hpp) open through that VFS too. When the worker
+// has no SQLite below it (REDIS_URL, or a Redis defect) it does nothing and
+// returns false: the caller says so on stderr and does not list the
+// `fault_vfs` cap, so scenarios that need the fault are `skip`, as with any
+// other worker that lacks it.
+bool install_worker_fault(const WorkerFault& fault, Settings& settings, bool redis_defect);
 
 // Blocks SIGUSR1 and SIGUSR2 in the calling thread (so in every thread it
 // creates later) and starts a detached thread that waits for them: SIGUSR1

@@ -121,9 +121,11 @@ int main(int argc, char** argv) {
       const char* value = std::getenv(std::string(name).c_str());
       return value != nullptr ? std::optional<std::string>(value) : std::nullopt;
     });
-    if (fault && !pjx::harness::install_worker_fault(*fault, settings, defect != nullptr || redis_defect != nullptr)) {
-      std::fprintf(stderr, "pjx-worker: ignoring PJX_WORKER_FAULT (it applies to the reference SQLite backend "
-                           "only, not to this %s); not listing the fault_vfs cap\n",
+    // The SQLite mutants open through settings.sqlite.vfs too, so a defect
+    // can be judged under faults; the Redis ones have no SQLite below.
+    if (fault && !pjx::harness::install_worker_fault(*fault, settings, redis_defect != nullptr)) {
+      std::fprintf(stderr, "pjx-worker: ignoring PJX_WORKER_FAULT (it applies to SQLite backends only, "
+                           "not to this %s); not listing the fault_vfs cap\n",
                    defect_name ? "defect worker" : "backend");
       fault.reset();
     }
