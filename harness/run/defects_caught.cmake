@@ -28,6 +28,7 @@ set(DEFECTS
   "silent-wake-loss=wake-fallback"
   "no-gap-detection=pause-long"
   "ack-failed-publish=io-faults"
+  "ack-failed-publish=disk-full"
   "no-flush-on-reconnect=redis-client-kill=redis"
   "drop-own=fanout=redis")
 
@@ -46,7 +47,7 @@ foreach(entry IN LISTS DEFECTS)
   if(NOT backend STREQUAL "sqlite")
     set(result_name "${backend}/${scenario}")
   endif()
-  set(json "${OUT}/${defect}/results.json")
+  set(json "${OUT}/${defect}/${scenario}/results.json")
   file(REMOVE "${json}")
   execute_process(
     COMMAND "${HARNESS}" conform --timing quick --seed 1
@@ -54,7 +55,7 @@ foreach(entry IN LISTS DEFECTS)
             --worker-cmd "${WORKER} --defect ${defect}"
             --filter "${scenario}"
             --backend "${backend}"
-            --dir "${OUT}/${defect}/run"
+            --dir "${OUT}/${defect}/${scenario}/run"
             --json "${json}"
     RESULT_VARIABLE code
     OUTPUT_VARIABLE out
