@@ -134,6 +134,22 @@
 namespace pjx {
 namespace {
 
+// The backend whose handler or flush handler this thread is running, if any:
+// handlers also run inside poll_now() on the caller's thread, where stop()
+// must not join and poll_now() must not lock poll_mu again.
+thread_local const void* t_in_handler_of = nullptr;
+
+class InHandler {
+ public:
+  explicit InHandler(const void* backend) : previous_(std::exchange(t_in_handler_of, backend)) {}
+  ~InHandler() { t_in_handler_of = previous_; }
+  InHandler(const InHandler&) = delete;
+  InHandler& operator=(const InHandler&) = delete;
+
+ private:
+  const void* previous_;
+};
+
 std::string new_instance_id() {
   std::random_device rd;
   std::uint64_t hi = (static_cast<std::uint64_t>(rd()) << 32) | rd();
@@ -820,8 +836,11 @@ void SqliteInvalidationBackend::stop() {
     const std::uint64_t one = 1;
     [[maybe_unused]] const auto n = ::write(d.stop_fd, &one, sizeof one);
   };
-  if (d.poll_thread_id.load() == std::this_thread::get_id()) {
-    request_exit();  // from a handler: the thread exits when it returns; joined later
+  if (d.poll_thread_id.load() == std::this_thread::get_id() || t_in_handler_of == &d) {
+    // From a handler (on the poll thread, or inside poll_now() on another):
+    // joining here would wait for ourselves. The poll thread exits when it
+    // sees the request; start() or the destructor joins it.
+    request_exit();
     return;
   }
   std::lock_guard life(d.lifecycle_mu);
@@ -958,6 +977,7 @@ void SqliteInvalidationBackend::Impl::notify_flush(FlushReason reason) {
   flushes.fetch_add(1, std::memory_order_relaxed);
   if (!on_flush) return;
   try {
+    const InHandler in_handler(this);
     on_flush(reason);
   } catch (const std::exception& e) {
     handler_errors.fetch_add(1, std::memory_order_relaxed);
@@ -1083,6 +1103,7 @@ SqliteInvalidationBackend::Impl::PollOutcome SqliteInvalidationBackend::Impl::po
     ++delivered;
     if (!handler) continue;
     try {
+      const InHandler in_handler(this);
       handler(*keys);
     } catch (const std::exception& e) {  // I5
       handler_errors.fetch_add(1, std::memory_order_relaxed);
@@ -1098,7 +1119,7 @@ SqliteInvalidationBackend::Impl::PollOutcome SqliteInvalidationBackend::Impl::po
 
 std::size_t SqliteInvalidationBackend::poll_now() {
   auto& d = *impl_;
-  if (d.poll_thread_id.load() == std::this_thread::get_id()) {
+  if (d.poll_thread_id.load() == std::this_thread::get_id() || t_in_handler_of == &d) {
     throw std::logic_error("poll_now() called from the invalidation handler; it would deadlock");
   }
   if (!d.running.load()) throw std::logic_error("poll_now() requires start()");

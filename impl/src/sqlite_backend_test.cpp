@@ -274,6 +274,30 @@ TEST_F(SqliteBackendTest, StopFromInsideTheHandlerEndsTheThreadAfterThatCall) {
   EXPECT_FALSE(listener.stats().listening);
 }
 
+// poll_now() runs handlers on the caller's thread while it holds the poll
+// lock: stop() from there must not join (the poll thread may be waiting for
+// that lock), and a nested poll_now() must be refused, not deadlock.
+TEST_F(SqliteBackendTest, StopAndPollNowFromAHandlerInsidePollNowDoNotDeadlock) {
+  SqliteInvalidationBackend listener(db_, manual_options()), publisher(db_, manual_options());
+  bool nested_refused = false;
+  int calls = 0;
+  listener.start([&](const KeySet&) {
+    ++calls;
+    try {
+      listener.poll_now();
+    } catch (const std::logic_error&) {
+      nested_refused = true;
+    }
+    listener.stop();  // only asks the poll thread to exit
+  });
+  publisher.publish({"a"});
+  EXPECT_EQ(listener.poll_now(), 1u);
+  EXPECT_TRUE(nested_refused);
+  EXPECT_EQ(calls, 1);
+  listener.stop();  // joins the poll thread
+  EXPECT_FALSE(listener.stats().listening);
+}
+
 TEST_F(SqliteBackendTest, RestartAfterStopReseedsAndListensAgain) {
   SqliteInvalidationBackend listener(db_, manual_options()), publisher(db_, manual_options());
   Inbox inbox;
