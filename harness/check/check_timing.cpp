@@ -52,15 +52,15 @@ CheckResult check_latency(const HistoryModel& m, const Json& params) {
       const auto& ds = m.deliveries_of(inc, p.id);
       if (ds.empty()) continue;  // fanout reports it
       const Delivery& d = m.deliveries[ds.front()];
-      const std::int64_t lo = std::min(*p.t_commit, d.t);
-      const std::int64_t hi = std::max(*p.t_commit, d.t);
+      const std::int64_t lo = std::min(p.begin(), d.t);
+      const std::int64_t hi = std::max(p.begin(), d.t);
       const auto faults = m.faults_of(inc);
       if (std::any_of(faults.begin(), faults.end(),
                       [&](const FaultWindow* w) { return w->overlaps(lo, hi); })) {
         ++excluded;
         continue;
       }
-      samples.push_back({HistoryModel::ms(*p.t_commit, d.t), &d, &p});
+      samples.push_back({HistoryModel::ms(p.begin(), d.t), &d, &p});
     }
   }
   std::sort(samples.begin(), samples.end(), [](const Sample& a, const Sample& b) {
@@ -124,7 +124,7 @@ CheckResult check_latency(const HistoryModel& m, const Json& params) {
                  m.incarnations[s->delivery->receiver].label() + " received publish " +
                      std::to_string(s->publish->id) + " from " +
                      m.incarnations[s->publish->publisher].label() + " " + fmt_ms(s->ms) +
-                     " ms after commit (at " + m.at(s->delivery->t) + ")" +
+                     " ms after its publish began (at " + m.at(s->delivery->t) + ")" +
                      (s == slowest.front() ? " (largest)" : ""));
   }
   r.evidence = evidence.lines();

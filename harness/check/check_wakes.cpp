@@ -39,7 +39,7 @@ std::set<std::string> wakeless_workers(const HistoryModel& m, const Json& params
   return out;
 }
 
-// Commit-to-delivery latency (ms) of the first delivery of every
+// Publish-to-delivery latency (ms, from the start of the publish call) of the first delivery of every
 // acknowledged publish to each required receiver `keep` accepts, outside the
 // receiver's fault windows.
 template <typename Keep>
@@ -53,13 +53,13 @@ std::vector<std::pair<double, const Delivery*>> latencies(const HistoryModel& m,
       if (ds.empty()) continue;  // fanout reports it
       const Delivery& d = m.deliveries[ds.front()];
       const auto faults = m.faults_of(inc);
-      const std::int64_t lo = std::min(*p.t_commit, d.t);
-      const std::int64_t hi = std::max(*p.t_commit, d.t);
+      const std::int64_t lo = std::min(p.begin(), d.t);
+      const std::int64_t hi = std::max(p.begin(), d.t);
       if (std::any_of(faults.begin(), faults.end(),
                       [&](const FaultWindow* w) { return w->overlaps(lo, hi); })) {
         continue;
       }
-      out.emplace_back(HistoryModel::ms(*p.t_commit, d.t), &d);
+      out.emplace_back(HistoryModel::ms(p.begin(), d.t), &d);
     }
   }
   return out;
@@ -131,7 +131,7 @@ CheckResult check_wake_latency(const HistoryModel& m, const Json& params) {
   for (std::size_t i = 0; i < sorted.size() && i < 3; ++i) {
     evidence.add(2, "slow",
                  m.incarnations[sorted[i].second->receiver].label() + " received " +
-                     fmt_ms(sorted[i].first) + " ms after commit (at " + m.at(sorted[i].second->t) +
+                     fmt_ms(sorted[i].first) + " ms after its publish began (at " + m.at(sorted[i].second->t) +
                      ")");
   }
   r.evidence = evidence.lines();
@@ -205,7 +205,7 @@ CheckResult check_wake_fallback(const HistoryModel& m, const Json& params) {
       ++late;
       evidence.add(1, "late",
                    m.incarnations[s.second->receiver].label() + " received " + fmt_ms(s.first) +
-                       " ms after commit (at " + m.at(s.second->t) + ")");
+                       " ms after its publish began (at " + m.at(s.second->t) + ")");
     }
   }
   violations += late;

@@ -49,8 +49,11 @@
 //     start"). Evidence: each replay. Metrics: replayed, earlier_publishes
 //     (such incarnation x publish pairs).
 //  4. latency: for the first delivery of each acknowledged publish to each
-//     required receiver, received.t - published.t in ms, excluding deliveries
-//     whose receiver had a fault window overlapping [t_commit, t_received]
+//     required receiver, received.t - published.t_begin in ms (from the start
+//     of the publish call: the commit happens inside it, and receivers woken
+//     by a doorbell often have it before the call returns; without t_begin,
+//     the op's time), excluding deliveries whose receiver had a fault window
+//     overlapping [t_begin, t_received]
 //     (counted as `excluded`). Bound: max <= poll_interval_ms +
 //     params.slack_ms (default 250); when params.p99_max_ms is given, also
 //     p99 <= it; needs >= 1 measured delivery. Percentiles: nearest rank

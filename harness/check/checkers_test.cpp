@@ -264,17 +264,19 @@ TEST(LatencyCheck, PassesWithinPollIntervalPlusSlackAndReportsNearestRankPercent
   const CheckResult r = check("latency", healthy({"latency"}).finish(400));
   EXPECT_EQ(r.verdict, "pass") << dump(r);
   EXPECT_EQ(r.bound, "max <= poll_interval 50 ms + slack 250 ms");
-  EXPECT_EQ(r.measured, "max 40.0 ms");
-  EXPECT_EQ(r.metrics["latency_p50_ms"], 30.0);
-  EXPECT_EQ(r.metrics["latency_p99_ms"], 40.0);
-  EXPECT_EQ(r.metrics["latency_max_ms"], 40.0);
+  // From the start of each publish call (the builder's t_begin, 1 ms before
+  // its commit).
+  EXPECT_EQ(r.measured, "max 41.0 ms");
+  EXPECT_EQ(r.metrics["latency_p50_ms"], 31.0);
+  EXPECT_EQ(r.metrics["latency_p99_ms"], 41.0);
+  EXPECT_EQ(r.metrics["latency_max_ms"], 41.0);
   EXPECT_EQ(r.metrics["poll_interval_ms"], 50);
   EXPECT_EQ(r.metrics["workers"], 3);
   EXPECT_EQ(r.metrics["events"], 3);
   EXPECT_EQ(r.metrics["deliveries"], 6);
-  EXPECT_EQ(r.details["latencies_ms"], Json({20.0, 20.0, 30.0, 30.0, 40.0, 40.0}));
+  EXPECT_EQ(r.details["latencies_ms"], Json({21.0, 21.0, 31.0, 31.0, 41.0, 41.0}));
   EXPECT_EQ(r.details["per_worker"]["w0"],
-            Json({{"p50", 30.0}, {"p99", 40.0}, {"max", 40.0}, {"n", 2}}));
+            Json({{"p50", 31.0}, {"p99", 41.0}, {"max", 41.0}, {"n", 2}}));
 }
 
 HistoryBuilder one_late_delivery() {
@@ -286,9 +288,9 @@ HistoryBuilder one_late_delivery() {
 TEST(LatencyCheck, FailsOnALateDeliveryAndNamesIt) {
   const CheckResult r = check("latency", one_late_delivery().finish(600));
   EXPECT_EQ(r.verdict, "fail");
-  EXPECT_EQ(r.metrics["latency_max_ms"], 400.0);
+  EXPECT_EQ(r.metrics["latency_max_ms"], 401.0);
   ASSERT_FALSE(r.evidence.empty());
-  EXPECT_TRUE(contains(r.evidence[0], "w2 received publish 1 from w0 400.0 ms after commit"))
+  EXPECT_TRUE(contains(r.evidence[0], "w2 received publish 1 from w0 401.0 ms after its publish began"))
       << dump(r);
   EXPECT_TRUE(contains(r.summary, "1 of 2 deliveries took longer than 300 ms")) << r.summary;
 }
@@ -313,7 +315,7 @@ TEST(LatencyCheck, FailsWhenP99ExceedsAnOptionalBound) {
   const CheckResult r = check("latency", healthy({"latency"}).finish(400), {{"p99_max_ms", 35}});
   EXPECT_EQ(r.verdict, "fail");
   EXPECT_EQ(r.bound, "max <= poll_interval 50 ms + slack 250 ms and p99 <= 35 ms");
-  EXPECT_TRUE(has_line(r, "p99 40.0 ms > p99_max_ms 35")) << dump(r);
+  EXPECT_TRUE(has_line(r, "p99 41.0 ms > p99_max_ms 35")) << dump(r);
 }
 
 TEST(LatencyCheck, FailsWhenNothingWasDelivered) {
@@ -761,7 +763,7 @@ TEST(Judge, TheWorstCheckDecidesAndMetricsAreTheUnion) {
   EXPECT_EQ(v.checks[1].verdict, "fail");
   EXPECT_TRUE(contains(v.reason, "fail: latency:")) << v.reason;
   EXPECT_EQ(v.metrics["missing"], 0);
-  EXPECT_EQ(v.metrics["latency_max_ms"], 400.0);
+  EXPECT_EQ(v.metrics["latency_max_ms"], 401.0);
 }
 
 TEST(Judge, PassesEachCheckItsParams) {

@@ -48,7 +48,7 @@ struct Worker {
 // Redis server (`redis_url` not empty).
 struct PoolConfig {
   double poll_s = 0.05;
-  bool wake = true;
+  std::string wake = "on";  // off | wal (wakes without doorbell) | on (wakes + doorbell)
   double retention_s = 600;
   std::string redis_url;
 };
@@ -67,7 +67,8 @@ class Pool {
     env_["PJX_INVALIDATION_CHANNEL"] = channel;
     env_["PJX_POLL_INTERVAL"] = format_seconds(c.poll_s);
     env_["PJX_RETENTION"] = format_seconds(c.retention_s);
-    env_["PJX_WAKE_ON_CHANGE"] = c.wake ? "1" : "0";
+    env_["PJX_WAKE_ON_CHANGE"] = c.wake == "off" ? "0" : "1";
+    env_["PJX_DOORBELL"] = c.wake == "on" ? "1" : "0";
   }
   ~Pool() {
     // Destroying the processes kills what is still running.
@@ -263,10 +264,13 @@ std::pair<double, double> cpu_ms_per_s(const std::vector<CpuSample>& before,
   return {ns / 1e6 / elapsed_s / n, ticks * tick_ms / elapsed_s / n};
 }
 
-std::vector<bool> wake_modes(const std::string& wake) {
-  if (wake == "on") return {true};
-  if (wake == "off") return {false};
-  return {false, true};
+// --wake: off (timed polls only), wal (woken by the -wal file, no doorbell:
+// what upstream publishers give a listener), on (wal + doorbell, the
+// default); both = off and on; all = the three.
+std::vector<std::string> wake_modes(const std::string& wake) {
+  if (wake == "both") return {"off", "on"};
+  if (wake == "all") return {"off", "wal", "on"};
+  return {wake};
 }
 
 std::string load_average() {
@@ -389,7 +393,7 @@ class Benches {
     return o_.dir / (std::to_string(n_) + "-" + name);
   }
 
-  Json latency(int workers, double poll_s, bool wake, const std::string& redis_url) {
+  Json latency(int workers, double poll_s, const std::string& wake, const std::string& redis_url) {
     std::string channel;
     const fs::path dir = next_dir("latency", channel);
     Pool pool(o_, dir, channel, {poll_s, wake, 600, redis_url});
@@ -410,16 +414,23 @@ class Benches {
       };
     }
     std::map<std::string, std::int64_t> published;
+    std::map<std::string, std::int64_t> returned;  // when each publish call returned (published.t)
+    std::vector<double> call_ms;  // how long each publish call took (t - t_begin)
     std::int64_t errors = 0;
     bool answered = false;
     pub.on_event = [&](const Json& ev) {
       const std::string kind = ev.value("ev", std::string());
       if (kind == "published") {
-        // From the commit (published.t); Redis has no commit that becomes
-        // visible before PUBLISH returns (subscribers can have the message
-        // before the publisher has the reply), so from t_begin there.
-        published["k" + std::to_string(ev.value("id", 0))] =
-            ev.value(redis_url.empty() ? "t" : "t_begin", std::int64_t{0});
+        // From the start of the publish call (published.t_begin), for both
+        // backends: the commit (or PUBLISH) happens somewhere inside the
+        // call, and receivers often have the event before it returns (the
+        // doorbell and Redis both wake them at once), so the call's end
+        // would give negative latencies. This counts the publish's own
+        // cost (tens of microseconds) in the latency.
+        published["k" + std::to_string(ev.value("id", 0))] = ev.value("t_begin", std::int64_t{0});
+        returned["k" + std::to_string(ev.value("id", 0))] = ev.value("t", std::int64_t{0});
+        call_ms.push_back(
+            static_cast<double>(ev.value("t", std::int64_t{0}) - ev.value("t_begin", std::int64_t{0})) / 1e6);
         answered = true;
       } else if (kind == "error") {
         ++errors;
@@ -455,6 +466,7 @@ class Benches {
     const auto [load_ms, load_tick_ms] = cpu_ms_per_s(cpu0, cpu_of(receivers), load_s);
     pool.collect_stats(receivers);
     std::vector<double> lat_ms;
+    std::vector<double> after_return_ms;  // the same from the call's return: negative when it came first
     std::int64_t missing = 0;
     for (const auto& g : got) {
       for (const auto& [k, t] : published) {
@@ -463,14 +475,16 @@ class Benches {
           ++missing;
         } else {
           lat_ms.push_back(static_cast<double>(it->second - t) / 1e6);
+          after_return_ms.push_back(static_cast<double>(it->second - returned[k]) / 1e6);
         }
       }
     }
-    std::int64_t wakes = 0, empty = 0, timed = 0, failures = 0;
+    std::int64_t wakes = 0, bells = 0, empty = 0, timed = 0, failures = 0;
     bool wake_stats = true;
     for (Worker* r : receivers) {
       wake_stats = wake_stats && has_stat(r->stats, "wakes");
       wakes += stat_i(r->stats, "wakes");
+      bells += stat_i(r->stats, "doorbell_wakes");
       empty += stat_i(r->stats, "empty_wakes");
       timed += stat_i(r->stats, "timed_polls");
       failures += stat_i(r->stats, "wake_failures");
@@ -483,6 +497,10 @@ class Benches {
     Json m = {{"p50_ms", round3(p50)},
               {"p99_ms", round3(p99)},
               {"max_ms", round3(mx)},
+              {"publish_call_p50_ms", round3(percentile(call_ms, 50))},
+              {"publish_call_p99_ms", round3(percentile(call_ms, 99))},
+              {"p50_after_return_ms", round3(percentile(after_return_ms, 50))},
+              {"p99_after_return_ms", round3(percentile(after_return_ms, 99))},
               {"p50_over_poll", round3(p50 / poll_ms)},
               {"p99_over_poll", round3(p99 / poll_ms)},
               {"max_over_poll", round3(mx / poll_ms)},
@@ -495,6 +513,7 @@ class Benches {
               {"load_s", round3(load_s)}};
     if (wake_stats) {
       m["wakes"] = wakes;
+      m["doorbell_wakes"] = bells;
       m["empty_wakes"] = empty;
       m["timed_polls"] = timed;
       m["wake_failures"] = failures;
@@ -505,14 +524,14 @@ class Benches {
             {"params",
              {{"workers", workers},
               {"poll_interval_ms", round3(poll_ms)},
-              {"wake", redis_url.empty() ? (wake ? "on" : "off") : "n/a"},
+              {"wake", redis_url.empty() ? wake : "n/a"},
               {"backend", redis_url.empty() ? "sqlite" : "redis"},
-              {"latency_from", redis_url.empty() ? "commit" : "publish_begin"},
+              {"latency_from", "publish_begin"},
               {"events", o_.events}}},
             {"metrics", m}};
   }
 
-  Json idle(int workers, double poll_s, bool wake, double duration_s,
+  Json idle(int workers, double poll_s, const std::string& wake, double duration_s,
             const std::string& redis_url) {
     std::string channel;
     const fs::path dir = next_dir("idle", channel);
@@ -531,7 +550,7 @@ class Benches {
             {"params",
              {{"workers", workers},
               {"poll_interval_ms", round3(poll_s * 1000.0)},
-              {"wake", redis_url.empty() ? (wake ? "on" : "off") : "n/a"},
+              {"wake", redis_url.empty() ? wake : "n/a"},
               {"backend", redis_url.empty() ? "sqlite" : "redis"},
               {"duration_s", round3(duration_s)}}},
             {"metrics",
@@ -545,7 +564,7 @@ class Benches {
   Json throughput(int publishers, double duration_s) {
     std::string channel;
     const fs::path dir = next_dir("throughput", channel);
-    Pool pool(o_, dir, channel, {0.05, true, 600, ""});
+    Pool pool(o_, dir, channel, {0.05, "on", 600, ""});
     Worker& listener = pool.add();
     std::set<std::string> heard;
     listen_keys(listener, heard);
@@ -585,7 +604,7 @@ class Benches {
   Json growth(int publishers, double duration_s) {
     std::string channel;
     const fs::path dir = next_dir("growth", channel);
-    Pool pool(o_, dir, channel, {0.05, true, o_.retention_s, ""});
+    Pool pool(o_, dir, channel, {0.05, "on", o_.retention_s, ""});
     const fs::path db = pool.db();
     const fs::path wal = db.string() + "-wal";
     Worker& listener = pool.add();
@@ -787,9 +806,9 @@ Json run_benches(const BenchOptions& o, std::ostream& progress) {
     for (double p : o.poll_s) {
       for (int w : o.workers) {
         if (sqlite) {
-          for (bool wake : wake_modes(o.wake)) repeat([&] { return b.latency(w, p, wake, ""); });
+          for (const auto& wake : wake_modes(o.wake)) repeat([&] { return b.latency(w, p, wake, ""); });
         }
-        if (redis) repeat([&] { return b.latency(w, p, false, redis_url); });
+        if (redis) repeat([&] { return b.latency(w, p, "off", redis_url); });
       }
     }
   }
@@ -798,12 +817,12 @@ Json run_benches(const BenchOptions& o, std::ostream& progress) {
     for (double p : o.poll_s) {
       for (int w : o.idle_workers) {
         if (sqlite) {
-          for (bool wake : wake_modes(o.wake)) repeat([&] { return b.idle(w, p, wake, d, ""); });
+          for (const auto& wake : wake_modes(o.wake)) repeat([&] { return b.idle(w, p, wake, d, ""); });
         }
       }
     }
     if (redis) {
-      for (int w : o.idle_workers) repeat([&] { return b.idle(w, 0.5, false, d, redis_url); });
+      for (int w : o.idle_workers) repeat([&] { return b.idle(w, 0.5, "off", d, redis_url); });
     }
   }
   if (all || o.kind == "throughput") {
@@ -836,6 +855,7 @@ void print_bench_table(std::ostream& out, const Json& runs) {
         {"p99/poll", "m", "p99_over_poll"},
         {"max/poll", "m", "max_over_poll"},
         {"empty_wake_rate", "m", "empty_wake_rate"},
+        {"doorbell_wakes", "m", "doorbell_wakes"},
         {"cpu%/worker", "m", "cpu_percent_per_worker"},
         {"deliveries", "m", "deliveries"},
         {"missing", "m", "missing"}}},

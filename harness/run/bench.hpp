@@ -2,8 +2,9 @@
 // processes (harness/PROTOCOL.md), written as bench.json (harness/HISTORY.md)
 // runs that the reports library plots (reports/README.md).
 //
-//   latency     W receivers + 1 publisher; publish commit (published.t) to
-//               delivery (received.t) per receiver; empty-wake rate from
+//   latency     W receivers + 1 publisher; start of the publish call
+//               (published.t_begin) to delivery (received.t) per receiver,
+//               wake modes off / wal / on (--wake); empty-wake rate from
 //               stats; receivers' CPU while the publishes arrive ("under
 //               load"), from the kernel's per-thread accounting
 //   idle        W idle workers; CPU from /proc/<pid>/task/*/schedstat (ns)
@@ -39,7 +40,7 @@ struct BenchOptions {
   std::string kind = "all";                // latency | idle | throughput | growth | all
   std::vector<int> workers{1, 4, 16, 64};  // latency receivers
   std::vector<double> poll_s{0.01, 0.05, 0.5};
-  std::string wake = "both";  // on | off | both
+  std::string wake = "both";  // on | wal | off | both | all (see wake_modes in bench.cpp)
   int events = 40;            // publishes per latency run
   std::vector<int> idle_workers{4};
   double duration_s = 0;                    // 0: idle 10 s, throughput 10 s, growth 60 s

@@ -26,6 +26,7 @@ set(DEFECTS
   "skip-rows=fanout"
   "deliver-late=latency"
   "silent-wake-loss=wake-fallback"
+  "silent-wake-loss=wake-without-doorbell"
   "no-gap-detection=pause-long"
   "ack-failed-publish=io-faults"
   "ack-failed-publish=disk-full"

@@ -509,8 +509,10 @@ void add_bench_flags(CLI::App* app, BenchFlags& f) {
       ->delimiter(',');
   app->add_option("--poll", f.options.poll_s, "Poll intervals in seconds (default 0.01,0.05,0.5)")
       ->delimiter(',');
-  app->add_option("--wake", f.options.wake, "Change wakes: on, off or both (default both)")
-      ->check(CLI::IsMember({"on", "off", "both"}));
+  app->add_option("--wake", f.options.wake,
+                  "Change wakes: on (with the doorbell), wal (no doorbell), off, both (off and on) or all "
+                  "(default both)")
+      ->check(CLI::IsMember({"on", "wal", "off", "both", "all"}));
   app->add_option("--events", f.options.events, "Events per latency run (default 40)");
   app->add_option("--duration", f.options.duration_s,
                   "Seconds per idle, throughput and growth run (default 10, 10 and 60)");

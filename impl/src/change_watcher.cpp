@@ -1,52 +1,90 @@
 #include "change_watcher.hpp"
 
+#include <fcntl.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
+#include <cstdint>
 #include <system_error>
 
 namespace pjx::detail {
 
+namespace {
+
+[[noreturn]] void throw_errno(int err, const std::string& what) {
+  throw std::system_error(err, std::generic_category(), what);
+}
+
+}  // namespace
+
+std::filesystem::path doorbell_path(const std::filesystem::path& db_file) {
+  return std::filesystem::path(db_file.string() + "-notify");
+}
+
+void ring_doorbell(const std::filesystem::path& doorbell, const std::filesystem::path& db_file) {
+  if (::utimensat(AT_FDCWD, doorbell.c_str(), nullptr, AT_SYMLINK_NOFOLLOW) == 0) return;
+  if (errno != ENOENT) throw_errno(errno, "touching " + doorbell.string());
+  struct stat db {};
+  const mode_t mode = ::stat(db_file.c_str(), &db) == 0 ? (db.st_mode & 0666) : 0644;
+  const int fd = ::open(doorbell.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0) throw_errno(errno, "creating " + doorbell.string());
+  ::close(fd);
+  if (::utimensat(AT_FDCWD, doorbell.c_str(), nullptr, AT_SYMLINK_NOFOLLOW) != 0) {
+    throw_errno(errno, "touching " + doorbell.string());
+  }
+}
+
 ChangeWatcher::ChangeWatcher(const std::filesystem::path& db_file)
-    : db_name_(db_file.filename().string()), wal_name_(db_file.filename().string() + "-wal") {
+    : db_name_(db_file.filename().string()),
+      wal_name_(db_file.filename().string() + "-wal"),
+      doorbell_name_(doorbell_path(db_file).filename().string()) {
+  dir_ = db_file.parent_path();
+  if (dir_.empty()) dir_ = ".";
   fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "inotify_init1");
-  auto dir = db_file.parent_path();
-  if (dir.empty()) dir = ".";
-  if (::inotify_add_watch(fd_, dir.c_str(), IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
-    const int err = errno;
+  if (fd_ < 0) throw_errno(errno, "inotify_init1");
+  try {
+    watch_writes(true);
+  } catch (...) {
     ::close(fd_);
     fd_ = -1;
-    throw std::system_error(err, std::generic_category(), "inotify_add_watch " + dir.string());
+    throw;
   }
+}
+
+void ChangeWatcher::watch_writes(bool on) {
+  // Adding a watch for a directory already watched replaces its mask.
+  const std::uint32_t mask = IN_CREATE | IN_MOVED_TO | IN_ATTRIB | (on ? IN_MODIFY | IN_CLOSE_WRITE : 0u);
+  if (::inotify_add_watch(fd_, dir_.c_str(), mask) < 0) throw_errno(errno, "inotify_add_watch " + dir_.string());
 }
 
 ChangeWatcher::~ChangeWatcher() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-bool ChangeWatcher::drain() {
+ChangeWatcher::Events ChangeWatcher::drain() {
   alignas(inotify_event) char buffer[8192];
-  bool changed = false;
+  Events events;
   while (true) {
     const ssize_t n = ::read(fd_, buffer, sizeof buffer);
     if (n < 0) {
       if (errno == EINTR) continue;
-      if (errno == EAGAIN) return changed;
-      throw std::system_error(errno, std::generic_category(), "reading inotify events");
+      if (errno == EAGAIN) return events;
+      throw_errno(errno, "reading inotify events");
     }
-    if (n == 0) return changed;
+    if (n == 0) return events;
     for (ssize_t at = 0; at < n;) {
       const auto* event = reinterpret_cast<const inotify_event*>(buffer + at);
-      if (event->mask & IN_Q_OVERFLOW) changed = true;
-      if (event->mask & IN_IGNORED) {
-        throw std::system_error(ENOENT, std::generic_category(), "the watched directory went away");
-      }
+      if (event->mask & IN_Q_OVERFLOW) events.data = true;
+      if (event->mask & IN_IGNORED) throw_errno(ENOENT, "the watched directory went away");
       if (event->len > 0) {
         const char* name = event->name;
-        if (wal_name_ == name || db_name_ == name) changed = true;
+        if ((event->mask & IN_ATTRIB) != 0) {
+          if (doorbell_name_ == name) events.doorbell = true;
+        } else if (wal_name_ == name || db_name_ == name) {
+          events.data = true;
+        }
       }
       at += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
     }

@@ -24,6 +24,7 @@ constexpr std::string_view kRetention = "PJX_RETENTION";
 constexpr std::string_view kBusyTimeout = "PJX_BUSY_TIMEOUT";
 constexpr std::string_view kWake = "PJX_WAKE_ON_CHANGE";
 constexpr std::string_view kDetectGaps = "PJX_DETECT_GAPS";
+constexpr std::string_view kDoorbell = "PJX_DOORBELL";
 
 using detail::quoted;
 
@@ -114,6 +115,7 @@ Settings Settings::from_env(const Getenv& getenv) {
   const std::optional<std::string> busy_timeout = getenv(kBusyTimeout);
   const std::optional<std::string> wake = getenv(kWake);
   const std::optional<std::string> detect_gaps = getenv(kDetectGaps);
+  const std::optional<std::string> doorbell = getenv(kDoorbell);
 
   Settings settings;
   if (redis_url && !redis_url->empty()) {
@@ -158,6 +160,7 @@ Settings Settings::from_env(const Getenv& getenv) {
   if (busy_timeout) settings.sqlite.busy_timeout = parse_busy_timeout(*busy_timeout);
   if (wake) settings.sqlite.wake_on_change = parse_switch(kWake, *wake);
   if (detect_gaps) settings.sqlite.detect_gaps = parse_switch(kDetectGaps, *detect_gaps);
+  if (doorbell) settings.sqlite.ring_doorbell = parse_switch(kDoorbell, *doorbell);
 
   const bool sqlite = settings.backend == BackendKind::kSqlite;
   const bool none = settings.backend == BackendKind::kNone;
@@ -170,6 +173,7 @@ Settings Settings::from_env(const Getenv& getenv) {
   if (busy_timeout && !sqlite) ignored.push_back(kBusyTimeout);
   if (wake && !sqlite) ignored.push_back(kWake);
   if (detect_gaps && !sqlite) ignored.push_back(kDetectGaps);
+  if (doorbell && !sqlite) ignored.push_back(kDoorbell);
   for (std::string_view name : ignored) {
     if (!settings.ignored.empty()) settings.ignored += ", ";
     settings.ignored += name;

@@ -128,17 +128,23 @@ TEST(Settings, ReadsChannelPollIntervalRetentionAndBusyTimeout) {
   EXPECT_EQ(settings.ignored, "");
 }
 
-TEST(Settings, WakeAndGapDetectionSwitchesAreReadAndDefaultOn) {
+TEST(Settings, WakeDoorbellAndGapDetectionSwitchesAreReadAndDefaultOn) {
   EXPECT_TRUE(read(kDb).sqlite.wake_on_change);
   EXPECT_TRUE(read(kDb).sqlite.detect_gaps);
-  const Settings off = read(with(with(kDb, "PJX_WAKE_ON_CHANGE", "0"), "PJX_DETECT_GAPS", "false"));
+  EXPECT_TRUE(read(kDb).sqlite.ring_doorbell);
+  const Settings off = read(
+      with(with(with(kDb, "PJX_WAKE_ON_CHANGE", "0"), "PJX_DETECT_GAPS", "false"), "PJX_DOORBELL", "off"));
   EXPECT_FALSE(off.sqlite.wake_on_change);
   EXPECT_FALSE(off.sqlite.detect_gaps);
+  EXPECT_FALSE(off.sqlite.ring_doorbell);
+  EXPECT_NE(config_error(with(kDb, "PJX_DOORBELL", "2")).find("PJX_DOORBELL=\"2\" is not a switch"),
+            std::string::npos);
   EXPECT_TRUE(read(with(kDb, "PJX_WAKE_ON_CHANGE", "on")).sqlite.wake_on_change);
   const std::string message = config_error(with(kDb, "PJX_DETECT_GAPS", "maybe"));
   EXPECT_NE(message.find("PJX_DETECT_GAPS=\"maybe\" is not a switch"), std::string::npos) << message;
   EXPECT_NE(message.find("set it to 1 or 0"), std::string::npos) << message;
   EXPECT_EQ(read({{"PJX_WAKE_ON_CHANGE", "1"}}).ignored, "PJX_WAKE_ON_CHANGE");
+  EXPECT_EQ(read({{"PJX_DOORBELL", "1"}}).ignored, "PJX_DOORBELL");
 }
 
 TEST(Settings, AcceptsDecimalSecondsInTheirUsualForms) {

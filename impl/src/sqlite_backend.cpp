@@ -69,13 +69,22 @@
 //       each checkpoint that never happens. Other processes' connections
 //       (upstream workers) keep their own auto-checkpoint, which is
 //       compatible.
+//  I12. The doorbell (`<db>-notify`, ring_doorbell) is touched only after a
+//       COMMIT returned and without write_mu, so a listener it wakes finds
+//       the commit; failing to ring is counted and warned about, never
+//       turned into a failed publish. It is a hint outside the wire format:
+//       upstream workers neither ring nor read it, and a listener that stops
+//       waking on -wal writes because it hears doorbells goes back to them
+//       as soon as a timed poll finds a commit that came without one.
 //
 // Poller states (one thread per started backend):
 //
 //   [stopped] --start()--> [starting: open, seed cursor (I2)] --> [waiting]
-//   [waiting] --poll_interval elapsed, a change wake, or poll_now()--> [polling]
-//   [polling] --a wake found nothing visible yet--> [waiting, re-poll at
-//             wake + 0.2, 1 and 5 ms] (commits are written before they show)
+//   [waiting] --poll_interval elapsed, a change wake (a doorbell, or a -wal
+//             write: see Listen in poll_loop), or poll_now()--> [polling]
+//   [polling] --a -wal wake found nothing visible yet--> [waiting, re-poll at
+//             wake + 0.2, 1, 5, 15, 40, 100 and 250 ms] (commits are written
+//             before they show; a doorbell is rung after they show)
 //   [polling] --PRAGMA data_version unchanged--> [waiting]      (skipped_polls)
 //   [polling] --gap or stall (I8)--> [flushing] --> deliver --> [waiting]
 //   [polling] --file replaced or deleted (I9)--> [reopening] --> [flushing]
@@ -260,13 +269,14 @@ struct SqliteInvalidationBackend::Impl {
   const std::shared_ptr<const Clock> clock;
   const std::string instance_id;
   detail::DbLocation location;
+  std::filesystem::path doorbell_file;  // "<db>-notify"
   detail::WarningLimiter warnings;
 
   // Counters (relaxed: each is independent).
   std::atomic<std::uint64_t> published{0}, publish_failures{0}, busy_waits{0}, polls{0},
       skipped_polls{0}, poll_errors{0}, rows_received{0}, keys_delivered{0}, malformed_rows{0},
       handler_errors{0}, flushes{0}, gaps_detected{0}, missed_ids{0}, stalls_detected{0}, timed_polls{0},
-      wakes{0}, empty_wakes{0}, wake_retries{0}, wake_failures{0}, reopens{0}, queued{0},
+      wakes{0}, doorbell_wakes{0}, empty_wakes{0}, wake_retries{0}, wake_failures{0}, doorbells{0}, doorbell_failures{0}, reopens{0}, queued{0},
       outbox_committed{0}, outbox_dropped{0}, outbox_overflows{0}, outbox_retries{0}, checkpoints{0}, checkpoints_busy{0},
       rows_pruned{0};
   std::atomic<bool> wake_active{false};
@@ -416,6 +426,11 @@ struct SqliteInvalidationBackend::Impl {
   // One write transaction for `keys_json` (I7). REQUIRES: write_mu held,
   // writer open. Throws BackendError; rolled back then.
   void commit_locked(std::string_view keys_json);
+  // After a commit, without holding write_mu: touches the doorbell so that
+  // listeners poll at once (options.ring_doorbell). A failure is counted and
+  // warned about, never thrown: the commit stands, and listeners still find
+  // it by their data wake or timed poll.
+  void ring_doorbell() noexcept;
   // Commits, or queues after a transient failure (returning the warning to
   // pass on), or throws BackendError/ConfigError. REQUIRES: write_mu held.
   std::string commit_or_enqueue_locked(const KeySet& keys, std::string keys_json);
@@ -444,6 +459,7 @@ SqliteInvalidationBackend::SqliteInvalidationBackend(std::string db_path, Sqlite
   validate(impl_->options);
   impl_->location = detail::check_db_path(impl_->db_path, impl_->options.filesystem_type,
                                           impl_->options.allow_network_filesystem);
+  impl_->doorbell_file = detail::doorbell_path(impl_->location.file);
   if (impl_->location.exists) {
     // Check now that the existing file is a compatible database; keep the
     // connection as the publisher's.
@@ -518,6 +534,23 @@ void SqliteInvalidationBackend::Impl::commit_locked(std::string_view keys_json) 
   }
 }
 
+void SqliteInvalidationBackend::Impl::ring_doorbell() noexcept {
+  if (!options.ring_doorbell) return;
+  try {
+    detail::ring_doorbell(doorbell_file, location.file);
+    doorbells.fetch_add(1, std::memory_order_relaxed);
+  } catch (const std::exception& e) {
+    doorbell_failures.fetch_add(1, std::memory_order_relaxed);
+    try {
+      warnings.warn("doorbell", std::string("cannot ring the doorbell (") + e.what() +
+                                    "); listeners in other processes still see the commit, by their -wal watch "
+                                    "or their timed poll. Let this process write files in the database's "
+                                    "directory, or set ring_doorbell = false (PJX_DOORBELL=0)");
+    } catch (...) {  // out of memory while building the message: counted above
+    }
+  }
+}
+
 PublishResult SqliteInvalidationBackend::Impl::publish(const KeySet& keys) {
   if (keys.empty()) return PublishResult::kCommitted;
   std::string keys_json = detail::encode_keys(keys);  // may throw invalid_argument
@@ -537,7 +570,10 @@ PublishResult SqliteInvalidationBackend::Impl::publish(const KeySet& keys) {
     }
     warning = commit_or_enqueue_locked(keys, std::move(keys_json));
   }
-  if (warning.empty()) return PublishResult::kCommitted;
+  if (warning.empty()) {
+    ring_doorbell();
+    return PublishResult::kCommitted;
+  }
   warnings.warn("queued", warning);
   return PublishResult::kQueued;
 }
@@ -653,6 +689,7 @@ void SqliteInvalidationBackend::Impl::background_loop() {
       record_error(std::string("outbox retry failed (will retry): ") + e.what());
     }
     if (!warning.empty()) warnings.warn("dropped", warning);
+    if (progressed) ring_doorbell();
     lock.lock();
     if (progressed) {
       backoff = kRetryFirst;
@@ -867,6 +904,7 @@ std::unique_ptr<detail::ChangeWatcher> SqliteInvalidationBackend::Impl::make_wat
 
 void SqliteInvalidationBackend::Impl::poll_loop() {
   using Steady = std::chrono::steady_clock;
+  using std::chrono::microseconds;
   // After a wake that found no commit visible yet, look again at these
   // offsets from the wake: the writer has written its frames but not yet
   // published the new WAL index header (or is inside fsync). On an idle
@@ -874,20 +912,78 @@ void SqliteInvalidationBackend::Impl::poll_loop() {
   // publisher may not run again for tens of milliseconds, so the looks go
   // on, further apart, until the timed poll takes over. Each costs one
   // PRAGMA data_version (a few microseconds).
-  static constexpr std::chrono::microseconds kRetryOffsets[] = {
-      std::chrono::microseconds(200),   std::chrono::microseconds(1000),  std::chrono::microseconds(5000),
-      std::chrono::microseconds(15000), std::chrono::microseconds(40000), std::chrono::microseconds(100000),
-      std::chrono::microseconds(250000)};
+  static constexpr microseconds kRetryOffsets[] = {microseconds(200),   microseconds(1000),
+                                                   microseconds(5000),  microseconds(15000),
+                                                   microseconds(40000), microseconds(100000),
+                                                   microseconds(250000)};
+  // How a listener treats writes to the -wal file, given what it heard:
+  //
+  //   kWrites    no doorbell heard (upstream publishers, or ours with the
+  //              doorbell off): a write wakes a poll at once, re-polled as
+  //              above when the commit is not visible yet.
+  //   kBells     doorbells heard, and no commit without one seen for
+  //              kBelllessMemory: writes raise no event at all; only
+  //              doorbells wake. The listeners then stay asleep while a
+  //              publisher writes its commit, instead of waking on its first
+  //              frame, finding nothing, and taking the CPU from it (with
+  //              16 listeners on 2 cores, a millisecond or more).
+  //   kMixed     doorbells heard, but also a commit that came without one (a
+  //              timed poll or a write wake delivered rows): an upstream
+  //              publisher shares the file. A write waits kDoorbellGrace for
+  //              a doorbell, then polls (and re-polls) as in kWrites.
+  //
+  // In kBells a non-ringing publisher's commit waits for the timed poll
+  // (the documented bound, poll_interval), which also moves the listener to
+  // kMixed; so does, in kMixed, such a commit whose frames were written just
+  // before a doorbell, its commit not yet visible to the doorbell's poll.
+  enum class Listen { kWrites, kBells, kMixed };
+  static constexpr auto kDoorbellMemory = std::chrono::minutes(10);
+  static constexpr auto kBelllessMemory = std::chrono::minutes(1);
+  static constexpr auto kDoorbellGrace = microseconds(1000);
 
   poll_thread_id.store(std::this_thread::get_id());
   const auto interval = std::chrono::duration_cast<Steady::duration>(options.poll_interval);
   auto next_timed = Steady::now() + interval;
   std::size_t retry = std::size(kRetryOffsets);  // none pending
   Steady::time_point wake_at;
+  // (Plain values, not std::optional: GCC 12 warns falsely about it here.)
+  bool bell_ever = false, bellless_ever = false;
+  Steady::time_point bell_heard;     // the last doorbell, when bell_ever
+  Steady::time_point bellless_seen;  // the last commit found without one, when bellless_ever
+  constexpr auto kNoCheck = Steady::time_point::max();
+  Steady::time_point data_check_at = kNoCheck;  // a write waiting for its doorbell (kMixed)
+  Listen listening = Listen::kWrites;           // what the watch is set up for
+
+  const auto watch_broke = [&](const std::system_error& e) {
+    watcher.reset();
+    data_check_at = kNoCheck;
+    wake_active.store(false);
+    wake_failures.fetch_add(1, std::memory_order_relaxed);
+    warnings.warn("wake", std::string("the change watch broke (") + e.what() + "); polling every " +
+                              seconds_text(options.poll_interval) + " until restarted");
+  };
+
+  // Sets the watch up for what was heard (after each poll, so that a
+  // doorbell's poll switches it before the next commit).
+  const auto update_listening = [&] {
+    const auto now = Steady::now();
+    const bool bells = bell_ever && now - bell_heard < kDoorbellMemory;
+    const bool bellless = bellless_ever && now - bellless_seen < kBelllessMemory;
+    const Listen want = !bells ? Listen::kWrites : bellless ? Listen::kMixed : Listen::kBells;
+    if (!watcher || want == listening) return;
+    try {
+      if ((want == Listen::kBells) != (listening == Listen::kBells)) watcher->watch_writes(want != Listen::kBells);
+      listening = want;
+    } catch (const std::system_error& e) {
+      watch_broke(e);
+    }
+  };
 
   while (running.load()) {
+    update_listening();
     auto deadline = next_timed;
     if (retry < std::size(kRetryOffsets)) deadline = std::min(deadline, wake_at + kRetryOffsets[retry]);
+    deadline = std::min(deadline, data_check_at);
     const auto left = std::max(Steady::duration::zero(), deadline - Steady::now());
     const auto left_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
     timespec timeout{static_cast<time_t>(left_ns / 1'000'000'000), static_cast<long>(left_ns % 1'000'000'000)};
@@ -898,29 +994,44 @@ void SqliteInvalidationBackend::Impl::poll_loop() {
       warnings.warn("wait", std::string("ppoll failed: ") + std::strerror(errno));
     }
 
-    enum class Why { kNone, kWake, kRetry, kTimed } why = Why::kNone;
+    enum class Why { kNone, kDoorbell, kWake, kRetry, kTimed } why = Why::kNone;
+    const auto woke = Steady::now();
     if (watcher && (fds[1].revents & (POLLIN | POLLERR | POLLHUP)) != 0) {
       try {
-        if (watcher->drain()) why = Why::kWake;
+        const auto events = watcher->drain();
+        if (events.doorbell) {
+          why = Why::kDoorbell;
+          bell_ever = true;
+          bell_heard = woke;
+        } else if (events.data && listening != Listen::kWrites) {
+          // kMixed, or writes queued before kBells took effect.
+          if (data_check_at == kNoCheck) data_check_at = woke + kDoorbellGrace;
+        } else if (events.data) {
+          why = Why::kWake;
+        }
       } catch (const std::system_error& e) {
-        watcher.reset();
-        wake_active.store(false);
-        wake_failures.fetch_add(1, std::memory_order_relaxed);
-        warnings.warn("wake", std::string("the change watch broke (") + e.what() + "); polling every " +
-                                  seconds_text(options.poll_interval) + " until restarted");
+        watch_broke(e);
       }
     }
-    const auto now = Steady::now();
     if (why == Why::kNone) {
-      if (retry < std::size(kRetryOffsets) && now >= wake_at + kRetryOffsets[retry]) {
+      if (woke >= data_check_at) {
+        why = Why::kWake;
+      } else if (retry < std::size(kRetryOffsets) && woke >= wake_at + kRetryOffsets[retry]) {
         why = Why::kRetry;
-      } else if (now >= next_timed) {
+      } else if (woke >= next_timed) {
         why = Why::kTimed;
       } else {
         continue;  // a wake about another file, or an early return
       }
     }
+    // This poll sees every commit visible now: a data wake waiting for the
+    // doorbell needs no poll of its own.
+    if (why == Why::kDoorbell || why == Why::kWake) data_check_at = kNoCheck;
     switch (why) {
+      case Why::kDoorbell:
+        doorbell_wakes.fetch_add(1, std::memory_order_relaxed);
+        wakes.fetch_add(1, std::memory_order_relaxed);
+        break;
       case Why::kWake: wakes.fetch_add(1, std::memory_order_relaxed); break;
       case Why::kRetry: wake_retries.fetch_add(1, std::memory_order_relaxed); break;
       default: timed_polls.fetch_add(1, std::memory_order_relaxed); break;
@@ -933,9 +1044,19 @@ void SqliteInvalidationBackend::Impl::poll_loop() {
       warnings.warn("poll", std::string("poll failed, retrying in ") + seconds_text(options.poll_interval) +
                                 ": " + e.what());
     }
-    if (why == Why::kWake && outcome.skipped) {
+    if (outcome.skipped && (why == Why::kWake || why == Why::kDoorbell)) {
       empty_wakes.fetch_add(1, std::memory_order_relaxed);
-      wake_at = now;
+    }
+    if (bell_ever && why != Why::kDoorbell && outcome.delivered > 0) {
+      bellless_ever = true;  // someone commits without ringing
+      bellless_seen = woke;
+    }
+    update_listening();
+    if (why == Why::kWake && outcome.skipped) {
+      // A data wake that found nothing: a commit on its way (frames written,
+      // not visible yet). An empty doorbell needs no re-poll: it is rung
+      // after COMMIT returned, so an earlier poll took its commit.
+      wake_at = woke;
       retry = 0;
     } else if (why == Why::kRetry && outcome.skipped) {
       ++retry;
@@ -1151,6 +1272,9 @@ SqliteStats SqliteInvalidationBackend::stats() const {
   s.listening = d.running.load();
   s.timed_polls = d.timed_polls.load();
   s.wakes = d.wakes.load();
+  s.doorbell_wakes = d.doorbell_wakes.load();
+  s.doorbells = d.doorbells.load();
+  s.doorbell_failures = d.doorbell_failures.load();
   s.empty_wakes = d.empty_wakes.load();
   s.wake_retries = d.wake_retries.load();
   s.wake_failures = d.wake_failures.load();

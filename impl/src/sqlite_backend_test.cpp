@@ -4,13 +4,20 @@
 #include "pjx/sqlite_backend.hpp"
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <mutex>
 #include <regex>
@@ -491,17 +498,31 @@ TEST_F(SqliteBackendTest, PollThreadDeliversConcurrentPublishesInOrderExactlyOnc
 
 // ---- Wake on change --------------------------------------------------------
 
-SqliteOptions wake_options(bool wake) {
+SqliteOptions wake_options(bool wake, bool ring_doorbell = true) {
   SqliteOptions o;
   o.poll_interval = 60s;  // the timed poll cannot explain a delivery within the test
   o.retention = 120s;
   o.wake_on_change = wake;
+  o.ring_doorbell = ring_doorbell;
   o.on_warning = [](const std::string&) {};
   return o;
 }
 
+// True once `condition` holds, checked every millisecond for up to `timeout`.
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 20s) {
+  const auto give_up = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > give_up) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
+// A publisher like upstream's: its commits show only in the -wal file.
+SqliteOptions silent_publisher_options() { return wake_options(false, false); }
+
 TEST_F(SqliteBackendTest, AChangeWakeDeliversWithoutWaitingForThePollInterval) {
-  SqliteInvalidationBackend listener(db_, wake_options(true)), publisher(db_, wake_options(false));
+  SqliteInvalidationBackend listener(db_, wake_options(true)), publisher(db_, silent_publisher_options());
   Inbox inbox;
   listener.start(inbox.handler());
   EXPECT_TRUE(listener.stats().wake_active);
@@ -509,7 +530,104 @@ TEST_F(SqliteBackendTest, AChangeWakeDeliversWithoutWaitingForThePollInterval) {
   ASSERT_TRUE(inbox.wait_for(1, 20s));
   const auto stats = listener.stats();
   EXPECT_GE(stats.wakes, 1u);
+  EXPECT_EQ(stats.doorbell_wakes, 0u);
   EXPECT_EQ(stats.timed_polls, 0u);
+  EXPECT_FALSE(std::filesystem::exists(db_ + "-notify"));
+}
+
+TEST_F(SqliteBackendTest, ADoorbellAfterEachCommitWakesTheListener) {
+  SqliteInvalidationBackend listener(db_, wake_options(true)), publisher(db_, wake_options(false));
+  Inbox inbox;
+  listener.start(inbox.handler());
+  for (int i = 0; i < 5; ++i) {
+    publisher.publish({"rung" + std::to_string(i)});
+    ASSERT_TRUE(inbox.wait_for(static_cast<std::size_t>(i + 1), 20s));
+  }
+  EXPECT_TRUE(std::filesystem::is_regular_file(db_ + "-notify"));
+  EXPECT_EQ(std::filesystem::file_size(db_ + "-notify"), 0u);
+  EXPECT_EQ(publisher.stats().doorbells, 5u);
+  EXPECT_EQ(publisher.stats().doorbell_failures, 0u);
+  EXPECT_TRUE(eventually([&] { return listener.stats().doorbell_wakes >= 1; }));  // bells unread in time coalesce
+  EXPECT_EQ(listener.stats().timed_polls, 0u);
+}
+
+TEST_F(SqliteBackendTest, AfterDoorbellsASilentPublisherIsFoundByTheTimedPollThenByItsWalWrites) {
+  // Having heard a doorbell, the listener stops waking on -wal writes. A
+  // publisher that never rings (upstream) is then found by the timed poll,
+  // which tells the listener that such publishers are about: from then on
+  // their -wal writes wake it again.
+  SqliteOptions o = wake_options(true);
+  o.poll_interval = 2s;
+  SqliteInvalidationBackend listener(db_, o), ringing(db_, wake_options(false)),
+      silent(db_, silent_publisher_options());
+  Inbox inbox;
+  listener.start(inbox.handler());
+  ringing.publish({"rung"});
+  ASSERT_TRUE(inbox.wait_for(1, 20s));
+  // The -wal write may have delivered it before the doorbell was heard.
+  ASSERT_TRUE(eventually([&] { return listener.stats().doorbell_wakes >= 1; }));
+  std::this_thread::sleep_for(50ms);  // the listener resets its watch right after that poll
+  const auto timed_before = listener.stats().timed_polls;
+  silent.publish({"silent"});
+  ASSERT_TRUE(inbox.wait_for(2, 20s));
+  EXPECT_GT(listener.stats().timed_polls, timed_before) << "found by a wake while only doorbells should wake";
+  const auto wakes_before = listener.stats().wakes;
+  for (int i = 0; i < 4; ++i) {
+    silent.publish({"silent" + std::to_string(i)});
+    ASSERT_TRUE(inbox.wait_for(static_cast<std::size_t>(i + 3), 20s)) << "silent publish " << i;
+  }
+  // A timed poll (every 2 s) may beat a write wake (1 ms after the write) to
+  // one of them, hardly to three.
+  EXPECT_GE(listener.stats().wakes - wakes_before, 3u);
+}
+
+// Sets or clears the immutable attribute (chattr +i), which stops even root
+// from touching the file. Fails the test where the filesystem or the user
+// cannot (CI runs as root on ext4).
+void set_immutable(const std::string& path, bool on) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0) << path << ": " << std::strerror(errno);
+  int flags = 0;
+  const bool ok = ::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 &&
+                  (flags = on ? (flags | FS_IMMUTABLE_FL) : (flags & ~FS_IMMUTABLE_FL),
+                   ::ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0);
+  const int err = errno;
+  ::close(fd);
+  ASSERT_TRUE(ok) << "chattr " << (on ? "+i " : "-i ") << path << ": " << std::strerror(err)
+                  << " (this test needs root and a filesystem with the immutable attribute, such as ext4)";
+}
+
+TEST_F(SqliteBackendTest, ADoorbellThatCannotBeRungIsWarnedAndCountedAndThePublishStands) {
+  std::vector<std::string> warned;
+  SqliteOptions o = wake_options(false);
+  o.on_warning = [&](const std::string& m) { warned.push_back(m); };
+  SqliteInvalidationBackend publisher(db_, o), listener(db_, manual_options());
+  listener.start([](const KeySet&) {});
+  publisher.publish({"creates the doorbell"});
+  const std::string bell = db_ + "-notify";
+  set_immutable(bell, true);
+  if (::testing::Test::HasFatalFailure()) return;
+  const auto result = publisher.publish_result({"k"});
+  set_immutable(bell, false);
+  EXPECT_EQ(result, PublishResult::kCommitted);
+  EXPECT_EQ(listener.poll_now(), 2u);
+  const auto stats = publisher.stats();
+  EXPECT_EQ(stats.published, 2u);
+  EXPECT_EQ(stats.doorbells, 1u);
+  EXPECT_EQ(stats.doorbell_failures, 1u);
+  ASSERT_EQ(warned.size(), 1u);
+  EXPECT_NE(warned[0].find("cannot ring the doorbell"), std::string::npos) << warned[0];
+  EXPECT_NE(warned[0].find(bell), std::string::npos) << warned[0];
+  EXPECT_NE(warned[0].find("PJX_DOORBELL=0"), std::string::npos) << warned[0];
+  publisher.publish({"rings again"});
+  EXPECT_EQ(publisher.stats().doorbells, 2u);
+}
+
+TEST_F(SqliteBackendTest, WithTheDoorbellOffNoFileIsCreated) {
+  SqliteInvalidationBackend publisher(db_, silent_publisher_options());
+  publisher.publish({"k"});
+  EXPECT_FALSE(std::filesystem::exists(db_ + "-notify"));
+  EXPECT_EQ(publisher.stats().doorbells, 0u);
 }
 
 TEST_F(SqliteBackendTest, WithoutWakesTheListenerWaitsForItsPollInterval) {
@@ -523,7 +641,7 @@ TEST_F(SqliteBackendTest, WithoutWakesTheListenerWaitsForItsPollInterval) {
 }
 
 TEST_F(SqliteBackendTest, WakesSurviveACheckpointThatResetsAndTruncatesTheWal) {
-  SqliteInvalidationBackend listener(db_, wake_options(true)), publisher(db_, wake_options(false));
+  SqliteInvalidationBackend listener(db_, wake_options(true)), publisher(db_, silent_publisher_options());
   Inbox inbox;
   listener.start(inbox.handler());
   publisher.publish({"one"});

@@ -307,7 +307,7 @@ std::string scenario_section(const Scenario& s, const std::string& id) {
     plot.title = s.name + ": delivery latency histogram (" + n + " deliveries)";
     out += "<h4>Delivery latency</h4>\n<div class=\"plots\">\n<figure>\n" +
            latency_histogram_svg(plot) + "<figcaption>Histogram of " + n +
-           " delivery latencies (publish commit to receipt, ms). Dashed line: poll_interval; "
+           " delivery latencies (start of the publish call to receipt, ms). Dashed line: poll_interval; "
            "solid red line: the bound (named at the top right when it is off "
            "scale).</figcaption>\n</figure>\n";
     plot.title = s.name + ": delivery latency CDF (" + n + " deliveries)";

@@ -16,6 +16,7 @@
 //                             an extension, like PJX_DETECT_GAPS below)
 //   PJX_DETECT_GAPS           1/0: SqliteOptions::detect_gaps (default 1; 0
 //                             reproduces upstream's silent loss after a stall)
+//   PJX_DOORBELL              1/0: SqliteOptions::ring_doorbell (default 1)
 //
 // A REDIS_URL that RedisUrl::parse rejects throws ConfigError naming
 // REDIS_URL with the password masked. The Redis backend's other options

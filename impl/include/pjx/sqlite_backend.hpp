@@ -67,6 +67,12 @@ struct SqliteOptions {
   // and an idle listener still wakes only every poll_interval. When inotify
   // is unavailable the backend warns, counts it, and polls as before.
   bool wake_on_change = true;
+  // After each commit, touch "<db>-notify" (a file of zero bytes beside the
+  // database, created on first use) so that listeners with wake_on_change in
+  // other processes poll at once, instead of being woken by the -wal write
+  // before the commit is visible and looking again a little later. Costs
+  // about a microsecond per publish. Upstream workers ignore the file.
+  bool ring_doorbell = true;
   // SQLite's locking is unreliable on network and FUSE filesystems (NFS,
   // CIFS/SMB, sshfs, ...): workers could corrupt the file or miss each
   // other's commits. Such a path is refused at construction unless this is
@@ -150,6 +156,9 @@ struct SqliteStats {
   std::uint64_t stalls_detected = 0;   // polls after more than retention without one
   std::uint64_t timed_polls = 0;       // polls started by poll_interval elapsing
   std::uint64_t wakes = 0;             // polls started by a change notification
+  std::uint64_t doorbell_wakes = 0;    // of the wakes, those started by a publisher's doorbell
+  std::uint64_t doorbells = 0;         // commits this backend announced on the doorbell
+  std::uint64_t doorbell_failures = 0; // doorbells that could not be rung (warned)
   std::uint64_t empty_wakes = 0;       // wakes that found no commit visible yet
   std::uint64_t wake_retries = 0;      // re-polls after an empty wake (0.2, 1, 5, 15, 40, 100, 250 ms)
   std::uint64_t wake_failures = 0;     // times the change watch could not be set up or broke
