@@ -59,7 +59,9 @@
 //  I11. Our publishing connection never checkpoints inside a commit (its WAL
 //       hook replaces SQLite's auto-checkpoint): once the WAL holds
 //       checkpoint_pages pages the hook asks the background thread, which
-//       runs a RESTART checkpoint on its own connection. Its busy handler
+//       runs a PASSIVE checkpoint (no write lock) and then a RESTART one
+//       (write lock held, only the frames committed since left to copy) on
+//       its own connection. Its busy handler
 //       gives up after kCheckpointBusyWindow, so publishers and readers wait
 //       at most that long; a checkpoint that gave up leaves what PASSIVE
 //       would have done and is not tried again for kCheckpointBackoff.
@@ -772,6 +774,14 @@ void SqliteInvalidationBackend::Impl::run_checkpoint() {
     }
     int log_pages = 0;
     int checkpointed = 0;
+    // First copy what can be copied without the write lock (PASSIVE never
+    // waits, and commits go on meanwhile), so that the RESTART, which holds
+    // the write lock throughout, has only the frames committed since to sync
+    // and copy: publishers wait for a short copy instead of a long one and
+    // for a sync of a few frames instead of the whole unsynced WAL. A busy
+    // PASSIVE (another checkpointer) changes nothing: RESTART waits for it.
+    static_cast<void>(sqlite3_wal_checkpoint_v2(checkpointer->connection().raw(), nullptr,
+                                                SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr));
     const int rc = sqlite3_wal_checkpoint_v2(checkpointer->connection().raw(), nullptr,
                                              SQLITE_CHECKPOINT_RESTART, &log_pages, &checkpointed);
     if (rc == SQLITE_OK) {
