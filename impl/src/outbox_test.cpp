@@ -24,6 +24,7 @@ namespace pjx {
 namespace {
 
 using namespace std::chrono_literals;
+using pjx::testing::eventually;
 using pjx::testing::RawDb;
 using pjx::testing::TempDir;
 
@@ -55,12 +56,13 @@ class Warnings {
       messages_.push_back(message);
     };
   }
-  bool any_contains(const std::string& text) {
+  bool any_contains(const std::string& text) { return !first_containing(text).empty(); }
+  std::string first_containing(const std::string& text) {
     std::lock_guard lock(mu_);
     for (const auto& m : messages_) {
-      if (m.find(text) != std::string::npos) return true;
+      if (m.find(text) != std::string::npos) return m;
     }
-    return false;
+    return {};
   }
 
  private:
@@ -68,15 +70,6 @@ class Warnings {
   std::vector<std::string> messages_;
 };
 
-// True once `done` holds, checked every millisecond for up to `limit`.
-bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit = 20s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
 
 SqliteOptions quiet_options() {
   SqliteOptions o;
@@ -302,6 +295,29 @@ TEST_F(OutboxTest, AQueuedEventThatMeetsANonTransientErrorIsDroppedWithAWarningA
   EXPECT_EQ(stats.outbox_committed, 1u);
   EXPECT_TRUE(warnings.any_contains("was dropped")) << "no warning about the drop";
   EXPECT_EQ(keys_in_id_order(db_), R"(["first"] ["fine"])");
+}
+
+TEST_F(OutboxTest, TheWarningAboutADroppedEventShowsItsKeysAbbreviated) {
+  Warnings warnings;
+  SqliteOptions o = publisher_options();
+  o.on_warning = warnings.sink();
+  SqliteInvalidationBackend publisher(db_, o);
+  publisher.publish({"first"});
+  KeySet many;
+  for (int i = 0; i < 500; ++i) many.insert("key-" + std::to_string(i));
+  RawDb holder(db_);
+  holder.exec("BEGIN IMMEDIATE");
+  ASSERT_EQ(publisher.publish_result(many), PublishResult::kQueued);
+  holder.exec(
+      "CREATE TRIGGER refuse BEFORE INSERT ON pjx_invalidation WHEN length(NEW.keys_json) > 1000 "
+      "BEGIN SELECT RAISE(ABORT, 'refused'); END");
+  holder.exec("COMMIT");
+  ASSERT_TRUE(eventually([&] { return publisher.stats().outbox_depth == 0; }));
+  EXPECT_EQ(publisher.stats().outbox_dropped, 1u);
+  const std::string warning = warnings.first_containing("was dropped");
+  EXPECT_NE(warning.find("500 key(s) [\\\"key-0\\\""), std::string::npos) << warning;
+  EXPECT_NE(warning.find("bytes in all)"), std::string::npos) << warning;
+  EXPECT_LT(warning.size(), 1000u) << warning;
 }
 
 TEST_F(OutboxTest, RejectsBadOutboxAndPruneOptions) {

@@ -31,4 +31,11 @@ inline std::string escaped(std::string_view value) {
 // escaped(value) in double quotes.
 inline std::string quoted(std::string_view value) { return '"' + escaped(value) + '"'; }
 
+// escaped(value), cut after `limit` bytes with a note of the whole size, for
+// messages that show a payload of any length (a 1,000-key event).
+inline std::string abbreviated(std::string_view value, std::size_t limit) {
+  if (value.size() <= limit) return escaped(value);
+  return escaped(value.substr(0, limit)) + "... (" + std::to_string(value.size()) + " bytes in all)";
+}
+
 }  // namespace pjx::detail

@@ -139,6 +139,7 @@
 #include "db_path.hpp"
 #include "event_log.hpp"
 #include "keys_json.hpp"
+#include "quoted.hpp"
 #include "pjx/errors.hpp"
 #include "warning_limiter.hpp"
 
@@ -206,6 +207,8 @@ constexpr std::chrono::milliseconds kDrainRetryMax{10};
 // I11: how long the background checkpoint waits for the write lock and for
 // readers of old WAL frames, and how long it rests after giving up.
 constexpr std::chrono::milliseconds kCheckpointBusyWindow{20};
+// How much of an event's keys_json a warning shows.
+constexpr std::size_t kKeysShownInMessages = 200;
 constexpr std::chrono::milliseconds kCheckpointBackoff{100};
 constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
 
@@ -723,7 +726,8 @@ bool SqliteInvalidationBackend::Impl::retry_front(std::string* warning) {
       left = outbox.size();
     }
     outbox_dropped.fetch_add(1, std::memory_order_relaxed);
-    const std::string message = "a queued publish of " + std::to_string(key_count) + " key(s) " + keys_json +
+    const std::string message = "a queued publish of " + std::to_string(key_count) + " key(s) " +
+                                detail::abbreviated(keys_json, kKeysShownInMessages) +
                                 " was dropped, it cannot be committed: " + why + " (" + std::to_string(left) +
                                 " still queued); listeners will not see it";
     record_error(message);

@@ -31,6 +31,7 @@ namespace pjx {
 namespace {
 
 using namespace std::chrono_literals;
+using pjx::testing::eventually;
 using pjx::testing::RawDb;
 using pjx::testing::TempDir;
 
@@ -506,16 +507,6 @@ SqliteOptions wake_options(bool wake, bool ring_doorbell = true) {
   o.ring_doorbell = ring_doorbell;
   o.on_warning = [](const std::string&) {};
   return o;
-}
-
-// True once `condition` holds, checked every millisecond for up to `timeout`.
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 20s) {
-  const auto give_up = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > give_up) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
 }
 
 // A publisher like upstream's: its commits show only in the -wal file.
