@@ -25,14 +25,29 @@ std::filesystem::path doorbell_path(const std::filesystem::path& db_file) {
 
 void ring_doorbell(const std::filesystem::path& doorbell, const std::filesystem::path& db_file) {
   if (::utimensat(AT_FDCWD, doorbell.c_str(), nullptr, AT_SYMLINK_NOFOLLOW) == 0) return;
-  if (errno != ENOENT) throw_errno(errno, "touching " + doorbell.string());
+  if (const int err = errno; err != ENOENT) throw_errno(err, "touching " + doorbell.string());
   struct stat db {};
-  const mode_t mode = ::stat(db_file.c_str(), &db) == 0 ? (db.st_mode & 0666) : 0644;
+  const bool have_db = ::stat(db_file.c_str(), &db) == 0;
+  const mode_t mode = have_db ? (db.st_mode & 0666) : 0644;
   const int fd = ::open(doorbell.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, mode);
-  if (fd < 0) throw_errno(errno, "creating " + doorbell.string());
+  if (fd < 0) {
+    const int err = errno;
+    throw_errno(err, "creating " + doorbell.string());
+  }
+  // As SQLite does for -wal and -shm: the database's permission bits despite
+  // the umask, and, when root creates it, the database's owner, so that
+  // every worker that may write the database may ring. Best effort: the
+  // ring below is what matters to this process.
+  if (have_db) {
+    static_cast<void>(::fchmod(fd, mode));
+    if (::geteuid() == 0 && ::fchown(fd, db.st_uid, db.st_gid) != 0) {
+      // Another worker's utimensat may fail; it says so itself.
+    }
+  }
   ::close(fd);
   if (::utimensat(AT_FDCWD, doorbell.c_str(), nullptr, AT_SYMLINK_NOFOLLOW) != 0) {
-    throw_errno(errno, "touching " + doorbell.string());
+    const int err = errno;
+    throw_errno(err, "touching " + doorbell.string());
   }
 }
 
@@ -43,7 +58,10 @@ ChangeWatcher::ChangeWatcher(const std::filesystem::path& db_file)
   dir_ = db_file.parent_path();
   if (dir_.empty()) dir_ = ".";
   fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  if (fd_ < 0) throw_errno(errno, "inotify_init1");
+  if (fd_ < 0) {
+    const int err = errno;
+    throw_errno(err, "inotify_init1");
+  }
   try {
     watch_writes(true);
   } catch (...) {
@@ -56,7 +74,10 @@ ChangeWatcher::ChangeWatcher(const std::filesystem::path& db_file)
 void ChangeWatcher::watch_writes(bool on) {
   // Adding a watch for a directory already watched replaces its mask.
   const std::uint32_t mask = IN_CREATE | IN_MOVED_TO | IN_ATTRIB | (on ? IN_MODIFY | IN_CLOSE_WRITE : 0u);
-  if (::inotify_add_watch(fd_, dir_.c_str(), mask) < 0) throw_errno(errno, "inotify_add_watch " + dir_.string());
+  if (::inotify_add_watch(fd_, dir_.c_str(), mask) < 0) {
+    const int err = errno;
+    throw_errno(err, "inotify_add_watch " + dir_.string());
+  }
 }
 
 ChangeWatcher::~ChangeWatcher() {
@@ -71,7 +92,8 @@ ChangeWatcher::Events ChangeWatcher::drain() {
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN) return events;
-      throw_errno(errno, "reading inotify events");
+      const int err = errno;
+      throw_errno(err, "reading inotify events");
     }
     if (n == 0) return events;
     for (ssize_t at = 0; at < n;) {

@@ -13,7 +13,8 @@
 // * doorbell: the `<db>-notify` file's timestamps changed (IN_ATTRIB). Our
 //   publishers ring it (ring_doorbell) after COMMIT returns, so a doorbell
 //   wake finds the commit. Upstream publishers do not ring it; data events
-//   cover them.
+//   cover them, except while the listener hears only doorbells (see Listen
+//   in sqlite_backend.cpp's poll_loop).
 //
 // A wake is a hint, never a guarantee: wakes can be lost, so the poller keeps
 // its timed poll as the safety net.

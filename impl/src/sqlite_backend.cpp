@@ -447,8 +447,9 @@ struct SqliteInvalidationBackend::Impl {
   void background_loop();
   // Commits the front event of the outbox; false after a transient failure.
   // A dropped event's warning goes to `warning`, for the caller to pass on
-  // once it holds no lock.
-  bool retry_front(std::string* warning);
+  // once it holds no lock; `committed` says whether it was committed (true)
+  // or dropped.
+  bool retry_front(std::string* warning, bool* committed);
   void run_checkpoint();
   // Retries the outbox for up to outbox_drain_timeout, stops the background
   // thread and drops what is left (warned, counted).
@@ -688,13 +689,14 @@ void SqliteInvalidationBackend::Impl::background_loop() {
     lock.unlock();
     std::string warning;
     bool progressed = false;
+    bool committed = false;
     try {
-      progressed = retry_front(&warning);
+      progressed = retry_front(&warning, &committed);
     } catch (const std::exception& e) {  // bad_alloc and the like: the event stays queued
       record_error(std::string("outbox retry failed (will retry): ") + e.what());
     }
     if (!warning.empty()) warnings.warn("dropped", warning);
-    if (progressed) ring_doorbell();
+    if (committed) ring_doorbell();
     lock.lock();
     if (progressed) {
       backoff = kRetryFirst;
@@ -708,7 +710,7 @@ void SqliteInvalidationBackend::Impl::background_loop() {
   checkpointer.reset();
 }
 
-bool SqliteInvalidationBackend::Impl::retry_front(std::string* warning) {
+bool SqliteInvalidationBackend::Impl::retry_front(std::string* warning, bool* committed) {
   std::lock_guard lock(write_mu);
   std::string keys_json;
   std::size_t key_count = 0;
@@ -754,6 +756,7 @@ bool SqliteInvalidationBackend::Impl::retry_front(std::string* warning) {
     outbox.pop_front();  // after the commit (I10)
   }
   outbox_committed.fetch_add(1, std::memory_order_relaxed);
+  *committed = true;
   return true;
 }
 
@@ -941,18 +944,20 @@ void SqliteInvalidationBackend::Impl::poll_loop() {
   //              publisher writes its commit, instead of waking on its first
   //              frame, finding nothing, and taking the CPU from it (with
   //              16 listeners on 2 cores, a millisecond or more).
-  //   kMixed     doorbells heard, but also a commit that came without one (a
-  //              timed poll or a write wake delivered rows): an upstream
-  //              publisher shares the file. A write waits kDoorbellGrace for
-  //              a doorbell, then polls (and re-polls) as in kWrites.
+  //   kMixed     doorbells heard, but also, within kBelllessMemory, a commit
+  //              that came without one (a timed poll delivered rows): an
+  //              upstream publisher shares the file. A write waits
+  //              kDoorbellGrace for a doorbell, then polls (and re-polls) as
+  //              in kWrites.
   //
-  // In kBells a non-ringing publisher's commit waits for the timed poll
-  // (the documented bound, poll_interval), which also moves the listener to
-  // kMixed; so does, in kMixed, such a commit whose frames were written just
-  // before a doorbell, its commit not yet visible to the doorbell's poll.
+  // The cost of kBells: a non-ringing publisher's commit waits for the
+  // timed poll (the documented bound, poll_interval), which then moves the
+  // listener to kMixed for kBelllessMemory. So in a deployment that mixes
+  // upstream publishers with ours, the first upstream commit after ten
+  // quiet minutes is delivered by polling, the rest by wakes.
   enum class Listen { kWrites, kBells, kMixed };
   static constexpr auto kDoorbellMemory = std::chrono::minutes(10);
-  static constexpr auto kBelllessMemory = std::chrono::minutes(1);
+  static constexpr auto kBelllessMemory = std::chrono::minutes(10);
   static constexpr auto kDoorbellGrace = microseconds(1000);
 
   poll_thread_id.store(std::this_thread::get_id());
@@ -1061,8 +1066,11 @@ void SqliteInvalidationBackend::Impl::poll_loop() {
     if (outcome.skipped && (why == Why::kWake || why == Why::kDoorbell)) {
       empty_wakes.fetch_add(1, std::memory_order_relaxed);
     }
-    if (bell_ever && why != Why::kDoorbell && outcome.delivered > 0) {
-      bellless_ever = true;  // someone commits without ringing
+    if (bell_ever && why == Why::kTimed && outcome.delivered > 0) {
+      // A commit no wake announced: someone commits without ringing. (Not
+      // counted from -wal wakes and re-polls: under load they often land
+      // between a ringing publisher's COMMIT and its doorbell.)
+      bellless_ever = true;
       bellless_seen = woke;
     }
     update_listening();
@@ -1074,7 +1082,10 @@ void SqliteInvalidationBackend::Impl::poll_loop() {
       retry = 0;
     } else if (why == Why::kRetry && outcome.skipped) {
       ++retry;
-    } else if (why != Why::kTimed) {
+    } else if (why != Why::kTimed && !(why == Why::kDoorbell && outcome.skipped)) {
+      // Found what a pending re-poll was waiting for. (An empty doorbell
+      // found nothing: a -wal write's re-polls, an upstream commit on its
+      // way in kMixed, go on.)
       retry = std::size(kRetryOffsets);
     }
     next_timed = Steady::now() + interval;

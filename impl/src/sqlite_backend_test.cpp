@@ -562,6 +562,7 @@ TEST_F(SqliteBackendTest, AfterDoorbellsASilentPublisherIsFoundByTheTimedPollThe
   silent.publish({"silent"});
   ASSERT_TRUE(inbox.wait_for(2, 20s));
   EXPECT_GT(listener.stats().timed_polls, timed_before) << "found by a wake while only doorbells should wake";
+  std::this_thread::sleep_for(50ms);  // the listener resets its watch right after that poll
   const auto wakes_before = listener.stats().wakes;
   for (int i = 0; i < 4; ++i) {
     silent.publish({"silent" + std::to_string(i)});
@@ -598,7 +599,13 @@ TEST_F(SqliteBackendTest, ADoorbellThatCannotBeRungIsWarnedAndCountedAndThePubli
   const std::string bell = db_ + "-notify";
   set_immutable(bell, true);
   if (::testing::Test::HasFatalFailure()) return;
-  const auto result = publisher.publish_result({"k"});
+  PublishResult result{};
+  try {
+    result = publisher.publish_result({"k"});
+  } catch (...) {
+    set_immutable(bell, false);  // or the temporary directory cannot be removed
+    throw;
+  }
   set_immutable(bell, false);
   EXPECT_EQ(result, PublishResult::kCommitted);
   EXPECT_EQ(listener.poll_now(), 2u);
@@ -612,6 +619,21 @@ TEST_F(SqliteBackendTest, ADoorbellThatCannotBeRungIsWarnedAndCountedAndThePubli
   EXPECT_NE(warned[0].find("PJX_DOORBELL=0"), std::string::npos) << warned[0];
   publisher.publish({"rings again"});
   EXPECT_EQ(publisher.stats().doorbells, 2u);
+}
+
+TEST_F(SqliteBackendTest, TheDoorbellFileTakesTheDatabasesPermissionBitsDespiteTheUmask) {
+  {
+    SqliteInvalidationBackend creator(db_, silent_publisher_options());
+    creator.publish({"creates the database"});
+  }
+  ASSERT_EQ(::chmod(db_.c_str(), 0660), 0);
+  const mode_t umask_before = ::umask(022);  // would make a plain create 0640
+  SqliteInvalidationBackend publisher(db_, wake_options(false));
+  publisher.publish({"creates the doorbell"});
+  ::umask(umask_before);
+  struct stat st {};
+  ASSERT_EQ(::stat((db_ + "-notify").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0660u);
 }
 
 TEST_F(SqliteBackendTest, WithTheDoorbellOffNoFileIsCreated) {

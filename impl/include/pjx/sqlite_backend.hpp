@@ -68,10 +68,14 @@ struct SqliteOptions {
   // is unavailable the backend warns, counts it, and polls as before.
   bool wake_on_change = true;
   // After each commit, touch "<db>-notify" (a file of zero bytes beside the
-  // database, created on first use) so that listeners with wake_on_change in
-  // other processes poll at once, instead of being woken by the -wal write
-  // before the commit is visible and looking again a little later. Costs
-  // about a microsecond per publish. Upstream workers ignore the file.
+  // database, created on first use with the database's permission bits) so
+  // that listeners with wake_on_change in other processes poll at once,
+  // instead of being woken by the -wal write before the commit is visible
+  // and looking again a little later. Costs about 3 us per publish.
+  // Upstream workers ignore the file. A listener that hears doorbells stops
+  // waking on -wal writes until a timed poll finds a commit that came
+  // without one (an upstream publisher's): that one commit waits up to
+  // poll_interval, the following ones (for ten minutes) wake it again.
   bool ring_doorbell = true;
   // SQLite's locking is unreliable on network and FUSE filesystems (NFS,
   // CIFS/SMB, sshfs, ...): workers could corrupt the file or miss each
@@ -159,7 +163,9 @@ struct SqliteStats {
   std::uint64_t doorbell_wakes = 0;    // of the wakes, those started by a publisher's doorbell
   std::uint64_t doorbells = 0;         // commits this backend announced on the doorbell
   std::uint64_t doorbell_failures = 0; // doorbells that could not be rung (warned)
-  std::uint64_t empty_wakes = 0;       // wakes that found no commit visible yet
+  std::uint64_t empty_wakes = 0;       // wakes whose poll found nothing new: a -wal write before
+                                       // its commit was visible, or a doorbell whose commit an
+                                       // earlier poll took
   std::uint64_t wake_retries = 0;      // re-polls after an empty wake (0.2, 1, 5, 15, 40, 100, 250 ms)
   std::uint64_t wake_failures = 0;     // times the change watch could not be set up or broke
   bool wake_active = false;            // a change watch is in place now
