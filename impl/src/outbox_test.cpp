@@ -280,40 +280,22 @@ TEST_F(OutboxTest, AQueuedEventThatMeetsANonTransientErrorIsDroppedWithAWarningA
   o.on_warning = warnings.sink();
   SqliteInvalidationBackend publisher(db_, o);
   publisher.publish({"first"});
+  KeySet many;  // refused; its warning shows the keys abbreviated
+  for (int i = 0; i < 500; ++i) many.insert("key-" + std::to_string(i));
   RawDb holder(db_);
   holder.exec("BEGIN IMMEDIATE");
-  ASSERT_EQ(publisher.publish_result({"refused"}), PublishResult::kQueued);
+  ASSERT_EQ(publisher.publish_result(many), PublishResult::kQueued);
   ASSERT_EQ(publisher.publish_result({"fine"}), PublishResult::kQueued);
   // The lock holder refuses exactly the first queued event.
   holder.exec(
-      "CREATE TRIGGER refuse BEFORE INSERT ON pjx_invalidation WHEN NEW.keys_json = '[\"refused\"]' "
+      "CREATE TRIGGER refuse BEFORE INSERT ON pjx_invalidation WHEN length(NEW.keys_json) > 1000 "
       "BEGIN SELECT RAISE(ABORT, 'refused'); END");
   holder.exec("COMMIT");
   ASSERT_TRUE(eventually([&] { return publisher.stats().outbox_depth == 0; }));
   const auto stats = publisher.stats();
   EXPECT_EQ(stats.outbox_dropped, 1u);
   EXPECT_EQ(stats.outbox_committed, 1u);
-  EXPECT_TRUE(warnings.any_contains("was dropped")) << "no warning about the drop";
   EXPECT_EQ(keys_in_id_order(db_), R"(["first"] ["fine"])");
-}
-
-TEST_F(OutboxTest, TheWarningAboutADroppedEventShowsItsKeysAbbreviated) {
-  Warnings warnings;
-  SqliteOptions o = publisher_options();
-  o.on_warning = warnings.sink();
-  SqliteInvalidationBackend publisher(db_, o);
-  publisher.publish({"first"});
-  KeySet many;
-  for (int i = 0; i < 500; ++i) many.insert("key-" + std::to_string(i));
-  RawDb holder(db_);
-  holder.exec("BEGIN IMMEDIATE");
-  ASSERT_EQ(publisher.publish_result(many), PublishResult::kQueued);
-  holder.exec(
-      "CREATE TRIGGER refuse BEFORE INSERT ON pjx_invalidation WHEN length(NEW.keys_json) > 1000 "
-      "BEGIN SELECT RAISE(ABORT, 'refused'); END");
-  holder.exec("COMMIT");
-  ASSERT_TRUE(eventually([&] { return publisher.stats().outbox_depth == 0; }));
-  EXPECT_EQ(publisher.stats().outbox_dropped, 1u);
   const std::string warning = warnings.first_containing("was dropped");
   EXPECT_NE(warning.find("500 key(s) [\\\"key-0\\\""), std::string::npos) << warning;
   EXPECT_NE(warning.find("bytes in all)"), std::string::npos) << warning;

@@ -1022,6 +1022,7 @@ void SqliteInvalidationBackend::Impl::poll_loop() {
           why = Why::kDoorbell;
           bell_ever = true;
           bell_heard = woke;
+          update_listening();  // before the poll, so that its handler runs with the watch set
         } else if (events.data && listening != Listen::kWrites) {
           // kMixed, or writes queued before kBells took effect.
           if (data_check_at == kNoCheck) data_check_at = woke + kDoorbellGrace;
