@@ -141,7 +141,11 @@ void BM_Publish(benchmark::State& state) {
   latencies.report(state);
   state.SetItemsProcessed(state.iterations());
   if (state.thread_index() == 0) {
-    state.counters["busy_waits"] = static_cast<double>(g_publish_backend->stats().busy_waits);
+    const auto stats = g_publish_backend->stats();
+    state.counters["busy_waits"] = static_cast<double>(stats.busy_waits);
+    // Threads publishing at once share commits (group commit).
+    state.counters["events_per_commit"] =
+        static_cast<double>(stats.published) / static_cast<double>(std::max<std::uint64_t>(1, stats.publish_commits));
     g_publish_backend.reset();
     g_publish_dir.reset();
   }

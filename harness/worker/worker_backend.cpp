@@ -40,6 +40,7 @@ Settings load_settings(const Settings::Getenv& getenv, const Defect* defect) {
 nlohmann::json stats_to_json(const SqliteStats& stats) {
   nlohmann::json out = {
       {"published", stats.published},
+      {"publish_commits", stats.publish_commits},
       {"publish_failures", stats.publish_failures},
       {"busy_waits", stats.busy_waits},
       {"polls", stats.polls},

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstdint>
 #include <system_error>
 
@@ -110,6 +111,9 @@ ChangeWatcher::Events ChangeWatcher::drain() {
       }
       at += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
     }
+    // A read returns every queued event that fits; with room left for the
+    // largest one, the queue was empty (one read per wake, not two).
+    if (static_cast<std::size_t>(n) + sizeof(inotify_event) + NAME_MAX + 1 <= sizeof buffer) return events;
   }
 }
 

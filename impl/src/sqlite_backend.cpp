@@ -18,10 +18,11 @@
 //       batch is still delivered.
 //   I6. A failed poll (busy past the timeout, I/O error) changes nothing; it
 //       is counted and the next interval retries.
-//   I7. A commit is one write transaction: insert one row, prune rows of
-//       every channel with created_at < now - retention (at most
+//   I7. A commit is one write transaction: insert the row of each event in
+//       its group (I13; one row when a single thread publishes), then prune
+//       rows of every channel with created_at < now - retention (at most
 //       prune_limit of them, oldest first; later commits prune the rest).
-//       Either both happen or neither does. `now` is read after the write
+//       All of it happens or none of it does. `now` is read after the write
 //       lock is taken, so created_at follows commit order (also for an event
 //       committed from the outbox: it is stamped when it commits).
 //   I8. Ids are issued by AUTOINCREMENT and a rolled-back insert gives its
@@ -78,6 +79,17 @@
 //       upstream workers neither ring nor read it, and a listener that stops
 //       waking on -wal writes because it hears doorbells goes back to them
 //       as soon as a timed poll finds a commit that came without one.
+//  I13. Group commit. Publishes from several threads of one backend that
+//       arrive while a commit is under way wait in a FIFO; the first of them
+//       to find no commit under way (the leader) takes up to kMaxGroup
+//       waiting events and commits them in one transaction, in arrival
+//       order, each its own row, stamped with one created_at. Every publish
+//       still returns only with its own outcome (I10): committed, queued
+//       (the whole group is queued, in order, when the commit failed for a
+//       transient reason or the outbox was not empty) or failed, and the
+//       group shares its fate because it is one transaction. A thread
+//       publishing alone commits its event alone, as before; the doorbell
+//       is rung once per group.
 //
 // Poller states (one thread per started backend):
 //
@@ -107,7 +119,9 @@
 //
 // Locks: lifecycle_mu_ serialises start()/stop(); poll_mu_ serialises polls
 // and handler calls (the handler never runs concurrently with itself);
-// write_mu_ serialises commits and lag queries on the writer connection;
+// group_mu_ guards the group-commit queue and is never held while another
+// lock is taken; write_mu_ serialises commits and lag queries on the writer
+// connection;
 // bg_mu_ guards the outbox and the background thread's state; the poll
 // thread sleeps in ppoll() on an eventfd (stop) and the change watcher's
 // inotify fd. Order: lifecycle_mu_ before poll_mu_ before write_mu_ (taken
@@ -209,6 +223,9 @@ constexpr std::chrono::milliseconds kDrainRetryMax{10};
 constexpr std::chrono::milliseconds kCheckpointBusyWindow{20};
 // How much of an event's keys_json a warning shows.
 constexpr std::size_t kKeysShownInMessages = 200;
+// Most events one group commit writes (I13): bounds how long the write lock
+// is held (a row costs a few microseconds) and the memory of one commit.
+constexpr std::size_t kMaxGroup = 128;
 constexpr std::chrono::milliseconds kCheckpointBackoff{100};
 constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
 
@@ -278,7 +295,7 @@ struct SqliteInvalidationBackend::Impl {
   detail::WarningLimiter warnings;
 
   // Counters (relaxed: each is independent).
-  std::atomic<std::uint64_t> published{0}, publish_failures{0}, busy_waits{0}, polls{0},
+  std::atomic<std::uint64_t> published{0}, publish_commits{0}, publish_failures{0}, busy_waits{0}, polls{0},
       skipped_polls{0}, poll_errors{0}, rows_received{0}, keys_delivered{0}, malformed_rows{0},
       handler_errors{0}, flushes{0}, gaps_detected{0}, missed_ids{0}, stalls_detected{0}, timed_polls{0},
       wakes{0}, doorbell_wakes{0}, empty_wakes{0}, wake_retries{0}, wake_failures{0}, doorbells{0}, doorbell_failures{0}, reopens{0}, queued{0},
@@ -290,6 +307,27 @@ struct SqliteInvalidationBackend::Impl {
 
   mutable std::mutex error_mu;
   std::string last_error;  // guarded by error_mu
+
+  // A publish waiting for, or taking part in, a group commit (I13). Lives on
+  // its publisher's stack; the leader fills in the outcome under write_mu
+  // and then sets `done` under group_mu, which the owner waits for.
+  struct Ticket {
+    enum class Outcome { kCommitted, kQueued, kFailed, kConfigFailed };
+    std::string keys_json;
+    std::size_t key_count = 0;
+    Outcome outcome = Outcome::kFailed;
+    std::string message;  // kQueued: the warning to pass on ("" for none); failures: the error
+    int code = 0;         // kFailed: the SQLite extended result code, or 0
+    bool done = false;    // guarded by group_mu
+    // Wakes this ticket's thread alone: when its group is done, or when it
+    // is at the front with no commit under way (it leads next). One
+    // condition variable per ticket, so a finished group wakes its members
+    // and the next leader, not every waiting thread.
+    std::condition_variable cv;
+  };
+  std::mutex group_mu;
+  std::deque<Ticket*> group_waiting;  // guarded by group_mu; FIFO; the front leads next
+  bool group_leader = false;          // guarded by group_mu: a thread is committing a group
 
   mutable std::mutex write_mu;
   std::unique_ptr<detail::EventLog> writer;  // guarded by write_mu
@@ -428,17 +466,21 @@ struct SqliteInvalidationBackend::Impl {
   }
 
   PublishResult publish(const KeySet& keys);
-  // One write transaction for `keys_json` (I7). REQUIRES: write_mu held,
-  // writer open. Throws BackendError; rolled back then.
-  void commit_locked(std::string_view keys_json);
+  // One write transaction for the events (I7). REQUIRES: write_mu held,
+  // writer open, events not empty. Throws BackendError; rolled back then.
+  void commit_locked(const std::vector<std::string_view>& events);
   // After a commit, without holding write_mu: touches the doorbell so that
   // listeners poll at once (options.ring_doorbell). A failure is counted and
   // warned about, never thrown: the commit stands, and listeners still find
   // it by their data wake or timed poll.
   void ring_doorbell() noexcept;
-  // Commits, or queues after a transient failure (returning the warning to
-  // pass on), or throws BackendError/ConfigError. REQUIRES: write_mu held.
-  std::string commit_or_enqueue_locked(const KeySet& keys, std::string keys_json);
+  // Commits the group in one transaction, or queues all of it (after a
+  // transient failure, or behind queued events), or fails all of it; the
+  // outcome goes to every ticket, never thrown. REQUIRES: write_mu held.
+  void commit_group_locked(const std::vector<Ticket*>& group) noexcept;
+  // Queues a ticket's event and sets its outcome (kQueued with `warning`,
+  // or kFailed when the outbox refuses it). REQUIRES: bg_mu held.
+  void enqueue_ticket_locked(Ticket& ticket, const std::string& cause, std::string warning) noexcept;
   // Appends to the outbox; throws BackendError when it is full.
   // REQUIRES: bg_mu held, outbox_capacity > 0.
   PublishResult enqueue_locked(std::string keys_json, std::size_t key_count, const std::string& cause);
@@ -502,7 +544,7 @@ const char* to_string(PublishResult result) noexcept {
   return "unknown";
 }
 
-void SqliteInvalidationBackend::Impl::commit_locked(std::string_view keys_json) {
+void SqliteInvalidationBackend::Impl::commit_locked(const std::vector<std::string_view>& events) {
   auto& log = *writer;
   log.begin_immediate.step();
   log.begin_immediate.reset();
@@ -511,12 +553,14 @@ void SqliteInvalidationBackend::Impl::commit_locked(std::string_view keys_json) 
   // next publisher's prune could delete it before anyone read it.
   const double now = clock->wall_seconds();
   try {
-    log.insert_event.bind(1, std::string_view(instance_id))
-        .bind(2, std::string_view(options.channel))
-        .bind(3, keys_json)
-        .bind(4, now);
-    log.insert_event.step();
-    log.insert_event.reset();
+    for (const std::string_view keys_json : events) {
+      log.insert_event.bind(1, std::string_view(instance_id))
+          .bind(2, std::string_view(options.channel))
+          .bind(3, keys_json)
+          .bind(4, now);
+      log.insert_event.step();
+      log.insert_event.reset();
+    }
     log.prune.bind(1, now - options.retention.count()).bind(2, static_cast<std::int64_t>(options.prune_limit));
     log.prune.step();
     log.prune.reset();
@@ -560,65 +604,138 @@ void SqliteInvalidationBackend::Impl::ring_doorbell() noexcept {
 PublishResult SqliteInvalidationBackend::Impl::publish(const KeySet& keys) {
   if (keys.empty()) return PublishResult::kCommitted;
   std::string keys_json = detail::encode_keys(keys);  // may throw invalid_argument
-  const bool outbox_on = options.outbox_capacity > 0;
-  if (outbox_on) {
+  if (options.outbox_capacity > 0) {
     // Behind earlier events (I10), without waiting for write_mu, which the
     // background thread may hold for up to busy_timeout.
     std::lock_guard bg(bg_mu);
     if (!outbox.empty()) return enqueue_locked(std::move(keys_json), keys.size(), "earlier events are queued");
   }
-  std::string warning;  // passed on once no lock is held: the sink may call stats()
+  Ticket ticket;
+  ticket.keys_json = std::move(keys_json);
+  ticket.key_count = keys.size();
   {
-    std::lock_guard lock(write_mu);
-    if (outbox_on) {
-      std::lock_guard bg(bg_mu);
-      if (!outbox.empty()) return enqueue_locked(std::move(keys_json), keys.size(), "earlier events are queued");
+    std::unique_lock g(group_mu);
+    group_waiting.push_back(&ticket);
+    while (!ticket.done && (group_leader || group_waiting.front() != &ticket)) ticket.cv.wait(g);
+    if (!ticket.done) {
+      // Lead (I13): at the front with no commit under way, so this ticket
+      // is the first of the group.
+      group_leader = true;
+      std::vector<Ticket*> group;
+      while (!group_waiting.empty() && group.size() < kMaxGroup) {
+        group.push_back(group_waiting.front());
+        group_waiting.pop_front();
+      }
+      g.unlock();
+      {
+        std::lock_guard lock(write_mu);
+        commit_group_locked(group);
+      }
+      // One transaction: all of the group committed, or none of it did.
+      if (ticket.outcome == Ticket::Outcome::kCommitted) ring_doorbell();
+      g.lock();
+      for (Ticket* t : group) {
+        t->done = true;
+        if (t != &ticket) t->cv.notify_one();
+      }
+      group_leader = false;
+      if (!group_waiting.empty()) group_waiting.front()->cv.notify_one();
     }
-    warning = commit_or_enqueue_locked(keys, std::move(keys_json));
   }
-  if (warning.empty()) {
-    ring_doorbell();
-    return PublishResult::kCommitted;
+  switch (ticket.outcome) {
+    case Ticket::Outcome::kCommitted: return PublishResult::kCommitted;
+    case Ticket::Outcome::kQueued:
+      if (!ticket.message.empty()) warnings.warn("queued", ticket.message);  // no lock held: the sink may call stats()
+      return PublishResult::kQueued;
+    case Ticket::Outcome::kConfigFailed: throw ConfigError(ticket.message);
+    case Ticket::Outcome::kFailed: break;
   }
-  warnings.warn("queued", warning);
-  return PublishResult::kQueued;
+  if (ticket.message.empty()) throw BackendError("publish was not committed: out of memory", 0);
+  throw BackendError(ticket.message, ticket.code);
 }
 
-std::string SqliteInvalidationBackend::Impl::commit_or_enqueue_locked(const KeySet& keys, std::string keys_json) {
-  const bool outbox_on = options.outbox_capacity > 0;
+void SqliteInvalidationBackend::Impl::enqueue_ticket_locked(Ticket& ticket, const std::string& cause,
+                                                            std::string warning) noexcept {
   try {
-    ensure_writer();
-    commit_locked(keys_json);
-    published.fetch_add(1, std::memory_order_relaxed);
-    return {};
-  } catch (const BackendError& e) {
-    std::string message = std::string("publish of ") + std::to_string(keys.size()) +
-                          " key(s) was not committed: " + e.what();
-    if ((e.code() & 0xFF) == SQLITE_BUSY) {
-      message += "; another process held the write lock for longer than busy_timeout " +
-                 std::to_string(options.busy_timeout.count()) + " ms";
+    enqueue_locked(std::move(ticket.keys_json), ticket.key_count, cause);
+    ticket.outcome = Ticket::Outcome::kQueued;
+    ticket.message = std::move(warning);
+  } catch (const BackendError& e) {  // the outbox is full, or its thread cannot start: counted, recorded
+    ticket.outcome = Ticket::Outcome::kFailed;
+    ticket.message = e.what();
+    ticket.code = e.code();
+  } catch (const std::exception& e) {  // out of memory
+    publish_failures.fetch_add(1, std::memory_order_relaxed);
+    ticket.outcome = Ticket::Outcome::kFailed;
+    ticket.message = std::string("publish was not committed nor queued: ") + e.what();
+  }
+}
+
+void SqliteInvalidationBackend::Impl::commit_group_locked(const std::vector<Ticket*>& group) noexcept {
+  const bool outbox_on = options.outbox_capacity > 0;
+  const auto fail_all = [&](Ticket::Outcome outcome, const std::string& message, int code) {
+    publish_failures.fetch_add(group.size(), std::memory_order_relaxed);
+    record_error(message);
+    for (Ticket* t : group) {
+      t->outcome = outcome;
+      t->message = message;
+      t->code = code;
     }
-    if (outbox_on && retryable(e.code())) {
+  };
+  try {
+    std::size_t keys_in_group = 0;
+    for (const Ticket* t : group) keys_in_group += t->key_count;
+    const std::string what = group.size() == 1 ? "publish of " + std::to_string(keys_in_group) + " key(s)"
+                                               : "group commit of " + std::to_string(group.size()) +
+                                                     " publishes (" + std::to_string(keys_in_group) + " keys)";
+    if (outbox_on) {
+      // Checked again under write_mu, the lock the background thread
+      // commits under: an event queued since must stay ahead (I10).
+      std::lock_guard bg(bg_mu);
+      if (!outbox.empty()) {
+        for (Ticket* t : group) enqueue_ticket_locked(*t, "earlier events are queued", "");
+        return;
+      }
+    }
+    try {
+      ensure_writer();
+      std::vector<std::string_view> events;
+      events.reserve(group.size());
+      for (const Ticket* t : group) events.emplace_back(t->keys_json);
+      commit_locked(events);
+      published.fetch_add(group.size(), std::memory_order_relaxed);
+      publish_commits.fetch_add(1, std::memory_order_relaxed);
+      for (Ticket* t : group) t->outcome = Ticket::Outcome::kCommitted;
+    } catch (const BackendError& e) {
+      std::string message = what + " was not committed: " + e.what();
+      if ((e.code() & 0xFF) == SQLITE_BUSY) {
+        message += "; another process held the write lock for longer than busy_timeout " +
+                   std::to_string(options.busy_timeout.count()) + " ms";
+      }
+      if (!outbox_on || !retryable(e.code())) {
+        fail_all(Ticket::Outcome::kFailed, message, e.code());
+        return;
+      }
       // A connection that failed with an I/O error is not trusted further.
       if ((e.code() & 0xFF) != SQLITE_BUSY) writer.reset();
-      std::size_t waiting = 0;
-      {
-        std::lock_guard bg(bg_mu);
-        enqueue_locked(std::move(keys_json), keys.size(), message);
-        waiting = outbox.size();
-      }
-      message += "; queued in the outbox and retried in the background (" + std::to_string(waiting) + " waiting)";
-      record_error(message);
-      return message;
+      std::lock_guard bg(bg_mu);
+      const std::string queued_message = message + "; queued in the outbox and retried in the background (" +
+                                         std::to_string(outbox.size() + group.size()) + " waiting)";
+      for (Ticket* t : group) enqueue_ticket_locked(*t, message, queued_message);
+      record_error(queued_message);
+    } catch (const ConfigError& e) {
+      // The file appeared after construction and is not usable.
+      fail_all(Ticket::Outcome::kConfigFailed, e.what(), 0);
     }
-    publish_failures.fetch_add(1, std::memory_order_relaxed);
-    record_error(message);
-    throw BackendError(message, e.code());
-  } catch (const ConfigError& e) {
-    // The file appeared after construction and is not usable.
-    publish_failures.fetch_add(1, std::memory_order_relaxed);
-    record_error(e.what());
-    throw;
+  } catch (const std::exception& e) {  // out of memory while building a message or the batch
+    for (Ticket* t : group) {
+      if (t->outcome != Ticket::Outcome::kFailed || !t->message.empty()) continue;
+      publish_failures.fetch_add(1, std::memory_order_relaxed);
+      try {
+        t->message = e.what();
+      } catch (...) {  // publish() throws its own message for an empty one
+      }
+    }
   }
 }
 
@@ -737,7 +854,7 @@ bool SqliteInvalidationBackend::Impl::retry_front(std::string* warning, bool* co
   };
   try {
     ensure_writer();
-    commit_locked(keys_json);
+    commit_locked({keys_json});
   } catch (const BackendError& e) {
     if (retryable(e.code())) {
       if ((e.code() & 0xFF) != SQLITE_BUSY) writer.reset();
@@ -1154,19 +1271,25 @@ SqliteInvalidationBackend::Impl::PollOutcome SqliteInvalidationBackend::Impl::po
     reopen_if_replaced();
     replaced = std::exchange(replaced_pending, false);
     auto& log = *reader;
-    log.data_version.step();
-    const std::int64_t version = log.data_version.column_int64(0);
-    log.data_version.reset();
-    if (version == last_data_version) {
-      // Nobody committed since the last poll: nothing new, nothing pruned.
-      skipped_polls.fetch_add(1, std::memory_order_relaxed);
-      last_poll_ns.store(now);
-      if (replaced) notify_flush(FlushReason::kReplacedFile);
-      return PollOutcome{0, true};
-    }
     const std::int64_t from = cursor.load();
+    // One read transaction for the version check and the rows: the version
+    // is the snapshot's, and a poll that finds rows takes SQLite's read lock
+    // once (each lock and unlock is an fcntl on the -shm file).
     log.begin_read.step();
+    std::int64_t version = 0;
     try {
+      log.data_version.step();
+      version = log.data_version.column_int64(0);
+      log.data_version.reset();
+      if (version == last_data_version) {
+        // Nobody committed since the last poll: nothing new, nothing pruned.
+        log.end_read.step();
+        log.end_read.reset();
+        skipped_polls.fetch_add(1, std::memory_order_relaxed);
+        last_poll_ns.store(now);
+        if (replaced) notify_flush(FlushReason::kReplacedFile);
+        return PollOutcome{0, true};
+      }
       log.id_bounds.bind(1, from);
       log.id_bounds.step();
       const bool any_above = !log.id_bounds.column_is_null(0);
@@ -1184,6 +1307,7 @@ SqliteInvalidationBackend::Impl::PollOutcome SqliteInvalidationBackend::Impl::po
       log.end_read.step();  // ends the read transaction before handlers run
       log.end_read.reset();
     } catch (...) {
+      log.data_version.reset();
       log.id_bounds.reset();
       log.select_new.reset();
       // SQLite may already have rolled the read transaction back (an I/O
@@ -1277,6 +1401,7 @@ SqliteStats SqliteInvalidationBackend::stats() const {
   auto& d = *impl_;
   SqliteStats s;
   s.published = d.published.load();
+  s.publish_commits = d.publish_commits.load();
   s.publish_failures = d.publish_failures.load();
   s.busy_waits = d.busy_waits.load();
   s.polls = d.polls.load();

@@ -131,6 +131,10 @@ struct SqliteOptions {
 // runs one query (0 when the database was never opened).
 struct SqliteStats {
   std::uint64_t published = 0;         // publishes committed by publish() itself
+  // Write transactions those publishes took: fewer than `published` when
+  // threads publishing at the same time shared a group commit (one
+  // transaction, one row each).
+  std::uint64_t publish_commits = 0;
   std::uint64_t publish_failures = 0;  // publishes that threw BackendError (nothing queued)
   // The outbox (SqliteOptions::outbox_capacity). Every publish that returned
   // kQueued ends as exactly one of outbox_committed and outbox_dropped, or is
@@ -208,6 +212,10 @@ class SqliteInvalidationBackend final : public InvalidationBackend {
   // BackendError when the event was neither committed nor queued (a
   // non-transient error, the outbox disabled, or the outbox full: the message
   // names outbox_capacity); nothing was written or queued then.
+  // Thread-safe. Threads that publish while another's commit is under way
+  // share the next commit (group commit: one transaction, one row per
+  // event, in arrival order, at most 128 events); each call still returns
+  // its own event's outcome.
   PublishResult publish_result(const KeySet& keys);
   // publish_result() without the result: returns once committed or queued.
   void publish(const KeySet& keys) override;
