@@ -328,6 +328,7 @@ struct SqliteInvalidationBackend::Impl {
   std::mutex group_mu;
   std::deque<Ticket*> group_waiting;  // guarded by group_mu; FIFO; the front leads next
   bool group_leader = false;          // guarded by group_mu: a thread is committing a group
+  std::size_t last_group_size = 1;    // guarded by group_mu
 
   mutable std::mutex write_mu;
   std::unique_ptr<detail::EventLog> writer;  // guarded by write_mu
@@ -621,6 +622,15 @@ PublishResult SqliteInvalidationBackend::Impl::publish(const KeySet& keys) {
       // Lead (I13): at the front with no commit under way, so this ticket
       // is the first of the group.
       group_leader = true;
+      if (group_waiting.size() < last_group_size) {
+        // The last group's members were woken with this thread and are on
+        // their way back with their next events: let them queue first
+        // (arrivals wait behind a leader), or groups alternate between
+        // large and alone.
+        g.unlock();
+        std::this_thread::yield();
+        g.lock();
+      }
       std::vector<Ticket*> group;
       while (!group_waiting.empty() && group.size() < kMaxGroup) {
         group.push_back(group_waiting.front());
@@ -634,6 +644,7 @@ PublishResult SqliteInvalidationBackend::Impl::publish(const KeySet& keys) {
       // One transaction: all of the group committed, or none of it did.
       if (ticket.outcome == Ticket::Outcome::kCommitted) ring_doorbell();
       g.lock();
+      last_group_size = group.size();
       for (Ticket* t : group) {
         t->done = true;
         if (t != &ticket) t->cv.notify_one();
