@@ -41,6 +41,7 @@ nlohmann::json stats_to_json(const SqliteStats& stats) {
   nlohmann::json out = {
       {"published", stats.published},
       {"publish_commits", stats.publish_commits},
+      {"wake_mode", pjx::to_string(stats.wake_mode)},
       {"publish_failures", stats.publish_failures},
       {"busy_waits", stats.busy_waits},
       {"polls", stats.polls},

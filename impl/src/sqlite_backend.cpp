@@ -302,6 +302,7 @@ struct SqliteInvalidationBackend::Impl {
       outbox_committed{0}, outbox_dropped{0}, outbox_overflows{0}, outbox_retries{0}, checkpoints{0}, checkpoints_busy{0},
       rows_pruned{0};
   std::atomic<bool> wake_active{false};
+  std::atomic<WakeMode> wake_mode{WakeMode::kPolling};
   std::atomic<std::int64_t> cursor{0};
   std::atomic<std::int64_t> last_poll_ns{-1};  // monotonic; -1 = never
 
@@ -536,6 +537,16 @@ SqliteInvalidationBackend::~SqliteInvalidationBackend() {
 void SqliteInvalidationBackend::publish(const KeySet& keys) { impl_->publish(keys); }
 
 PublishResult SqliteInvalidationBackend::publish_result(const KeySet& keys) { return impl_->publish(keys); }
+
+const char* to_string(WakeMode mode) noexcept {
+  switch (mode) {
+    case WakeMode::kPolling: return "polling";
+    case WakeMode::kWrites: return "writes";
+    case WakeMode::kDoorbell: return "doorbell";
+    case WakeMode::kMixed: return "mixed";
+  }
+  return "unknown";
+}
 
 const char* to_string(PublishResult result) noexcept {
   switch (result) {
@@ -1036,6 +1047,7 @@ std::unique_ptr<detail::ChangeWatcher> SqliteInvalidationBackend::Impl::make_wat
   try {
     auto created = std::make_unique<detail::ChangeWatcher>(location.file);
     wake_active.store(true);
+    wake_mode.store(WakeMode::kWrites);  // the poll loop starts listening for writes
     return created;
   } catch (const std::system_error& e) {
     wake_failures.fetch_add(1, std::memory_order_relaxed);
@@ -1105,6 +1117,7 @@ void SqliteInvalidationBackend::Impl::poll_loop() {
     watcher.reset();
     data_check_at = kNoCheck;
     wake_active.store(false);
+    wake_mode.store(WakeMode::kPolling);
     wake_failures.fetch_add(1, std::memory_order_relaxed);
     warnings.warn("wake", std::string("the change watch broke (") + e.what() + "); polling every " +
                               seconds_text(options.poll_interval) + " until restarted");
@@ -1121,6 +1134,9 @@ void SqliteInvalidationBackend::Impl::poll_loop() {
     try {
       if ((want == Listen::kBells) != (listening == Listen::kBells)) watcher->watch_writes(want != Listen::kBells);
       listening = want;
+      wake_mode.store(want == Listen::kWrites  ? WakeMode::kWrites
+                      : want == Listen::kBells ? WakeMode::kDoorbell
+                                               : WakeMode::kMixed);
     } catch (const std::system_error& e) {
       watch_broke(e);
     }
@@ -1221,6 +1237,7 @@ void SqliteInvalidationBackend::Impl::poll_loop() {
   }
   watcher.reset();
   wake_active.store(false);
+  wake_mode.store(WakeMode::kPolling);
   poll_thread_id.store(std::thread::id{});
 }
 
@@ -1441,6 +1458,7 @@ SqliteStats SqliteInvalidationBackend::stats() const {
   s.wake_retries = d.wake_retries.load();
   s.wake_failures = d.wake_failures.load();
   s.wake_active = d.wake_active.load();
+  s.wake_mode = d.wake_mode.load();
   s.reopens = d.reopens.load();
   s.queued = d.queued.load();
   s.outbox_committed = d.outbox_committed.load();

@@ -515,8 +515,10 @@ SqliteOptions silent_publisher_options() { return wake_options(false, false); }
 TEST_F(SqliteBackendTest, AChangeWakeDeliversWithoutWaitingForThePollInterval) {
   SqliteInvalidationBackend listener(db_, wake_options(true)), publisher(db_, silent_publisher_options());
   Inbox inbox;
+  EXPECT_EQ(listener.stats().wake_mode, WakeMode::kPolling);  // not started
   listener.start(inbox.handler());
   EXPECT_TRUE(listener.stats().wake_active);
+  EXPECT_EQ(listener.stats().wake_mode, WakeMode::kWrites);  // no doorbell heard
   publisher.publish({"woken"});
   ASSERT_TRUE(inbox.wait_for(1, 20s));
   const auto stats = listener.stats();
@@ -558,11 +560,13 @@ TEST_F(SqliteBackendTest, AfterDoorbellsASilentPublisherIsFoundByTheTimedPollThe
   // The -wal write may have delivered it before the doorbell was heard; the
   // listener counts a doorbell wake after it has reset its watch.
   ASSERT_TRUE(eventually([&] { return listener.stats().doorbell_wakes >= 1; }));
+  EXPECT_EQ(listener.stats().wake_mode, WakeMode::kDoorbell);
   const auto timed_before = listener.stats().timed_polls;
   silent.publish({"silent"});
   ASSERT_TRUE(inbox.wait_for(2, 20s));
   EXPECT_GT(listener.stats().timed_polls, timed_before) << "found by a wake while only doorbells should wake";
-  std::this_thread::sleep_for(50ms);  // the listener resets its watch right after that poll
+  // The listener resets its watch right after that poll.
+  ASSERT_TRUE(eventually([&] { return listener.stats().wake_mode == WakeMode::kMixed; }));
   const auto wakes_before = listener.stats().wakes;
   for (int i = 0; i < 4; ++i) {
     silent.publish({"silent" + std::to_string(i)});
@@ -651,6 +655,8 @@ TEST_F(SqliteBackendTest, WithoutWakesTheListenerWaitsForItsPollInterval) {
   EXPECT_FALSE(inbox.wait_for(1, 300ms));
   EXPECT_EQ(listener.stats().wakes, 0u);
   EXPECT_FALSE(listener.stats().wake_active);
+  EXPECT_EQ(listener.stats().wake_mode, WakeMode::kPolling);
+  EXPECT_STREQ(to_string(listener.stats().wake_mode), "polling");
 }
 
 TEST_F(SqliteBackendTest, WakesSurviveACheckpointThatResetsAndTruncatesTheWal) {

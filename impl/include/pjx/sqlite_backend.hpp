@@ -127,6 +127,18 @@ struct SqliteOptions {
   std::function<void(const std::string& message)> on_warning;
 };
 
+// How a started listener is woken now (SqliteStats::wake_mode).
+enum class WakeMode {
+  kPolling,   // by its timed polls only: not started, wake_on_change off, or the watch broke
+  kWrites,    // by -wal writes (no doorbell heard in the last 10 minutes): every commit wakes it,
+              // often before the commit is visible, hence the re-polls
+  kDoorbell,  // by doorbells only: publishers ring, and no commit came without a ring for
+              // 10 minutes (a non-ringing publisher's next commit waits for the timed poll)
+  kMixed,     // by both: a -wal write waits 1 ms for its doorbell, then polls (ringing and
+              // non-ringing publishers share the file)
+};
+const char* to_string(WakeMode mode) noexcept;
+
 // Counters since construction. Reading them is cheap except `lag`, which
 // runs one query (0 when the database was never opened).
 struct SqliteStats {
@@ -173,6 +185,7 @@ struct SqliteStats {
   std::uint64_t wake_retries = 0;      // re-polls after an empty wake (0.2, 1, 5, 15, 40, 100, 250 ms)
   std::uint64_t wake_failures = 0;     // times the change watch could not be set up or broke
   bool wake_active = false;            // a change watch is in place now
+  WakeMode wake_mode = WakeMode::kPolling;
   std::uint64_t reopens = 0;           // the file at the path was replaced or deleted: reopened + flushed
   std::int64_t cursor = 0;             // highest id read; only increases while listening
   std::int64_t lag = 0;                // rows on our channel from others above cursor
