@@ -1303,6 +1303,17 @@ SqliteInvalidationBackend::Impl::PollOutcome SqliteInvalidationBackend::Impl::po
     // One read transaction for the version check and the rows: the version
     // is the snapshot's, and a poll that finds rows takes SQLite's read lock
     // once (each lock and unlock is an fcntl on the -shm file).
+    if (log.connection().in_transaction()) {
+      // A read transaction that an earlier poll's error left open would make
+      // every BEGIN fail from now on.
+      try {
+        log.rollback.step();
+      } catch (...) {
+        log.rollback.reset();
+        throw;
+      }
+      log.rollback.reset();
+    }
     log.begin_read.step();
     std::int64_t version = 0;
     try {
