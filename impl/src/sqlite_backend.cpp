@@ -137,8 +137,10 @@
 #include <atomic>
 #include <cmath>
 #include <condition_variable>
+#include <array>
 #include <deque>
 #include <limits>
+#include <span>
 #include <cstdio>
 #include <cstring>
 #include <system_error>
@@ -313,10 +315,11 @@ struct SqliteInvalidationBackend::Impl {
   // its publisher's stack; the leader fills in the outcome under write_mu
   // and then sets `done` under group_mu, which the owner waits for.
   struct Ticket {
-    enum class Outcome { kCommitted, kQueued, kFailed, kConfigFailed };
+    enum class Outcome { kPending, kCommitted, kQueued, kFailed, kConfigFailed };
     std::string keys_json;
     std::size_t key_count = 0;
-    Outcome outcome = Outcome::kFailed;
+    Outcome outcome = Outcome::kPending;
+    bool rings = false;   // the group committed and this is its leader's ticket: ring the doorbell
     std::string message;  // kQueued: the warning to pass on ("" for none); failures: the error
     int code = 0;         // kFailed: the SQLite extended result code, or 0
     bool done = false;    // guarded by group_mu
@@ -479,10 +482,10 @@ struct SqliteInvalidationBackend::Impl {
   // Commits the group in one transaction, or queues all of it (after a
   // transient failure, or behind queued events), or fails all of it; the
   // outcome goes to every ticket, never thrown. REQUIRES: write_mu held.
-  void commit_group_locked(const std::vector<Ticket*>& group) noexcept;
+  void commit_group_locked(std::span<Ticket* const> group) noexcept;
   // Queues a ticket's event and sets its outcome (kQueued with `warning`,
   // or kFailed when the outbox refuses it). REQUIRES: bg_mu held.
-  void enqueue_ticket_locked(Ticket& ticket, const std::string& cause, std::string warning) noexcept;
+  void enqueue_ticket_locked(Ticket& ticket, const std::string& cause, const std::string& warning) noexcept;
   // Appends to the outbox; throws BackendError when it is full.
   // REQUIRES: bg_mu held, outbox_capacity > 0.
   PublishResult enqueue_locked(std::string keys_json, std::size_t key_count, const std::string& cause);
@@ -563,8 +566,8 @@ void SqliteInvalidationBackend::Impl::commit_locked(const std::vector<std::strin
   // Read the clock once the write lock is ours: a time read before a long
   // wait for the lock would stamp the row (and prune) in the past, and the
   // next publisher's prune could delete it before anyone read it.
-  const double now = clock->wall_seconds();
   try {
+    const double now = clock->wall_seconds();
     for (const std::string_view keys_json : events) {
       log.insert_event.bind(1, std::string_view(instance_id))
           .bind(2, std::string_view(options.channel))
@@ -627,11 +630,13 @@ PublishResult SqliteInvalidationBackend::Impl::publish(const KeySet& keys) {
   ticket.key_count = keys.size();
   {
     std::unique_lock g(group_mu);
-    group_waiting.push_back(&ticket);
+    group_waiting.push_back(&ticket);  // may throw: nothing is shared yet
     while (!ticket.done && (group_leader || group_waiting.front() != &ticket)) ticket.cv.wait(g);
     if (!ticket.done) {
       // Lead (I13): at the front with no commit under way, so this ticket
-      // is the first of the group.
+      // is the first of the group. Nothing below throws until the group is
+      // done: a leader that left by an exception would leave its group, and
+      // every later publisher, waiting forever.
       group_leader = true;
       if (group_waiting.size() < last_group_size) {
         // The last group's members were woken with this thread and are on
@@ -642,20 +647,20 @@ PublishResult SqliteInvalidationBackend::Impl::publish(const KeySet& keys) {
         std::this_thread::yield();
         g.lock();
       }
-      std::vector<Ticket*> group;
-      while (!group_waiting.empty() && group.size() < kMaxGroup) {
-        group.push_back(group_waiting.front());
+      std::array<Ticket*, kMaxGroup> members{};
+      std::size_t count = 0;
+      while (!group_waiting.empty() && count < kMaxGroup) {
+        members[count++] = group_waiting.front();
         group_waiting.pop_front();
       }
+      const std::span<Ticket* const> group(members.data(), count);
       g.unlock();
       {
         std::lock_guard lock(write_mu);
         commit_group_locked(group);
       }
-      // One transaction: all of the group committed, or none of it did.
-      if (ticket.outcome == Ticket::Outcome::kCommitted) ring_doorbell();
       g.lock();
-      last_group_size = group.size();
+      last_group_size = count;
       for (Ticket* t : group) {
         t->done = true;
         if (t != &ticket) t->cv.notify_one();
@@ -665,11 +670,16 @@ PublishResult SqliteInvalidationBackend::Impl::publish(const KeySet& keys) {
     }
   }
   switch (ticket.outcome) {
-    case Ticket::Outcome::kCommitted: return PublishResult::kCommitted;
+    case Ticket::Outcome::kCommitted:
+      // Once per group, by its leader, after the commit and outside every
+      // lock and the leader's role (I12): a warning sink may publish.
+      if (ticket.rings) ring_doorbell();
+      return PublishResult::kCommitted;
     case Ticket::Outcome::kQueued:
       if (!ticket.message.empty()) warnings.warn("queued", ticket.message);  // no lock held: the sink may call stats()
       return PublishResult::kQueued;
     case Ticket::Outcome::kConfigFailed: throw ConfigError(ticket.message);
+    case Ticket::Outcome::kPending:
     case Ticket::Outcome::kFailed: break;
   }
   if (ticket.message.empty()) throw BackendError("publish was not committed: out of memory", 0);
@@ -677,31 +687,46 @@ PublishResult SqliteInvalidationBackend::Impl::publish(const KeySet& keys) {
 }
 
 void SqliteInvalidationBackend::Impl::enqueue_ticket_locked(Ticket& ticket, const std::string& cause,
-                                                            std::string warning) noexcept {
+                                                            const std::string& warning) noexcept {
   try {
-    enqueue_locked(std::move(ticket.keys_json), ticket.key_count, cause);
-    ticket.outcome = Ticket::Outcome::kQueued;
-    ticket.message = std::move(warning);
+    enqueue_locked(std::move(ticket.keys_json), ticket.key_count, cause);  // counts its own refusals
   } catch (const BackendError& e) {  // the outbox is full, or its thread cannot start: counted, recorded
     ticket.outcome = Ticket::Outcome::kFailed;
-    ticket.message = e.what();
     ticket.code = e.code();
-  } catch (const std::exception& e) {  // out of memory
+    try {
+      ticket.message = e.what();
+    } catch (...) {  // publish() throws its own message for an empty one
+    }
+    return;
+  } catch (...) {  // out of memory: not queued, not counted yet
     publish_failures.fetch_add(1, std::memory_order_relaxed);
     ticket.outcome = Ticket::Outcome::kFailed;
-    ticket.message = std::string("publish was not committed nor queued: ") + e.what();
+    return;
+  }
+  ticket.outcome = Ticket::Outcome::kQueued;
+  try {
+    ticket.message = warning;
+  } catch (...) {  // queued all the same; only the warning is lost
   }
 }
 
-void SqliteInvalidationBackend::Impl::commit_group_locked(const std::vector<Ticket*>& group) noexcept {
+void SqliteInvalidationBackend::Impl::commit_group_locked(std::span<Ticket* const> group) noexcept {
   const bool outbox_on = options.outbox_capacity > 0;
-  const auto fail_all = [&](Ticket::Outcome outcome, const std::string& message, int code) {
-    publish_failures.fetch_add(group.size(), std::memory_order_relaxed);
-    record_error(message);
+  // Every ticket leaves with an outcome other than kPending, and each failed
+  // one is counted once in publish_failures.
+  const auto fail_all = [&](Ticket::Outcome outcome, const std::string& message, int code) noexcept {
     for (Ticket* t : group) {
       t->outcome = outcome;
-      t->message = message;
       t->code = code;
+      try {
+        t->message = message;
+      } catch (...) {  // publish() throws its own message for an empty one
+      }
+    }
+    publish_failures.fetch_add(group.size(), std::memory_order_relaxed);
+    try {
+      record_error(message);
+    } catch (...) {  // out of memory: last_error keeps the previous error
     }
   };
   try {
@@ -728,6 +753,7 @@ void SqliteInvalidationBackend::Impl::commit_group_locked(const std::vector<Tick
       published.fetch_add(group.size(), std::memory_order_relaxed);
       publish_commits.fetch_add(1, std::memory_order_relaxed);
       for (Ticket* t : group) t->outcome = Ticket::Outcome::kCommitted;
+      group.front()->rings = true;  // the leader's own ticket
     } catch (const BackendError& e) {
       std::string message = what + " was not committed: " + e.what();
       if ((e.code() & 0xFF) == SQLITE_BUSY) {
@@ -749,14 +775,14 @@ void SqliteInvalidationBackend::Impl::commit_group_locked(const std::vector<Tick
       // The file appeared after construction and is not usable.
       fail_all(Ticket::Outcome::kConfigFailed, e.what(), 0);
     }
-  } catch (const std::exception& e) {  // out of memory while building a message or the batch
+  } catch (...) {
+    // Out of memory while building a message or the batch, or a Clock that
+    // threw: whatever has no outcome yet fails (the transaction, if one was
+    // begun, was rolled back by commit_locked).
     for (Ticket* t : group) {
-      if (t->outcome != Ticket::Outcome::kFailed || !t->message.empty()) continue;
+      if (t->outcome != Ticket::Outcome::kPending) continue;
       publish_failures.fetch_add(1, std::memory_order_relaxed);
-      try {
-        t->message = e.what();
-      } catch (...) {  // publish() throws its own message for an empty one
-      }
+      t->outcome = Ticket::Outcome::kFailed;
     }
   }
 }
