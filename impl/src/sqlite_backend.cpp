@@ -88,8 +88,10 @@
 //       (the whole group is queued, in order, when the commit failed for a
 //       transient reason or the outbox was not empty) or failed, and the
 //       group shares its fate because it is one transaction. A thread
-//       publishing alone commits its event alone, as before; the doorbell
-//       is rung once per group.
+//       publishing alone commits its event alone, as before. The doorbell
+//       is rung once per group, by its leader, after the group is done and
+//       the leader's role released (a warning sink may publish). Nothing
+//       between taking the role and releasing it can throw out of it.
 //
 // Poller states (one thread per started backend):
 //
