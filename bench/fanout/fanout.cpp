@@ -47,6 +47,7 @@
 #include <vector>
 
 #include "../micro/bench_dir.hpp"
+#include "bench.hpp"
 #include "results.hpp"
 #include "check/stats.hpp"
 
@@ -330,21 +331,6 @@ Json run_once(const Config& c, Wake wake, int workers, std::uint64_t seed) {
   return m;
 }
 
-// Per metric, the median over runs (numbers only).
-Json medians(const std::vector<Json>& samples) {
-  Json out = Json::object();
-  for (const auto& [key, value] : samples.front().items()) {
-    if (!value.is_number()) {
-      out[key] = value;
-      continue;
-    }
-    std::vector<double> v;
-    for (const auto& s : samples) v.push_back(s.at(key).get<double>());
-    out[key] = round3(percentile(v, 50));
-  }
-  return out;
-}
-
 Wake parse_wake(const std::string& s) {
   if (s == "off") return Wake::kOff;
   if (s == "wal") return Wake::kWal;
@@ -420,7 +406,7 @@ int main(int argc, char** argv) {
         }
         if (samples.back().contains("failures") || samples.back().at("missing").get<std::int64_t>() != 0) ok = false;
       }
-      Json row = {{"wake", wake_name(wake)}, {"workers", workers}, {"metrics", medians(samples)}, {"samples", samples}};
+      Json row = {{"wake", wake_name(wake)}, {"workers", workers}, {"metrics", pjx::harness::median_metrics(samples)}, {"samples", samples}};
       print_row(std::cout, row);
       doc["results"].push_back(row);
     }
