@@ -115,5 +115,6 @@ CheckResult check_wake_fallback(const HistoryModel& m, const Json& params);
 CheckResult check_reconnect(const HistoryModel& m, const Json& params);
 CheckResult check_disk_full(const HistoryModel& m, const Json& params);
 CheckResult check_io_fault(const HistoryModel& m, const Json& params);
+CheckResult check_stale_reads(const HistoryModel& m, const Json& params);
 
 }  // namespace pjx::harness::detail

@@ -29,6 +29,7 @@ const std::vector<std::pair<std::string, CheckFn>>& registry() {
       {"io_fault", detail::check_io_fault},
       {"wake_latency", detail::check_wake_latency},
       {"wake_fallback", detail::check_wake_fallback},
+      {"stale_reads", detail::check_stale_reads},
   };
   return checks;
 }

@@ -165,6 +165,36 @@
 //     Metrics: fallback_workers, wake_failures, fallback_warnings,
 //     fallback_deliveries, fallback_late, fallback_latency_p50_ms,
 //     fallback_latency_max_ms.
+// 17. stale_reads (what the workers serve; protocol v2 `read`/`write`,
+//     check_reads.cpp): each answered read of key k returns a version >= the
+//     version of every acknowledged write of k whose deadline for the
+//     reader is before the read began (read_result.t_begin). A write's
+//     deadline is its `written.t` for the writer's own reads (it evicts
+//     before it answers), else written.t + params.bound_ms (default
+//     poll_interval_ms + params.slack_ms (250)), extended while a fault
+//     window holds the invalidation back and overlaps [t_begin, deadline]:
+//     the reader's own `pause` to its end + params.after_resume_ms (default
+//     poll_interval_ms + slack), a `lock`, `disk_full`, `vfs_fault`,
+//     `readonly_dir`, `redis_restart` or `client_kill` window (and the
+//     writer's own pause, for a queued write) to its end +
+//     params.after_fault_ms (default 1500 + poll_interval_ms). A write
+//     answered with `error` imposes nothing. A read may not return a version
+//     above the number of writes of its key sent before it ended (no write
+//     could have made it). Shown when >= 1 read was answered, >= 1 read was
+//     checked against another worker's write, and, when reads with slow_ms
+//     were sent, >= 1 of them overlapped another worker's write of its key
+//     (the fill-vs-invalidate race happened). `skip` when no worker
+//     advertises the `reads` capability and no read was sent.
+//     expect=reproduced: reproduced iff stale reads > 0. Evidence: each
+//     stale read with its key, versions, the write that should have evicted
+//     it, its deadline, and the reader's delivery of that write and flushes
+//     around it. Metrics: reads, read_hits, read_errors, writes,
+//     checked_reads, stale_reads, future_reads, slow_reads, races,
+//     max_read_lag_ms (longest a returned version had been superseded when
+//     the read began, within the bound or not), worst_stale_read_ms (the
+//     furthest a stale read began past its deadline), read_bound_ms.
+//     Details: stale_reads [{worker, incarnation, read_id, key, version,
+//     expected, write_id, t, deadline_t, hit}].
 //
 // judge(): `error` records make the verdict `error`, else `skip` records make
 // it `skip` (the named checks are listed with that verdict, not run). A

@@ -877,7 +877,7 @@ TEST(CheckNames, ListsEveryDocumentedCheck) {
             (std::vector<std::string>{"fanout", "isolation", "no_replay", "latency", "staleness",
                                       "rejection", "sidecars", "integrity", "crash_safety",
                                       "lock_contention", "pruning", "reconnect", "disk_full",
-                                      "io_fault", "wake_latency", "wake_fallback"}));
+                                      "io_fault", "wake_latency", "wake_fallback", "stale_reads"}));
 }
 
 }  // namespace

@@ -71,7 +71,25 @@ class HistoryBuilder {
   HistoryBuilder& start(double ms, const std::string& w) {
     if (std::find(started_.begin(), started_.end(), w) == started_.end()) started_.push_back(w);
     op(ms, w, "start");
-    return ev(ms + 1, w, "ready", {{"caps", {"stats", "flush"}}, {"pid", pids_[w]}});
+    return ev(ms + 1, w, "ready", {{"caps", {"stats", "flush", "reads"}}, {"pid", pids_[w]}});
+  }
+  // A `write` op of `key` at ms (keys {key, e:<id>}), answered `written` with
+  // `version` at ms + 2, having begun at ms.
+  HistoryBuilder& write(double ms, const std::string& w, std::int64_t id, const std::string& key,
+                        std::int64_t version) {
+    op(ms, w, "write", {{"id", id}, {"key", key}, {"keys", {"e:" + std::to_string(id), key}}});
+    return ev(ms + 2, w, "written",
+              {{"id", id}, {"key", key}, {"version", version}, {"t_begin", ns(ms)}});
+  }
+  // A `read` op of `key` at ms, answered `read_result` with `version` at
+  // ms + 1, having begun at ms.
+  HistoryBuilder& read(double ms, const std::string& w, std::int64_t id, const std::string& key,
+                       std::int64_t version, bool hit = true, double slow_ms = 0) {
+    Json fields = {{"id", id}, {"key", key}};
+    if (slow_ms > 0) fields["slow_ms"] = slow_ms;
+    op(ms, w, "read", fields);
+    return ev(ms + 1 + slow_ms, w, "read_result",
+              {{"id", id}, {"key", key}, {"version", version}, {"hit", hit}, {"t_begin", ns(ms)}});
   }
   HistoryBuilder& publish_op(double ms, const std::string& w, std::int64_t id) {
     return op(ms, w, "publish", {{"id", id}, {"keys", keys_of(id)}});

@@ -52,6 +52,7 @@ class RecordReader {
     return keys;
   }
   std::int64_t t() const { return record_.at("t").get<std::int64_t>(); }
+  const Json& record() const { return record_; }
 
  private:
   const Json& record_;
@@ -186,20 +187,55 @@ class ModelBuilder {
     if (!inc) return anomaly(index, "op " + name + " to worker " + worker + " never spawned");
     if (name == "start") {
       if (!m_.incarnations[*inc].t_start_op) m_.incarnations[*inc].t_start_op = t;
-    } else if (name == "publish") {
+    } else if (name == "publish" || name == "write") {
       Publish p;
       p.id = r.integer("id");
+      p.op = name;
       p.publisher = *inc;
       p.channel = m_.incarnations[*inc].channel;
       p.keys = r.keys("keys");
       p.t_op = t;
       p.record = index;
-      if (m_.publish_index_.count(p.id) != 0) {
-        return anomaly(index, "publish id " + std::to_string(p.id) + " used twice");
+      if (name == "write") p.write_key = r.str("key");
+      add_publish(std::move(p), index);
+    } else if (name == "burst") {
+      const Json& record = r.record();
+      const auto list = record.find("publishes");
+      if (list == record.end() || !list->is_array()) r.fail("no array \"publishes\"");
+      for (const Json& entry : *list) {
+        RecordReader e(entry, index);
+        Publish p;
+        p.id = e.integer("id");
+        p.op = name;
+        p.publisher = *inc;
+        p.channel = m_.incarnations[*inc].channel;
+        p.keys = e.keys("keys");
+        p.t_op = t;
+        p.record = index;
+        add_publish(std::move(p), index);
       }
-      m_.publish_index_[p.id] = m_.publishes.size();
-      m_.publishes.push_back(std::move(p));
+    } else if (name == "read") {
+      Read read;
+      read.id = r.integer("id");
+      read.reader = *inc;
+      read.key = r.str("key");
+      read.t_op = t;
+      read.slow_ms = r.record().value("slow_ms", 0.0);
+      read.record = index;
+      if (m_.read_index_.count(read.id) != 0 || m_.publish_index_.count(read.id) != 0) {
+        return anomaly(index, "read id " + std::to_string(read.id) + " used twice");
+      }
+      m_.read_index_[read.id] = m_.reads.size();
+      m_.reads.push_back(std::move(read));
     }
+  }
+
+  void add_publish(Publish p, std::size_t index) {
+    if (m_.publish_index_.count(p.id) != 0 || m_.read_index_.count(p.id) != 0) {
+      return anomaly(index, "publish id " + std::to_string(p.id) + " used twice");
+    }
+    m_.publish_index_[p.id] = m_.publishes.size();
+    m_.publishes.push_back(std::move(p));
   }
 
   void event(const Json& record, const RecordReader& r, std::int64_t t, std::size_t index) {
@@ -217,25 +253,44 @@ class ModelBuilder {
           }
         }
       }
-    } else if (name == "published" || name == "error") {
+    } else if (name == "read_result" || (name == "error" && is_read(record))) {
+      const auto id = r.opt_integer("id");
+      const auto it = id ? m_.read_index_.find(*id) : m_.read_index_.end();
+      if (it == m_.read_index_.end()) {
+        return anomaly(index, name + " for unknown read id");
+      }
+      Read& read = m_.reads[it->second];
+      if (name == "read_result") {
+        read.version = r.opt_integer("version");
+        if (!read.version) return anomaly(index, "read_result without an integer version");
+        read.t_end = t;
+        read.t_begin = r.opt_integer("t_begin");
+        read.hit = record.value("hit", false);
+      } else {
+        read.error = r.str_or("message", "");
+      }
+    } else if (name == "published" || name == "written" || name == "error") {
       auto id = r.opt_integer("id");
       if (!id) {
-        if (name == "published") anomaly(index, "published without an integer id");
+        if (name != "error") anomaly(index, name + " without an integer id");
         return;  // an error about a bad line or another op
       }
       auto it = m_.publish_index_.find(*id);
       if (it == m_.publish_index_.end()) {
-        if (name == "published") anomaly(index, "published for unknown id " + std::to_string(*id));
+        if (name != "error") anomaly(index, name + " for unknown id " + std::to_string(*id));
         return;
       }
       Publish& p = m_.publishes[it->second];
-      if (name == "published") {
+      if (name != "error") {
         p.t_commit = t;
         p.t_begin = r.opt_integer("t_begin");
         const auto queued = record.find("queued");
         p.queued = queued != record.end() && queued->is_boolean() && queued->get<bool>();
       } else {
         p.error = r.str_or("message", "");
+      }
+      if (p.write_key) {
+        if (auto version = r.opt_integer("version")) p.version = version;
       }
     } else if (name == "received") {
       Delivery d;
@@ -295,6 +350,13 @@ class ModelBuilder {
       open_[key] = m_.faults.size();
     }
     m_.faults.push_back(std::move(window));
+  }
+
+  // An `error` event answering a read: its id is a read's.
+  bool is_read(const Json& record) const {
+    const auto id = record.find("id");
+    return id != record.end() && id->is_number_integer() &&
+           m_.read_index_.count(id->get<std::int64_t>()) != 0;
   }
 
   HistoryModel& m_;

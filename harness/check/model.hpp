@@ -10,8 +10,14 @@
 //     incarnation with its pid (else the current one).
 //  2. An incarnation's channel is meta.workers[name].channel, else
 //     meta.params.channel.
-//  3. A publish is its `publish` op; `published` (same id) gives t_commit (its
-//     `t`) and t_begin; `error` (same id) means it did not commit.
+//  3. A publish is its `publish` op, a `write` op (protocol v2: its version
+//     bump is published with the op's `keys`), or one entry of a `burst`
+//     op's `publishes`; `published` (`written` for a write; same id) gives
+//     t_commit (its `t`) and t_begin; `error` (same id) means it did not
+//     commit. A write's `written.version` (or `error.version`: bumped in the
+//     truth store, not published) is its version.
+//  3a. A read is its `read` op; `read_result` (same id) gives its version,
+//     hit, t_begin and t; `error` (same id) means it returned nothing.
 //  4. A `received` event is a delivery; it maps to the publish whose key set
 //     equals its key set (each publish carries a unique key `e:<id>`), else
 //     publish_id is kUnmatched.
@@ -70,6 +76,7 @@ struct Incarnation {
 
 struct Publish {
   std::int64_t id = 0;
+  std::string op = "publish";     // the op that carried it: publish, write or burst
   std::size_t publisher = 0;      // incarnation index
   std::string channel;            // the publisher's channel
   std::vector<std::string> keys;  // sorted, without duplicates
@@ -79,10 +86,31 @@ struct Publish {
   bool queued = false;                   // `published.queued`: kept in the worker's outbox, committed later
   std::optional<std::string> error;      // `error.message`: not committed
   std::size_t record = 0;                // index of the op in the history
+  std::optional<std::string> write_key;  // a write: the truth-store key it bumped
+  std::optional<std::int64_t> version;   // a write: the version it made
 
   // Acknowledged: reported `published` and no `error`.
   bool acked() const { return t_commit.has_value() && !error.has_value(); }
   // When the publish began: t_begin, else the op's time.
+  std::int64_t begin() const { return t_begin.value_or(t_op); }
+};
+
+// A `read` op (protocol v2): a load through the worker's cache of one
+// truth-store key, answered `read_result`.
+struct Read {
+  std::int64_t id = 0;
+  std::size_t reader = 0;  // incarnation index
+  std::string key;
+  std::int64_t t_op = 0;
+  double slow_ms = 0;                    // the loader's pause, to open a race
+  std::optional<std::int64_t> version;   // `read_result.version`
+  bool hit = false;                      // served from the cache
+  std::optional<std::int64_t> t_begin;   // `read_result.t_begin`
+  std::optional<std::int64_t> t_end;     // `read_result.t`
+  std::optional<std::string> error;      // `error.message`
+  std::size_t record = 0;
+
+  bool answered() const { return version.has_value() && t_end.has_value(); }
   std::int64_t begin() const { return t_begin.value_or(t_op); }
 };
 
@@ -140,6 +168,7 @@ class HistoryModel {
 
   std::vector<Incarnation> incarnations;  // spawn order
   std::vector<Publish> publishes;         // op order
+  std::vector<Read> reads;                // op order
   std::vector<Delivery> deliveries;       // history order
   std::vector<FaultWindow> faults;        // begin order
   std::vector<Probe> probes;              // history order
@@ -174,6 +203,7 @@ class HistoryModel {
  private:
   friend class detail::ModelBuilder;
   std::map<std::int64_t, std::size_t> publish_index_;  // id -> publishes[]
+  std::map<std::int64_t, std::size_t> read_index_;     // id -> reads[]
   std::map<std::pair<std::size_t, std::int64_t>, std::vector<std::size_t>> pair_index_;
 };
 

@@ -121,6 +121,15 @@ class Runner {
     bool can_publish() const {
       return alive() && ready && !paused && !stop_sent && !spec->expect_fatal;
     }
+    // Speaks protocol v2's read and write (ready.caps has "reads").
+    bool can_read() const {
+      return can_publish() && std::find(caps.begin(), caps.end(), "reads") != caps.end();
+    }
+  };
+  struct ReadState {
+    std::string worker;
+    const ChildProcess* proc = nullptr;
+    bool answered = false;
   };
   struct PublishState {
     std::string worker;
@@ -157,9 +166,16 @@ class Runner {
   void start_workers();
   void run_timeline();
   void do_publish(const PlannedAction& a);
+  void do_read(const PlannedAction& a);
+  void do_write(const PlannedAction& a);
+  void do_burst(const PlannedAction& a);
+  // The first of a's candidates that can_read(), else nullptr (noted).
+  Slot* reader_for(const PlannedAction& a, const char* what);
   void do_fault(const PlannedAction& a);
   void heal();
   void quiesce();
+  void read_back();
+  bool reads_answered(std::int64_t deadline);
   void check_probes();
   void teardown();
   Json meta() const;
@@ -179,6 +195,9 @@ class Runner {
   std::vector<std::unique_ptr<Slot>> slots_;
   std::vector<PlannedAction> plan_;
   std::map<std::int64_t, PublishState> publishes_;
+  std::map<std::int64_t, ReadState> reads_;
+  std::int64_t next_read_back_id_ = 0;  // ids above every planned one
+  fs::path truth_path_;                 // the truth store of [reads] (PJX_TRUTH_DB)
   std::int64_t workload_t0_ = 0;
   // Active fault windows, by fault index.
   std::map<std::size_t, std::unique_ptr<DbWriteLock>> locks_;
@@ -266,6 +285,7 @@ void Runner::prepare_slot(Slot& s, const WorkerSpec& spec) {
     s.env["PJX_BUSY_TIMEOUT"] = format_seconds(timing_.busy_timeout_ms / 1000);
   }
   s.env["PJX_WORKER_NAME"] = spec.name;
+  if (scenario_.reads) s.env["PJX_TRUTH_DB"] = truth_path_.string();
   bool faketime = spec.faketime;
   for (const FaultSpec& f : scenario_.faults) {
     if (f.action == "clock_step" && f.worker == spec.name) faketime = true;
@@ -380,12 +400,15 @@ void Runner::on_line(Slot& s, ChildProcess* p, std::string line) {
     s.stopped = true;
   } else if (kind == "stats") {
     s.stats_answered = true;
-  } else if ((kind == "published" || kind == "error") && ev.contains("id") &&
+  } else if ((kind == "read_result" || kind == "error") && ev.contains("id") &&
+             ev["id"].is_number_integer() && reads_.count(ev["id"].get<std::int64_t>()) != 0) {
+    reads_[ev["id"].get<std::int64_t>()].answered = true;
+  } else if ((kind == "published" || kind == "written" || kind == "error") && ev.contains("id") &&
              ev["id"].is_number_integer()) {
     auto it = publishes_.find(ev["id"].get<std::int64_t>());
     if (it != publishes_.end()) {
       it->second.answered = true;
-      if (kind == "published") {
+      if (kind != "error") {
         it->second.committed = true;
         it->second.t_begin = integer("t_begin", t);
       }
@@ -477,6 +500,21 @@ Json Runner::meta() const {
     }
     if (scenario_.workload->rate) workload["rate_per_s"] = *scenario_.workload->rate;
     workload["shared_keys"] = scenario_.workload->shared_keys;
+  }
+  if (scenario_.reads) {
+    std::size_t reads = 0, writes = 0, slow = 0, bursts = 0;
+    for (const PlannedAction& a : plan_) {
+      if (a.kind == PlannedAction::Kind::kRead) ++reads;
+      if (a.kind == PlannedAction::Kind::kRead && a.slow_ms > 0) ++slow;
+      if (a.kind == PlannedAction::Kind::kWrite) ++writes;
+      if (a.kind == PlannedAction::Kind::kBurst) ++bursts;
+    }
+    workload["reads"] = {{"reads", reads},
+                         {"writes", writes},
+                         {"slow_reads", slow},
+                         {"bursts", bursts},
+                         {"keys", scenario_.reads->keys},
+                         {"truth_db", truth_path_.string()}};
   }
   return {{"type", "meta"},
           {"scenario", scenario_.name},
@@ -606,6 +644,15 @@ void Runner::run_timeline() {
       case PlannedAction::Kind::kPublish:
         do_publish(a);
         break;
+      case PlannedAction::Kind::kRead:
+        do_read(a);
+        break;
+      case PlannedAction::Kind::kWrite:
+        do_write(a);
+        break;
+      case PlannedAction::Kind::kBurst:
+        do_burst(a);
+        break;
       case PlannedAction::Kind::kStartWorker: {
         Slot& s = slot(a.worker());
         spawn(s);
@@ -648,6 +695,93 @@ void Runner::do_publish(const PlannedAction& a) {
                         2 * kSecond)) {
       note("publish " + std::to_string(id) + " was not answered in time; the timeline goes on");
     }
+  }
+}
+
+Runner::Slot* Runner::reader_for(const PlannedAction& a, const char* what) {
+  for (const std::string& name : a.candidates) {
+    Slot& s = slot(name);
+    if (s.can_read()) return &s;
+  }
+  std::string names;
+  for (const std::string& n : a.candidates) names += (names.empty() ? "" : ", ") + n;
+  note(std::string(what) + " " + std::to_string(a.publish_id) + " not sent: none of " + names +
+       " could take it (not ready, paused, killed, stopped, or no \"reads\" capability)");
+  return nullptr;
+}
+
+void Runner::do_read(const PlannedAction& a) {
+  Slot* s = reader_for(a, "read");
+  if (s == nullptr) return;
+  reads_[a.publish_id] = ReadState{s->name, s->proc.get()};
+  Json op = {{"op", "read"}, {"id", a.publish_id}, {"key", a.key}};
+  if (a.slow_ms > 0) op["slow_ms"] = a.slow_ms;
+  send(*s, std::move(op));
+}
+
+void Runner::do_write(const PlannedAction& a) {
+  Slot* s = reader_for(a, "write");
+  if (s == nullptr) return;
+  publishes_[a.publish_id] = PublishState{s->name, s->channel, s->proc.get()};
+  send(*s, {{"op", "write"}, {"id", a.publish_id}, {"key", a.key}, {"keys", a.keys}});
+}
+
+void Runner::do_burst(const PlannedAction& a) {
+  Slot* s = nullptr;
+  for (const std::string& name : a.candidates) {
+    Slot& c = slot(name);
+    if (c.can_publish() && std::find(c.caps.begin(), c.caps.end(), "burst") != c.caps.end()) {
+      s = &c;
+      break;
+    }
+  }
+  if (s == nullptr) {
+    note("burst " + std::to_string(a.publish_id) +
+         " not sent: no worker able to publish has the \"burst\" capability");
+    return;
+  }
+  Json list = Json::array();
+  for (const PlannedAction::BurstPublish& b : a.burst) {
+    publishes_[b.id] = PublishState{s->name, s->channel, s->proc.get()};
+    list.push_back({{"id", b.id}, {"keys", b.keys}});
+  }
+  send(*s, {{"op", "burst"}, {"id", a.publish_id}, {"publishes", std::move(list)}});
+}
+
+bool Runner::reads_answered(std::int64_t deadline) {
+  return pump_until(
+      [&] {
+        for (const auto& [id, r] : reads_) {
+          const Slot& s = slot(r.worker);
+          if (!r.answered && s.alive() && s.proc.get() == r.proc) return false;
+        }
+        return true;
+      },
+      deadline);
+}
+
+// After quiesce every invalidation has arrived: each worker that reads reads
+// every key of the workload back, so a cache that kept a stale entry (a
+// missed key set, a flush not applied) shows it here at the latest.
+void Runner::read_back() {
+  if (!scenario_.reads) return;
+  phase("read_back");
+  std::set<std::string> keys;
+  for (const PlannedAction& a : plan_) {
+    if (a.kind == PlannedAction::Kind::kRead || a.kind == PlannedAction::Kind::kWrite) {
+      keys.insert(a.key);
+    }
+  }
+  for (auto& s : slots_) {
+    if (!s->can_read()) continue;
+    for (const std::string& key : keys) {
+      const std::int64_t id = ++next_read_back_id_;
+      reads_[id] = ReadState{s->name, s->proc.get()};
+      send(*s, {{"op", "read"}, {"id", id}, {"key", key}});
+    }
+  }
+  if (!reads_answered(monotonic_ns() + 5 * kSecond)) {
+    note("read_back: some reads were not answered within 5 s");
   }
 }
 
@@ -940,6 +1074,7 @@ void Runner::heal() {
   if (!pump_until(all_answered, deadline)) {
     note("some publishes were not answered within busy_timeout + 2 s");
   }
+  if (!reads_answered(deadline)) note("some reads were not answered within busy_timeout + 2 s");
   for (const auto& [index, open] : std::map<std::size_t, bool>(outages_)) {
     PlannedAction end;
     end.kind = PlannedAction::Kind::kFaultEnd;
@@ -1129,8 +1264,12 @@ ScenarioResult Runner::run() {
 
   run_dir_ = options_.dir / scenario_.name;
   db_path_ = run_dir_ / "pjx.db";
+  // Beside the run directory, not in it: a disk_full or readonly_dir fault on
+  // the run directory must not reach the application's data.
+  truth_path_ = options_.dir / (scenario_.name + ".truth.db");
   channel_ = "pjx-test:" + options_.run_id;
   std::error_code ec;
+  for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(truth_path_.string() + suffix, ec);
   fs::remove_all(run_dir_, ec);
   fs::create_directories(run_dir_);
   fs::create_directories(options_.history_dir);
@@ -1165,6 +1304,12 @@ ScenarioResult Runner::run() {
   }
   try {
     plan_ = plan_timeline(scenario_, timing_, options_.seed);
+    for (const PlannedAction& a : plan_) {
+      next_read_back_id_ = std::max(next_read_back_id_, a.publish_id);
+      for (const PlannedAction::BurstPublish& b : a.burst) {
+        next_read_back_id_ = std::max(next_read_back_id_, b.id);
+      }
+    }
     split_command_line(options_.worker_cmd);  // a bad --worker-cmd is an error of the run
     if (redis_) start_redis();
   } catch (const Abort& a) {
@@ -1199,6 +1344,7 @@ ScenarioResult Runner::run() {
     run_timeline();
     heal();
     quiesce();
+    read_back();
     check_probes();
   } catch (const Abort& a) {
     abort = a;

@@ -483,6 +483,51 @@ Scenario parse_scenario(std::string_view toml_text, const std::string& source,
     s.workload = w;
   }
 
+  if (const toml::node* rd = top.get("reads")) {
+    TableReader r(as_table(top, *rd, "[reads]"), "[reads]", source);
+    ReadsSpec w;
+    w.ops = static_cast<int>(r.integer("ops", 0, 100000).value_or(0));
+    w.start = r.duration("start").value_or(Duration{});
+    w.interval = r.duration("interval").value_or(parse_duration("0.5 poll"));
+    w.keys = static_cast<int>(r.integer("keys", 1, 10000).value_or(4));
+    w.hot_percent = static_cast<int>(r.integer("hot_percent", 0, 100).value_or(50));
+    w.write_percent = static_cast<int>(r.integer("write_percent", 0, 100).value_or(25));
+    w.readers = r.strings("readers").value_or(std::vector<std::string>{});
+    for (const std::string& p : w.readers) check_worker(r, r.line(), p);
+    w.writers = r.strings("writers").value_or(std::vector<std::string>{});
+    for (const std::string& p : w.writers) check_worker(r, r.line(), p);
+    w.races = static_cast<int>(r.integer("races", 0, 10000).value_or(0));
+    w.slow = r.duration("slow").value_or(parse_duration("2 poll"));
+    w.bursts = static_cast<int>(r.integer("bursts", 0, 10000).value_or(0));
+    w.burst_size = static_cast<int>(r.integer("burst_size", 2, 64).value_or(4));
+    r.finish();
+    s.reads = w;
+  }
+
+  for (const char* kind : {"read", "write"}) {
+    const std::string where = std::string("[[") + kind + "]]";
+    for (const toml::table* t : array_of_tables(top, kind)) {
+      TableReader r(*t, where, source);
+      DataOpSpec op;
+      op.write = std::string_view(kind) == "write";
+      op.line = r.line();
+      auto at = r.duration("at");
+      if (!at) r.fail(op.line, where + " needs 'at'");
+      op.at = *at;
+      op.worker = r.required_str("worker");
+      check_worker(r, op.line, op.worker);
+      op.key = r.required_str("key");
+      if (op.key.empty()) r.fail(op.line, where + " 'key' must not be empty");
+      if (!op.write) op.slow = r.duration("slow");
+      r.finish();
+      s.data_ops.push_back(std::move(op));
+    }
+  }
+  if (!s.data_ops.empty() && !s.reads) {
+    top.fail(s.data_ops.front().line,
+             "[[read]] and [[write]] need a [reads] table (it names the truth store's workload)");
+  }
+
   for (const toml::table* t : array_of_tables(top, "publish")) {
     TableReader r(*t, "[[publish]]", source);
     PublishSpec p;

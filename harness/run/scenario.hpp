@@ -66,6 +66,41 @@ struct WorkloadSpec {
   int pad_bytes = 0;                  // > 0: one more key "pad:<id>:xxx..." of this many bytes
 };
 
+// `[reads]`: what the application does with its data (protocol v2): reads
+// through each worker's cache of a small key space ("k0", "k1", ...; "k0"
+// is the hot key) mixed with writes (bump the key's version in the truth
+// store, then invalidate it), plus fill-vs-invalidate races: a slow read on
+// one worker, a write of its key ("race:<n>", written once) from another
+// worker while the read's loader waits, then a read of the key on the first
+// worker once the write must be visible. After the quiesce phase every worker
+// reads every key back. Judged by the `stale_reads` check.
+struct ReadsSpec {
+  int ops = 0;                       // reads and writes, in all
+  Duration start;                    // when the first op is sent
+  Duration interval;                 // between ops
+  int keys = 4;                      // k0 .. k(keys-1)
+  int hot_percent = 50;              // share of ops on k0
+  int write_percent = 25;            // share of ops that are writes
+  std::vector<std::string> readers;  // empty: the default publishers
+  std::vector<std::string> writers;  // empty: the readers
+  int races = 0;
+  Duration slow;                     // the racing read's loader pause
+  int bursts = 0;                    // `burst` ops: publishes from several threads at once
+  int burst_size = 4;
+};
+
+// One explicitly timed read (`[[read]]`) or write (`[[write]]`) of a
+// truth-store key, for a scenario that needs one at a given moment (a key
+// cached before a pause, written while the worker is paused).
+struct DataOpSpec {
+  bool write = false;
+  Duration at;
+  std::string worker;
+  std::string key;
+  std::optional<Duration> slow;  // read: the loader's pause
+  int line = 0;
+};
+
 // One explicitly timed publish.
 struct PublishSpec {
   Duration at;
@@ -123,6 +158,8 @@ struct Scenario {
   std::optional<std::string> timing;  // the default timing for `run`
   std::vector<WorkerSpec> workers;
   std::optional<WorkloadSpec> workload;
+  std::optional<ReadsSpec> reads;
+  std::vector<DataOpSpec> data_ops;  // [[read]] and [[write]], file order
   std::vector<PublishSpec> publishes;
   std::vector<FaultSpec> faults;
   std::vector<FileSpec> files;

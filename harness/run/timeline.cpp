@@ -55,6 +55,80 @@ std::vector<std::string> choose(const std::vector<std::string>& pool, SplitMix64
   return out;
 }
 
+// The [reads] ops (see ReadsSpec), appended to `actions` unsorted and
+// without ids, choices drawn from their own seeded stream.
+void plan_reads(const Scenario& scenario, const Timing& timing, std::uint64_t seed,
+                const std::vector<std::string>& defaults, std::vector<PlannedAction>& actions) {
+  using Kind = PlannedAction::Kind;
+  const ReadsSpec& spec = *scenario.reads;
+  SplitMix64 rng(seed ^ fnv1a(scenario.name) ^ 0x7265616473ULL);  // "reads"
+  const std::vector<std::string> readers = spec.readers.empty() ? defaults : spec.readers;
+  const std::vector<std::string> writers = spec.writers.empty() ? readers : spec.writers;
+  const double start_ms = spec.start.resolve_ms(timing);
+  const double interval_ms = spec.interval.resolve_ms(timing);
+  auto key_of = [&] {
+    if (spec.keys == 1 || rng.below(100) < static_cast<std::uint64_t>(spec.hot_percent)) {
+      return std::string("k0");
+    }
+    return "k" + std::to_string(1 + rng.below(static_cast<std::uint64_t>(spec.keys - 1)));
+  };
+  for (int i = 0; i < spec.ops; ++i) {
+    PlannedAction a;
+    const bool write = rng.below(100) < static_cast<std::uint64_t>(spec.write_percent);
+    a.kind = write ? Kind::kWrite : Kind::kRead;
+    a.at_ns = std::llround((start_ms + interval_ms * i) * 1e6);
+    a.key = key_of();
+    a.candidates = choose(write ? writers : readers, rng);
+    actions.push_back(std::move(a));
+  }
+  // Races and bursts spread over the ops' span (at least one race's length each).
+  const double slow_ms = spec.slow.resolve_ms(timing);
+  // The follow-up read comes once the write must be visible: its loader's
+  // pause, then poll_interval + the check's default slack (250 ms) + 150 ms.
+  const double follow_ms = slow_ms + timing.poll_ms + 400;
+  const double span_ms = std::max(interval_ms * spec.ops, follow_ms * std::max(1, spec.races));
+  for (int j = 0; j < spec.races && readers.size() >= 2; ++j) {
+    const double at_ms = start_ms + span_ms * (j + 0.5) / spec.races - follow_ms / 2;
+    const std::vector<std::string> pair = choose(readers, rng);
+    const std::string key = "race:" + std::to_string(j);
+    PlannedAction slow;
+    slow.kind = Kind::kRead;
+    slow.at_ns = std::llround(std::max(start_ms, at_ms) * 1e6);
+    slow.key = key;
+    slow.slow_ms = slow_ms;
+    slow.candidates = {pair[0]};
+    PlannedAction write;
+    write.kind = Kind::kWrite;
+    write.at_ns = slow.at_ns + std::llround(slow_ms / 3 * 1e6);
+    write.key = key;
+    write.candidates = {pair[1]};
+    PlannedAction follow = slow;
+    follow.slow_ms = 0;
+    follow.at_ns = slow.at_ns + std::llround(follow_ms * 1e6);
+    actions.push_back(std::move(slow));
+    actions.push_back(std::move(write));
+    actions.push_back(std::move(follow));
+  }
+  for (const DataOpSpec& op : scenario.data_ops) {
+    PlannedAction a;
+    a.kind = op.write ? Kind::kWrite : Kind::kRead;
+    a.at_ns = op.at.resolve_ns(timing);
+    a.key = op.key;
+    if (op.slow) a.slow_ms = op.slow->resolve_ms(timing);
+    a.candidates = {op.worker};
+    actions.push_back(std::move(a));
+  }
+  for (int j = 0; j < spec.bursts; ++j) {
+    PlannedAction a;
+    a.kind = Kind::kBurst;
+    a.at_ns = std::llround((start_ms + span_ms * (j + 0.25) / spec.bursts) * 1e6);
+    a.key = "burst:" + std::to_string(j);
+    a.burst.resize(static_cast<std::size_t>(spec.burst_size));
+    a.candidates = choose(writers, rng);
+    actions.push_back(std::move(a));
+  }
+}
+
 }  // namespace
 
 std::vector<PlannedAction> plan_timeline(const Scenario& scenario, const Timing& timing,
@@ -113,6 +187,7 @@ std::vector<PlannedAction> plan_timeline(const Scenario& scenario, const Timing&
       actions.push_back(std::move(a));
     }
   }
+  if (scenario.reads) plan_reads(scenario, timing, seed, defaults, actions);
   std::stable_sort(actions.begin(), actions.end(),
                    [](const PlannedAction& a, const PlannedAction& b) { return a.at_ns < b.at_ns; });
 
@@ -123,6 +198,25 @@ std::vector<PlannedAction> plan_timeline(const Scenario& scenario, const Timing&
   const int space = scenario.workload ? scenario.workload->key_space : 100;
   std::int64_t next_id = 1;
   for (PlannedAction& a : actions) {
+    if (a.kind == Kind::kRead) {
+      a.publish_id = next_id++;
+      continue;
+    }
+    if (a.kind == Kind::kWrite) {
+      a.publish_id = next_id++;
+      a.keys = {"e:" + std::to_string(a.publish_id), a.key};
+      std::sort(a.keys.begin(), a.keys.end());
+      continue;
+    }
+    if (a.kind == Kind::kBurst) {
+      a.publish_id = next_id++;
+      for (PlannedAction::BurstPublish& b : a.burst) {
+        b.id = next_id++;
+        b.keys = {"e:" + std::to_string(b.id), a.key};
+        std::sort(b.keys.begin(), b.keys.end());
+      }
+      continue;
+    }
     const bool kill_publish = a.kind == Kind::kFaultInstant &&
                               scenario.faults[a.fault].action == "kill" &&
                               scenario.faults[a.fault].during_publish;

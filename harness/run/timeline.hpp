@@ -6,7 +6,9 @@
 // Publishes carry the unique key "e:<id>" plus `shared_keys` random keys
 // ("user:17", "order:3", ...) so that deliveries map back to publishes and
 // key sets overlap like a real application's. Ids are 1, 2, ... in time
-// order.
+// order, shared by publishes, reads, writes and the publishes of a burst.
+// The `[reads]` ops (choices of op, key and worker) come from a second
+// seeded stream, so adding them leaves the publishes' keys as they were.
 //
 // Thread safety: plain values and pure functions.
 #pragma once
@@ -40,6 +42,9 @@ struct PlannedAction {
     kFaultBegin,    // begin a fault window (pause, lock, readonly_dir)
     kFaultEnd,      // end it
     kFaultInstant,  // kill, restart, clock_step, delete_db, replace_db
+    kRead,          // send a read op ([reads]; protocol v2)
+    kWrite,         // send a write op
+    kBurst,         // send a burst op: several publishes from threads at once
   };
   Kind kind = Kind::kPublish;
   std::int64_t at_ns = 0;  // after the start of the workload
@@ -51,6 +56,15 @@ struct PlannedAction {
   std::vector<std::string> keys;  // sorted; includes "e:<publish_id>"
   bool await = false;             // kPublish: wait for its answer
   std::size_t fault = 0;          // index into Scenario::faults
+  // kRead, kWrite: the truth-store key; a write's `keys` are {key, e:<id>}.
+  std::string key;
+  double slow_ms = 0;  // kRead: the loader's pause
+  // kBurst: each publish's id and keys (which include "e:<id>").
+  struct BurstPublish {
+    std::int64_t id = 0;
+    std::vector<std::string> keys;
+  };
+  std::vector<BurstPublish> burst;
 
   const std::string& worker() const;  // candidates[0], or "" when none
 };

@@ -3,10 +3,14 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <exception>
+#include <latch>
 #include <stdexcept>
+#include <thread>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include "pjx/errors.hpp"
 #include "pjx/sqlite_backend.hpp"
@@ -15,10 +19,23 @@ namespace pjx::harness {
 
 using nlohmann::json;
 
+namespace {
+
+// Whether this thread's last publish() was queued in the backend's outbox:
+// per thread, since a `burst` publishes from several threads at once.
+thread_local bool t_last_queued = false;
+
+// Longest `slow_ms` a read may ask for: a loader that sleeps longer would hold
+// the op loop past any deadline the harness keeps.
+constexpr double kMaxSlowMs = 60'000;
+// Most publishes in one `burst` (threads started at once).
+constexpr std::size_t kMaxBurst = 64;
+
+}  // namespace
+
 // Passes everything to `inner` and reports each listener callback: `t` is
 // taken on entry, the event is written once the cache has applied it.
-// publish() is called only from the op loop's thread (directly or through
-// the LoadCache), so last_queued_ needs no lock.
+// publish() remembers per thread whether the event was queued.
 class ReportingBackend final : public InvalidationBackend {
  public:
   ReportingBackend(std::shared_ptr<InvalidationBackend> inner, EventSink& sink)
@@ -27,17 +44,18 @@ class ReportingBackend final : public InvalidationBackend {
         sink_(sink) {}
 
   void publish(const KeySet& keys) override {
-    last_queued_ = false;
+    t_last_queued = false;
     if (sqlite_ != nullptr) {
-      last_queued_ = sqlite_->publish_result(keys) == PublishResult::kQueued;
+      t_last_queued = sqlite_->publish_result(keys) == PublishResult::kQueued;
     } else {
       inner_->publish(keys);
     }
   }
 
-  // Whether a publish() since the last call returned with its event queued
-  // in the backend's outbox rather than committed; clears the mark.
-  bool take_queued() { return std::exchange(last_queued_, false); }
+  // Whether a publish() of this thread since the last call returned with its
+  // event queued in the backend's outbox rather than committed; clears the
+  // mark.
+  static bool take_queued() { return std::exchange(t_last_queued, false); }
 
   void start(InvalidationHandler handler, FlushHandler on_flush) override {
     EventSink& sink = sink_;
@@ -64,13 +82,16 @@ class ReportingBackend final : public InvalidationBackend {
   std::shared_ptr<InvalidationBackend> inner_;
   SqliteInvalidationBackend* sqlite_;  // inner_ when it is the library's SQLite backend
   EventSink& sink_;
-  bool last_queued_ = false;
 };
 
-Dispatcher::Dispatcher(WorkerBackend backend, EventSink& sink)
+Dispatcher::Dispatcher(WorkerBackend backend, EventSink& sink,
+                       std::optional<std::filesystem::path> truth_db,
+                       const CacheDefect* cache_defect)
     : backend_(std::move(backend)),
       sink_(sink),
-      reporting_(std::make_shared<ReportingBackend>(backend_.backend, sink_)) {}
+      reporting_(std::make_shared<ReportingBackend>(backend_.backend, sink_)),
+      truth_db_(std::move(truth_db)),
+      cache_defect_(cache_defect) {}
 
 Dispatcher::~Dispatcher() { shutdown(); }
 
@@ -91,6 +112,12 @@ Dispatcher::Next Dispatcher::handle_line(std::string_view line) {
     on_start(op);
   } else if (op.name == "publish") {
     on_publish(op);
+  } else if (op.name == "read") {
+    on_read(op);
+  } else if (op.name == "write") {
+    on_write(op);
+  } else if (op.name == "burst") {
+    on_burst(op);
   } else if (op.name == "stats") {
     on_stats(op);
   } else if (op.name == "ping") {
@@ -101,7 +128,8 @@ Dispatcher::Next Dispatcher::handle_line(std::string_view line) {
     return Next::kExit;
   } else {
     error(op,
-          "unknown op \"" + op.name + "\"; this worker speaks start, publish, stats, ping, stop",
+          "unknown op \"" + op.name +
+              "\"; this worker speaks start, publish, read, write, burst, stats, ping, stop",
           /*unsupported=*/true);
   }
   return Next::kContinue;
@@ -115,7 +143,8 @@ void Dispatcher::shutdown() {
 void Dispatcher::on_start(const Op& op) {
   if (!cache_) {
     try {
-      cache_ = std::make_unique<LoadCache>(reporting_);
+      cache_ = cache_defect_ != nullptr ? make_mutant_cache(reporting_, cache_defect_->knobs)
+                                        : make_library_cache(reporting_);
     } catch (const std::exception& e) {
       error(op, std::string("start failed: ") + e.what());
       return;
@@ -126,6 +155,7 @@ void Dispatcher::on_start(const Op& op) {
   event["pid"] = static_cast<std::int64_t>(::getpid());
   if (backend_.instance_id) event["instance_id"] = *backend_.instance_id;
   event["impl"] = backend_.impl;
+  event["protocol"] = 2;
   sink_.emit(event);
 }
 
@@ -141,7 +171,11 @@ void Dispatcher::on_publish(const Op& op) {
     error(op, e.what());
     return;
   }
-  reporting_->take_queued();
+  publish_and_answer(*op.id, keys, "publish");
+}
+
+void Dispatcher::publish_and_answer(std::int64_t id, const KeySet& keys, const char* op_name) {
+  ReportingBackend::take_queued();
   const std::int64_t t_begin = monotonic_ns();
   try {
     if (cache_) {
@@ -150,13 +184,173 @@ void Dispatcher::on_publish(const Op& op) {
       reporting_->publish(keys);  // before start: nothing cached to evict
     }
   } catch (const std::exception& e) {
-    error(op, e.what());
+    json event = make_event("error");
+    event["id"] = id;
+    event["op"] = op_name;
+    event["message"] = e.what();
+    sink_.emit(event);
     return;
   }
   json event = make_event("published", monotonic_ns());
+  event["id"] = id;
+  event["t_begin"] = t_begin;
+  if (ReportingBackend::take_queued()) event["queued"] = true;
+  sink_.emit(event);
+}
+
+TruthStore& Dispatcher::truth() {
+  if (!truth_) {
+    if (!truth_db_) {
+      throw std::runtime_error(
+          "PJX_TRUTH_DB is not set: read and write need the truth store the harness names");
+    }
+    truth_ = std::make_unique<TruthStore>(*truth_db_, /*busy_timeout_ms=*/5000);
+  }
+  return *truth_;
+}
+
+namespace {
+
+// The op's "key": a non-empty string. Throws std::invalid_argument.
+std::string parse_key(const Op& op) {
+  const auto it = op.fields.find("key");
+  if (it == op.fields.end() || !it->is_string() || it->get<std::string>().empty()) {
+    throw std::invalid_argument(op.name + " needs \"key\": a non-empty string");
+  }
+  return it->get<std::string>();
+}
+
+}  // namespace
+
+void Dispatcher::on_read(const Op& op) {
+  if (!op.id) return error(op, "read needs an integer \"id\"");
+  if (!cache_) return error(op, "read before start: the cache exists once the worker listens");
+  std::string key;
+  double slow_ms = 0;
+  try {
+    key = parse_key(op);
+    if (const auto it = op.fields.find("slow_ms"); it != op.fields.end()) {
+      if (!it->is_number() || it->get<double>() < 0 || it->get<double>() > kMaxSlowMs) {
+        throw std::invalid_argument("read \"slow_ms\" must be a number of milliseconds in [0, " +
+                                    std::to_string(static_cast<int>(kMaxSlowMs)) + "]");
+      }
+      slow_ms = it->get<double>();
+    }
+  } catch (const std::invalid_argument& e) {
+    return error(op, e.what());
+  }
+  const std::int64_t t_begin = monotonic_ns();
+  bool hit = false;
+  std::int64_t version = 0;
+  try {
+    version = cache_->load(key, [this, &key, slow_ms] {
+      const std::int64_t v = truth().read(key);
+      // The race window: the value is read, and not yet cached.
+      if (slow_ms > 0) std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(slow_ms));
+      return v;
+    }, hit);
+  } catch (const std::exception& e) {
+    return error(op, e.what());
+  }
+  json event = make_event("read_result", monotonic_ns());
+  event["id"] = *op.id;
+  event["key"] = key;
+  event["version"] = version;
+  event["hit"] = hit;
+  event["t_begin"] = t_begin;
+  sink_.emit(event);
+}
+
+void Dispatcher::on_write(const Op& op) {
+  if (!op.id) return error(op, "write needs an integer \"id\"");
+  std::string key;
+  KeySet keys;
+  try {
+    key = parse_key(op);
+    if (op.fields.contains("keys")) {
+      keys = parse_keys(op.fields);
+      if (!keys.contains(key)) {
+        throw std::invalid_argument("write \"keys\" must contain its \"key\" \"" + key + "\"");
+      }
+    } else {
+      keys = {key};
+    }
+  } catch (const std::invalid_argument& e) {
+    return error(op, e.what());
+  }
+  ReportingBackend::take_queued();
+  const std::int64_t t_begin = monotonic_ns();
+  std::int64_t version = 0;
+  try {
+    version = truth().bump(key);
+  } catch (const std::exception& e) {
+    return error(op, std::string("the truth store was not changed: ") + e.what());
+  }
+  try {
+    // As an application does after changing data: evict here, tell the others.
+    if (cache_) {
+      cache_->invalidate(keys);
+    } else {
+      reporting_->publish(keys);
+    }
+  } catch (const std::exception& e) {
+    json event = make_event("error");
+    event["id"] = *op.id;
+    event["op"] = op.name;
+    event["message"] = e.what();
+    event["version"] = version;  // committed to the truth store, not published
+    sink_.emit(event);
+    return;
+  }
+  json event = make_event("written", monotonic_ns());
+  event["id"] = *op.id;
+  event["key"] = key;
+  event["version"] = version;
+  event["t_begin"] = t_begin;
+  if (ReportingBackend::take_queued()) event["queued"] = true;
+  sink_.emit(event);
+}
+
+void Dispatcher::on_burst(const Op& op) {
+  if (!op.id) return error(op, "burst needs an integer \"id\"");
+  struct Item {
+    std::int64_t id;
+    KeySet keys;
+  };
+  std::vector<Item> items;
+  const auto list = op.fields.find("publishes");
+  if (list == op.fields.end() || !list->is_array() || list->empty() || list->size() > kMaxBurst) {
+    return error(op, "burst needs \"publishes\": an array of 1 to " + std::to_string(kMaxBurst) +
+                         " {\"id\": integer, \"keys\": [strings]} objects");
+  }
+  for (const json& entry : *list) {
+    if (!entry.is_object() || !entry.contains("id") || !entry["id"].is_number_integer()) {
+      return error(op, "each burst publish needs an integer \"id\"");
+    }
+    try {
+      items.push_back({entry["id"].get<std::int64_t>(), parse_keys(entry)});
+    } catch (const std::invalid_argument& e) {
+      return error(op, std::string("burst publish ") + entry["id"].dump() + ": " + e.what());
+    }
+  }
+  const std::int64_t t_begin = monotonic_ns();
+  {
+    // Every thread waits at the latch, so the publishes reach the backend
+    // together and its group commit has something to group.
+    std::latch go(static_cast<std::ptrdiff_t>(items.size()));
+    std::vector<std::jthread> threads;
+    threads.reserve(items.size());
+    for (const Item& item : items) {
+      threads.emplace_back([this, &item, &go] {
+        go.arrive_and_wait();
+        publish_and_answer(item.id, item.keys, "publish");
+      });
+    }
+  }
+  json event = make_event("burst_done", monotonic_ns());
   event["id"] = *op.id;
   event["t_begin"] = t_begin;
-  if (reporting_->take_queued()) event["queued"] = true;
+  event["publishes"] = items.size();
   sink_.emit(event);
 }
 
@@ -169,10 +363,13 @@ void Dispatcher::on_stats(const Op& op) {
   event.update(backend_.stats());
   if (cache_) {
     const LoadCacheStats cache = cache_->stats();
-    event["cache"] = {
-        {"hits", cache.hits},           {"misses", cache.misses},
-        {"evictions", cache.evictions}, {"remote_invalidations", cache.remote_invalidations},
-        {"flushes", cache.flushes},     {"entries", cache.entries}};
+    event["cache"] = {{"hits", cache.hits},
+                      {"misses", cache.misses},
+                      {"evictions", cache.evictions},
+                      {"remote_invalidations", cache.remote_invalidations},
+                      {"flushes", cache.flushes},
+                      {"uncached_loads", cache.uncached_loads},
+                      {"entries", cache.entries}};
   }
   if (op.id) event["id"] = *op.id;
   sink_.emit(event);

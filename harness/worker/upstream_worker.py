@@ -19,7 +19,16 @@ Upstream behaviour emulated here:
     an array is skipped silently; elements are converted with str().
   * nothing is rejected: ":memory:" and "" give every connection a private
     database, as upstream does. Poll errors are only logged (stderr).
-  * no counters and no gap detection: caps is [].
+  * no counters and no gap detection: caps are only the protocol v2 ops
+    ("reads", "burst").
+
+Protocol v2 (`read`, `write`, `burst`) needs a load cache, which WIRE.md
+does not describe: LoadCache below is a plain per-process memo of
+truth-store versions that evicts on local and remote invalidation and does
+not cache a load that overlapped an invalidation of its key. That last rule
+is an assumption in upstream's favour, so that what the harness reports
+against this emulation comes from the documented backend (missed rows after
+a pause, no rejection), not from a cache race nobody has shown upstream has.
 
 Configuration comes from the same environment variables as pjx-worker
 (PJX_INVALIDATION_DB, PJX_INVALIDATION_CHANNEL, PJX_POLL_INTERVAL,
@@ -149,6 +158,56 @@ class SqliteInvalidationBackend:
             handler({str(element) for element in data})
 
 
+class TruthStore:
+    """The harness's truth store (PJX_TRUTH_DB): one version per key."""
+
+    def __init__(self, path):
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA busy_timeout=%d" % BUSY_TIMEOUT_MS)
+        self._conn.execute(
+            "CREATE TABLE IF NOT EXISTS truth (key TEXT PRIMARY KEY, version INTEGER NOT NULL)")
+
+    def bump(self, key):
+        row = self._conn.execute(
+            "INSERT INTO truth (key, version) VALUES (?, 1)"
+            " ON CONFLICT (key) DO UPDATE SET version = version + 1 RETURNING version",
+            (key,)).fetchone()
+        return row[0]
+
+    def read(self, key):
+        row = self._conn.execute("SELECT version FROM truth WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else 0
+
+
+class LoadCache:
+    """A per-process cache of truth-store versions (see the module docstring)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._entries = {}
+        self._generation = 0
+        self._dirtied = {}
+
+    def load(self, key, loader):
+        with self._lock:
+            if key in self._entries:
+                return self._entries[key], True
+            started = self._generation
+        value = loader()
+        with self._lock:
+            if self._dirtied.get(key, 0) <= started:
+                self._entries[key] = value
+        return value, False
+
+    def evict(self, keys):
+        with self._lock:
+            for key in keys:
+                self._generation += 1
+                self._dirtied[key] = self._generation
+                self._entries.pop(key, None)
+
+
 def env_seconds(name, default):
     value = os.environ.get(name)
     if value is None:
@@ -183,9 +242,104 @@ def error(op, message, **extra):
     emit(event)
 
 
+CACHE = LoadCache()
+
+
 def on_received(keys):
     t = time.monotonic_ns()
+    CACHE.evict(keys)
     emit({"ev": "received", "keys": sorted(keys), "t": t})
+
+
+def is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def publish_and_answer(backend, op_id, keys, op):
+    t_begin = time.monotonic_ns()
+    CACHE.evict(keys)
+    try:
+        backend.publish(keys)
+    except sqlite3.Error as exc:
+        error(op, "publish failed: %s" % exc, id=op_id)
+        return
+    emit({"ev": "published", "id": op_id, "t": time.monotonic_ns(), "t_begin": t_begin})
+
+
+def do_read(op, truth, started):
+    key = op.get("key")
+    slow_ms = op.get("slow_ms", 0)
+    if not is_int(op.get("id")) or not isinstance(key, str) or not key:
+        return error(op, "read needs an integer \"id\" and a non-empty string \"key\"")
+    if not started:
+        return error(op, "read before start: the cache exists once the worker listens")
+    if isinstance(slow_ms, bool) or not isinstance(slow_ms, (int, float)) \
+            or not 0 <= slow_ms <= 60000:
+        return error(op, "read \"slow_ms\" must be a number of milliseconds in [0, 60000]")
+    if truth is None:
+        return error(op, "PJX_TRUTH_DB is not set: read and write need the truth store")
+    t_begin = time.monotonic_ns()
+
+    def loader():
+        version = truth.read(key)
+        if slow_ms:
+            time.sleep(slow_ms / 1000.0)
+        return version
+
+    try:
+        version, hit = CACHE.load(key, loader)
+    except sqlite3.Error as exc:
+        return error(op, "read failed: %s" % exc)
+    emit({"ev": "read_result", "id": op["id"], "key": key, "version": version, "hit": hit,
+          "t_begin": t_begin, "t": time.monotonic_ns()})
+
+
+def do_write(op, truth, backend):
+    key = op.get("key")
+    keys = op.get("keys", [key])
+    if not is_int(op.get("id")) or not isinstance(key, str) or not key:
+        return error(op, "write needs an integer \"id\" and a non-empty string \"key\"")
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys) or key not in keys:
+        return error(op, "write \"keys\" must be an array of strings containing its \"key\"")
+    if truth is None:
+        return error(op, "PJX_TRUTH_DB is not set: read and write need the truth store")
+    t_begin = time.monotonic_ns()
+    try:
+        version = truth.bump(key)
+    except sqlite3.Error as exc:
+        return error(op, "the truth store was not changed: %s" % exc)
+    CACHE.evict(keys)
+    try:
+        backend.publish(keys)
+    except sqlite3.Error as exc:
+        return error(op, "publish failed: %s" % exc, version=version)
+    emit({"ev": "written", "id": op["id"], "key": key, "version": version, "t_begin": t_begin,
+          "t": time.monotonic_ns()})
+
+
+def do_burst(op, backend):
+    items = op.get("publishes")
+    if not is_int(op.get("id")) or not isinstance(items, list) or not 1 <= len(items) <= 64:
+        return error(op, "burst needs an integer \"id\" and \"publishes\": 1 to 64 objects")
+    for item in items:
+        if not isinstance(item, dict) or not is_int(item.get("id")) \
+                or not isinstance(item.get("keys"), list) \
+                or not all(isinstance(k, str) for k in item["keys"]):
+            return error(op, "each burst publish needs an integer \"id\" and \"keys\"")
+    t_begin = time.monotonic_ns()
+    barrier = threading.Barrier(len(items))
+
+    def run(item):
+        barrier.wait()
+        publish_and_answer(backend, item["id"], item["keys"], {"op": "publish"})
+
+    threads = [threading.Thread(target=run, args=(item,)) for item in items]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    emit({"ev": "burst_done", "id": op["id"], "t_begin": t_begin, "t": time.monotonic_ns(),
+          "publishes": len(items)})
 
 
 def main():
@@ -196,6 +350,9 @@ def main():
         log(str(exc))
         return 2
 
+    truth = None
+    truth_path = os.environ.get("PJX_TRUTH_DB")
+    started = False
     stdin = sys.stdin.buffer
     while True:
         raw = stdin.readline()
@@ -225,7 +382,9 @@ def main():
             except sqlite3.Error as exc:
                 error(op, "start failed: %s" % exc)
                 continue
-            emit({"ev": "ready", "t": time.monotonic_ns(), "caps": [], "pid": os.getpid(),
+            started = True
+            emit({"ev": "ready", "t": time.monotonic_ns(), "caps": ["reads", "burst"],
+                  "protocol": 2, "pid": os.getpid(),
                   "instance_id": backend.instance_id,
                   "impl": "pyjinhx-upstream-emulation (python %s, sqlite %s)" % (
                       sys.version.split()[0], sqlite3.sqlite_version)})
@@ -238,13 +397,20 @@ def main():
             if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
                 error(op, "\"keys\" must be an array of strings")
                 continue
-            t_begin = time.monotonic_ns()
-            try:
-                backend.publish(keys)
-            except sqlite3.Error as exc:
-                error(op, "publish failed: %s" % exc)
-                continue
-            emit({"ev": "published", "id": op_id, "t": time.monotonic_ns(), "t_begin": t_begin})
+            publish_and_answer(backend, op_id, keys, op)
+        elif name in ("read", "write"):
+            if truth is None and truth_path:
+                try:
+                    truth = TruthStore(truth_path)
+                except sqlite3.Error as exc:
+                    error(op, "truth store %s: %s" % (truth_path, exc))
+                    continue
+            if name == "read":
+                do_read(op, truth, started)
+            else:
+                do_write(op, truth, backend)
+        elif name == "burst":
+            do_burst(op, backend)
         elif name == "ping":
             event = {"ev": "pong", "t": time.monotonic_ns()}
             if "id" in op:
@@ -255,7 +421,8 @@ def main():
             emit({"ev": "stopped", "t": time.monotonic_ns()})
             return 0
         else:
-            error(op, "unknown op %r; this worker speaks start, publish, ping, stop" % name,
+            error(op, "unknown op %r; this worker speaks start, publish, read, write, burst, ping, "
+                  "stop" % name,
                   unsupported=True)
 
 

@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -20,6 +21,7 @@
 #include "protocol.hpp"
 #include "redis_defects.hpp"
 #include "worker_backend.hpp"
+#include "worker_cache.hpp"
 #include "worker_fault.hpp"
 
 namespace {
@@ -42,6 +44,10 @@ void print_usage(std::FILE* out) {
 
 void list_defects() {
   for (const Defect& defect : pjx::harness::defects()) {
+    std::printf("%-16s %.*s\n", std::string(defect.name).c_str(),
+                static_cast<int>(defect.description.size()), defect.description.data());
+  }
+  for (const pjx::harness::CacheDefect& defect : pjx::harness::cache_defects()) {
     std::printf("%-16s %.*s\n", std::string(defect.name).c_str(),
                 static_cast<int>(defect.description.size()), defect.description.data());
   }
@@ -94,10 +100,12 @@ int main(int argc, char** argv) {
 
   const Defect* defect = nullptr;
   const pjx::harness::RedisDefect* redis_defect = nullptr;
+  const pjx::harness::CacheDefect* cache_defect = nullptr;
   if (defect_name) {
     defect = pjx::harness::find_defect(*defect_name);
     if (defect == nullptr) redis_defect = pjx::harness::find_redis_defect(*defect_name);
-    if (defect == nullptr && redis_defect == nullptr) {
+    if (defect == nullptr) cache_defect = pjx::harness::find_cache_defect(*defect_name);
+    if (defect == nullptr && redis_defect == nullptr && cache_defect == nullptr) {
       return fatal("unknown defect \"" + *defect_name +
                    "\"; run pjx-worker --list-defects for the names");
     }
@@ -151,7 +159,15 @@ int main(int argc, char** argv) {
       backend = pjx::harness::apply_redis_defect(std::move(backend), settings, *redis_defect);
     }
     if (fault) backend.caps.push_back("fault_vfs");
-    dispatcher.emplace(std::move(backend), sink);
+    // Protocol v2: read/write through the cache and the truth store, burst.
+    backend.caps.push_back("reads");
+    backend.caps.push_back("burst");
+    if (cache_defect != nullptr) backend.impl += " cache-mutant:" + std::string(cache_defect->name);
+    std::optional<std::filesystem::path> truth_db;
+    if (const char* truth = std::getenv("PJX_TRUTH_DB"); truth != nullptr && *truth != '\0') {
+      truth_db = truth;
+    }
+    dispatcher.emplace(std::move(backend), sink, std::move(truth_db), cache_defect);
   } catch (const std::exception& e) {
     return fatal(e.what());
   }

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "child_process.hpp"
@@ -31,6 +32,7 @@ const std::string kGrinning = "\xf0\x9f\x98\x80";  // 😀 (outside the BMP)
 
 ChildProcess::EnvChanges worker_env(const std::string& db) {
   return {{"PJX_INVALIDATION_DB", db},
+          {"PJX_TRUTH_DB", db + ".truth"},
           {"PJX_POLL_INTERVAL", "0.02"},
           {"PJX_RETENTION", "5"},
           {"PJX_INVALIDATION_CHANNEL", std::nullopt},
@@ -114,7 +116,8 @@ TEST(WorkerProcess, TwoWorkersOnOneFileDeliverEachOthersKeysButNotTheirOwn) {
   EXPECT_EQ(ready0["pid"], w0.pid());
   EXPECT_EQ(ready0["instance_id"].get<std::string>().size(), 32u);
   EXPECT_NE(ready0["instance_id"], ready1["instance_id"]);
-  EXPECT_EQ(ready0["caps"], json({"stats", "flush", "rejects_memory"}));
+  EXPECT_EQ(ready0["caps"], json({"stats", "flush", "rejects_memory", "reads", "burst"}));
+  EXPECT_EQ(ready0["protocol"], 2);
   EXPECT_TRUE(ready0["impl"].get<std::string>().starts_with("pjx-inval-cpp "));
 
   expect_exchange(w0, w1, {"user:1", "user:2"}, {"order:7"});
@@ -315,7 +318,7 @@ TEST(WorkerDefects, NoGapDetectionClaimsTheFlushCapabilityItLacks) {
   ChildProcess worker(cpp_worker({"--defect", "no-gap-detection"}), worker_env(dir.file("inval.db")));
   const json ready = start(worker);
   ASSERT_FALSE(ready.is_null());
-  EXPECT_EQ(ready["caps"], json({"stats", "rejects_memory", "flush"}));
+  EXPECT_EQ(ready["caps"], json({"stats", "rejects_memory", "flush", "reads", "burst"}));
   EXPECT_TRUE(ready["impl"].get<std::string>().ends_with("mutant:no-gap-detection"));
   stop(worker);
 }
@@ -325,7 +328,8 @@ TEST(WorkerDefects, ListDefectsNamesEveryDefect) {
   std::string all;
   while (auto line = lister.read_line(kDeadline)) all += *line + "\n";
   for (const char* name : {"ignore-channel", "replay-history", "deliver-own", "never-prune",
-                           "drop-when-busy", "accept-memory", "skip-rows", "deliver-late"}) {
+                           "drop-when-busy", "accept-memory", "skip-rows", "deliver-late",
+                           "stale-fill", "flush-not-applied", "evict-wrong-key"}) {
     EXPECT_NE(all.find(name), std::string::npos) << name << " missing from:\n" << all;
   }
   EXPECT_EQ(lister.wait_exit(kDeadline), 0);
@@ -362,7 +366,7 @@ TEST(WorkerDefects, OtherDefectsStillRejectMemoryAndAdvertiseIt) {
   ChildProcess worker(cpp_worker({"--defect=skip-rows"}), worker_env(dir.file("inval.db")));
   const json ready = start(worker);
   ASSERT_FALSE(ready.is_null());
-  EXPECT_EQ(ready["caps"], json({"stats", "rejects_memory"}));
+  EXPECT_EQ(ready["caps"], json({"stats", "rejects_memory", "reads", "burst"}));
   stop(worker);
 }
 
@@ -384,7 +388,8 @@ TEST(UpstreamInterop, CppAndUpstreamWorkersExchangeUnicodeKeysBothWays) {
   ASSERT_FALSE(start(cpp).is_null());
   const json ready = start(upstream);
   ASSERT_FALSE(ready.is_null());
-  EXPECT_EQ(ready["caps"], json::array());
+  EXPECT_EQ(ready["caps"], json({"reads", "burst"}));
+  EXPECT_EQ(ready["protocol"], 2);
   EXPECT_EQ(ready["instance_id"].get<std::string>().size(), 32u);
 
   expect_exchange(cpp, upstream, {"caf" + kEAcute, "emoji:" + kGrinning, "plain"},
@@ -426,6 +431,143 @@ TEST(UpstreamInterop, UpstreamAcceptsMemoryAndHasNoStats) {
   EXPECT_EQ((*error)["unsupported"], true);
   EXPECT_EQ((*error)["id"], 2);
   stop(upstream);
+}
+
+// Protocol v2: read and write through the worker's cache and the truth store.
+
+// Sends `op` (with "id" = id) and returns its answer: the event named
+// `answer` or `error` with that id.
+json ask(ChildProcess& worker, json op, std::int64_t id, const std::string& answer) {
+  op["id"] = id;
+  worker.send(op);
+  auto event = worker.wait_event(
+      [id, &answer](const json& e) {
+        return (e["ev"] == answer || e["ev"] == "error") && e.value("id", -1) == id;
+      },
+      kDeadline);
+  EXPECT_TRUE(event.has_value()) << "no answer to " << op.dump();
+  return event.value_or(nullptr);
+}
+
+json read_op(ChildProcess& worker, std::int64_t id, const std::string& key, double slow_ms = 0) {
+  json op = {{"op", "read"}, {"key", key}};
+  if (slow_ms > 0) op["slow_ms"] = slow_ms;
+  return ask(worker, op, id, "read_result");
+}
+
+json write_op(ChildProcess& worker, std::int64_t id, const std::string& key) {
+  return ask(worker, {{"op", "write"}, {"key", key}}, id, "written");
+}
+
+// w0 writes, w1 reads: a version cached by w1 is evicted by the delivery of
+// w0's write; a read before start, a missing key and a bad slow_ms are errors.
+void expect_reads_follow_writes(const std::vector<std::string>& w0_cmd,
+                                const std::vector<std::string>& w1_cmd) {
+  TempDir dir;
+  const auto env = worker_env(dir.file("inval.db"));
+  ChildProcess w0(w0_cmd, env);
+  ChildProcess w1(w1_cmd, env);
+  EXPECT_EQ(read_op(w1, 1, "k")["ev"], "error") << "a read before start";
+  ASSERT_FALSE(start(w0).is_null());
+  ASSERT_FALSE(start(w1).is_null());
+
+  json r = read_op(w1, 2, "k");
+  ASSERT_EQ(r["ev"], "read_result") << r.dump();
+  EXPECT_EQ(r["version"], 0);
+  EXPECT_EQ(r["hit"], false);
+  EXPECT_LE(r["t_begin"].get<std::int64_t>(), r["t"].get<std::int64_t>());
+  r = read_op(w1, 3, "k");
+  EXPECT_EQ(r["version"], 0);
+  EXPECT_EQ(r["hit"], true) << "the second read is served from the cache";
+
+  const json w = write_op(w0, 4, "k");
+  ASSERT_EQ(w["ev"], "written") << w.dump();
+  EXPECT_EQ(w["version"], 1);
+  EXPECT_EQ(w["key"], "k");
+  EXPECT_EQ(received_keys(w1), KeySet{"k"});
+  r = read_op(w1, 5, "k");
+  EXPECT_EQ(r["version"], 1) << r.dump();
+  EXPECT_EQ(r["hit"], false);
+  EXPECT_EQ(read_op(w0, 6, "k")["version"], 1) << "the writer reads its own write";
+
+  EXPECT_EQ(ask(w1, {{"op", "read"}}, 7, "read_result")["ev"], "error");
+  EXPECT_EQ(ask(w1, {{"op", "read"}, {"key", "k"}, {"slow_ms", -1}}, 8, "read_result")["ev"],
+            "error");
+  EXPECT_EQ(ask(w1, {{"op", "write"}, {"key", "a"}, {"keys", {"b"}}}, 9, "written")["ev"], "error")
+      << "a write whose keys leave out its key";
+  stop(w0);
+  stop(w1);
+}
+
+TEST(WorkerProtocolV2, ReadsFollowWritesThroughTheCacheAndTheTruthStore) {
+  expect_reads_follow_writes(cpp_worker(), cpp_worker());
+}
+
+TEST(WorkerProtocolV2, TheUpstreamEmulationReadsAndWritesWithTheSameProtocol) {
+  if (!have_python()) GTEST_SKIP() << "python3 not found at configure time";
+  expect_reads_follow_writes(upstream_worker(), cpp_worker());
+  expect_reads_follow_writes(cpp_worker(), upstream_worker());
+}
+
+TEST(WorkerProtocolV2, ASlowReadOverlappingARemoteWriteIsReturnedButNotCached) {
+  for (const bool broken : {false, true}) {
+    SCOPED_TRACE(broken ? "--defect stale-fill" : "reference");
+    TempDir dir;
+    const auto env = worker_env(dir.file("inval.db"));
+    ChildProcess w0(cpp_worker(), env);
+    ChildProcess w1(broken ? cpp_worker({"--defect", "stale-fill"}) : cpp_worker(), env);
+    ASSERT_FALSE(start(w0).is_null());
+    ASSERT_FALSE(start(w1).is_null());
+    // w1's loader reads version 0, then waits 1 s; w0's write lands meanwhile.
+    w1.send(json{{"op", "read"}, {"id", 1}, {"key", "k"}, {"slow_ms", 1000}});
+    std::this_thread::sleep_for(200ms);
+    ASSERT_EQ(write_op(w0, 2, "k")["ev"], "written");
+    const auto slow = w1.wait_event([](const json& e) { return e["ev"] == "read_result"; },
+                                    kDeadline);
+    ASSERT_TRUE(slow.has_value());
+    EXPECT_EQ((*slow)["version"], 0) << "the value read before the write";
+    const json after = read_op(w1, 3, "k");
+    EXPECT_EQ(after["version"], broken ? 0 : 1) << after.dump();
+    EXPECT_EQ(after["hit"], broken);
+    stop(w0);
+    stop(w1);
+  }
+}
+
+TEST(WorkerProtocolV2, ABurstAnswersEachPublishAndTheListenerGetsThemAll) {
+  TempDir dir;
+  const auto env = worker_env(dir.file("inval.db"));
+  ChildProcess w0(cpp_worker(), env);
+  ChildProcess w1(cpp_worker(), env);
+  ASSERT_FALSE(start(w0).is_null());
+  ASSERT_FALSE(start(w1).is_null());
+  json list = json::array();
+  for (int i = 0; i < 4; ++i) list.push_back({{"id", 10 + i}, {"keys", {"b:" + std::to_string(i)}}});
+  w0.send(json{{"op", "burst"}, {"id", 1}, {"publishes", list}});
+  const auto done = w0.wait_ev("burst_done", kDeadline);
+  ASSERT_TRUE(done.has_value());
+  EXPECT_EQ((*done)["publishes"], 4);
+  KeySet got;
+  for (int i = 0; i < 4; ++i) {
+    for (const std::string& k : received_keys(w1)) got.insert(k);
+  }
+  EXPECT_EQ(got, (KeySet{"b:0", "b:1", "b:2", "b:3"}));
+  EXPECT_EQ(ask(w0, {{"op", "burst"}, {"publishes", json::array()}}, 2, "burst_done")["ev"],
+            "error");
+  stop(w0);
+  stop(w1);
+}
+
+TEST(WorkerProtocolV2, ReadsWithoutATruthStoreAreErrorsThatNameTheVariable) {
+  TempDir dir;
+  auto env = worker_env(dir.file("inval.db"));
+  env["PJX_TRUTH_DB"] = std::nullopt;
+  ChildProcess worker(cpp_worker(), env);
+  ASSERT_FALSE(start(worker).is_null());
+  const json r = read_op(worker, 1, "k");
+  ASSERT_EQ(r["ev"], "error");
+  EXPECT_NE(r["message"].get<std::string>().find("PJX_TRUTH_DB"), std::string::npos) << r.dump();
+  stop(worker);
 }
 
 }  // namespace
