@@ -101,3 +101,109 @@ TEST(SplitMix64, BelowStaysInRangeAndCoversIt) {
 
 }  // namespace
 }  // namespace pjx::harness
+
+namespace pjx::harness {
+namespace {
+
+Scenario with_reads(const std::string& reads) {
+  return parse_scenario(R"(
+name = "r"
+guarantee = "g"
+checks = ["stale_reads"]
+workers = 3
+[workload]
+publishes = 10
+interval = "1 poll"
+)" + reads,
+                        "r.toml", {"stale_reads"});
+}
+
+TEST(TimelineReads, ReadsAndWritesLeaveThePublishesKeysAsTheyWereAndShareTheIds) {
+  const auto plain = plan_timeline(with_reads(""), Timing::quick(), 3);
+  const auto mixed = plan_timeline(
+      with_reads("[reads]\nops = 40\ninterval = \"0.25 poll\"\nkeys = 3\nraces = 2\nbursts = 1\n"),
+      Timing::quick(), 3);
+  std::vector<std::vector<std::string>> plain_keys, mixed_keys;
+  for (const auto& a : plain) {
+    if (a.kind == Kind::kPublish) plain_keys.push_back(a.keys);
+  }
+  std::set<std::int64_t> ids;
+  std::size_t reads = 0, writes = 0, slow = 0, bursts = 0;
+  for (const auto& a : mixed) {
+    if (a.kind == Kind::kPublish) {
+      auto keys = a.keys;
+      keys.erase(std::remove_if(keys.begin(), keys.end(),
+                                [](const std::string& k) { return k.starts_with("e:"); }),
+                 keys.end());
+      mixed_keys.push_back(keys);
+    }
+    if (a.kind == Kind::kRead) ++reads;
+    if (a.kind == Kind::kRead && a.slow_ms > 0) ++slow;
+    if (a.kind == Kind::kWrite) {
+      ++writes;
+      EXPECT_NE(std::find(a.keys.begin(), a.keys.end(), a.key), a.keys.end());
+      EXPECT_NE(std::find(a.keys.begin(), a.keys.end(), "e:" + std::to_string(a.publish_id)),
+                a.keys.end());
+    }
+    if (a.kind == Kind::kBurst) {
+      ++bursts;
+      EXPECT_EQ(a.burst.size(), 4u);
+      for (const auto& b : a.burst) EXPECT_TRUE(ids.insert(b.id).second) << b.id;
+    }
+    if (a.kind == Kind::kRead || a.kind == Kind::kWrite || a.kind == Kind::kBurst ||
+        a.kind == Kind::kPublish) {
+      EXPECT_TRUE(ids.insert(a.publish_id).second) << "id " << a.publish_id << " used twice";
+    }
+  }
+  for (auto& keys : plain_keys) {
+    keys.erase(std::remove_if(keys.begin(), keys.end(),
+                              [](const std::string& k) { return k.starts_with("e:"); }),
+               keys.end());
+  }
+  EXPECT_EQ(plain_keys, mixed_keys) << "the publishes draw from their own stream";
+  EXPECT_EQ(reads + writes, 40u + 2 * 3);  // the ops, and each race: two reads and a write
+  EXPECT_EQ(slow, 2u);
+  EXPECT_EQ(bursts, 1u);
+}
+
+TEST(TimelineReads, ARaceIsASlowReadAWriteOfItsKeyFromAnotherWorkerThenAFollowUpRead) {
+  const auto plan = plan_timeline(with_reads("[reads]\nraces = 1\nslow = \"2 poll\"\n"),
+                                  Timing::quick(), 1);
+  std::vector<const PlannedAction*> race;
+  for (const auto& a : plan) {
+    if (a.key == "race:0") race.push_back(&a);
+  }
+  ASSERT_EQ(race.size(), 3u);
+  EXPECT_EQ(race[0]->kind, Kind::kRead);
+  EXPECT_EQ(race[0]->slow_ms, 100);
+  EXPECT_EQ(race[1]->kind, Kind::kWrite);
+  EXPECT_NE(race[1]->worker(), race[0]->worker());
+  EXPECT_GT(race[1]->at_ns, race[0]->at_ns);
+  EXPECT_LT(race[1]->at_ns, race[0]->at_ns + 100'000'000);
+  EXPECT_EQ(race[2]->kind, Kind::kRead);
+  EXPECT_EQ(race[2]->worker(), race[0]->worker());
+  EXPECT_EQ(race[2]->slow_ms, 0);
+  // After the loader's pause and the check's default bound (poll + 250 ms).
+  EXPECT_GT(race[2]->at_ns, race[1]->at_ns + 300'000'000);
+}
+
+TEST(ScenarioReads, ExplicitReadsAndWritesNeedAReadsTableAndAKnownWorker) {
+  EXPECT_THROW(with_reads("[[read]]\nat = \"1 poll\"\nworker = \"w0\"\nkey = \"p\"\n"),
+               ScenarioError);
+  EXPECT_THROW(with_reads("[reads]\n[[write]]\nat = \"1 poll\"\nworker = \"w9\"\nkey = \"p\"\n"),
+               ScenarioError);
+  EXPECT_THROW(with_reads("[reads]\n[[write]]\nat = \"1 poll\"\nworker = \"w0\"\nkey = \"p\"\n"
+                          "slow = \"1 poll\"\n"),
+               ScenarioError)
+      << "slow applies to reads";
+  EXPECT_THROW(with_reads("[reads]\nwrite_percent = 101\n"), ScenarioError);
+  EXPECT_THROW(with_reads("[reads]\nbogus = 1\n"), ScenarioError);
+  const Scenario s =
+      with_reads("[reads]\n[[read]]\nat = \"1 poll\"\nworker = \"w2\"\nkey = \"p\"\nslow = \"3 poll\"\n");
+  ASSERT_EQ(s.data_ops.size(), 1u);
+  EXPECT_FALSE(s.data_ops[0].write);
+  EXPECT_EQ(s.data_ops[0].worker, "w2");
+}
+
+}  // namespace
+}  // namespace pjx::harness
