@@ -16,7 +16,8 @@ std::string count_of(std::size_t n, const char* what) { return std::to_string(n)
 std::string violation_list(const FanoutAnalysis& a) {
   const std::pair<std::size_t, const char*> counts[] = {
       {a.missing, "missing"},     {a.duplicates, "duplicate"},    {a.self, "self-delivered"},
-      {a.cross, "cross-channel"}, {a.uncommitted, "uncommitted"}, {a.unmatched, "unmatched"}};
+      {a.cross, "cross-channel"}, {a.uncommitted, "uncommitted"}, {a.unmatched, "unmatched"},
+      {a.errors, "failed outside faults"}};
   std::string out;
   for (const auto& [n, what] : counts) {
     if (n != 0) out += (out.empty() ? "" : ", ") + count_of(n, what);

@@ -114,6 +114,7 @@ bool reached_all_required(const HistoryModel& m, const Publish& p) {
 
 Json FanoutAnalysis::metrics() const {
   return {{"events", acked},          {"deliveries", deliveries},
+          {"publish_errors", errors},
           {"required", required},     {"missing", missing},
           {"duplicates", duplicates}, {"self_deliveries", self},
           {"cross_channel", cross},   {"uncommitted_deliveries", uncommitted},
@@ -124,7 +125,8 @@ Json FanoutAnalysis::metrics() const {
 std::string FanoutAnalysis::measured() const {
   return std::to_string(missing) + " missing, " + std::to_string(duplicates) + " duplicate, " +
          std::to_string(self) + " self, " + std::to_string(cross) + " cross-channel, " +
-         std::to_string(uncommitted) + " uncommitted, " + std::to_string(unmatched) +
+         std::to_string(uncommitted) + " uncommitted, " + std::to_string(errors) +
+         " failed publishes outside faults, " + std::to_string(unmatched) +
          " unmatched of " + std::to_string(required) + " required deliveries";
 }
 
@@ -144,6 +146,27 @@ FanoutAnalysis analyse_fanout(const HistoryModel& m, SelfRule self) {
   a.workers = m.ready_worker_count();
   a.deliveries = m.deliveries.size();
   const std::int64_t end = m.quiesce_end();
+  // A publish may fail when a fault (a held lock, a full disk, an I/O error,
+  // a lost Redis connection) is under way when it begins, or begins within
+  // the busy timeout + 1 s after one; any other `error` is a failure of the
+  // implementation that the application would see.
+  double busy_ms = 5000;
+  if (const auto params = m.meta.find("params"); params != m.meta.end() && params->is_object()) {
+    busy_ms = params->value("busy_timeout_ms", busy_ms);
+  }
+  const auto grace = static_cast<std::int64_t>((busy_ms + 1000) * 1e6);
+  for (const Publish& p : m.publishes) {
+    if (!p.error) continue;
+    const bool excused = std::any_of(m.faults.begin(), m.faults.end(), [&](const FaultWindow& w) {
+      return w.overlaps(p.t_op - grace, p.t_op + grace);
+    });
+    if (excused) continue;
+    ++a.errors;
+    a.evidence.add(0, "failed",
+                   m.incarnations[p.publisher].label() + " answered " + p.op + " " +
+                       std::to_string(p.id) + " (sent " + m.at(p.t_op) + ") with error \"" +
+                       *p.error + "\" and no fault was under way");
+  }
   for (const Publish& p : m.publishes) {
     if (!p.acked()) continue;
     ++a.acked;

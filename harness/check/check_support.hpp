@@ -80,6 +80,7 @@ struct FanoutAnalysis {
   std::size_t cross = 0;
   std::size_t uncommitted = 0;
   std::size_t unmatched = 0;
+  std::size_t errors = 0;  // publishes answered `error` with no fault under way
   std::size_t workers = 0;
   SelfRule self_rule = SelfRule::kForbidden;
   std::size_t own_required = 0;  // kExpected: publishes that must reach their publisher
@@ -87,7 +88,7 @@ struct FanoutAnalysis {
   Evidence evidence;
 
   std::size_t violations() const {
-    return missing + duplicates + self + cross + uncommitted + unmatched;
+    return missing + duplicates + self + cross + uncommitted + unmatched + errors;
   }
   bool shown() const { return acked > 0 && required > 0; }
   Json metrics() const;
@@ -116,5 +117,7 @@ CheckResult check_reconnect(const HistoryModel& m, const Json& params);
 CheckResult check_disk_full(const HistoryModel& m, const Json& params);
 CheckResult check_io_fault(const HistoryModel& m, const Json& params);
 CheckResult check_stale_reads(const HistoryModel& m, const Json& params);
+CheckResult check_exits(const HistoryModel& m, const Json& params);
+CheckResult check_flush_causes(const HistoryModel& m, const Json& params);
 
 }  // namespace pjx::harness::detail

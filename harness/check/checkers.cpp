@@ -1,6 +1,7 @@
 // The check registry, judge() and the result documents.
 #include "check/checkers.hpp"
 
+#include <algorithm>
 #include <exception>
 #include <utility>
 
@@ -30,6 +31,8 @@ const std::vector<std::pair<std::string, CheckFn>>& registry() {
       {"wake_latency", detail::check_wake_latency},
       {"wake_fallback", detail::check_wake_fallback},
       {"stale_reads", detail::check_stale_reads},
+      {"exits", detail::check_exits},
+      {"flush_causes", detail::check_flush_causes},
   };
   return checks;
 }
@@ -70,6 +73,11 @@ Json ScenarioVerdict::to_json() const {
   Json list = Json::array();
   for (const CheckResult& c : checks) list.push_back(c.to_json());
   return {{"verdict", verdict}, {"metrics", metrics}, {"checks", list}, {"reason", reason}};
+}
+
+const std::vector<std::string>& implicit_checks() {
+  static const std::vector<std::string> names = {"exits", "flush_causes"};
+  return names;
 }
 
 const std::vector<std::string>& check_names() {
@@ -161,6 +169,10 @@ ScenarioVerdict judge(const std::vector<Json>& history) {
 
   const Json* all_params = meta.contains("check_params") ? &meta["check_params"] : nullptr;
   v.verdict = "pass";
+  // Run on every scenario, after the ones it names (rules 18 and 19).
+  for (const std::string& implicit : implicit_checks()) {
+    if (std::find(names.begin(), names.end(), implicit) == names.end()) names.push_back(implicit);
+  }
   for (const std::string& name : names) {
     Json params = Json::object();
     if (all_params != nullptr && all_params->is_object() && all_params->contains(name)) {

@@ -27,11 +27,15 @@
 //     exactly once; nothing else is delivered wrongly. Bound: 0 missing, 0
 //     duplicate, 0 delivered to the publisher itself, 0 delivered to another
 //     channel, 0 deliveries of a publish that reported `error`, 0 received key
-//     sets that match no publish; needs >= 1 acknowledged publish with >= 1
+//     sets that match no publish, 0 publishes answered `error` when no fault
+//     window overlaps [op - g, op + g] with g = busy_timeout_ms + 1000 (a
+//     backend that fails publishes on a healthy host must not pass);
+//     needs >= 1 acknowledged publish with >= 1
 //     required receiver. Evidence: each violation, missing first. Metrics:
 //     events (acknowledged publishes), deliveries, required, missing,
 //     duplicates, self_deliveries, cross_channel, uncommitted_deliveries,
-//     unmatched, workers (worker names that became ready), own_required,
+//     unmatched, publish_errors (failed outside faults), workers (worker
+//     names that became ready), own_required,
 //     own_delivered. params.self (Redis pub/sub delivers a publisher's own
 //     messages back to it): "forbidden" (default: each own delivery is a
 //     violation), "expected" (the publisher, ready before t_begin and alive
@@ -149,7 +153,7 @@
 //     unanswered.
 // 15. wake_latency: latency as in (4), over required receivers that are not
 //     wakeless (see 16). Bound: p99 <= params.p99_max_ms (default
-//     poll_interval_ms / 4): commits wake the listener instead of waiting
+//     poll_interval_ms / 2): commits wake the listener instead of waiting
 //     for its timed poll; needs >= 1 measured delivery. Evidence: the p99,
 //     receivers whose last `stats` says wake_active false, the slowest
 //     deliveries. Metrics: wake_latency_p50_ms, wake_latency_p99_ms,
@@ -195,6 +199,19 @@
 //     furthest a stale read began past its deadline), read_bound_ms.
 //     Details: stale_reads [{worker, incarnation, read_id, key, version,
 //     expected, write_id, t, deadline_t, hit}].
+// 18. exits (run on every scenario): no incarnation exits unless the harness
+//     expected it (`exit.expected`: it stopped or killed the worker, or the
+//     worker had to be rejected). Evidence: each unexpected exit with its
+//     status and last warning. Metrics: unexpected_exits, incarnations.
+// 19. flush_causes (run on every scenario): every `flushed` event follows a
+//     fault window that explains its reason: `stall`, a pause of that
+//     incarnation; `replaced_file`, a delete_db, replace_db or restore_db;
+//     `reconnect`, a client_kill, a redis_restart or a pause of that
+//     incarnation; `gap` (and any other reason), any fault but kill and
+//     restart; at or after the window's begin and at most params.grace_ms
+//     (default max(3000, 2 x retention + 2 x poll_interval)) after its end
+//     (a clock_step explains until the end of the run). Metrics: flushes,
+//     unexplained_flushes.
 //
 // judge(): `error` records make the verdict `error`, else `skip` records make
 // it `skip` (the named checks are listed with that verdict, not run). A
@@ -255,6 +272,9 @@ CheckResult run_check(const std::string& name, const HistoryModel& model, const 
 
 // The known check names, in the order documented above.
 const std::vector<std::string>& check_names();
+// The checks judge() runs on every scenario after those meta.checks names:
+// exits, flush_causes.
+const std::vector<std::string>& implicit_checks();
 
 // The combination order: error > fail > skip > reproduced > pass.
 std::string worst_verdict(const std::string& a, const std::string& b);

@@ -758,9 +758,11 @@ TEST(Judge, TheWorstCheckDecidesAndMetricsAreTheUnion) {
   history[0]["checks"] = {"fanout", "latency"};
   const ScenarioVerdict v = judge(history);
   EXPECT_EQ(v.verdict, "fail");
-  ASSERT_EQ(v.checks.size(), 2u);
+  ASSERT_EQ(v.checks.size(), 4u) << "fanout, latency, then the implicit exits and flush_causes";
   EXPECT_EQ(v.checks[0].verdict, "pass");
   EXPECT_EQ(v.checks[1].verdict, "fail");
+  EXPECT_EQ(v.checks[2].name, "exits");
+  EXPECT_EQ(v.checks[3].name, "flush_causes");
   EXPECT_TRUE(contains(v.reason, "fail: latency:")) << v.reason;
   EXPECT_EQ(v.metrics["missing"], 0);
   EXPECT_EQ(v.metrics["latency_max_ms"], 401.0);
@@ -771,7 +773,7 @@ TEST(Judge, PassesEachCheckItsParams) {
   b.check_params("latency", {{"slack_ms", 500}});
   const ScenarioVerdict v = judge(b.finish(600).build());
   EXPECT_EQ(v.verdict, "pass") << v.to_json().dump(2);
-  EXPECT_EQ(v.reason, "all 1 checks passed");
+  EXPECT_EQ(v.reason, "all 3 checks passed");
 }
 
 TEST(Judge, OnNameClashesTheFirstChecksMetricWins) {
@@ -872,12 +874,52 @@ TEST(CheckResult, SerialisesAsResultsJsonAndOmitsEmptyDetails) {
   EXPECT_EQ(v["checks"][0]["name"], "fanout");
 }
 
+// ---------------------------------------------------------------- exits, flush_causes
+
+TEST(ExitsCheck, AWorkerThatDiesOnItsOwnFailsTheScenario) {
+  HistoryBuilder b({"fanout"});
+  b.start_workers({"w0", "w1", "w2"}).fan(100, "w0", 1, 20).exit(150, "w2", -11, false);
+  b.fan(200, "w0", 2, 20, {"w2"}).finish(600);
+  const ScenarioVerdict v = judge(b.build());
+  EXPECT_EQ(v.verdict, "fail") << v.to_json().dump(2);
+  const CheckResult r = check("exits", b);
+  EXPECT_EQ(r.verdict, "fail");
+  EXPECT_EQ(r.metrics["unexpected_exits"], 1);
+  EXPECT_TRUE(has_line(r, "w2 exited on its own at +0.150 s (killed by signal 11")) << dump(r);
+  EXPECT_EQ(check("exits", healthy().finish(400)).verdict, "pass");
+}
+
+TEST(FlushCausesCheck, AFlushWithoutAFaultFailsAndAStallAfterAPauseIsExplained) {
+  HistoryBuilder spurious({"fanout"});
+  spurious.start_workers({"w0", "w1"}).fan(100, "w0", 1, 20).flushed(300, "w1").finish(600);
+  const CheckResult bad = check("flush_causes", spurious);
+  EXPECT_EQ(bad.verdict, "fail") << dump(bad);
+  EXPECT_EQ(bad.metrics["unexplained_flushes"], 1);
+  EXPECT_TRUE(has_line(bad, "w1 flushed its cache at +0.300 s")) << dump(bad);
+  EXPECT_EQ(judge(spurious.build()).verdict, "fail");
+
+  const CheckResult paused = check("flush_causes", stall("pass", [](HistoryBuilder& b) {
+                                     b.ev(1650, "w2", "flushed", {{"reason", "stall"}});
+                                   }));
+  EXPECT_EQ(paused.verdict, "pass") << dump(paused);
+  const CheckResult other = check("flush_causes", stall("pass", [](HistoryBuilder& b) {
+                                    b.ev(1650, "w1", "flushed", {{"reason", "stall"}});
+                                  }));
+  EXPECT_EQ(other.verdict, "fail") << "w1 was not paused: " << dump(other);
+  const CheckResult late = check("flush_causes", stall("pass", [](HistoryBuilder& b) {
+                                   b.ev(1650 + 3500, "w2", "flushed", {{"reason", "gap"}});
+                                 }));
+  EXPECT_EQ(late.verdict, "fail") << "3.5 s after the pause ended: " << dump(late);
+}
+
 TEST(CheckNames, ListsEveryDocumentedCheck) {
   EXPECT_EQ(check_names(),
             (std::vector<std::string>{"fanout", "isolation", "no_replay", "latency", "staleness",
                                       "rejection", "sidecars", "integrity", "crash_safety",
                                       "lock_contention", "pruning", "reconnect", "disk_full",
-                                      "io_fault", "wake_latency", "wake_fallback", "stale_reads"}));
+                                      "io_fault", "wake_latency", "wake_fallback", "stale_reads",
+                                      "exits", "flush_causes"}));
+  EXPECT_EQ(implicit_checks(), (std::vector<std::string>{"exits", "flush_causes"}));
 }
 
 }  // namespace
