@@ -60,7 +60,10 @@
 //     overlapping [t_begin, t_received]
 //     (counted as `excluded`). Bound: max <= poll_interval_ms +
 //     params.slack_ms (default 250); when params.p99_max_ms is given, also
-//     p99 <= it; needs >= 1 measured delivery. Percentiles: nearest rank
+//     p99 <= it; when params.p50_max_ms is given, also p50 <= it (with
+//     polling, latency is spread over [0, poll_interval], so p50 is about
+//     poll / 2: a p50 bound catches a poll slower than configured and stays
+//     steady on a loaded machine); needs >= 1 measured delivery. Percentiles: nearest rank
 //     (stats.hpp). Evidence: the slowest deliveries. Metrics: latency_p50_ms,
 //     latency_p99_ms, latency_max_ms, poll_interval_ms, workers, events
 //     (acknowledged publishes with a measured delivery), deliveries (measured),
@@ -115,9 +118,12 @@
 //     lost.
 // 11. pruning: the last `rows` probe {"count": N, "oldest_age_ms": X} taken
 //     after the workload shows oldest_age_ms <= retention_ms +
-//     params.slack_ms (default 2 x poll_interval_ms + 500) (count 0 passes);
+//     params.slack_ms (default 2 x poll_interval_ms + 500) (count 0 passes)
+//     and, with its newest_age_ms, oldest - newest <= retention_ms +
+//     params.span_slack_ms (default 100): the newest commit pruned what was
+//     older than retention before it, wherever the probe ran;
 //     needs >= 1 acknowledged publish and the probe (with ok: true). Metrics: rows,
-//     oldest_age_ms, retention_ms.
+//     oldest_age_ms, row_span_ms, retention_ms.
 // 12. disk_full: as lock_contention, over `disk_full` windows (the run
 //     directory's size-limited filesystem filled up): >= 1 window, each
 //     recording params.free_bytes_after <= 64 KiB (else "the filesystem was

@@ -716,8 +716,26 @@ TEST(PruningCheck, PassesWhenNoRowOutlivesRetentionPlusSlack) {
   b.probe(390, "rows", {{"count", 3}, {"oldest_age_ms", 900}}).finish(400);
   const CheckResult r = check("pruning", b);
   EXPECT_EQ(r.verdict, "pass") << dump(r);
-  EXPECT_EQ(r.bound, "oldest row <= retention 1000 ms + slack 600 ms");
+  EXPECT_EQ(r.bound,
+            "oldest row <= retention 1000 ms + slack 600 ms; newest row - oldest row <= "
+            "retention + 100 ms");
   EXPECT_EQ(r.metrics["oldest_age_ms"], 900.0);
+}
+
+TEST(PruningCheck, FailsWhenRowsOutliveRetentionBeforeTheNewestRowWheneverTheProbeRan) {
+  // Pruned at 2 x retention: the oldest row is 1.5 s older than the newest,
+  // though the probe ran at once (oldest_age 1500 ms passes the loose bound).
+  HistoryBuilder b = healthy({"pruning"});
+  b.probe(390, "rows", {{"count", 30}, {"oldest_age_ms", 1500}, {"newest_age_ms", 5}})
+      .finish(400);
+  const CheckResult r = check("pruning", b);
+  EXPECT_EQ(r.verdict, "fail") << dump(r);
+  EXPECT_TRUE(contains(r.summary, "pruned late")) << r.summary;
+  EXPECT_EQ(r.metrics["row_span_ms"], 1495.0);
+  HistoryBuilder ok = healthy({"pruning"});
+  ok.probe(390, "rows", {{"count", 30}, {"oldest_age_ms", 1300}, {"newest_age_ms", 350}})
+      .finish(400);
+  EXPECT_EQ(check("pruning", ok).verdict, "pass") << "a late probe: 950 ms of span";
 }
 
 TEST(PruningCheck, FailsWhenRowsAreNeverPruned) {

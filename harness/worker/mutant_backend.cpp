@@ -87,6 +87,24 @@ constexpr std::array kDefects = {
            "reports a publish as committed when its commit failed (I/O error, full disk), as if "
            "the error had been retried; nothing was written",
            MutantKnobs{.ack_failed_publish = true}},
+    Defect{"fail-publishes", "fails 9 of every 10 publishes with an error, on a healthy host",
+           MutantKnobs{.fail_most_publishes = true}},
+    Defect{"spurious-flush", "flushes its cache after every poll (reason gap), with no gap",
+           MutantKnobs{.flush_every_poll = true}},
+    Defect{"crash-mid-run", "the process exits (status 70) after its 10th delivery",
+           MutantKnobs{.exit_after_deliveries = 10}},
+    Defect{"slow-poll", "polls every 2 x poll_interval", MutantKnobs{.poll_factor = 2}},
+    Defect{"prune-late", "prunes rows older than 2 x retention", MutantKnobs{.retention_factor = 2}},
+    Defect{"no-wal", "keeps the database in journal_mode DELETE: no -wal, no -shm",
+           MutantKnobs{.wal = false}},
+    Defect{"scribble-on-stop",
+           "overwrites the start of page 2 of the database file when it stops (a write "
+           "outside SQLite)",
+           MutantKnobs{.scribble_on_stop = true}},
+    Defect{"ack-before-commit",
+           "answers a publish at once and commits it max(1 s, 4 x poll_interval) later on "
+           "another thread: a kill in between loses an acknowledged invalidation",
+           MutantKnobs{.ack_before_commit = true}},
 };
 
 struct DbCloser {
@@ -126,7 +144,8 @@ void bind_text(sqlite3_stmt* stmt, int index, const std::string& text) {
 
 // Opens `path` as upstream does: WAL, a busy timeout, the schema if missing;
 // through the registered VFS `vfs` when not empty (the worker's fault VFS).
-DbPtr open_db(const std::string& path, std::chrono::milliseconds busy_timeout, const std::string& vfs) {
+DbPtr open_db(const std::string& path, std::chrono::milliseconds busy_timeout, const std::string& vfs,
+              bool wal = true) {
   sqlite3* raw = nullptr;
   const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI,
                                  vfs.empty() ? nullptr : vfs.c_str());
@@ -137,7 +156,8 @@ DbPtr open_db(const std::string& path, std::chrono::milliseconds busy_timeout, c
   // when several processes create it at once; the setup is idempotent, so
   // retry it (briefly) before giving up as exec() would.
   const auto deadline = std::chrono::steady_clock::now() + busy_timeout;
-  for (std::string_view sql : {std::string_view("PRAGMA journal_mode=WAL"), kCreateTable, kCreateIndex}) {
+  const std::string_view journal = wal ? "PRAGMA journal_mode=WAL" : "PRAGMA journal_mode=DELETE";
+  for (std::string_view sql : {journal, kCreateTable, kCreateIndex}) {
     const std::string text(sql);
     while (true) {
       const int step = sqlite3_exec(db.get(), text.c_str(), nullptr, nullptr, nullptr);
@@ -261,7 +281,8 @@ struct MutantBackend::Impl {
   }
 
   std::chrono::nanoseconds poll_interval() const {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(options.poll_interval);
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(options.poll_interval *
+                                                                knobs.poll_factor);
   }
 
   // Rate-limited to one message per kind per second.
@@ -288,6 +309,28 @@ struct MutantBackend::Impl {
 
   void publish(const KeySet& keys) {
     if (keys.empty()) return;
+    if (knobs.fail_most_publishes && publish_attempts++ % 10 != 0) {  // the defect
+      ++publish_failures;
+      throw BackendError("publish refused (defect fail-publishes)", SQLITE_IOERR);
+    }
+    if (knobs.ack_before_commit) {  // the defect: acknowledged before it is durable
+      std::lock_guard lock(delayed_mu);
+      const auto delay = std::max<std::chrono::nanoseconds>(std::chrono::seconds(1),
+                                                            4 * poll_interval());
+      delayed.emplace_back([this, keys, delay] {
+        std::this_thread::sleep_for(delay);
+        try {
+          commit(keys);
+        } catch (const std::exception& e) {
+          warn("publish", std::string("delayed commit failed: ") + e.what());
+        }
+      });
+      return;
+    }
+    commit(keys);
+  }
+
+  void commit(const KeySet& keys) {
     std::string keys_json;
     try {
       keys_json =
@@ -297,7 +340,7 @@ struct MutantBackend::Impl {
     }
     std::lock_guard lock(pub_mu);
     try {
-      if (!pub_db) pub_db = open_db(db_path, publish_busy_timeout(), options.vfs);
+      if (!pub_db) pub_db = open_db(db_path, publish_busy_timeout(), options.vfs, knobs.wal);
       sqlite3* db = pub_db.get();
       const int begin = sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
       if (begin != SQLITE_OK) {
@@ -314,7 +357,8 @@ struct MutantBackend::Impl {
         if (sqlite3_step(insert.get()) != SQLITE_DONE) fail(db, db_path, "insert");
         if (knobs.prune) {
           StmtPtr prune = prepare(db, db_path, kPrune);
-          sqlite3_bind_double(prune.get(), 1, now - options.retention.count());
+          sqlite3_bind_double(prune.get(), 1,
+                              now - options.retention.count() * knobs.retention_factor);
           if (sqlite3_step(prune.get()) != SQLITE_DONE) fail(db, db_path, "prune");
         }
         exec(db, db_path, "COMMIT");
@@ -334,10 +378,11 @@ struct MutantBackend::Impl {
     ++published;
   }
 
-  void start(InvalidationHandler handler) {
+  void start(InvalidationHandler handler, FlushHandler flush_handler) {
     std::lock_guard lock(mu);
     if (started) return;
-    DbPtr db = open_db(db_path, options.busy_timeout, options.vfs);
+    on_flush = std::move(flush_handler);
+    DbPtr db = open_db(db_path, options.busy_timeout, options.vfs, knobs.wal);
     std::int64_t seed = 0;
     if (knobs.seed_cursor_at_max) {
       StmtPtr max_id = prepare(db.get(), db_path, kMaxId);
@@ -373,6 +418,35 @@ struct MutantBackend::Impl {
       worker.join();
     }
     listening = false;
+    join_delayed();
+    if (knobs.scribble_on_stop) scribble();
+  }
+
+  void join_delayed() {
+    std::vector<std::thread> threads;
+    {
+      std::lock_guard lock(delayed_mu);
+      threads.swap(delayed);
+    }
+    for (std::thread& t : threads) t.join();
+  }
+
+  // The scribble-on-stop defect: the WAL is copied back and truncated, the
+  // connection closed, then bytes are written over the b-tree page header of
+  // page 2 (the table's root) behind SQLite's back.
+  void scribble() {
+    std::lock_guard lock(pub_mu);
+    if (pub_db) {
+      sqlite3_exec(pub_db.get(), "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr);
+      pub_db.reset();
+    }
+    if (std::FILE* f = std::fopen(db_path.c_str(), "r+b")) {
+      static const char kJunk[16] = {'\x7f', '\x7f', '\x7f', '\x7f', '\x7f', '\x7f',
+                                     '\x7f', '\x7f', '\x7f', '\x7f', '\x7f', '\x7f',
+                                     '\x7f', '\x7f', '\x7f', '\x7f'};
+      if (std::fseek(f, 4096, SEEK_SET) == 0) std::fwrite(kJunk, 1, sizeof kJunk, f);
+      std::fclose(f);
+    }
   }
 
   void run(sqlite3_stmt* select, const InvalidationHandler& handler) {
@@ -393,6 +467,7 @@ struct MutantBackend::Impl {
       }
       if (now >= next_poll) {
         poll_once(select, handler, pending, deliverable);
+        if (knobs.flush_every_poll && on_flush) on_flush(FlushReason::kGap);  // the defect
         next_poll = SteadyClock::now() + poll_interval();
       }
     }
@@ -450,6 +525,10 @@ struct MutantBackend::Impl {
     keys_delivered += keys.size();
     try {
       handler(keys);
+      if (knobs.exit_after_deliveries > 0 && ++deliveries >= knobs.exit_after_deliveries) {
+        std::fflush(nullptr);
+        std::_Exit(70);  // the defect: the worker dies half-way through the run
+      }
     } catch (const std::exception& e) {
       ++handler_errors;
       warn("handler", std::string("the handler threw: ") + e.what());
@@ -463,7 +542,7 @@ struct MutantBackend::Impl {
     std::lock_guard lock(pub_mu);
     if (!listening) return 0;
     try {
-      if (!pub_db) pub_db = open_db(db_path, publish_busy_timeout(), options.vfs);
+      if (!pub_db) pub_db = open_db(db_path, publish_busy_timeout(), options.vfs, knobs.wal);
       StmtPtr count = prepare(pub_db.get(), db_path, kCountNew);
       bind_filter(count.get(), cursor.load(), knobs, options.channel, instance_id);
       if (sqlite3_step(count.get()) != SQLITE_ROW) return 0;
@@ -495,6 +574,11 @@ struct MutantBackend::Impl {
 
   std::atomic<bool> listening{false};
   std::atomic<std::int64_t> cursor{0};
+  FlushHandler on_flush;  // set by start() before the thread runs
+  int deliveries = 0;     // poll thread only
+  std::atomic<std::uint64_t> publish_attempts{0};
+  std::mutex delayed_mu;
+  std::vector<std::thread> delayed;  // guarded by delayed_mu: ack-before-commit's commits
   std::atomic<std::int64_t> last_poll_ns{0};  // steady clock; 0 before the first poll
   std::atomic<std::uint64_t> published{0}, publish_failures{0}, polls{0}, poll_errors{0},
       rows_received{0}, keys_delivered{0}, malformed_rows{0}, handler_errors{0};
@@ -503,12 +587,15 @@ struct MutantBackend::Impl {
 MutantBackend::MutantBackend(std::string db_path, SqliteOptions options, MutantKnobs knobs)
     : impl_(std::make_unique<Impl>(std::move(db_path), std::move(options), knobs)) {}
 
-MutantBackend::~MutantBackend() { stop(); }
+MutantBackend::~MutantBackend() {
+  stop();
+  impl_->join_delayed();  // publishes of a backend that was never started
+}
 
 void MutantBackend::publish(const KeySet& keys) { impl_->publish(keys); }
 
-void MutantBackend::start(InvalidationHandler handler, FlushHandler /*on_flush*/) {
-  impl_->start(std::move(handler));
+void MutantBackend::start(InvalidationHandler handler, FlushHandler on_flush) {
+  impl_->start(std::move(handler), std::move(on_flush));
 }
 
 void MutantBackend::stop() { impl_->stop(); }

@@ -49,6 +49,16 @@ struct MutantKnobs {
   bool claims_flush = false;       // true: the worker advertises the `flush` capability
                                    // (detects missed invalidations and flushes) yet, like
                                    // every mutant, never detects a gap or a stall
+  bool fail_most_publishes = false;  // true: 9 publishes of 10 throw BackendError
+  bool flush_every_poll = false;     // true: calls on_flush (reason gap) after every poll
+  int exit_after_deliveries = 0;     // n > 0: the process exits (status 70) after n deliveries
+  double poll_factor = 1;            // polls every poll_factor x poll_interval
+  double retention_factor = 1;       // prunes rows older than retention_factor x retention
+  bool wal = true;                   // false: journal_mode DELETE (no -wal, no -shm)
+  bool scribble_on_stop = false;     // true: stop() overwrites the start of page 2 of the
+                                     // database file after closing its connection
+  bool ack_before_commit = false;    // true: publish returns at once and commits max(1 s,
+                                     // 4 x poll_interval) later on another thread
 };
 
 struct Defect {
