@@ -6,6 +6,10 @@
 //       sqlite_sequence when pruning emptied the table; 0 for a new file),
 //       so rows committed before start() returns are never replayed and
 //       rows committed after are delivered. start() returns after seeding.
+//       The seed and PRAGMA data_version are read in one read transaction
+//       (one snapshot): a commit between two separate reads would be in the
+//       version but not below the seed, and every poll would skip it until
+//       someone else committed.
 //   I3. A poll reads, in one read transaction, the rows with id > cursor of
 //       its own channel written by other instances, in id order, and the
 //       highest id issued. A row is handed to the handler at most once per
@@ -157,8 +161,9 @@
 #include "db_path.hpp"
 #include "event_log.hpp"
 #include "keys_json.hpp"
-#include "quoted.hpp"
 #include "pjx/errors.hpp"
+#include "quoted.hpp"
+#include "sqlite_backend_seams.hpp"
 #include "warning_limiter.hpp"
 
 namespace pjx {
@@ -237,7 +242,24 @@ std::int64_t steady_ns(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
 
+std::mutex g_seam_mu;
+std::function<void()> g_start_seed_hook;  // guarded by g_seam_mu
+
+void run_start_seed_hook() {
+  std::function<void()> hook;
+  {
+    std::lock_guard lock(g_seam_mu);
+    hook = g_start_seed_hook;
+  }
+  if (hook) hook();
+}
+
 }  // namespace
+
+void detail::set_start_seed_hook(std::function<void()> hook) {
+  std::lock_guard lock(g_seam_mu);
+  g_start_seed_hook = std::move(hook);
+}
 
 void validate(const SqliteOptions& options) {
   const double poll = options.poll_interval.count();
@@ -1026,15 +1048,38 @@ void SqliteInvalidationBackend::start(InvalidationHandler handler, FlushHandler 
     try {
       if (!d.reader) d.open_reader();
       d.watcher = d.make_watcher();
-      auto& max_id = d.reader->max_id;
-      max_id.step();
-      const std::int64_t seed = max_id.column_int64(0);
-      max_id.reset();
-      d.cursor.store(seed);  // I2
-      auto& version = d.reader->data_version;
-      version.step();
-      d.last_data_version = version.column_int64(0);  // the first poll skips if nobody commits
-      version.reset();
+      // One read transaction for the seed and the data version (I2): a
+      // commit between two separate reads would be counted in the version
+      // but not in the seed, and the polls after it would skip it.
+      auto& log = *d.reader;
+      std::int64_t seed = 0;
+      std::int64_t version = 0;
+      log.begin_read.step();
+      log.begin_read.reset();
+      try {
+        log.max_id.step();
+        seed = log.max_id.column_int64(0);
+        log.max_id.reset();
+        run_start_seed_hook();
+        log.data_version.step();
+        version = log.data_version.column_int64(0);
+        log.data_version.reset();
+        log.end_read.step();
+        log.end_read.reset();
+      } catch (...) {
+        log.max_id.reset();
+        log.data_version.reset();
+        if (log.connection().in_transaction()) {
+          try {
+            log.end_read.step();
+          } catch (const BackendError&) {  // the original error is the one to report
+          }
+        }
+        log.end_read.reset();
+        throw;
+      }
+      d.cursor.store(seed);               // I2
+      d.last_data_version = version;      // the first poll skips if nobody commits
       d.handler = std::move(handler);
       d.on_flush = std::move(on_flush);
       d.last_poll_ns.store(d.clock->monotonic().count());

@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "pjx/errors.hpp"
+#include "sqlite_backend_seams.hpp"
 #include "temp_dir.hpp"
 #include "test_util.hpp"
 
@@ -371,6 +372,20 @@ TEST_F(SqliteBackendTest, AThrowingHandlerDoesNotLoseTheRestOfItsBatch) {
   EXPECT_EQ(listener.poll_now(), 2u);
   EXPECT_EQ(got, (std::vector<KeySet>{{"boom"}, {"after"}}));
   EXPECT_EQ(listener.stats().handler_errors, 1u);
+}
+
+// I2: the seed and the data version come from one snapshot, so a commit that
+// lands between the two reads is delivered by the first poll.
+TEST_F(SqliteBackendTest, StartRaceWithACommitBetweenSeedAndVersionLosesNoRow) {
+  SqliteInvalidationBackend listener(db_, manual_options()), publisher(db_, manual_options());
+  publisher.publish({"before-start"});
+  Inbox inbox;
+  detail::set_start_seed_hook([&] { publisher.publish({"between"}); });
+  listener.start(inbox.handler());
+  detail::set_start_seed_hook({});
+  listener.poll_now();
+  EXPECT_EQ(inbox.got(), std::vector<KeySet>{{"between"}});
+  EXPECT_EQ(listener.stats().cursor, 2);
 }
 
 TEST_F(SqliteBackendTest, AFailedPollIsCountedAndRetriedAtTheNextPoll) {
