@@ -2,6 +2,7 @@
 // pruned, or that stalled past retention while others committed, asks for a
 // flush; one that keeps up never does.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 
@@ -127,6 +128,26 @@ TEST_F(MissedInvalidationsTest, DetectionOffReproducesUpstreamSilentLoss) {
   EXPECT_EQ(got_, std::vector<KeySet>{{"b"}});  // "a" is lost without a sign
   EXPECT_EQ(listener.stats().gaps_detected, 0u);
 }
+
+// Pruning goes by created_at, which need not follow id order (upstream reads
+// its clock before waiting up to 5 s for the lock; a wall clock can step
+// back): a hole can open between rows that are still there.
+TEST_F(MissedInvalidationsTest, AHoleInTheMiddleOfTheUnreadIdsIsAGap) {
+  SqliteInvalidationBackend listener(db_, options()), publisher(db_, options());
+  start(listener);
+  publisher.publish({"a"});
+  publisher.publish({"b"});
+  publisher.publish({"c"});
+  RawDb(db_).exec("DELETE FROM pjx_invalidation WHERE id = 2");  // pruned out of id order
+  listener.poll_now();
+  EXPECT_EQ(flushes_, std::vector<FlushReason>{FlushReason::kGap});
+  EXPECT_EQ(got_, (std::vector<KeySet>{{"a"}, {"c"}}));
+  EXPECT_EQ(listener.stats().missed_ids, 1u);
+  EXPECT_EQ(listener.stats().cursor, 3);
+}
+
+// Invariant I14: ids that fall below the cursor (the file restored in place,
+// the table and sqlite_sequence emptied) are a gap: flush, reseed at the top.
 
 // Invariant I9: a replaced or deleted database file is noticed, reopened,
 // and the cache flushed.

@@ -31,10 +31,13 @@
 //       committed from the outbox: it is stamped when it commits).
 //   I8. Ids are issued by AUTOINCREMENT and a rolled-back insert gives its
 //       id back, so ids above the cursor are contiguous unless rows were
-//       deleted. A missing id above the cursor (the smallest id > cursor is
-//       not cursor + 1, or no row is left while the sequence is past the
-//       cursor) means rows were pruned before this listener read them: a
-//       gap. With detect_gaps, a gap, or a poll that finds new commits after
+//       deleted. A missing id in (cursor, top], top being the highest id
+//       issued (fewer rows there than top - cursor, counted in the poll's
+//       snapshot) means rows were pruned before this listener read them: a
+//       gap. The hole can be anywhere in the range, not only just above the
+//       cursor: pruning goes by created_at, which need not follow id order
+//       (upstream reads its clock before waiting for the lock; wall clocks
+//       step back). With detect_gaps, a gap, or a poll that finds new commits after
 //       more than `retention` without polling (a stall), calls the
 //       FlushHandler once, before the rows of that poll are delivered.
 //   I9. Every poll first checks that the file at the path is the one the
@@ -1404,11 +1407,10 @@ SqliteInvalidationBackend::Impl::PollOutcome SqliteInvalidationBackend::Impl::po
       }
       log.id_bounds.bind(1, from);
       log.id_bounds.step();
-      const bool any_above = !log.id_bounds.column_is_null(0);
-      const std::int64_t lowest_above = log.id_bounds.column_int64(0);
-      snapshot_top = log.id_bounds.column_int64(1);
+      snapshot_top = log.id_bounds.column_int64(0);
+      const std::int64_t present = log.id_bounds.column_int64(1);  // ids in (from, snapshot_top]
       log.id_bounds.reset();
-      missing = any_above ? lowest_above - from - 1 : snapshot_top - from;  // I8
+      missing = snapshot_top > from ? snapshot_top - from - present : 0;  // I8
       log.select_new.bind(1, from)
           .bind(2, std::string_view(options.channel))
           .bind(3, std::string_view(instance_id));
