@@ -1,7 +1,8 @@
 // SqliteInvalidationBackend: publisher and poller over the shared event log.
 //
 // Cursor rules and invariants (numbered; tests name them):
-//   I1. While listening, the cursor only increases.
+//   I1. While listening, the cursor only increases, except when the ids fell
+//       below it (I14) or the file was replaced (I9).
 //   I2. start() seeds the cursor at the highest id ever issued (MAX(id), or
 //       sqlite_sequence when pruning emptied the table; 0 for a new file),
 //       so rows committed before start() returns are never replayed and
@@ -99,6 +100,16 @@
 //       is rung once per group, by its leader, after the group is done and
 //       the leader's role released (a warning sink may publish). Nothing
 //       between taking the role and releasing it can throw out of it.
+//  I14. Ids never go back by themselves (AUTOINCREMENT), so a highest id
+//       issued below the cursor means the file was rewritten in place: a
+//       restore with the backup API (`sqlite3 pjx.db ".restore b.db"`, same
+//       inode, so I9 does not see it) or the table and sqlite_sequence
+//       emptied by hand. Every id up to the old cursor would be skipped
+//       without a sign. With detect_gaps it is a gap: the FlushHandler is
+//       called (kGap, counted in gaps_detected) and the cursor reseeded at
+//       the highest id issued; the flush covers every row up to it. (A
+//       restore that is not polled before the ids pass the old cursor again
+//       cannot be told from normal running, apart from the gap it leaves.)
 //
 // Poller states (one thread per started backend):
 //
@@ -110,6 +121,7 @@
 //             before they show; a doorbell is rung after they show)
 //   [polling] --PRAGMA data_version unchanged--> [waiting]      (skipped_polls)
 //   [polling] --gap or stall (I8)--> [flushing] --> deliver --> [waiting]
+//   [polling] --ids below the cursor (I14)--> [flushing, reseed] --> [waiting]
 //   [polling] --file replaced or deleted (I9)--> [reopening] --> [flushing]
 //   [polling] --error--> [waiting]                              (poll_errors, I6)
 //   [waiting|polling] --stop()--> [stopping: finish the current row] --> [stopped]
@@ -1450,6 +1462,17 @@ SqliteInvalidationBackend::Impl::PollOutcome SqliteInvalidationBackend::Impl::po
 
   if (replaced) {
     notify_flush(FlushReason::kReplacedFile);  // I9
+  } else if (options.detect_gaps && snapshot_top < cursor.load()) {  // I14
+    const std::int64_t was = cursor.load();
+    gaps_detected.fetch_add(1, std::memory_order_relaxed);
+    cursor.store(snapshot_top);  // the only move down while listening
+    warnings.warn("regression", "the highest id issued (" + std::to_string(snapshot_top) +
+                                    ") is below this listener's cursor (" + std::to_string(was) + ") in \"" +
+                                    db_path +
+                                    "\": the database was restored in place from a backup, or its table and "
+                                    "sqlite_sequence were emptied; flushing the cache and reading on from id " +
+                                    std::to_string(snapshot_top));
+    notify_flush(FlushReason::kGap);
   } else if (options.detect_gaps && (missing > 0 || stalled)) {  // I8
     if (missing > 0) {
       gaps_detected.fetch_add(1, std::memory_order_relaxed);
