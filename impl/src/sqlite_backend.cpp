@@ -110,6 +110,15 @@
 //       the highest id issued; the flush covers every row up to it. (A
 //       restore that is not polled before the ids pass the old cursor again
 //       cannot be told from normal running, apart from the gap it leaves.)
+//  I15. No handler or flush handler runs after stop() returns (unless
+//       stop() was called from one of them, or from the warning sink during
+//       a poll: then it only asks the listener to stop). stop() clears
+//       `running`, joins the poll thread, then takes poll_mu once: a
+//       poll_now() under way on another thread finishes first, and a poll
+//       that takes poll_mu later sees `running` false and returns at once.
+//       Everything a poll calls out to runs marked as inside the poll
+//       (t_in_handler_of), so a stop() or poll_now() from there never
+//       waits for poll_mu, which the poll holds.
 //
 // Poller states (one thread per started backend):
 //
@@ -1127,6 +1136,12 @@ void SqliteInvalidationBackend::stop() {
   std::lock_guard life(d.lifecycle_mu);
   request_exit();
   if (d.thread.joinable()) d.thread.join();
+  {
+    // Waits for a poll_now() under way on another thread, whose handler
+    // may be running; any poll that takes poll_mu after this sees running
+    // false and calls nothing (I15).
+    std::lock_guard poll(d.poll_mu);
+  }
   d.drain_and_stop_background();
 }
 
@@ -1370,6 +1385,13 @@ void SqliteInvalidationBackend::Impl::notify_flush(FlushReason reason) {
 
 SqliteInvalidationBackend::Impl::PollOutcome SqliteInvalidationBackend::Impl::poll_once() {
   std::lock_guard lock(poll_mu);
+  // Checked under poll_mu, which stop() takes once `running` is false: a
+  // poll that got here after stop() cannot run a handler (I15).
+  if (!running.load()) return PollOutcome{0, true};
+  // Everything this poll calls out to (handlers, the flush handler, the
+  // warning sink) may call stop() or poll_now(): they must see that they
+  // run inside this poll, which holds poll_mu.
+  const InHandler in_poll(this);
   struct Row {
     std::int64_t id;
     std::string keys_json;

@@ -388,6 +388,56 @@ TEST_F(SqliteBackendTest, StartRaceWithACommitBetweenSeedAndVersionLosesNoRow) {
   EXPECT_EQ(listener.stats().cursor, 2);
 }
 
+// The interface's rule: no handler runs after stop() returns, also when the
+// handler runs inside poll_now() on another thread.
+TEST_F(SqliteBackendTest, StopWaitsForAHandlerRunningInPollNowOnAnotherThread) {
+  SqliteInvalidationBackend listener(db_, manual_options()), publisher(db_, manual_options());
+  std::mutex mu;
+  std::condition_variable cv;
+  bool entered = false, release = false;
+  std::atomic<bool> stop_returned{false};
+  std::atomic<bool> handler_ran_after_stop{false};
+  listener.start([&](const KeySet&) {
+    std::unique_lock lock(mu);
+    entered = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return release; });
+    if (stop_returned.load()) handler_ran_after_stop = true;
+  });
+  publisher.publish({"a"});
+  std::thread poller([&] { listener.poll_now(); });
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return entered; }));
+  }
+  std::thread stopper([&] {
+    listener.stop();
+    stop_returned = true;
+  });
+  // stop() must still be waiting for the handler (a bounded wait for
+  // something that must not happen).
+  EXPECT_FALSE(eventually([&] { return stop_returned.load(); }, 200ms));
+  {
+    std::lock_guard lock(mu);
+    release = true;
+    cv.notify_all();
+  }
+  stopper.join();
+  poller.join();
+  EXPECT_TRUE(stop_returned.load());
+  EXPECT_FALSE(handler_ran_after_stop.load());
+}
+
+TEST_F(SqliteBackendTest, APollNowThatStartsAfterStopRunsNoHandler) {
+  SqliteInvalidationBackend listener(db_, manual_options()), publisher(db_, manual_options());
+  int calls = 0;
+  listener.start([&](const KeySet&) { ++calls; });
+  publisher.publish({"a"});
+  listener.stop();
+  EXPECT_THROW(listener.poll_now(), std::logic_error);
+  EXPECT_EQ(calls, 0);
+}
+
 TEST_F(SqliteBackendTest, AFailedPollIsCountedAndRetriedAtTheNextPoll) {
   SqliteInvalidationBackend listener(db_, manual_options()), publisher(db_, manual_options());
   Inbox inbox;

@@ -233,16 +233,19 @@ class SqliteInvalidationBackend final : public InvalidationBackend {
   // publish_result() without the result: returns once committed or queued.
   void publish(const KeySet& keys) override;
   void start(InvalidationHandler handler, FlushHandler on_flush = {}) override;
-  // Stops the listener (as InvalidationBackend::stop), then drains the
-  // outbox: keeps retrying queued events for up to outbox_drain_timeout and
+  // Stops the listener (as InvalidationBackend::stop: it also waits for a
+  // poll_now() under way on another thread, so no handler runs once it
+  // returns), then drains the outbox: keeps retrying queued events for up to outbox_drain_timeout and
   // gives up on the rest (outbox_dropped, a warning). Publishing after stop()
   // works as before. Called from the handler, it only asks the listener to
   // stop and does not drain.
   void stop() override;
 
   // Runs one poll now on the caller's thread (serialised with the poll
-  // thread) and returns the number of rows handed to the handler.
-  // REQUIRES: start() was called. Throws BackendError if the poll fails.
+  // thread) and returns the number of rows handed to the handler; 0 when a
+  // stop() on another thread got in first (no handler runs then).
+  // REQUIRES: start() was called (std::logic_error otherwise, and from
+  // inside a handler). Throws BackendError if the poll fails.
   std::size_t poll_now();
 
   SqliteStats stats() const;
