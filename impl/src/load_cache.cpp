@@ -17,6 +17,8 @@ const char* to_string(FlushReason reason) noexcept {
       return "replaced_file";
     case FlushReason::kReconnect:
       return "reconnect";
+    case FlushReason::kHandlerError:
+      return "handler_error";
   }
   return "unknown";
 }

@@ -333,10 +333,15 @@ void RedisInvalidationBackend::Impl::deliver(const redisReply& reply) {
     handler(*keys);
   } catch (const std::exception& e) {
     handler_errors.fetch_add(1, std::memory_order_relaxed);
-    warnings.warn("handler", std::string("invalidation handler threw: ") + e.what());
+    warnings.warn("handler", std::string("invalidation handler threw: ") + e.what() +
+                                 "; flushing the cache, since its keys may not have been evicted");
+    notify_flush(FlushReason::kHandlerError);
   } catch (...) {
     handler_errors.fetch_add(1, std::memory_order_relaxed);
-    warnings.warn("handler", "invalidation handler threw a non-exception");
+    warnings.warn("handler",
+                  "invalidation handler threw a non-exception; flushing the cache, since its keys may "
+                  "not have been evicted");
+    notify_flush(FlushReason::kHandlerError);
   }
 }
 

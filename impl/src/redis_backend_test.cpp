@@ -526,6 +526,27 @@ TEST(RedisBackend, AThrowingHandlerIsCountedAndTheListenerContinues) {
   EXPECT_TRUE(warnings.any_contains("handler failed on purpose"));
 }
 
+TEST(RedisBackend, AThrowingHandlerAsksForAFlushSinceItsKeysWereNotApplied) {
+  const std::string channel = unique_channel();
+  RedisOptions options = options_for(channel);
+  options.on_warning = [](const std::string&) {};
+  RedisInvalidationBackend listener(shared_redis_url(), options);
+  std::mutex mu;
+  std::vector<FlushReason> flushes;
+  listener.start([&](const KeySet& keys) {
+    if (keys.count("boom") != 0) throw std::runtime_error("handler failed on purpose");
+  },
+                 [&](FlushReason reason) {
+                   std::lock_guard lock(mu);
+                   flushes.push_back(reason);
+                 });
+  RedisInvalidationBackend publisher(shared_redis_url(), options_for(channel));
+  publisher.publish({"boom"});
+  ASSERT_TRUE(eventually([&] { return listener.stats().flushes == 1; }));
+  std::lock_guard lock(mu);
+  EXPECT_EQ(flushes, std::vector<FlushReason>{FlushReason::kHandlerError});
+}
+
 // ---- Interoperation with upstream: redis-py publishing json.dumps(sorted(keys))
 // and listening with json.loads, as pyjinhx's Redis backend does.
 

@@ -19,8 +19,10 @@
 //       (rows of other channels and our own rows need no delivery).
 //   I4. A malformed row (keys_json not a JSON array of strings) is skipped,
 //       counted and warned about; it never stops the rows after it.
-//   I5. A handler that throws is counted and warned about; the rest of its
-//       batch is still delivered.
+//   I5. A handler that throws is counted and warned about, and the
+//       FlushHandler is called (kHandlerError): the row's keys may not have
+//       been evicted, and the cursor has passed it. The rest of its batch is
+//       still delivered.
 //   I6. A failed poll (busy past the timeout, I/O error) changes nothing; it
 //       is counted and the next interval retries.
 //   I7. A commit is one write transaction: insert the row of each event in
@@ -1537,10 +1539,14 @@ SqliteInvalidationBackend::Impl::PollOutcome SqliteInvalidationBackend::Impl::po
       handler(*keys);
     } catch (const std::exception& e) {  // I5
       handler_errors.fetch_add(1, std::memory_order_relaxed);
-      warnings.warn("handler", "invalidation handler threw on row " + std::to_string(row.id) + ": " + e.what());
+      warnings.warn("handler", "invalidation handler threw on row " + std::to_string(row.id) + ": " + e.what() +
+                                   "; flushing the cache, since its keys may not have been evicted");
+      notify_flush(FlushReason::kHandlerError);
     } catch (...) {
       handler_errors.fetch_add(1, std::memory_order_relaxed);
-      warnings.warn("handler", "invalidation handler threw a non-exception on row " + std::to_string(row.id));
+      warnings.warn("handler", "invalidation handler threw a non-exception on row " + std::to_string(row.id) +
+                                   "; flushing the cache, since its keys may not have been evicted");
+      notify_flush(FlushReason::kHandlerError);
     }
   }
   if (finished && snapshot_top > cursor.load()) cursor.store(snapshot_top);  // I3

@@ -374,6 +374,28 @@ TEST_F(SqliteBackendTest, AThrowingHandlerDoesNotLoseTheRestOfItsBatch) {
   EXPECT_EQ(listener.stats().handler_errors, 1u);
 }
 
+TEST_F(SqliteBackendTest, AThrowingHandlerAsksForAFlushSinceItsKeysWereNotApplied) {
+  SqliteInvalidationBackend listener(db_, manual_options()), publisher(db_, manual_options());
+  std::vector<KeySet> got;
+  std::vector<FlushReason> flushes;
+  listener.start(
+      [&](const KeySet& keys) {
+        got.push_back(keys);
+        if (keys.count("boom")) throw std::runtime_error("handler failed");
+      },
+      [&](FlushReason reason) { flushes.push_back(reason); });
+  publisher.publish({"fine"});
+  publisher.publish({"boom"});
+  publisher.publish({"after"});
+  EXPECT_EQ(listener.poll_now(), 3u);
+  EXPECT_EQ(got, (std::vector<KeySet>{{"fine"}, {"boom"}, {"after"}}));
+  EXPECT_EQ(flushes, std::vector<FlushReason>{FlushReason::kHandlerError});
+  const auto stats = listener.stats();
+  EXPECT_EQ(stats.handler_errors, 1u);
+  EXPECT_EQ(stats.flushes, 1u);
+  EXPECT_STREQ(to_string(FlushReason::kHandlerError), "handler_error");
+}
+
 // I2: the seed and the data version come from one snapshot, so a commit that
 // lands between the two reads is delivered by the first poll.
 TEST_F(SqliteBackendTest, StartRaceWithACommitBetweenSeedAndVersionLosesNoRow) {

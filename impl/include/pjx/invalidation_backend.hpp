@@ -29,6 +29,7 @@ enum class FlushReason {
   kStall,         // the listener did not poll for longer than retention
   kReplacedFile,  // the database file at the path is not the one that was open
   kReconnect,     // a pub/sub connection was lost; messages may have been missed
+  kHandlerError,  // the invalidation handler threw, so a key set it got may not have been applied
 };
 const char* to_string(FlushReason reason) noexcept;
 

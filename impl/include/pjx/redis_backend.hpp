@@ -93,7 +93,7 @@ struct RedisStats {
   std::uint64_t keys_delivered = 0;      // keys handed to the handler
   std::uint64_t malformed_messages = 0;  // payloads that are not a JSON array of strings
   std::uint64_t handler_errors = 0;      // handler calls that threw
-  std::uint64_t flushes = 0;             // FlushHandler calls (after reconnects)
+  std::uint64_t flushes = 0;             // FlushHandler calls (after reconnects, throwing handlers)
   std::uint64_t connection_losses = 0;   // listener connections lost
   std::uint64_t reconnects = 0;          // successful re-subscriptions
   std::uint64_t publisher_reconnects = 0;  // publish connection re-established

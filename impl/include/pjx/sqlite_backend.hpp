@@ -170,7 +170,7 @@ struct SqliteStats {
   std::uint64_t keys_delivered = 0;    // keys handed to the handler
   std::uint64_t malformed_rows = 0;    // rows skipped: keys_json not an array of strings
   std::uint64_t handler_errors = 0;    // handler calls that threw
-  std::uint64_t flushes = 0;           // FlushHandler calls (gaps, stalls, reopens)
+  std::uint64_t flushes = 0;           // FlushHandler calls (gaps, stalls, reopens, throwing handlers)
   std::uint64_t gaps_detected = 0;     // polls that found pruned unread ids
   std::uint64_t missed_ids = 0;        // unread ids found pruned (any channel: an upper bound)
   std::uint64_t stalls_detected = 0;   // polls after more than retention without one
