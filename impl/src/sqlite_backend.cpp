@@ -186,6 +186,7 @@
 #include "change_watcher.hpp"
 #include "db_path.hpp"
 #include "event_log.hpp"
+#include "fork_guard.hpp"
 #include "keys_json.hpp"
 #include "pjx/errors.hpp"
 #include "quoted.hpp"
@@ -342,6 +343,8 @@ struct SqliteInvalidationBackend::Impl {
   const SqliteOptions options;
   const std::shared_ptr<const Clock> clock;
   const std::string instance_id;
+  const detail::ForkGuard fork_guard;  // built before fork(): unusable in the child
+  std::string fork_what() const { return "SqliteInvalidationBackend for \"" + db_path + "\""; }
   detail::DbLocation location;
   std::filesystem::path doorbell_file;  // "<db>-notify"
   detail::WarningLimiter warnings;
@@ -583,6 +586,13 @@ SqliteInvalidationBackend::SqliteInvalidationBackend(std::string db_path, Sqlite
 }
 
 SqliteInvalidationBackend::~SqliteInvalidationBackend() {
+  if (impl_->fork_guard.forked()) {
+    // In a child of the process that built it: closing the inherited SQLite
+    // connections could checkpoint or delete the -wal the parent uses, and
+    // its threads were not copied. Leak everything rather than touch it.
+    static_cast<void>(impl_.release());
+    return;
+  }
   stop();
   ::close(impl_->stop_fd);
 }
@@ -667,6 +677,7 @@ void SqliteInvalidationBackend::Impl::ring_doorbell() noexcept {
 }
 
 PublishResult SqliteInvalidationBackend::Impl::publish(const KeySet& keys) {
+  fork_guard.check(fork_what());
   if (keys.empty()) return PublishResult::kCommitted;
   std::string keys_json = detail::encode_keys(keys);  // may throw invalid_argument
   if (options.outbox_capacity > 0) {
@@ -1066,6 +1077,7 @@ void SqliteInvalidationBackend::Impl::drain_and_stop_background() {
 
 void SqliteInvalidationBackend::start(InvalidationHandler handler, FlushHandler on_flush) {
   auto& d = *impl_;
+  d.fork_guard.check(d.fork_what());
   std::lock_guard life(d.lifecycle_mu);
   if (d.running.load()) return;  // second start is a no-op
   if (d.thread.joinable()) d.thread.join();  // a previous stop() from inside a handler
@@ -1123,6 +1135,7 @@ void SqliteInvalidationBackend::start(InvalidationHandler handler, FlushHandler 
 
 void SqliteInvalidationBackend::stop() {
   auto& d = *impl_;
+  if (d.fork_guard.forked()) return;  // the listener is the parent's: nothing to stop here
   const auto request_exit = [&d] {
     d.running.store(false);
     const std::uint64_t one = 1;
@@ -1555,6 +1568,7 @@ SqliteInvalidationBackend::Impl::PollOutcome SqliteInvalidationBackend::Impl::po
 
 std::size_t SqliteInvalidationBackend::poll_now() {
   auto& d = *impl_;
+  d.fork_guard.check(d.fork_what());
   if (d.poll_thread_id.load() == std::this_thread::get_id() || t_in_handler_of == &d) {
     throw std::logic_error("poll_now() called from the invalidation handler; it would deadlock");
   }
@@ -1581,7 +1595,12 @@ SqliteStats SqliteInvalidationBackend::stats() const {
   s.missed_ids = d.missed_ids.load();
   s.stalls_detected = d.stalls_detected.load();
   s.cursor = d.cursor.load();
-  {
+  // In a child after fork(), the locks below may have been held by threads
+  // of the parent, and the lag query would use its connection.
+  const bool forked = d.fork_guard.forked();
+  if (forked) {
+    s.last_error = "used after fork(): build the backend in each worker after the fork";
+  } else {
     std::lock_guard lock(d.error_mu);
     s.last_error = d.last_error;
   }
@@ -1605,14 +1624,16 @@ SqliteStats SqliteInvalidationBackend::stats() const {
   s.checkpoints = d.checkpoints.load();
   s.checkpoints_busy = d.checkpoints_busy.load();
   s.rows_pruned = d.rows_pruned.load();
-  {
+  if (!forked) {
     std::lock_guard lock(d.bg_mu);
     s.outbox_depth = d.outbox.size();
   }
   if (const auto last = d.last_poll_ns.load(); last >= 0) {
     s.since_last_poll = d.clock->monotonic() - std::chrono::nanoseconds(last);
   }
-  if (s.listening) {
+  if (forked) {
+    s.listening = false;
+  } else if (s.listening) {
     std::lock_guard lock(d.write_mu);
     try {
       d.ensure_writer();

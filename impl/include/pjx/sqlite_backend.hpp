@@ -21,6 +21,14 @@
 // (the first non-empty publish() or start()), not by the constructor, so a
 // backend that never publishes nor listens leaves no file behind.
 //
+// Fork: a backend belongs to the process that built it. Built before
+// fork() (gunicorn --preload), every child would share its instance_id and
+// inherit the parent's SQLite connections but not its threads; so in a child,
+// publish(), start(), poll_now() throw BackendError naming the fix (build
+// the backend after the fork, in each worker: gunicorn's post_fork hook),
+// stop() does nothing, and the destructor leaks the object rather than
+// close the inherited connections or join threads that are not there.
+//
 // Thread safety: all methods are thread-safe. The handler passed to start()
 // runs on the backend's poll thread.
 #pragma once
