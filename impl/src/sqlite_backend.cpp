@@ -420,6 +420,7 @@ struct SqliteInvalidationBackend::Impl {
   std::condition_variable drained_cv;  // the outbox became empty
   std::deque<QueuedEvent> outbox;      // guarded by bg_mu; FIFO
   std::thread bg_thread;               // guarded by bg_mu
+  std::atomic<std::thread::id> bg_thread_id{};  // the background thread, once it runs
   bool bg_exit = false;                // guarded by bg_mu: the thread is asked to exit
   bool draining = false;               // guarded by bg_mu: stop() waits for the outbox
   bool checkpoint_wanted = false;      // guarded by bg_mu
@@ -884,6 +885,7 @@ void SqliteInvalidationBackend::Impl::ensure_background_locked() {
 }
 
 void SqliteInvalidationBackend::Impl::background_loop() {
+  bg_thread_id.store(std::this_thread::get_id());
   using Steady = std::chrono::steady_clock;
   auto backoff = kRetryFirst;
   auto next_retry = Steady::now();
@@ -934,6 +936,7 @@ void SqliteInvalidationBackend::Impl::background_loop() {
   }
   lock.unlock();
   checkpointer.reset();
+  bg_thread_id.store(std::thread::id{});
 }
 
 bool SqliteInvalidationBackend::Impl::retry_front(std::string* warning, bool* committed) {
@@ -1122,6 +1125,10 @@ void SqliteInvalidationBackend::start(InvalidationHandler handler, FlushHandler 
       d.on_flush = std::move(on_flush);
       d.last_poll_ns.store(d.clock->monotonic().count());
     } catch (const BackendError& e) {
+      // Nothing listens: no watch either (it was set up before the seed).
+      d.watcher.reset();
+      d.wake_active.store(false);
+      d.wake_mode.store(WakeMode::kPolling);
       d.record_error(std::string("start failed: ") + e.what());
       throw;
     }
@@ -1157,6 +1164,9 @@ void SqliteInvalidationBackend::stop() {
     // false and calls nothing (I15).
     std::lock_guard poll(d.poll_mu);
   }
+  // From the background thread (a warning sink there): it cannot wait for
+  // its own outbox nor join itself; the destructor drains and joins it.
+  if (d.bg_thread_id.load() == std::this_thread::get_id()) return;
   d.drain_and_stop_background();
 }
 

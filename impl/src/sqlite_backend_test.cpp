@@ -460,6 +460,36 @@ TEST_F(SqliteBackendTest, APollNowThatStartsAfterStopRunsNoHandler) {
   EXPECT_EQ(calls, 0);
 }
 
+// The background thread warns about a dropped event; a sink that stops the
+// backend from there must not make that thread join itself.
+TEST_F(SqliteBackendTest, AWarningSinkThatCallsStopOnTheBackgroundThreadDoesNotJoinItself) {
+  SqliteOptions o = manual_options();
+  o.busy_timeout = 20ms;
+  std::atomic<SqliteInvalidationBackend*> self{nullptr};
+  std::atomic<bool> stopped_from_sink{false};
+  o.on_warning = [&](const std::string& w) {
+    if (w.find("dropped") != std::string::npos && self.load() != nullptr) {
+      self.load()->stop();
+      stopped_from_sink = true;
+    }
+  };
+  SqliteInvalidationBackend backend(db_, o);
+  self = &backend;
+  backend.start([](const KeySet&) {});
+  {
+    RawDb holder(db_);
+    holder.exec("BEGIN IMMEDIATE");
+    ASSERT_EQ(backend.publish_result({"k"}), PublishResult::kQueued);
+    // No id is left: the retry fails for good and drops the event.
+    holder.exec("INSERT OR REPLACE INTO sqlite_sequence (name, seq) VALUES ('pjx_invalidation', 9223372036854775807)");
+    holder.exec("COMMIT");
+  }
+  ASSERT_TRUE(eventually([&] { return stopped_from_sink.load(); }));
+  EXPECT_FALSE(backend.stats().listening);
+  EXPECT_EQ(backend.stats().outbox_dropped, 1u);
+  self = nullptr;
+}
+
 TEST_F(SqliteBackendTest, AFailedPollIsCountedAndRetriedAtTheNextPoll) {
   SqliteInvalidationBackend listener(db_, manual_options()), publisher(db_, manual_options());
   Inbox inbox;

@@ -246,7 +246,9 @@ class SqliteInvalidationBackend final : public InvalidationBackend {
   // returns), then drains the outbox: keeps retrying queued events for up to outbox_drain_timeout and
   // gives up on the rest (outbox_dropped, a warning). Publishing after stop()
   // works as before. Called from the handler, it only asks the listener to
-  // stop and does not drain.
+  // stop and does not drain; called from the background thread (a warning
+  // sink there), it stops the listener and does not drain (the destructor
+  // does).
   void stop() override;
 
   // Runs one poll now on the caller's thread (serialised with the poll
