@@ -490,6 +490,20 @@ TEST_F(SqliteBackendTest, AWarningSinkThatCallsStopOnTheBackgroundThreadDoesNotJ
   self = nullptr;
 }
 
+TEST_F(SqliteBackendTest, AFailedStartLeavesNoWatchCountedAsActive) {
+  SqliteOptions o = manual_options();
+  o.wake_on_change = true;
+  SqliteInvalidationBackend listener(db_, o);
+  listener.start([](const KeySet&) {});
+  listener.stop();
+  RawDb(db_).exec("ALTER TABLE pjx_invalidation RENAME TO pjx_moved_away");
+  EXPECT_THROW(listener.start([](const KeySet&) {}), BackendError);
+  const auto stats = listener.stats();
+  EXPECT_FALSE(stats.listening);
+  EXPECT_FALSE(stats.wake_active);
+  EXPECT_EQ(stats.wake_mode, WakeMode::kPolling);
+}
+
 TEST_F(SqliteBackendTest, AFailedPollIsCountedAndRetriedAtTheNextPoll) {
   SqliteInvalidationBackend listener(db_, manual_options()), publisher(db_, manual_options());
   Inbox inbox;
