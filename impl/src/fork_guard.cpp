@@ -27,17 +27,20 @@ std::uint64_t forks_so_far() {
 
 ForkGuard::ForkGuard() : pid_(::getpid()), forks_(forks_so_far()) {}
 
-bool ForkGuard::forked() const noexcept { return g_forks.load(std::memory_order_relaxed) != forks_; }
+bool ForkGuard::forked() const noexcept {
+  return g_forks.load(std::memory_order_relaxed) != forks_;
+}
 
 void ForkGuard::check(const std::string& what) const {
   if (!forked()) return;
-  throw BackendError(what + " was created in process " + std::to_string(pid_) + " and is used in process " +
-                         std::to_string(::getpid()) +
-                         " after fork(): forked workers would share its instance_id (and each ignore the "
-                         "others' invalidations as its own) and the parent's database connections and threads. "
-                         "Create the backend and its LoadCache after the fork, in each worker: with gunicorn "
-                         "--preload, build them in the post_fork hook instead of at import time",
-                     0);
+  throw BackendError(
+      what + " was created in process " + std::to_string(pid_) + " and is used in process " +
+          std::to_string(::getpid()) +
+          " after fork(): forked workers would share its instance_id (and each ignore the "
+          "others' invalidations as its own) and the parent's database connections and threads. "
+          "Create the backend and its LoadCache after the fork, in each worker: with gunicorn "
+          "--preload, build them in the post_fork hook instead of at import time",
+      0);
 }
 
 }  // namespace pjx::detail

@@ -38,7 +38,8 @@ int expect_fork_error(LinePipe& pipe, const std::string& what, F&& call) {
     call();
   } catch (const BackendError& e) {
     const std::string message = e.what();
-    if (message.find("after fork()") != std::string::npos && message.find("post_fork") != std::string::npos) {
+    if (message.find("after fork()") != std::string::npos &&
+        message.find("post_fork") != std::string::npos) {
       return 0;
     }
     pipe.send(what + ": unclear message: " + message);
@@ -62,12 +63,13 @@ TEST(ForkedBackend, ASqliteBackendBuiltBeforeForkFailsInTheChildNamingTheFixAndT
   TempDir dir;
   const std::string db = dir.file("pjx.db");
   auto preloaded = std::make_unique<SqliteInvalidationBackend>(db, quiet_options());
-  preloaded->publish({"before-fork"});  // its connection is open now
+  preloaded->publish({"before-fork"});     // its connection is open now
   preloaded->start([](const KeySet&) {});  // and its poll thread runs
   Child child([&](LinePipe& pipe) {
     int failures = 0;
     failures += expect_fork_error(pipe, "publish", [&] { preloaded->publish({"from-child"}); });
-    failures += expect_fork_error(pipe, "publish_result", [&] { preloaded->publish_result({"x"}); });
+    failures +=
+        expect_fork_error(pipe, "publish_result", [&] { preloaded->publish_result({"x"}); });
     failures += expect_fork_error(pipe, "poll_now", [&] { preloaded->poll_now(); });
     preloaded->stop();  // the listener is the parent's: nothing to do, no join
     failures += expect_fork_error(pipe, "start", [&] { preloaded->start([](const KeySet&) {}); });
@@ -94,7 +96,8 @@ TEST(ForkedBackend, ASqliteBackendBuiltBeforeForkFailsInTheChildNamingTheFixAndT
 TEST(ForkedBackend, ALoadCacheBuiltBeforeForkFailsInTheChildNamingTheFix) {
   TempDir dir;
   const std::string db = dir.file("pjx.db");
-  auto cache = std::make_unique<LoadCache>(std::make_shared<SqliteInvalidationBackend>(db, quiet_options()));
+  auto cache =
+      std::make_unique<LoadCache>(std::make_shared<SqliteInvalidationBackend>(db, quiet_options()));
   cache->request().load("c", "k", {"dep"}, [] { return std::any(1); });
   Child child([&](LinePipe& pipe) {
     int failures = 0;
@@ -114,7 +117,8 @@ TEST(ForkedBackend, ARequestScopedLoadCacheWorksInAChild) {
   LoadCache cache;  // no backend: nothing shared, nothing to refuse
   Child child([&](LinePipe&) {
     auto request = cache.request();
-    return std::any_cast<int>(request.load("c", "k", {"dep"}, [] { return std::any(7); })) == 7 ? 0 : 1;
+    return std::any_cast<int>(request.load("c", "k", {"dep"}, [] { return std::any(7); })) == 7 ? 0
+                                                                                                : 1;
   });
   EXPECT_EQ(child.wait(), 0);
 }

@@ -169,7 +169,7 @@ TEST_F(MissedInvalidationsTest, ARestoreInPlaceWithTheBackupApiIsAGapAndReseedsT
   EXPECT_EQ(flushes_, std::vector<FlushReason>{FlushReason::kGap});
   EXPECT_EQ(listener.stats().cursor, 2);
   EXPECT_EQ(listener.stats().reopens, 0u);  // the same file: nothing to reopen
-  publisher.publish({"next"});  // id 3, below the old cursor
+  publisher.publish({"next"});              // id 3, below the old cursor
   listener.poll_now();
   ASSERT_FALSE(got_.empty());
   EXPECT_EQ(got_.back(), KeySet{"next"});

@@ -350,9 +350,10 @@ void RedisInvalidationBackend::Impl::deliver(const redisReply& reply) {
     notify_flush(FlushReason::kHandlerError);
   } catch (...) {
     handler_errors.fetch_add(1, std::memory_order_relaxed);
-    warnings.warn("handler",
-                  "invalidation handler threw a non-exception; flushing the cache, since its keys may "
-                  "not have been evicted");
+    warnings.warn(
+        "handler",
+        "invalidation handler threw a non-exception; flushing the cache, since its keys may "
+        "not have been evicted");
     notify_flush(FlushReason::kHandlerError);
   }
 }

@@ -534,13 +534,14 @@ TEST(RedisBackend, AThrowingHandlerAsksForAFlushSinceItsKeysWereNotApplied) {
   RedisInvalidationBackend listener(shared_redis_url(), options);
   std::mutex mu;
   std::vector<FlushReason> flushes;
-  listener.start([&](const KeySet& keys) {
-    if (keys.count("boom") != 0) throw std::runtime_error("handler failed on purpose");
-  },
-                 [&](FlushReason reason) {
-                   std::lock_guard lock(mu);
-                   flushes.push_back(reason);
-                 });
+  listener.start(
+      [&](const KeySet& keys) {
+        if (keys.count("boom") != 0) throw std::runtime_error("handler failed on purpose");
+      },
+      [&](FlushReason reason) {
+        std::lock_guard lock(mu);
+        flushes.push_back(reason);
+      });
   RedisInvalidationBackend publisher(shared_redis_url(), options_for(channel));
   publisher.publish({"boom"});
   ASSERT_TRUE(eventually([&] { return listener.stats().flushes == 1; }));
@@ -550,7 +551,8 @@ TEST(RedisBackend, AThrowingHandlerAsksForAFlushSinceItsKeysWereNotApplied) {
 
 TEST(RedisBackend, ABackendBuiltBeforeForkFailsInTheChildNamingTheFix) {
   const std::string channel = unique_channel();
-  auto preloaded = std::make_unique<RedisInvalidationBackend>(shared_redis_url(), options_for(channel));
+  auto preloaded =
+      std::make_unique<RedisInvalidationBackend>(shared_redis_url(), options_for(channel));
   preloaded->publish({"before-fork"});  // its connection is open now
   preloaded->start([](const KeySet&) {});
   testing::Child child([&](testing::LinePipe& pipe) {

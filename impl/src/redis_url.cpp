@@ -51,7 +51,8 @@ std::string decoded_lower_key(std::string_view key) {
   for (std::size_t i = 0; i < key.size(); ++i) {
     int byte = 0;
     if (key[i] == '%' && i + 2 < key.size() &&
-        std::from_chars(key.data() + i + 1, key.data() + i + 3, byte, 16).ptr == key.data() + i + 3) {
+        std::from_chars(key.data() + i + 1, key.data() + i + 3, byte, 16).ptr ==
+            key.data() + i + 3) {
       out += lower(static_cast<char>(byte));
       i += 2;
     } else {
@@ -86,7 +87,8 @@ std::vector<Range> secret_ranges(std::string_view url) {
     const std::size_t key_begin = pos + 1;
     const std::size_t eq = url.find('=', key_begin);
     if (eq == std::string_view::npos) break;
-    if (url.substr(key_begin, eq - key_begin).find_first_of("?&#/@") != std::string_view::npos) continue;
+    if (url.substr(key_begin, eq - key_begin).find_first_of("?&#/@") != std::string_view::npos)
+      continue;
     if (decoded_lower_key(url.substr(key_begin, eq - key_begin)) != "password") continue;
     std::size_t end = eq + 1;
     for (;; ++end) {
@@ -140,11 +142,13 @@ std::string scrubbed(std::string_view url, const std::string& what) {
     const std::size_t open = what.find('"', pos);
     if (open == std::string::npos) break;
     std::size_t close = open + 1;
-    while (close < what.size() && what[close] != '"') close += what[close] == '\\' ? std::size_t{2} : std::size_t{1};
+    while (close < what.size() && what[close] != '"')
+      close += what[close] == '\\' ? std::size_t{2} : std::size_t{1};
     if (close >= what.size()) break;
     const std::string_view inside(what.data() + open + 1, close - open - 1);
     bool secret = false;
-    for (const auto& piece : pieces) secret = secret || inside.find(piece) != std::string_view::npos;
+    for (const auto& piece : pieces)
+      secret = secret || inside.find(piece) != std::string_view::npos;
     out.append(what, pos, open + 1 - pos);
     out += secret ? std::string(kMask) : std::string(inside);
     out += '"';
@@ -155,7 +159,8 @@ std::string scrubbed(std::string_view url, const std::string& what) {
 }
 
 [[noreturn]] void fail(std::string_view url, const std::string& what, const std::string& fix) {
-  throw ConfigError("Redis URL " + quoted(mask_redis_url(url)) + " " + scrubbed(url, what) + "; " + fix);
+  throw ConfigError("Redis URL " + quoted(mask_redis_url(url)) + " " + scrubbed(url, what) + "; " +
+                    fix);
 }
 
 int hex_value(char c) {

@@ -213,14 +213,18 @@ TEST(RedisUrl, MaskHidesPasswordsContainingSlashHashQuestionMarkAtAndColon) {
 // message of a URL that does not parse.
 TEST(RedisUrl, NoPieceOfAPasswordAppearsInMasksOrParseErrors) {
   const std::vector<std::string> passwords = {
-      "Zm9vYmFy/Kw+Pw==", "Qvx/Zqj", "Wqk#Jxv", "Xzq?Vkj", "Pqz@Kxw", "Jvq:Zxk", "Kzx%2FQjv",
-      "Vxq/Qzk?Jwx#Zkq@Xvj:Wzq", "Qjx&Zvk=Wxq",
+      "Zm9vYmFy/Kw+Pw==", "Qvx/Zqj", "Wqk#Jxv",   "Xzq?Vkj",
+      "Pqz@Kxw",          "Jvq:Zxk", "Kzx%2FQjv", "Vxq/Qzk?Jwx#Zkq@Xvj:Wzq",
+      "Qjx&Zvk=Wxq",
   };
   for (const auto& password : passwords) {
     const std::vector<std::string> urls = {
-        "redis://:" + password + "@cache:6379/0",   "redis://app:" + password + "@cache/1",
-        "unix://:" + password + "@/tmp/r.sock",      "redis://cache/0?password=" + password,
-        "redis://cache/0?PASSWORD=" + password,      "redis://cache/0?db=1&PassWord=" + password + "&db=1",
+        "redis://:" + password + "@cache:6379/0",
+        "redis://app:" + password + "@cache/1",
+        "unix://:" + password + "@/tmp/r.sock",
+        "redis://cache/0?password=" + password,
+        "redis://cache/0?PASSWORD=" + password,
+        "redis://cache/0?db=1&PassWord=" + password + "&db=1",
     };
     // The pieces between the special characters (3 characters or more).
     std::vector<std::string> pieces;
@@ -242,7 +246,8 @@ TEST(RedisUrl, NoPieceOfAPasswordAppearsInMasksOrParseErrors) {
         shown.emplace_back(e.what());
       }
       for (const auto& text : shown) {
-        for (const auto& p : pieces) EXPECT_EQ(text.find(p), std::string::npos) << p << " in " << text;
+        for (const auto& p : pieces)
+          EXPECT_EQ(text.find(p), std::string::npos) << p << " in " << text;
       }
     }
   }

@@ -162,23 +162,23 @@
 
 #include <poll.h>
 #include <sqlite3.h>
-#include <sys/stat.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <condition_variable>
-#include <array>
-#include <deque>
-#include <limits>
-#include <span>
 #include <cstdio>
 #include <cstring>
-#include <system_error>
+#include <deque>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <random>
+#include <span>
+#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -1119,8 +1119,8 @@ void SqliteInvalidationBackend::start(InvalidationHandler handler, FlushHandler 
         log.end_read.reset();
         throw;
       }
-      d.cursor.store(seed);               // I2
-      d.last_data_version = version;      // the first poll skips if nobody commits
+      d.cursor.store(seed);           // I2
+      d.last_data_version = version;  // the first poll skips if nobody commits
       d.handler = std::move(handler);
       d.on_flush = std::move(on_flush);
       d.last_poll_ns.store(d.clock->monotonic().count());
@@ -1513,12 +1513,13 @@ SqliteInvalidationBackend::Impl::PollOutcome SqliteInvalidationBackend::Impl::po
     const std::int64_t was = cursor.load();
     gaps_detected.fetch_add(1, std::memory_order_relaxed);
     cursor.store(snapshot_top);  // the only move down while listening
-    warnings.warn("regression", "the highest id issued (" + std::to_string(snapshot_top) +
-                                    ") is below this listener's cursor (" + std::to_string(was) + ") in \"" +
-                                    db_path +
-                                    "\": the database was restored in place from a backup, or its table and "
-                                    "sqlite_sequence were emptied; flushing the cache and reading on from id " +
-                                    std::to_string(snapshot_top));
+    warnings.warn("regression",
+                  "the highest id issued (" + std::to_string(snapshot_top) +
+                      ") is below this listener's cursor (" + std::to_string(was) + ") in \"" +
+                      db_path +
+                      "\": the database was restored in place from a backup, or its table and "
+                      "sqlite_sequence were emptied; flushing the cache and reading on from id " +
+                      std::to_string(snapshot_top));
     notify_flush(FlushReason::kGap);
   } else if (options.detect_gaps && (missing > 0 || stalled)) {  // I8
     if (missing > 0) {
@@ -1562,13 +1563,16 @@ SqliteInvalidationBackend::Impl::PollOutcome SqliteInvalidationBackend::Impl::po
       handler(*keys);
     } catch (const std::exception& e) {  // I5
       handler_errors.fetch_add(1, std::memory_order_relaxed);
-      warnings.warn("handler", "invalidation handler threw on row " + std::to_string(row.id) + ": " + e.what() +
-                                   "; flushing the cache, since its keys may not have been evicted");
+      warnings.warn("handler",
+                    "invalidation handler threw on row " + std::to_string(row.id) + ": " +
+                        e.what() +
+                        "; flushing the cache, since its keys may not have been evicted");
       notify_flush(FlushReason::kHandlerError);
     } catch (...) {
       handler_errors.fetch_add(1, std::memory_order_relaxed);
-      warnings.warn("handler", "invalidation handler threw a non-exception on row " + std::to_string(row.id) +
-                                   "; flushing the cache, since its keys may not have been evicted");
+      warnings.warn("handler",
+                    "invalidation handler threw a non-exception on row " + std::to_string(row.id) +
+                        "; flushing the cache, since its keys may not have been evicted");
       notify_flush(FlushReason::kHandlerError);
     }
   }

@@ -3,8 +3,8 @@
 // ManualClock, so that nothing depends on sleeping.
 #include "pjx/sqlite_backend.hpp"
 
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -13,8 +13,8 @@
 #include <atomic>
 #include <cerrno>
 #include <cmath>
-#include <cstring>
 #include <condition_variable>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -481,7 +481,9 @@ TEST_F(SqliteBackendTest, AWarningSinkThatCallsStopOnTheBackgroundThreadDoesNotJ
     holder.exec("BEGIN IMMEDIATE");
     ASSERT_EQ(backend.publish_result({"k"}), PublishResult::kQueued);
     // No id is left: the retry fails for good and drops the event.
-    holder.exec("INSERT OR REPLACE INTO sqlite_sequence (name, seq) VALUES ('pjx_invalidation', 9223372036854775807)");
+    holder.exec(
+        "INSERT OR REPLACE INTO sqlite_sequence (name, seq) VALUES ('pjx_invalidation', "
+        "9223372036854775807)");
     holder.exec("COMMIT");
   }
   ASSERT_TRUE(eventually([&] { return stopped_from_sink.load(); }));

@@ -88,7 +88,8 @@ class RawDb {
     const int rc = copy ? sqlite3_backup_step(copy, -1) : SQLITE_ERROR;
     sqlite3_backup_finish(copy);
     sqlite3_close_v2(src);
-    if (rc != SQLITE_DONE) throw std::runtime_error("restore from " + backup + ": " + sqlite3_errmsg(db_));
+    if (rc != SQLITE_DONE)
+      throw std::runtime_error("restore from " + backup + ": " + sqlite3_errmsg(db_));
   }
 
   // Copies this database to `backup` through the online backup API.
@@ -97,7 +98,8 @@ class RawDb {
     sqlite3_backup* copy = sqlite3_backup_init(dest.db_, "main", db_, "main");
     const int rc = copy ? sqlite3_backup_step(copy, -1) : SQLITE_ERROR;
     sqlite3_backup_finish(copy);
-    if (rc != SQLITE_DONE) throw std::runtime_error("back up to " + backup + ": " + sqlite3_errmsg(dest.db_));
+    if (rc != SQLITE_DONE)
+      throw std::runtime_error("back up to " + backup + ": " + sqlite3_errmsg(dest.db_));
   }
 
   // Inserts a row as another publisher would (all values bound).

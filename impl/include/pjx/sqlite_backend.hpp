@@ -178,7 +178,7 @@ struct SqliteStats {
   std::uint64_t keys_delivered = 0;    // keys handed to the handler
   std::uint64_t malformed_rows = 0;    // rows skipped: keys_json not an array of strings
   std::uint64_t handler_errors = 0;    // handler calls that threw
-  std::uint64_t flushes = 0;           // FlushHandler calls (gaps, stalls, reopens, throwing handlers)
+  std::uint64_t flushes = 0;           // FlushHandler calls (gaps, stalls, reopens, handler errors)
   std::uint64_t gaps_detected = 0;     // polls that found pruned unread ids
   std::uint64_t missed_ids = 0;        // unread ids found pruned (any channel: an upper bound)
   std::uint64_t stalls_detected = 0;   // polls after more than retention without one
@@ -243,12 +243,11 @@ class SqliteInvalidationBackend final : public InvalidationBackend {
   void start(InvalidationHandler handler, FlushHandler on_flush = {}) override;
   // Stops the listener (as InvalidationBackend::stop: it also waits for a
   // poll_now() under way on another thread, so no handler runs once it
-  // returns), then drains the outbox: keeps retrying queued events for up to outbox_drain_timeout and
-  // gives up on the rest (outbox_dropped, a warning). Publishing after stop()
-  // works as before. Called from the handler, it only asks the listener to
-  // stop and does not drain; called from the background thread (a warning
-  // sink there), it stops the listener and does not drain (the destructor
-  // does).
+  // returns), then drains the outbox: keeps retrying queued events for up to outbox_drain_timeout
+  // and gives up on the rest (outbox_dropped, a warning). Publishing after stop() works as before.
+  // Called from the handler, it only asks the listener to stop and does not drain; called from the
+  // background thread (a warning sink there), it stops the listener and does not drain (the
+  // destructor does).
   void stop() override;
 
   // Runs one poll now on the caller's thread (serialised with the poll
