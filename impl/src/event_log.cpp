@@ -178,10 +178,13 @@ EventLog::EventLog(const DbLocation& location, const std::string& display_name,
   max_id = conn_.prepare(
       "SELECT MAX(COALESCE((SELECT MAX(id) FROM pjx_invalidation), 0), "
       "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'pjx_invalidation'), 0))");
+  // The highest id issued, and how many ids in (?1, that id] are present:
+  // fewer than the range holds means a hole (pruned unread rows). A range
+  // scan of the primary key, bounded by retention.
   id_bounds = conn_.prepare(
-      "SELECT (SELECT MIN(id) FROM pjx_invalidation WHERE id > ?1), "
-      "MAX(COALESCE((SELECT MAX(id) FROM pjx_invalidation), 0), "
-      "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'pjx_invalidation'), 0))");
+      "WITH top(n) AS (SELECT MAX(COALESCE((SELECT MAX(id) FROM pjx_invalidation), 0), "
+      "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'pjx_invalidation'), 0))) "
+      "SELECT n, (SELECT COUNT(*) FROM pjx_invalidation WHERE id > ?1 AND id <= n) FROM top");
   begin_read = conn_.prepare("BEGIN DEFERRED");
   end_read = conn_.prepare("COMMIT");
   data_version = conn_.prepare("PRAGMA data_version");

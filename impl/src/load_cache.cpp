@@ -5,6 +5,8 @@
 #include <utility>
 #include <vector>
 
+#include "fork_guard.hpp"
+
 namespace pjx {
 
 const char* to_string(FlushReason reason) noexcept {
@@ -17,11 +19,14 @@ const char* to_string(FlushReason reason) noexcept {
       return "replaced_file";
     case FlushReason::kReconnect:
       return "reconnect";
+    case FlushReason::kHandlerError:
+      return "handler_error";
   }
   return "unknown";
 }
 
-LoadCache::LoadCache(std::shared_ptr<InvalidationBackend> backend) : backend_(std::move(backend)) {
+LoadCache::LoadCache(std::shared_ptr<InvalidationBackend> backend)
+    : fork_guard_(std::make_unique<const detail::ForkGuard>()), backend_(std::move(backend)) {
   if (backend_) {
     backend_->start([this](const KeySet& keys) { apply_remote(keys); },
                     [this](FlushReason reason) { apply_flush(reason); });
@@ -29,7 +34,7 @@ LoadCache::LoadCache(std::shared_ptr<InvalidationBackend> backend) : backend_(st
 }
 
 LoadCache::~LoadCache() {
-  if (backend_) {
+  if (backend_ && !fork_guard_->forked()) {
     try {
       backend_->stop();
     } catch (...) {
@@ -42,6 +47,7 @@ std::any LoadCache::Request::load(const std::string& component, const std::strin
                                   const KeySet& depends_on, const Loader& loader) {
   EntryKey entry_key(component, key);
   if (!cache_.cross_request()) return load_local(std::move(entry_key), depends_on, loader);
+  cache_.check_not_forked();
 
   Generation started = 0;
   {
@@ -204,7 +210,12 @@ std::size_t LoadCache::evict_locked(const KeySet& dirtied) {
   return evicted;
 }
 
+void LoadCache::check_not_forked() const {
+  if (backend_) fork_guard_->check("LoadCache (cross-request, with an invalidation backend)");
+}
+
 std::size_t LoadCache::invalidate(const KeySet& dirtied, bool propagate) {
+  check_not_forked();
   std::size_t evicted = 0;
   {
     std::lock_guard lock(mu_);

@@ -2,6 +2,7 @@
 // pruned, or that stalled past retention while others committed, asks for a
 // flush; one that keeps up never does.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 
@@ -126,6 +127,71 @@ TEST_F(MissedInvalidationsTest, DetectionOffReproducesUpstreamSilentLoss) {
   EXPECT_TRUE(flushes_.empty());
   EXPECT_EQ(got_, std::vector<KeySet>{{"b"}});  // "a" is lost without a sign
   EXPECT_EQ(listener.stats().gaps_detected, 0u);
+}
+
+// Pruning goes by created_at, which need not follow id order (upstream reads
+// its clock before waiting up to 5 s for the lock; a wall clock can step
+// back): a hole can open between rows that are still there.
+TEST_F(MissedInvalidationsTest, AHoleInTheMiddleOfTheUnreadIdsIsAGap) {
+  SqliteInvalidationBackend listener(db_, options()), publisher(db_, options());
+  start(listener);
+  publisher.publish({"a"});
+  publisher.publish({"b"});
+  publisher.publish({"c"});
+  RawDb(db_).exec("DELETE FROM pjx_invalidation WHERE id = 2");  // pruned out of id order
+  listener.poll_now();
+  EXPECT_EQ(flushes_, std::vector<FlushReason>{FlushReason::kGap});
+  EXPECT_EQ(got_, (std::vector<KeySet>{{"a"}, {"c"}}));
+  EXPECT_EQ(listener.stats().missed_ids, 1u);
+  EXPECT_EQ(listener.stats().cursor, 3);
+}
+
+// Invariant I14: ids that fall below the cursor (the file restored in place,
+// the table and sqlite_sequence emptied) are a gap: flush, reseed at the top.
+
+TEST_F(MissedInvalidationsTest, ARestoreInPlaceWithTheBackupApiIsAGapAndReseedsTheCursor) {
+  SqliteInvalidationBackend listener(db_, options()), publisher(db_, options());
+  start(listener);
+  publisher.publish({"old"});
+  RawDb(db_).back_up_to(dir_.file("backup.db"));
+  for (const char* key : {"x", "y", "z"}) publisher.publish({key});
+  listener.poll_now();
+  ASSERT_EQ(listener.stats().cursor, 4);
+  const auto inode_of = [this] {
+    struct stat st {};
+    return ::stat(db_.c_str(), &st) == 0 ? st.st_ino : 0;
+  };
+  const auto inode = inode_of();
+  RawDb(db_).restore_from(dir_.file("backup.db"));  // same file: ids start again after 1
+  ASSERT_EQ(inode_of(), inode);
+  publisher.publish({"after-restore"});  // id 2
+  listener.poll_now();
+  EXPECT_EQ(flushes_, std::vector<FlushReason>{FlushReason::kGap});
+  EXPECT_EQ(listener.stats().cursor, 2);
+  EXPECT_EQ(listener.stats().reopens, 0u);  // the same file: nothing to reopen
+  publisher.publish({"next"});              // id 3, below the old cursor
+  listener.poll_now();
+  ASSERT_FALSE(got_.empty());
+  EXPECT_EQ(got_.back(), KeySet{"next"});
+  EXPECT_EQ(flushes_.size(), 1u);
+}
+
+TEST_F(MissedInvalidationsTest, EmptyingTheTableAndItsSequenceIsAGapAndReseedsTheCursor) {
+  SqliteInvalidationBackend listener(db_, options()), publisher(db_, options());
+  start(listener);
+  for (const char* key : {"a", "b", "c"}) publisher.publish({key});
+  listener.poll_now();
+  ASSERT_EQ(listener.stats().cursor, 3);
+  RawDb(db_).exec("DELETE FROM pjx_invalidation; DELETE FROM sqlite_sequence");
+  publisher.publish({"after-reset"});  // id 1
+  listener.poll_now();
+  EXPECT_EQ(flushes_, std::vector<FlushReason>{FlushReason::kGap});
+  EXPECT_EQ(listener.stats().cursor, 1);
+  publisher.publish({"next"});  // id 2
+  listener.poll_now();
+  ASSERT_FALSE(got_.empty());
+  EXPECT_EQ(got_.back(), KeySet{"next"});
+  EXPECT_EQ(flushes_.size(), 1u);
 }
 
 // Invariant I9: a replaced or deleted database file is noticed, reopened,

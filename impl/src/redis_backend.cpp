@@ -53,6 +53,7 @@
 #include <thread>
 #include <utility>
 
+#include "fork_guard.hpp"
 #include "keys_json.hpp"
 #include "pjx/errors.hpp"
 #include "redis_connection.hpp"
@@ -113,6 +114,8 @@ struct RedisInvalidationBackend::Impl {
   const std::string masked;  // the URL as given, password masked
   const RedisOptions options;
   detail::WarningLimiter warnings;
+  const detail::ForkGuard fork_guard;  // built before fork(): unusable in the child
+  std::string fork_what() const { return "RedisInvalidationBackend for " + masked; }
 
   std::atomic<std::uint64_t> published{0}, publish_failures{0}, messages_received{0},
       keys_delivered{0}, malformed_messages{0}, handler_errors{0}, flushes{0}, connection_losses{0},
@@ -185,6 +188,12 @@ RedisInvalidationBackend::RedisInvalidationBackend(std::string url, RedisOptions
 }
 
 RedisInvalidationBackend::~RedisInvalidationBackend() {
+  if (impl_->fork_guard.forked()) {
+    // In a child of the process that built it: its connections and thread
+    // are the parent's. Leak everything rather than touch them.
+    static_cast<void>(impl_.release());
+    return;
+  }
   stop();
   ::close(impl_->stop_fd);
 }
@@ -209,6 +218,7 @@ void RedisInvalidationBackend::Impl::publish_once(const std::string& payload) {
 }
 
 void RedisInvalidationBackend::Impl::publish(const KeySet& keys) {
+  fork_guard.check(fork_what());
   if (keys.empty()) return;
   const std::string payload = detail::encode_keys(keys);  // may throw invalid_argument
   const auto failure = [&](const std::exception& e) {
@@ -238,6 +248,7 @@ void RedisInvalidationBackend::Impl::publish(const KeySet& keys) {
 
 void RedisInvalidationBackend::start(InvalidationHandler handler, FlushHandler on_flush) {
   auto& d = *impl_;
+  d.fork_guard.check(d.fork_what());
   std::lock_guard life(d.lifecycle_mu);
   if (d.running.load()) return;              // second start is a no-op
   if (d.thread.joinable()) d.thread.join();  // a previous stop() from inside a handler
@@ -265,6 +276,7 @@ void RedisInvalidationBackend::start(InvalidationHandler handler, FlushHandler o
 
 void RedisInvalidationBackend::stop() {
   auto& d = *impl_;
+  if (d.fork_guard.forked()) return;  // the listener is the parent's: nothing to stop here
   const auto request_exit = [&d] {
     d.running.store(false);
     const std::uint64_t one = 1;
@@ -333,10 +345,16 @@ void RedisInvalidationBackend::Impl::deliver(const redisReply& reply) {
     handler(*keys);
   } catch (const std::exception& e) {
     handler_errors.fetch_add(1, std::memory_order_relaxed);
-    warnings.warn("handler", std::string("invalidation handler threw: ") + e.what());
+    warnings.warn("handler", std::string("invalidation handler threw: ") + e.what() +
+                                 "; flushing the cache, since its keys may not have been evicted");
+    notify_flush(FlushReason::kHandlerError);
   } catch (...) {
     handler_errors.fetch_add(1, std::memory_order_relaxed);
-    warnings.warn("handler", "invalidation handler threw a non-exception");
+    warnings.warn(
+        "handler",
+        "invalidation handler threw a non-exception; flushing the cache, since its keys may "
+        "not have been evicted");
+    notify_flush(FlushReason::kHandlerError);
   }
 }
 
@@ -411,6 +429,11 @@ RedisStats RedisInvalidationBackend::stats() const {
   s.publisher_reconnects = d.publisher_reconnects.load();
   s.listening = d.running.load();
   s.connected = s.listening && d.connected.load();
+  if (d.fork_guard.forked()) {  // error_mu may have been held by a thread of the parent
+    s.listening = s.connected = false;
+    s.last_error = "used after fork(): build the backend in each worker after the fork";
+    return s;
+  }
   std::lock_guard lock(d.error_mu);
   s.last_error = d.last_error;
   return s;

@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "child_process.hpp"
 #include "pjx/errors.hpp"
 #include "redis_server.hpp"
 
@@ -524,6 +525,63 @@ TEST(RedisBackend, AThrowingHandlerIsCountedAndTheListenerContinues) {
   ASSERT_TRUE(inbox.wait_for({"next"}));
   EXPECT_EQ(listener.stats().handler_errors, 1u);
   EXPECT_TRUE(warnings.any_contains("handler failed on purpose"));
+}
+
+TEST(RedisBackend, AThrowingHandlerAsksForAFlushSinceItsKeysWereNotApplied) {
+  const std::string channel = unique_channel();
+  RedisOptions options = options_for(channel);
+  options.on_warning = [](const std::string&) {};
+  RedisInvalidationBackend listener(shared_redis_url(), options);
+  std::mutex mu;
+  std::vector<FlushReason> flushes;
+  listener.start(
+      [&](const KeySet& keys) {
+        if (keys.count("boom") != 0) throw std::runtime_error("handler failed on purpose");
+      },
+      [&](FlushReason reason) {
+        std::lock_guard lock(mu);
+        flushes.push_back(reason);
+      });
+  RedisInvalidationBackend publisher(shared_redis_url(), options_for(channel));
+  publisher.publish({"boom"});
+  ASSERT_TRUE(eventually([&] { return listener.stats().flushes == 1; }));
+  std::lock_guard lock(mu);
+  EXPECT_EQ(flushes, std::vector<FlushReason>{FlushReason::kHandlerError});
+}
+
+TEST(RedisBackend, ABackendBuiltBeforeForkFailsInTheChildNamingTheFix) {
+  const std::string channel = unique_channel();
+  auto preloaded =
+      std::make_unique<RedisInvalidationBackend>(shared_redis_url(), options_for(channel));
+  preloaded->publish({"before-fork"});  // its connection is open now
+  preloaded->start([](const KeySet&) {});
+  testing::Child child([&](testing::LinePipe& pipe) {
+    int failures = 0;
+    for (const char* what : {"publish", "start"}) {
+      try {
+        if (std::string(what) == "publish") {
+          preloaded->publish({"from-child"});
+        } else {
+          preloaded->start([](const KeySet&) {});
+        }
+        pipe.send(std::string(what) + ": no error");
+        ++failures;
+      } catch (const BackendError& e) {
+        if (std::string(e.what()).find("post_fork") == std::string::npos) {
+          pipe.send(std::string(what) + ": " + e.what());
+          ++failures;
+        }
+      }
+    }
+    preloaded.reset();  // neither joins the parent's thread nor uses its sockets
+    return failures;
+  });
+  EXPECT_EQ(child.wait(), 0);
+  Inbox inbox;
+  RedisInvalidationBackend listener(shared_redis_url(), options_for(channel));
+  listener.start(inbox.handler());
+  preloaded->publish({"parent-still-publishes"});
+  EXPECT_TRUE(inbox.wait_for({"parent-still-publishes"}));
 }
 
 // ---- Interoperation with upstream: redis-py publishing json.dumps(sorted(keys))

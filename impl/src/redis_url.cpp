@@ -20,12 +20,15 @@
 //       a db beyond its `databases` setting when we SELECT it.
 #include <sys/un.h>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <climits>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "pjx/errors.hpp"
 #include "pjx/redis_backend.hpp"
@@ -38,8 +41,126 @@ constexpr std::string_view kMask = "***";
 
 using detail::quoted;
 
+using Range = std::pair<std::size_t, std::size_t>;  // [begin, end) of the URL's text
+
+char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+
+// `key` percent-decoded (invalid escapes kept as they are) and lowercased.
+std::string decoded_lower_key(std::string_view key) {
+  std::string out;
+  for (std::size_t i = 0; i < key.size(); ++i) {
+    int byte = 0;
+    if (key[i] == '%' && i + 2 < key.size() &&
+        std::from_chars(key.data() + i + 1, key.data() + i + 3, byte, 16).ptr ==
+            key.data() + i + 3) {
+      out += lower(static_cast<char>(byte));
+      i += 2;
+    } else {
+      out += lower(key[i]);
+    }
+  }
+  return out;
+}
+
+// The parts of `url` that may hold a password, generously (masking too much
+// only hides a host or path from a message; masking too little leaks):
+//  * the user-info: from after its first ':' (or its start, some clients
+//    read a lone user-info as the password) to the LAST '@' of the whole
+//    URL, since a password can hold '/', '?', '#', ':' and '@' unencoded;
+//  * the value of every query parameter whose key is "password" in any case
+//    and percent-encoding, up to the next '&' that starts another known
+//    parameter (db=, username=, password=), or the end: a password can hold
+//    '&', '=' and '#' too.
+std::vector<Range> secret_ranges(std::string_view url) {
+  std::vector<Range> ranges;
+  const std::size_t scheme = url.find("://");
+  const std::size_t authority = scheme == std::string_view::npos ? 0 : scheme + 3;
+  if (const std::size_t at = url.rfind('@'); at != std::string_view::npos && at > authority) {
+    const std::size_t colon = url.find(':', authority);
+    const std::size_t begin = colon < at ? colon + 1 : authority;
+    if (at > begin) ranges.emplace_back(begin, at);
+  }
+  // A parameter starts after any '?' or '&' (one inside a password too:
+  // masking its "value" as well costs nothing).
+  for (std::size_t pos = url.find_first_of("?&", authority); pos != std::string_view::npos;
+       pos = url.find_first_of("?&", pos + 1)) {
+    const std::size_t key_begin = pos + 1;
+    const std::size_t eq = url.find('=', key_begin);
+    if (eq == std::string_view::npos) break;
+    if (url.substr(key_begin, eq - key_begin).find_first_of("?&#/@") != std::string_view::npos)
+      continue;
+    if (decoded_lower_key(url.substr(key_begin, eq - key_begin)) != "password") continue;
+    std::size_t end = eq + 1;
+    for (;; ++end) {
+      end = url.find('&', end);
+      if (end == std::string_view::npos) {
+        end = url.size();
+        break;
+      }
+      // Another parameter: '&' then a key this parser knows, then '='. An
+      // unknown KEY= is taken as part of the password (it is refused anyway).
+      const std::size_t k = url.find('=', end + 1);
+      if (k == std::string_view::npos) continue;
+      const std::string key = decoded_lower_key(url.substr(end + 1, k - end - 1));
+      if (key == "db" || key == "username" || key == "password") break;
+    }
+    if (end > eq + 1) ranges.emplace_back(eq + 1, end);
+  }
+  std::sort(ranges.begin(), ranges.end());
+  std::vector<Range> merged;
+  for (const auto& r : ranges) {
+    if (!merged.empty() && r.first <= merged.back().second) {
+      merged.back().second = std::max(merged.back().second, r.second);
+    } else {
+      merged.push_back(r);
+    }
+  }
+  return merged;
+}
+
+// `what` with every quoted part ("...") that shares a piece with a secret of
+// `url` replaced by "***": a password with unencoded delimiters shifts the
+// parse, and a "host", "port" or "parameter" a message quotes can be a piece
+// of it.
+std::string scrubbed(std::string_view url, const std::string& what) {
+  std::vector<std::string> pieces;
+  for (const auto& [begin, end] : secret_ranges(url)) {
+    std::string piece;
+    for (std::size_t i = begin; i <= end; ++i) {
+      if (i == end || std::string_view("/?#@:&=").find(url[i]) != std::string_view::npos) {
+        if (!piece.empty()) pieces.push_back(detail::escaped(piece));
+        piece.clear();
+      } else {
+        piece += url[i];
+      }
+    }
+  }
+  if (pieces.empty()) return what;
+  std::string out;
+  std::size_t pos = 0;
+  while (pos < what.size()) {
+    const std::size_t open = what.find('"', pos);
+    if (open == std::string::npos) break;
+    std::size_t close = open + 1;
+    while (close < what.size() && what[close] != '"')
+      close += what[close] == '\\' ? std::size_t{2} : std::size_t{1};
+    if (close >= what.size()) break;
+    const std::string_view inside(what.data() + open + 1, close - open - 1);
+    bool secret = false;
+    for (const auto& piece : pieces)
+      secret = secret || inside.find(piece) != std::string_view::npos;
+    out.append(what, pos, open + 1 - pos);
+    out += secret ? std::string(kMask) : std::string(inside);
+    out += '"';
+    pos = close + 1;
+  }
+  out.append(what, std::min(pos, what.size()));
+  return out;
+}
+
 [[noreturn]] void fail(std::string_view url, const std::string& what, const std::string& fix) {
-  throw ConfigError("Redis URL " + quoted(mask_redis_url(url)) + " " + what + "; " + fix);
+  throw ConfigError("Redis URL " + quoted(mask_redis_url(url)) + " " + scrubbed(url, what) + "; " +
+                    fix);
 }
 
 int hex_value(char c) {
@@ -153,39 +274,15 @@ std::optional<int> parse_query(std::string_view url, std::string_view query, Red
 }  // namespace
 
 std::string mask_redis_url(std::string_view input) {
-  std::string url(input);
-  const std::size_t scheme = url.find("://");
-  const std::size_t authority = scheme == std::string::npos ? 0 : scheme + 3;
-  std::size_t authority_end = url.find_first_of("/?#", authority);
-  if (authority_end == std::string::npos) authority_end = url.size();
-  const std::string_view host_part(url.data() + authority, authority_end - authority);
-  // The user-info: everything up to the last '@'; the password is after the
-  // first ':', or all of it without one (some clients read a lone user-info
-  // as the password).
-  if (const std::size_t at = host_part.rfind('@'); at != std::string_view::npos && at > 0) {
-    const std::size_t colon = host_part.find(':');
-    const std::size_t begin = (colon != std::string_view::npos && colon < at) ? colon + 1 : 0;
-    if (at > begin) url.replace(authority + begin, at - begin, kMask);
+  std::string out;
+  std::size_t pos = 0;
+  for (const auto& [begin, end] : secret_ranges(input)) {
+    out.append(input.substr(pos, begin - pos));
+    out += kMask;
+    pos = end;
   }
-  const std::size_t query = url.find('?');
-  if (query != std::string::npos) {
-    constexpr std::string_view kParam = "password=";
-    std::size_t pos = query + 1;
-    while (pos < url.size()) {
-      std::size_t end = url.find_first_of("&#", pos);
-      if (end == std::string::npos) end = url.size();
-      if (std::string_view(url).substr(pos, end - pos).starts_with(kParam)) {
-        const std::size_t value = pos + kParam.size();
-        if (end > value) {
-          url.replace(value, end - value, kMask);
-          end = value + kMask.size();
-        }
-      }
-      if (end >= url.size() || url[end] == '#') break;
-      pos = end + 1;
-    }
-  }
-  return url;
+  out.append(input.substr(pos));
+  return out;
 }
 
 RedisUrl RedisUrl::parse(std::string_view url) {

@@ -190,5 +190,68 @@ TEST(RedisUrl, MaskReplacesEveryFormOfPasswordAndWorksOnUnparseableInput) {
   }
 }
 
+TEST(RedisUrl, MaskHidesPasswordsContainingSlashHashQuestionMarkAtAndColon) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"redis://:ab/cd@cache:6379/0", "redis://:***@cache:6379/0"},
+      {"redis://app:a#b?c@cache/0", "redis://app:***@cache/0"},
+      {"redis://:p:w@cache", "redis://:***@cache"},
+      {"redis://:Zm9v/YmFy+Kw==@cache:6379/0", "redis://:***@cache:6379/0"},
+      {"unix://:a/b?c#d@/tmp/r.sock", "unix://:***@/tmp/r.sock"},
+      {"redis://:s3%2Fcr%23t%40x@cache/0", "redis://:***@cache/0"},
+      {"redis://cache/0?PASSWORD=s3cret", "redis://cache/0?PASSWORD=***"},
+      {"redis://cache/0?Password=s3cret&db=1", "redis://cache/0?Password=***&db=1"},
+      {"redis://cache/0?pass%77ord=s3cret", "redis://cache/0?pass%77ord=***"},
+      {"redis://cache/0?password=a&b#c", "redis://cache/0?password=***"},
+  };
+  for (const auto& [url, masked] : cases) {
+    SCOPED_TRACE(url);
+    EXPECT_EQ(mask_redis_url(url), masked);
+  }
+}
+
+// Whatever the password holds, no piece of it shows in the mask nor in the
+// message of a URL that does not parse.
+TEST(RedisUrl, NoPieceOfAPasswordAppearsInMasksOrParseErrors) {
+  const std::vector<std::string> passwords = {
+      "Zm9vYmFy/Kw+Pw==", "Qvx/Zqj", "Wqk#Jxv",   "Xzq?Vkj",
+      "Pqz@Kxw",          "Jvq:Zxk", "Kzx%2FQjv", "Vxq/Qzk?Jwx#Zkq@Xvj:Wzq",
+      "Qjx&Zvk=Wxq",
+  };
+  for (const auto& password : passwords) {
+    const std::vector<std::string> urls = {
+        "redis://:" + password + "@cache:6379/0",
+        "redis://app:" + password + "@cache/1",
+        "unix://:" + password + "@/tmp/r.sock",
+        "redis://cache/0?password=" + password,
+        "redis://cache/0?PASSWORD=" + password,
+        "redis://cache/0?db=1&PassWord=" + password + "&db=1",
+    };
+    // The pieces between the special characters (3 characters or more).
+    std::vector<std::string> pieces;
+    std::string piece;
+    for (const char c : password + "/") {
+      if (std::string_view("/#?@:%&=+").find(c) != std::string_view::npos) {
+        if (piece.size() >= 3) pieces.push_back(piece);
+        piece.clear();
+      } else {
+        piece += c;
+      }
+    }
+    for (const auto& url : urls) {
+      SCOPED_TRACE(url);
+      std::vector<std::string> shown = {mask_redis_url(url)};
+      try {
+        shown.push_back(RedisUrl::parse(url).masked());
+      } catch (const ConfigError& e) {
+        shown.emplace_back(e.what());
+      }
+      for (const auto& text : shown) {
+        for (const auto& p : pieces)
+          EXPECT_EQ(text.find(p), std::string::npos) << p << " in " << text;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace pjx

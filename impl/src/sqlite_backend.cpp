@@ -1,11 +1,16 @@
 // SqliteInvalidationBackend: publisher and poller over the shared event log.
 //
 // Cursor rules and invariants (numbered; tests name them):
-//   I1. While listening, the cursor only increases.
+//   I1. While listening, the cursor only increases, except when the ids fell
+//       below it (I14) or the file was replaced (I9).
 //   I2. start() seeds the cursor at the highest id ever issued (MAX(id), or
 //       sqlite_sequence when pruning emptied the table; 0 for a new file),
 //       so rows committed before start() returns are never replayed and
 //       rows committed after are delivered. start() returns after seeding.
+//       The seed and PRAGMA data_version are read in one read transaction
+//       (one snapshot): a commit between two separate reads would be in the
+//       version but not below the seed, and every poll would skip it until
+//       someone else committed.
 //   I3. A poll reads, in one read transaction, the rows with id > cursor of
 //       its own channel written by other instances, in id order, and the
 //       highest id issued. A row is handed to the handler at most once per
@@ -14,8 +19,10 @@
 //       (rows of other channels and our own rows need no delivery).
 //   I4. A malformed row (keys_json not a JSON array of strings) is skipped,
 //       counted and warned about; it never stops the rows after it.
-//   I5. A handler that throws is counted and warned about; the rest of its
-//       batch is still delivered.
+//   I5. A handler that throws is counted and warned about, and the
+//       FlushHandler is called (kHandlerError): the row's keys may not have
+//       been evicted, and the cursor has passed it. The rest of its batch is
+//       still delivered.
 //   I6. A failed poll (busy past the timeout, I/O error) changes nothing; it
 //       is counted and the next interval retries.
 //   I7. A commit is one write transaction: insert the row of each event in
@@ -27,10 +34,13 @@
 //       committed from the outbox: it is stamped when it commits).
 //   I8. Ids are issued by AUTOINCREMENT and a rolled-back insert gives its
 //       id back, so ids above the cursor are contiguous unless rows were
-//       deleted. A missing id above the cursor (the smallest id > cursor is
-//       not cursor + 1, or no row is left while the sequence is past the
-//       cursor) means rows were pruned before this listener read them: a
-//       gap. With detect_gaps, a gap, or a poll that finds new commits after
+//       deleted. A missing id in (cursor, top], top being the highest id
+//       issued (fewer rows there than top - cursor, counted in the poll's
+//       snapshot) means rows were pruned before this listener read them: a
+//       gap. The hole can be anywhere in the range, not only just above the
+//       cursor: pruning goes by created_at, which need not follow id order
+//       (upstream reads its clock before waiting for the lock; wall clocks
+//       step back). With detect_gaps, a gap, or a poll that finds new commits after
 //       more than `retention` without polling (a stall), calls the
 //       FlushHandler once, before the rows of that poll are delivered.
 //   I9. Every poll first checks that the file at the path is the one the
@@ -92,6 +102,25 @@
 //       is rung once per group, by its leader, after the group is done and
 //       the leader's role released (a warning sink may publish). Nothing
 //       between taking the role and releasing it can throw out of it.
+//  I14. Ids never go back by themselves (AUTOINCREMENT), so a highest id
+//       issued below the cursor means the file was rewritten in place: a
+//       restore with the backup API (`sqlite3 pjx.db ".restore b.db"`, same
+//       inode, so I9 does not see it) or the table and sqlite_sequence
+//       emptied by hand. Every id up to the old cursor would be skipped
+//       without a sign. With detect_gaps it is a gap: the FlushHandler is
+//       called (kGap, counted in gaps_detected) and the cursor reseeded at
+//       the highest id issued; the flush covers every row up to it. (A
+//       restore that is not polled before the ids pass the old cursor again
+//       cannot be told from normal running, apart from the gap it leaves.)
+//  I15. No handler or flush handler runs after stop() returns (unless
+//       stop() was called from one of them, or from the warning sink during
+//       a poll: then it only asks the listener to stop). stop() clears
+//       `running`, joins the poll thread, then takes poll_mu once: a
+//       poll_now() under way on another thread finishes first, and a poll
+//       that takes poll_mu later sees `running` false and returns at once.
+//       Everything a poll calls out to runs marked as inside the poll
+//       (t_in_handler_of), so a stop() or poll_now() from there never
+//       waits for poll_mu, which the poll holds.
 //
 // Poller states (one thread per started backend):
 //
@@ -103,6 +132,7 @@
 //             before they show; a doorbell is rung after they show)
 //   [polling] --PRAGMA data_version unchanged--> [waiting]      (skipped_polls)
 //   [polling] --gap or stall (I8)--> [flushing] --> deliver --> [waiting]
+//   [polling] --ids below the cursor (I14)--> [flushing, reseed] --> [waiting]
 //   [polling] --file replaced or deleted (I9)--> [reopening] --> [flushing]
 //   [polling] --error--> [waiting]                              (poll_errors, I6)
 //   [waiting|polling] --stop()--> [stopping: finish the current row] --> [stopped]
@@ -132,23 +162,23 @@
 
 #include <poll.h>
 #include <sqlite3.h>
-#include <sys/stat.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <condition_variable>
-#include <array>
-#include <deque>
-#include <limits>
-#include <span>
 #include <cstdio>
 #include <cstring>
-#include <system_error>
+#include <deque>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <random>
+#include <span>
+#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -156,9 +186,11 @@
 #include "change_watcher.hpp"
 #include "db_path.hpp"
 #include "event_log.hpp"
+#include "fork_guard.hpp"
 #include "keys_json.hpp"
-#include "quoted.hpp"
 #include "pjx/errors.hpp"
+#include "quoted.hpp"
+#include "sqlite_backend_seams.hpp"
 #include "warning_limiter.hpp"
 
 namespace pjx {
@@ -237,7 +269,24 @@ std::int64_t steady_ns(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
 
+std::mutex g_seam_mu;
+std::function<void()> g_start_seed_hook;  // guarded by g_seam_mu
+
+void run_start_seed_hook() {
+  std::function<void()> hook;
+  {
+    std::lock_guard lock(g_seam_mu);
+    hook = g_start_seed_hook;
+  }
+  if (hook) hook();
+}
+
 }  // namespace
+
+void detail::set_start_seed_hook(std::function<void()> hook) {
+  std::lock_guard lock(g_seam_mu);
+  g_start_seed_hook = std::move(hook);
+}
 
 void validate(const SqliteOptions& options) {
   const double poll = options.poll_interval.count();
@@ -294,6 +343,8 @@ struct SqliteInvalidationBackend::Impl {
   const SqliteOptions options;
   const std::shared_ptr<const Clock> clock;
   const std::string instance_id;
+  const detail::ForkGuard fork_guard;  // built before fork(): unusable in the child
+  std::string fork_what() const { return "SqliteInvalidationBackend for \"" + db_path + "\""; }
   detail::DbLocation location;
   std::filesystem::path doorbell_file;  // "<db>-notify"
   detail::WarningLimiter warnings;
@@ -369,6 +420,7 @@ struct SqliteInvalidationBackend::Impl {
   std::condition_variable drained_cv;  // the outbox became empty
   std::deque<QueuedEvent> outbox;      // guarded by bg_mu; FIFO
   std::thread bg_thread;               // guarded by bg_mu
+  std::atomic<std::thread::id> bg_thread_id{};  // the background thread, once it runs
   bool bg_exit = false;                // guarded by bg_mu: the thread is asked to exit
   bool draining = false;               // guarded by bg_mu: stop() waits for the outbox
   bool checkpoint_wanted = false;      // guarded by bg_mu
@@ -535,6 +587,13 @@ SqliteInvalidationBackend::SqliteInvalidationBackend(std::string db_path, Sqlite
 }
 
 SqliteInvalidationBackend::~SqliteInvalidationBackend() {
+  if (impl_->fork_guard.forked()) {
+    // In a child of the process that built it: closing the inherited SQLite
+    // connections could checkpoint or delete the -wal the parent uses, and
+    // its threads were not copied. Leak everything rather than touch it.
+    static_cast<void>(impl_.release());
+    return;
+  }
   stop();
   ::close(impl_->stop_fd);
 }
@@ -619,6 +678,7 @@ void SqliteInvalidationBackend::Impl::ring_doorbell() noexcept {
 }
 
 PublishResult SqliteInvalidationBackend::Impl::publish(const KeySet& keys) {
+  fork_guard.check(fork_what());
   if (keys.empty()) return PublishResult::kCommitted;
   std::string keys_json = detail::encode_keys(keys);  // may throw invalid_argument
   if (options.outbox_capacity > 0) {
@@ -825,6 +885,7 @@ void SqliteInvalidationBackend::Impl::ensure_background_locked() {
 }
 
 void SqliteInvalidationBackend::Impl::background_loop() {
+  bg_thread_id.store(std::this_thread::get_id());
   using Steady = std::chrono::steady_clock;
   auto backoff = kRetryFirst;
   auto next_retry = Steady::now();
@@ -875,6 +936,7 @@ void SqliteInvalidationBackend::Impl::background_loop() {
   }
   lock.unlock();
   checkpointer.reset();
+  bg_thread_id.store(std::thread::id{});
 }
 
 bool SqliteInvalidationBackend::Impl::retry_front(std::string* warning, bool* committed) {
@@ -1018,6 +1080,7 @@ void SqliteInvalidationBackend::Impl::drain_and_stop_background() {
 
 void SqliteInvalidationBackend::start(InvalidationHandler handler, FlushHandler on_flush) {
   auto& d = *impl_;
+  d.fork_guard.check(d.fork_what());
   std::lock_guard life(d.lifecycle_mu);
   if (d.running.load()) return;  // second start is a no-op
   if (d.thread.joinable()) d.thread.join();  // a previous stop() from inside a handler
@@ -1026,19 +1089,46 @@ void SqliteInvalidationBackend::start(InvalidationHandler handler, FlushHandler 
     try {
       if (!d.reader) d.open_reader();
       d.watcher = d.make_watcher();
-      auto& max_id = d.reader->max_id;
-      max_id.step();
-      const std::int64_t seed = max_id.column_int64(0);
-      max_id.reset();
-      d.cursor.store(seed);  // I2
-      auto& version = d.reader->data_version;
-      version.step();
-      d.last_data_version = version.column_int64(0);  // the first poll skips if nobody commits
-      version.reset();
+      // One read transaction for the seed and the data version (I2): a
+      // commit between two separate reads would be counted in the version
+      // but not in the seed, and the polls after it would skip it.
+      auto& log = *d.reader;
+      std::int64_t seed = 0;
+      std::int64_t version = 0;
+      log.begin_read.step();
+      log.begin_read.reset();
+      try {
+        log.max_id.step();
+        seed = log.max_id.column_int64(0);
+        log.max_id.reset();
+        run_start_seed_hook();
+        log.data_version.step();
+        version = log.data_version.column_int64(0);
+        log.data_version.reset();
+        log.end_read.step();
+        log.end_read.reset();
+      } catch (...) {
+        log.max_id.reset();
+        log.data_version.reset();
+        if (log.connection().in_transaction()) {
+          try {
+            log.end_read.step();
+          } catch (const BackendError&) {  // the original error is the one to report
+          }
+        }
+        log.end_read.reset();
+        throw;
+      }
+      d.cursor.store(seed);           // I2
+      d.last_data_version = version;  // the first poll skips if nobody commits
       d.handler = std::move(handler);
       d.on_flush = std::move(on_flush);
       d.last_poll_ns.store(d.clock->monotonic().count());
     } catch (const BackendError& e) {
+      // Nothing listens: no watch either (it was set up before the seed).
+      d.watcher.reset();
+      d.wake_active.store(false);
+      d.wake_mode.store(WakeMode::kPolling);
       d.record_error(std::string("start failed: ") + e.what());
       throw;
     }
@@ -1052,6 +1142,7 @@ void SqliteInvalidationBackend::start(InvalidationHandler handler, FlushHandler 
 
 void SqliteInvalidationBackend::stop() {
   auto& d = *impl_;
+  if (d.fork_guard.forked()) return;  // the listener is the parent's: nothing to stop here
   const auto request_exit = [&d] {
     d.running.store(false);
     const std::uint64_t one = 1;
@@ -1067,6 +1158,15 @@ void SqliteInvalidationBackend::stop() {
   std::lock_guard life(d.lifecycle_mu);
   request_exit();
   if (d.thread.joinable()) d.thread.join();
+  {
+    // Waits for a poll_now() under way on another thread, whose handler
+    // may be running; any poll that takes poll_mu after this sees running
+    // false and calls nothing (I15).
+    std::lock_guard poll(d.poll_mu);
+  }
+  // From the background thread (a warning sink there): it cannot wait for
+  // its own outbox nor join itself; the destructor drains and joins it.
+  if (d.bg_thread_id.load() == std::this_thread::get_id()) return;
   d.drain_and_stop_background();
 }
 
@@ -1310,6 +1410,13 @@ void SqliteInvalidationBackend::Impl::notify_flush(FlushReason reason) {
 
 SqliteInvalidationBackend::Impl::PollOutcome SqliteInvalidationBackend::Impl::poll_once() {
   std::lock_guard lock(poll_mu);
+  // Checked under poll_mu, which stop() takes once `running` is false: a
+  // poll that got here after stop() cannot run a handler (I15).
+  if (!running.load()) return PollOutcome{0, true};
+  // Everything this poll calls out to (handlers, the flush handler, the
+  // warning sink) may call stop() or poll_now(): they must see that they
+  // run inside this poll, which holds poll_mu.
+  const InHandler in_poll(this);
   struct Row {
     std::int64_t id;
     std::string keys_json;
@@ -1359,11 +1466,10 @@ SqliteInvalidationBackend::Impl::PollOutcome SqliteInvalidationBackend::Impl::po
       }
       log.id_bounds.bind(1, from);
       log.id_bounds.step();
-      const bool any_above = !log.id_bounds.column_is_null(0);
-      const std::int64_t lowest_above = log.id_bounds.column_int64(0);
-      snapshot_top = log.id_bounds.column_int64(1);
+      snapshot_top = log.id_bounds.column_int64(0);
+      const std::int64_t present = log.id_bounds.column_int64(1);  // ids in (from, snapshot_top]
       log.id_bounds.reset();
-      missing = any_above ? lowest_above - from - 1 : snapshot_top - from;  // I8
+      missing = snapshot_top > from ? snapshot_top - from - present : 0;  // I8
       log.select_new.bind(1, from)
           .bind(2, std::string_view(options.channel))
           .bind(3, std::string_view(instance_id));
@@ -1403,6 +1509,18 @@ SqliteInvalidationBackend::Impl::PollOutcome SqliteInvalidationBackend::Impl::po
 
   if (replaced) {
     notify_flush(FlushReason::kReplacedFile);  // I9
+  } else if (options.detect_gaps && snapshot_top < cursor.load()) {  // I14
+    const std::int64_t was = cursor.load();
+    gaps_detected.fetch_add(1, std::memory_order_relaxed);
+    cursor.store(snapshot_top);  // the only move down while listening
+    warnings.warn("regression",
+                  "the highest id issued (" + std::to_string(snapshot_top) +
+                      ") is below this listener's cursor (" + std::to_string(was) + ") in \"" +
+                      db_path +
+                      "\": the database was restored in place from a backup, or its table and "
+                      "sqlite_sequence were emptied; flushing the cache and reading on from id " +
+                      std::to_string(snapshot_top));
+    notify_flush(FlushReason::kGap);
   } else if (options.detect_gaps && (missing > 0 || stalled)) {  // I8
     if (missing > 0) {
       gaps_detected.fetch_add(1, std::memory_order_relaxed);
@@ -1445,10 +1563,17 @@ SqliteInvalidationBackend::Impl::PollOutcome SqliteInvalidationBackend::Impl::po
       handler(*keys);
     } catch (const std::exception& e) {  // I5
       handler_errors.fetch_add(1, std::memory_order_relaxed);
-      warnings.warn("handler", "invalidation handler threw on row " + std::to_string(row.id) + ": " + e.what());
+      warnings.warn("handler",
+                    "invalidation handler threw on row " + std::to_string(row.id) + ": " +
+                        e.what() +
+                        "; flushing the cache, since its keys may not have been evicted");
+      notify_flush(FlushReason::kHandlerError);
     } catch (...) {
       handler_errors.fetch_add(1, std::memory_order_relaxed);
-      warnings.warn("handler", "invalidation handler threw a non-exception on row " + std::to_string(row.id));
+      warnings.warn("handler",
+                    "invalidation handler threw a non-exception on row " + std::to_string(row.id) +
+                        "; flushing the cache, since its keys may not have been evicted");
+      notify_flush(FlushReason::kHandlerError);
     }
   }
   if (finished && snapshot_top > cursor.load()) cursor.store(snapshot_top);  // I3
@@ -1457,6 +1582,7 @@ SqliteInvalidationBackend::Impl::PollOutcome SqliteInvalidationBackend::Impl::po
 
 std::size_t SqliteInvalidationBackend::poll_now() {
   auto& d = *impl_;
+  d.fork_guard.check(d.fork_what());
   if (d.poll_thread_id.load() == std::this_thread::get_id() || t_in_handler_of == &d) {
     throw std::logic_error("poll_now() called from the invalidation handler; it would deadlock");
   }
@@ -1483,7 +1609,12 @@ SqliteStats SqliteInvalidationBackend::stats() const {
   s.missed_ids = d.missed_ids.load();
   s.stalls_detected = d.stalls_detected.load();
   s.cursor = d.cursor.load();
-  {
+  // In a child after fork(), the locks below may have been held by threads
+  // of the parent, and the lag query would use its connection.
+  const bool forked = d.fork_guard.forked();
+  if (forked) {
+    s.last_error = "used after fork(): build the backend in each worker after the fork";
+  } else {
     std::lock_guard lock(d.error_mu);
     s.last_error = d.last_error;
   }
@@ -1507,14 +1638,16 @@ SqliteStats SqliteInvalidationBackend::stats() const {
   s.checkpoints = d.checkpoints.load();
   s.checkpoints_busy = d.checkpoints_busy.load();
   s.rows_pruned = d.rows_pruned.load();
-  {
+  if (!forked) {
     std::lock_guard lock(d.bg_mu);
     s.outbox_depth = d.outbox.size();
   }
   if (const auto last = d.last_poll_ns.load(); last >= 0) {
     s.since_last_poll = d.clock->monotonic() - std::chrono::nanoseconds(last);
   }
-  if (s.listening) {
+  if (forked) {
+    s.listening = false;
+  } else if (s.listening) {
     std::lock_guard lock(d.write_mu);
     try {
       d.ensure_writer();

@@ -3,8 +3,8 @@
 // ManualClock, so that nothing depends on sleeping.
 #include "pjx/sqlite_backend.hpp"
 
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -13,8 +13,8 @@
 #include <atomic>
 #include <cerrno>
 #include <cmath>
-#include <cstring>
 #include <condition_variable>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "pjx/errors.hpp"
+#include "sqlite_backend_seams.hpp"
 #include "temp_dir.hpp"
 #include "test_util.hpp"
 
@@ -371,6 +372,138 @@ TEST_F(SqliteBackendTest, AThrowingHandlerDoesNotLoseTheRestOfItsBatch) {
   EXPECT_EQ(listener.poll_now(), 2u);
   EXPECT_EQ(got, (std::vector<KeySet>{{"boom"}, {"after"}}));
   EXPECT_EQ(listener.stats().handler_errors, 1u);
+}
+
+TEST_F(SqliteBackendTest, AThrowingHandlerAsksForAFlushSinceItsKeysWereNotApplied) {
+  SqliteInvalidationBackend listener(db_, manual_options()), publisher(db_, manual_options());
+  std::vector<KeySet> got;
+  std::vector<FlushReason> flushes;
+  listener.start(
+      [&](const KeySet& keys) {
+        got.push_back(keys);
+        if (keys.count("boom")) throw std::runtime_error("handler failed");
+      },
+      [&](FlushReason reason) { flushes.push_back(reason); });
+  publisher.publish({"fine"});
+  publisher.publish({"boom"});
+  publisher.publish({"after"});
+  EXPECT_EQ(listener.poll_now(), 3u);
+  EXPECT_EQ(got, (std::vector<KeySet>{{"fine"}, {"boom"}, {"after"}}));
+  EXPECT_EQ(flushes, std::vector<FlushReason>{FlushReason::kHandlerError});
+  const auto stats = listener.stats();
+  EXPECT_EQ(stats.handler_errors, 1u);
+  EXPECT_EQ(stats.flushes, 1u);
+  EXPECT_STREQ(to_string(FlushReason::kHandlerError), "handler_error");
+}
+
+// I2: the seed and the data version come from one snapshot, so a commit that
+// lands between the two reads is delivered by the first poll.
+TEST_F(SqliteBackendTest, StartRaceWithACommitBetweenSeedAndVersionLosesNoRow) {
+  SqliteInvalidationBackend listener(db_, manual_options()), publisher(db_, manual_options());
+  publisher.publish({"before-start"});
+  Inbox inbox;
+  detail::set_start_seed_hook([&] { publisher.publish({"between"}); });
+  listener.start(inbox.handler());
+  detail::set_start_seed_hook({});
+  listener.poll_now();
+  EXPECT_EQ(inbox.got(), std::vector<KeySet>{{"between"}});
+  EXPECT_EQ(listener.stats().cursor, 2);
+}
+
+// The interface's rule: no handler runs after stop() returns, also when the
+// handler runs inside poll_now() on another thread.
+TEST_F(SqliteBackendTest, StopWaitsForAHandlerRunningInPollNowOnAnotherThread) {
+  SqliteInvalidationBackend listener(db_, manual_options()), publisher(db_, manual_options());
+  std::mutex mu;
+  std::condition_variable cv;
+  bool entered = false, release = false;
+  std::atomic<bool> stop_returned{false};
+  std::atomic<bool> handler_ran_after_stop{false};
+  listener.start([&](const KeySet&) {
+    std::unique_lock lock(mu);
+    entered = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return release; });
+    if (stop_returned.load()) handler_ran_after_stop = true;
+  });
+  publisher.publish({"a"});
+  std::thread poller([&] { listener.poll_now(); });
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return entered; }));
+  }
+  std::thread stopper([&] {
+    listener.stop();
+    stop_returned = true;
+  });
+  // stop() must still be waiting for the handler (a bounded wait for
+  // something that must not happen).
+  EXPECT_FALSE(eventually([&] { return stop_returned.load(); }, 200ms));
+  {
+    std::lock_guard lock(mu);
+    release = true;
+    cv.notify_all();
+  }
+  stopper.join();
+  poller.join();
+  EXPECT_TRUE(stop_returned.load());
+  EXPECT_FALSE(handler_ran_after_stop.load());
+}
+
+TEST_F(SqliteBackendTest, APollNowThatStartsAfterStopRunsNoHandler) {
+  SqliteInvalidationBackend listener(db_, manual_options()), publisher(db_, manual_options());
+  int calls = 0;
+  listener.start([&](const KeySet&) { ++calls; });
+  publisher.publish({"a"});
+  listener.stop();
+  EXPECT_THROW(listener.poll_now(), std::logic_error);
+  EXPECT_EQ(calls, 0);
+}
+
+// The background thread warns about a dropped event; a sink that stops the
+// backend from there must not make that thread join itself.
+TEST_F(SqliteBackendTest, AWarningSinkThatCallsStopOnTheBackgroundThreadDoesNotJoinItself) {
+  SqliteOptions o = manual_options();
+  o.busy_timeout = 20ms;
+  std::atomic<SqliteInvalidationBackend*> self{nullptr};
+  std::atomic<bool> stopped_from_sink{false};
+  o.on_warning = [&](const std::string& w) {
+    if (w.find("dropped") != std::string::npos && self.load() != nullptr) {
+      self.load()->stop();
+      stopped_from_sink = true;
+    }
+  };
+  SqliteInvalidationBackend backend(db_, o);
+  self = &backend;
+  backend.start([](const KeySet&) {});
+  {
+    RawDb holder(db_);
+    holder.exec("BEGIN IMMEDIATE");
+    ASSERT_EQ(backend.publish_result({"k"}), PublishResult::kQueued);
+    // No id is left: the retry fails for good and drops the event.
+    holder.exec(
+        "INSERT OR REPLACE INTO sqlite_sequence (name, seq) VALUES ('pjx_invalidation', "
+        "9223372036854775807)");
+    holder.exec("COMMIT");
+  }
+  ASSERT_TRUE(eventually([&] { return stopped_from_sink.load(); }));
+  EXPECT_FALSE(backend.stats().listening);
+  EXPECT_EQ(backend.stats().outbox_dropped, 1u);
+  self = nullptr;
+}
+
+TEST_F(SqliteBackendTest, AFailedStartLeavesNoWatchCountedAsActive) {
+  SqliteOptions o = manual_options();
+  o.wake_on_change = true;
+  SqliteInvalidationBackend listener(db_, o);
+  listener.start([](const KeySet&) {});
+  listener.stop();
+  RawDb(db_).exec("ALTER TABLE pjx_invalidation RENAME TO pjx_moved_away");
+  EXPECT_THROW(listener.start([](const KeySet&) {}), BackendError);
+  const auto stats = listener.stats();
+  EXPECT_FALSE(stats.listening);
+  EXPECT_FALSE(stats.wake_active);
+  EXPECT_EQ(stats.wake_mode, WakeMode::kPolling);
 }
 
 TEST_F(SqliteBackendTest, AFailedPollIsCountedAndRetriedAtTheNextPoll) {

@@ -75,6 +75,33 @@ class RawDb {
     return rows.empty() || rows[0].empty() ? std::string() : rows[0][0];
   }
 
+  // Overwrites this database in place (same file, same inode) with the
+  // contents of `backup`, through SQLite's online backup API, as
+  // `sqlite3 pjx.db ".restore backup.db"` does.
+  void restore_from(const std::string& backup) {
+    sqlite3* src = nullptr;
+    if (sqlite3_open_v2(backup.c_str(), &src, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+      sqlite3_close_v2(src);
+      throw std::runtime_error("open " + backup);
+    }
+    sqlite3_backup* copy = sqlite3_backup_init(db_, "main", src, "main");
+    const int rc = copy ? sqlite3_backup_step(copy, -1) : SQLITE_ERROR;
+    sqlite3_backup_finish(copy);
+    sqlite3_close_v2(src);
+    if (rc != SQLITE_DONE)
+      throw std::runtime_error("restore from " + backup + ": " + sqlite3_errmsg(db_));
+  }
+
+  // Copies this database to `backup` through the online backup API.
+  void back_up_to(const std::string& backup) {
+    RawDb dest(backup);
+    sqlite3_backup* copy = sqlite3_backup_init(dest.db_, "main", db_, "main");
+    const int rc = copy ? sqlite3_backup_step(copy, -1) : SQLITE_ERROR;
+    sqlite3_backup_finish(copy);
+    if (rc != SQLITE_DONE)
+      throw std::runtime_error("back up to " + backup + ": " + sqlite3_errmsg(dest.db_));
+  }
+
   // Inserts a row as another publisher would (all values bound).
   void insert_row(const std::string& instance_id, const std::string& channel, const std::string& keys_json,
                   double created_at) {

@@ -29,6 +29,7 @@ enum class FlushReason {
   kStall,         // the listener did not poll for longer than retention
   kReplacedFile,  // the database file at the path is not the one that was open
   kReconnect,     // a pub/sub connection was lost; messages may have been missed
+  kHandlerError,  // the invalidation handler threw, so a key set it got may not have been applied
 };
 const char* to_string(FlushReason reason) noexcept;
 
@@ -56,9 +57,11 @@ class InvalidationBackend {
   // cannot be reached.
   virtual void start(InvalidationHandler handler, FlushHandler on_flush = {}) = 0;
 
-  // Stops listening; returns once the listener thread has exited, so no
-  // handler runs after stop() returns (unless stop() is called from a handler,
-  // then the thread exits as soon as that handler returns). Idempotent.
+  // Stops listening; returns once the listener thread has exited and any
+  // handler call under way on another thread (a poll run on the caller's
+  // thread) has returned, so no handler runs after stop() returns (unless
+  // stop() is called from a handler, then the listener stops as soon as
+  // that handler returns). Idempotent.
   virtual void stop() = 0;
 
   InvalidationBackend() = default;

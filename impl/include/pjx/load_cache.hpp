@@ -46,6 +46,9 @@
 #include "pjx/invalidation_backend.hpp"
 
 namespace pjx {
+namespace detail {
+class ForkGuard;
+}
 
 struct LoadCacheStats {
   std::uint64_t hits = 0;                  // load() answered from a cache
@@ -67,6 +70,14 @@ class LoadCache {
   // handlers (a BackendError from start() escapes), and the destructor calls
   // backend->stop() before anything else, so no handler runs on a dying cache.
   // REQUIRES: the backend is not shared with another LoadCache.
+  //
+  // Fork: a cache with a backend belongs to the process that built it. In a
+  // child forked afterwards (gunicorn --preload builds the app in the
+  // master), nothing keeps it coherent (the listener thread stayed in the
+  // parent, and the children would share the backend's instance_id), so
+  // load() and invalidate() throw BackendError naming the fix: build the
+  // backend and the LoadCache after the fork, in each worker (gunicorn's
+  // post_fork hook). The destructor then leaves the backend alone.
   explicit LoadCache(std::shared_ptr<InvalidationBackend> backend = nullptr);
   ~LoadCache();
   LoadCache(const LoadCache&) = delete;
@@ -156,6 +167,11 @@ class LoadCache {
   void count_local_eviction(std::size_t evicted);
   void count_local_uncached();
 
+  // Throws BackendError when this process is a child forked after a
+  // cross-request cache was built.
+  void check_not_forked() const;
+
+  std::unique_ptr<const detail::ForkGuard> fork_guard_;
   std::shared_ptr<InvalidationBackend> backend_;
   mutable std::mutex mu_;
   std::map<EntryKey, Entry> entries_;  // guarded by mu_

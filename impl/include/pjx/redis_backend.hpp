@@ -26,6 +26,14 @@
 // names the channel, the URL with its password masked, and the cause
 // (refused, timed out, "Redis refused AUTH: WRONGPASS ...").
 //
+// Fork: a backend belongs to the process that built it. Built before
+// fork() (gunicorn --preload), every child would share its instance_id and
+// inherit the parent's Redis connections but not its threads; so in a child,
+// publish(), start() throw BackendError naming the fix (build
+// the backend after the fork, in each worker: gunicorn's post_fork hook),
+// stop() does nothing, and the destructor leaks the object rather than
+// close the inherited connections or join threads that are not there.
+//
 // Thread safety: all methods are thread-safe. The handler passed to start()
 // runs on the backend's listener thread, one call at a time, in the order
 // Redis delivered the messages. Host names are resolved with getaddrinfo(),
@@ -93,7 +101,7 @@ struct RedisStats {
   std::uint64_t keys_delivered = 0;      // keys handed to the handler
   std::uint64_t malformed_messages = 0;  // payloads that are not a JSON array of strings
   std::uint64_t handler_errors = 0;      // handler calls that threw
-  std::uint64_t flushes = 0;             // FlushHandler calls (after reconnects)
+  std::uint64_t flushes = 0;             // FlushHandler calls (after reconnects, throwing handlers)
   std::uint64_t connection_losses = 0;   // listener connections lost
   std::uint64_t reconnects = 0;          // successful re-subscriptions
   std::uint64_t publisher_reconnects = 0;  // publish connection re-established

@@ -21,6 +21,14 @@
 // (the first non-empty publish() or start()), not by the constructor, so a
 // backend that never publishes nor listens leaves no file behind.
 //
+// Fork: a backend belongs to the process that built it. Built before
+// fork() (gunicorn --preload), every child would share its instance_id and
+// inherit the parent's SQLite connections but not its threads; so in a child,
+// publish(), start(), poll_now() throw BackendError naming the fix (build
+// the backend after the fork, in each worker: gunicorn's post_fork hook),
+// stop() does nothing, and the destructor leaks the object rather than
+// close the inherited connections or join threads that are not there.
+//
 // Thread safety: all methods are thread-safe. The handler passed to start()
 // runs on the backend's poll thread.
 #pragma once
@@ -170,7 +178,7 @@ struct SqliteStats {
   std::uint64_t keys_delivered = 0;    // keys handed to the handler
   std::uint64_t malformed_rows = 0;    // rows skipped: keys_json not an array of strings
   std::uint64_t handler_errors = 0;    // handler calls that threw
-  std::uint64_t flushes = 0;           // FlushHandler calls (gaps, stalls, reopens)
+  std::uint64_t flushes = 0;           // FlushHandler calls (gaps, stalls, reopens, handler errors)
   std::uint64_t gaps_detected = 0;     // polls that found pruned unread ids
   std::uint64_t missed_ids = 0;        // unread ids found pruned (any channel: an upper bound)
   std::uint64_t stalls_detected = 0;   // polls after more than retention without one
@@ -233,16 +241,20 @@ class SqliteInvalidationBackend final : public InvalidationBackend {
   // publish_result() without the result: returns once committed or queued.
   void publish(const KeySet& keys) override;
   void start(InvalidationHandler handler, FlushHandler on_flush = {}) override;
-  // Stops the listener (as InvalidationBackend::stop), then drains the
-  // outbox: keeps retrying queued events for up to outbox_drain_timeout and
-  // gives up on the rest (outbox_dropped, a warning). Publishing after stop()
-  // works as before. Called from the handler, it only asks the listener to
-  // stop and does not drain.
+  // Stops the listener (as InvalidationBackend::stop: it also waits for a
+  // poll_now() under way on another thread, so no handler runs once it
+  // returns), then drains the outbox: keeps retrying queued events for up to outbox_drain_timeout
+  // and gives up on the rest (outbox_dropped, a warning). Publishing after stop() works as before.
+  // Called from the handler, it only asks the listener to stop and does not drain; called from the
+  // background thread (a warning sink there), it stops the listener and does not drain (the
+  // destructor does).
   void stop() override;
 
   // Runs one poll now on the caller's thread (serialised with the poll
-  // thread) and returns the number of rows handed to the handler.
-  // REQUIRES: start() was called. Throws BackendError if the poll fails.
+  // thread) and returns the number of rows handed to the handler; 0 when a
+  // stop() on another thread got in first (no handler runs then).
+  // REQUIRES: start() was called (std::logic_error otherwise, and from
+  // inside a handler). Throws BackendError if the poll fails.
   std::size_t poll_now();
 
   SqliteStats stats() const;

@@ -1,0 +1,15 @@
+// Test seams of SqliteInvalidationBackend: points where a test makes a race
+// happen deterministically instead of hoping for it. Not part of the public
+// API; the library's own tests use them.
+#pragma once
+
+#include <functional>
+
+namespace pjx::detail {
+
+// Called by start() on its thread between reading the cursor seed (MAX(id))
+// and PRAGMA data_version (I2), where a commit by another connection used to
+// be lost. Empty by default; thread-safe to set.
+void set_start_seed_hook(std::function<void()> hook);
+
+}  // namespace pjx::detail
