@@ -1,7 +1,9 @@
 // summary.md: GitHub-flavoured Markdown for a CI job summary. Every input text
 // goes through md_cell (or md_code for commands) on its way in.
+#include <algorithm>
 #include <string_view>
 
+#include "bench_figures.hpp"
 #include "figures.hpp"
 #include "renderers.hpp"
 #include "text.hpp"
@@ -131,18 +133,44 @@ void conformance(std::string& out, const ResultsDoc& d, std::size_t index, std::
   out += "\n";
 }
 
+// Per bench kind the terminal's columns (bench_figures.hpp), in the page's order.
 void bench(std::string& out, const ResultsDoc& d) {
-  out +=
-      "## Benchmarks\n\n" + run_line(d) + "\n\n| Bench | Parameters | Metrics |\n|---|---|---|\n";
-  auto pairs = [](const json& object) {
-    std::string text;
-    for (const auto& [key, value] : object.items()) {
-      text += (text.empty() ? "" : ", ") + md_cell(key) + " = " + md_cell(json_text(value));
-    }
-    return text;
-  };
+  out += "## Benchmarks\n\n" + run_line(d) + "\n";
+  std::vector<std::string> kinds;
   for (const BenchRun& r : d.runs) {
-    out += "| " + md_cell(r.bench) + " | " + pairs(r.params) + " | " + pairs(r.metrics) + " |\n";
+    if (std::find(kinds.begin(), kinds.end(), r.bench) == kinds.end()) kinds.push_back(r.bench);
+  }
+  for (const std::string& kind : kinds) {
+    const auto runs = runs_of(d.runs, kind);
+    const std::vector<Column>& columns = summary_columns(kind);
+    out += "\n### " + md_cell(kind) + "\n\n";
+    if (columns.empty()) {
+      out += "| Parameters | Metrics |\n|---|---|\n";
+      auto pairs = [](const json& object) {
+        std::string text;
+        for (const auto& [key, value] : object.items()) {
+          text += (text.empty() ? "" : ", ") + md_cell(key) + " = " + md_cell(json_text(value));
+        }
+        return text;
+      };
+      for (const BenchRun* r : runs) out += "| " + pairs(r->params) + " | " + pairs(r->metrics) + " |\n";
+      continue;
+    }
+    std::string head = "|";
+    std::string rule = "|";
+    for (const Column& c : columns) {
+      head += " " + md_cell(c.title) + " |";
+      rule += c.param && !number_at(runs.front()->params, c.key) ? "---|" : "--:|";
+    }
+    out += head + "\n" + rule + "\n";
+    for (const BenchRun* r : runs) {
+      out += "|";
+      for (const Column& c : columns) {
+        const std::string text = column_text(*r, c);
+        out += " " + (text.empty() ? std::string("\u2013") : md_cell(text)) + " |";
+      }
+      out += "\n";
+    }
   }
   out += "\n";
 }

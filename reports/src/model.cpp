@@ -174,6 +174,9 @@ ResultsDoc parse_doc(const json& j, const fs::path& file, const std::string& doc
       run.bench = text_field(r, "bench", run_where, true);
       run.params = object_field(r, "params", run_where);
       run.metrics = object_field(r, "metrics", run_where);
+      run.load_before = text_field(r, "load_before", run_where);
+      run.load_after = text_field(r, "load_after", run_where);
+      if (const json* series = array_field(r, "series", run_where, false)) run.series = *series;
       d.runs.push_back(std::move(run));
     }
   } else {

@@ -62,6 +62,9 @@ struct BenchRun {
   std::string bench;  // "latency", "throughput", "idle", "growth", ...
   nlohmann::json params = nlohmann::json::object();
   nlohmann::json metrics = nlohmann::json::object();
+  std::string load_before;  // /proc/loadavg's 1, 5, 15 min figures; empty in old files
+  std::string load_after;
+  nlohmann::json series = nlohmann::json::array();  // growth: [s, db bytes, wal bytes] rows
 };
 
 // One results document: a conformance run or a benchmark run.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <limits>
 #include <tuple>
 
 #include "text.hpp"
@@ -408,41 +409,203 @@ std::string timeline_svg(const TimelineData& d, std::string_view title) {
   return s.str();
 }
 
+namespace {
+
+const SeriesStyle& style_of(int style, std::size_t position) {
+  const std::size_t i = style >= 0 ? static_cast<std::size_t>(style) : position;
+  return kSeriesStyles[i % kSeriesStyles.size()];
+}
+
+Stroke reference_stroke(const Reference& r) { return r.bound ? kBoundStroke : kPollStroke; }
+
+// y ticks over [lo, hi] of the data: 1-2-5 ticks on a log axis (lo is the
+// smallest positive value), else nice ticks from 0.
+svg::Ticks y_ticks(double lo, double hi, bool log) {
+  // Padded so a marker on the lowest or highest value stays inside the area.
+  if (log) return svg::log_ticks(lo / 1.15, hi * 1.15);
+  return svg::nice_ticks(0, hi > 0 ? hi * 1.05 : 1, 6);
+}
+
+}  // namespace
+
 std::string line_chart_svg(std::string_view css_kind, std::string_view title,
                            std::string_view x_label, std::string_view y_label,
-                           const std::vector<Series>& series) {
+                           const std::vector<Series>& series, const ChartOptions& o) {
+  constexpr std::size_t kMaxMarkedPoints = 24;
   constexpr int kWidth = 548;
   constexpr int kHeight = 340;
   std::vector<LegendItem> items;
-  double x_lo = 0;
-  double x_hi = 0;
+  std::vector<double> xs;
+  double y_lo = std::numeric_limits<double>::infinity();
   double y_hi = 0;
-  bool first = true;
+  const auto take_y = [&](double y) {
+    if (y > 0 || !o.log_y) y_lo = std::min(y_lo, y);
+    y_hi = std::max(y_hi, y);
+  };
   for (std::size_t i = 0; i < series.size(); ++i) {
-    const SeriesStyle& st = kSeriesStyles[i % kSeriesStyles.size()];
+    const SeriesStyle& st = style_of(series[i].style, i);
     items.push_back({series[i].name, st.colour, LegendItem::Kind::kLineMarker, st.dash, st.shape});
     for (const auto& [x, y] : series[i].points) {
-      x_lo = first ? x : std::min(x_lo, x);
-      x_hi = first ? x : std::max(x_hi, x);
-      y_hi = std::max(y_hi, y);
-      first = false;
+      xs.push_back(x);
+      take_y(y);
     }
   }
+  for (const Reference& r : o.references) {
+    if (r.kind == Reference::Kind::kHorizontal) take_y(r.value);
+    if (r.kind == Reference::Kind::kDiagonal) {
+      items.emplace_back(r.label, reference_stroke(r).colour, LegendItem::Kind::kLine,
+                         reference_stroke(r).dash);
+    }
+  }
+  if (xs.empty()) xs.push_back(0);
+  const auto [x_min, x_max] = std::minmax_element(xs.begin(), xs.end());
+  svg::Ticks x_ticks;
+  if (o.log_x) {
+    x_ticks = svg::log_ticks_at(xs);
+  } else {
+    const double span = *x_max - *x_min;
+    const int max_ticks = o.integer_x ? static_cast<int>(std::clamp(span + 1, 2.0, 8.0)) : 8;
+    x_ticks = svg::nice_ticks(*x_min, *x_max, max_ticks);
+  }
+  if (!std::isfinite(y_lo)) y_lo = 0;
   const double legend_w = kWidth - 76 - 24;
   const double legend_h = svg::legend_height(legend_w, items);
   const svg::Rect area{76, 12 + legend_h + 8, legend_w, kHeight - (12 + legend_h + 8) - 58};
-  Frame f(area, svg::nice_ticks(x_lo, x_hi, 8), svg::nice_ticks(0, y_hi > 0 ? y_hi * 1.05 : 1, 6));
+  Frame f(area, x_ticks, y_ticks(y_lo, y_hi, o.log_y));
   Svg s(kWidth, kHeight, "plot " + std::string(css_kind), title);
+  s.root_attribute("data-y-scale", o.log_y ? "log" : "linear");
+  s.root_attribute("data-x-scale", o.log_x ? "log" : "linear");
   svg::legend(s, area.x, 10, legend_w, items);
   f.draw_axes(s, x_label, y_label);
+  for (const Reference& r : o.references) {
+    switch (r.kind) {
+      case Reference::Kind::kHorizontal:
+        f.hline(s, r.value, r.label, reference_stroke(r));
+        break;
+      case Reference::Kind::kVertical:
+        f.vline(s, r.value, r.label, reference_stroke(r));
+        break;
+      case Reference::Kind::kDiagonal: {
+        const svg::Ticks& xt = f.x_ticks();
+        const svg::Ticks& yt = f.y_ticks();
+        const double from = std::max(xt.lo, yt.lo);
+        const double to = std::min(xt.hi, yt.hi);
+        if (from < to) s.line({f.x(from), f.y(from)}, {f.x(to), f.y(to)}, reference_stroke(r));
+        break;
+      }
+    }
+  }
   for (std::size_t i = 0; i < series.size(); ++i) {
-    const SeriesStyle& st = kSeriesStyles[i % kSeriesStyles.size()];
+    const SeriesStyle& st = style_of(series[i].style, i);
     std::vector<Point> pts;
     for (const auto& [x, y] : series[i].points) pts.emplace_back(f.x(x), f.y(y));
-    s.polyline(pts, Stroke{st.colour, 2.5, st.dash});
+    s.path({pts}, Stroke{st.colour, 2.5, st.dash}, "series", series[i].name);
+    // Dense series (a size sampled over time) read better as a line alone.
+    if (series[i].points.size() > kMaxMarkedPoints) continue;
     for (const auto& [x, y] : series[i].points) {
       s.begin_group(series[i].name + " at " + format_number(x) + ": " + format_number(y));
       s.marker({f.x(x), f.y(y)}, st.shape, 9, st.colour, "#ffffff");
+      s.end_group();
+    }
+  }
+  return s.str();
+}
+
+std::string range_chart_svg(std::string_view css_kind, std::string_view title,
+                            std::string_view y_label, const std::vector<RangeGroup>& groups,
+                            const std::vector<RangeSeries>& series, bool log_y,
+                            std::string_view reference_label) {
+  constexpr int kWidth = 1120;
+  constexpr int kHeight = 400;
+  std::vector<LegendItem> items;
+  double y_lo = std::numeric_limits<double>::infinity();
+  double y_hi = 0;
+  for (std::size_t i = 0; i < series.size(); ++i) {
+    const SeriesStyle& st = style_of(series[i].style, i);
+    items.push_back({series[i].name, st.colour, LegendItem::Kind::kLineMarker, "", st.shape});
+    for (const auto& v : series[i].values) {
+      if (!v) continue;
+      for (double y : {v->low, v->mid, v->high}) {
+        if (y > 0 || !log_y) y_lo = std::min(y_lo, y);
+        y_hi = std::max(y_hi, y);
+      }
+    }
+  }
+  bool any_reference = false;
+  for (const RangeGroup& g : groups) {
+    if (!g.reference) continue;
+    any_reference = true;
+    if (*g.reference > 0 || !log_y) y_lo = std::min(y_lo, *g.reference);
+    y_hi = std::max(y_hi, *g.reference);
+  }
+  if (any_reference && !reference_label.empty()) {
+    items.emplace_back(std::string(reference_label), kInk, LegendItem::Kind::kLine,
+                       kPollStroke.dash);
+  }
+  if (!std::isfinite(y_lo)) y_lo = 0;
+  const double legend_w = kWidth - 76 - 24;
+  const double legend_h = svg::legend_height(legend_w, items);
+  const svg::Rect area{76, 12 + legend_h + 8, legend_w, kHeight - (12 + legend_h + 8) - 56};
+  Frame f(area, svg::Ticks{}, y_ticks(y_lo, y_hi, log_y));
+  Svg s(kWidth, kHeight, "plot " + std::string(css_kind), title);
+  s.root_attribute("data-y-scale", log_y ? "log" : "linear");
+  svg::legend(s, area.x, 10, legend_w, items);
+  f.draw_axes(s, "", y_label);
+
+  const double n = static_cast<double>(std::max<std::size_t>(1, groups.size()));
+  const double group_w = area.w / n;
+  const double m = static_cast<double>(std::max<std::size_t>(1, series.size()));
+  const double slot = std::min(group_w * 0.8 / m, 30.0);
+  const auto centre = [&](std::size_t g) { return area.x + group_w * (static_cast<double>(g) + 0.5); };
+  const double bottom = area.y + area.h;
+  TextStyle label_style;
+  label_style.anchor = "middle";
+  label_style.size = 12;
+  label_style.colour = "#222222";
+  TextStyle block_style = label_style;
+  block_style.bold = true;
+  block_style.size = 13;
+  // Group labels; blocks of groups with the same sublabel, split by a rule.
+  std::size_t block_start = 0;
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    s.text({centre(g), bottom + 18}, groups[g].label, label_style);
+    const bool last = g + 1 == groups.size() || groups[g + 1].sublabel != groups[g].sublabel;
+    if (!last) continue;
+    const double x0 = area.x + group_w * static_cast<double>(block_start);
+    const double x1 = area.x + group_w * static_cast<double>(g + 1);
+    s.text({(x0 + x1) / 2, bottom + 38}, groups[g].sublabel, block_style);
+    if (g + 1 < groups.size()) s.line({x1, area.y}, {x1, bottom + 42}, Stroke{"#8a8a8a", 1.2});
+    block_start = g + 1;
+  }
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    if (!groups[g].reference) continue;
+    const double y = f.y(*groups[g].reference);
+    if (y < area.y || y > bottom) continue;
+    const double half = group_w * 0.45;
+    s.line({centre(g) - half, y}, {centre(g) + half, y}, kPollStroke);
+  }
+  for (std::size_t i = 0; i < series.size(); ++i) {
+    const SeriesStyle& st = style_of(series[i].style, i);
+    const double offset = (static_cast<double>(i) - (m - 1) / 2) * slot;
+    std::vector<std::vector<Point>> bars;
+    for (std::size_t g = 0; g < groups.size() && g < series[i].values.size(); ++g) {
+      const auto& v = series[i].values[g];
+      if (!v) continue;
+      const double x = centre(g) + offset;
+      bars.push_back({{x, f.y(v->low)}, {x, f.y(v->mid)}});
+    }
+    s.path(bars, Stroke{st.colour, 5, "", 0.75}, "series", series[i].name);
+    for (std::size_t g = 0; g < groups.size() && g < series[i].values.size(); ++g) {
+      const auto& v = series[i].values[g];
+      if (!v) continue;
+      const double x = centre(g) + offset;
+      s.begin_group(v->tip.empty() ? series[i].name : v->tip);
+      if (v->high > v->mid) {
+        s.line({x, f.y(v->mid)}, {x, f.y(v->high)}, Stroke{st.colour, 1.2, "2 2"});
+        s.line({x - 5, f.y(v->high)}, {x + 5, f.y(v->high)}, Stroke{st.colour, 2.5});
+      }
+      if (v->low < v->mid) s.marker({x, f.y(v->low)}, st.shape, 7, "#ffffff", st.colour);
+      s.marker({x, f.y(v->mid)}, st.shape, 10, st.colour, "#ffffff");
       s.end_group();
     }
   }

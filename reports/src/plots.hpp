@@ -41,12 +41,62 @@ std::string timeline_svg(const TimelineData& data, std::string_view title);
 struct Series {
   std::string name;
   std::vector<svg::Point> points;  // (x, y), drawn in the order given
+  int style = -1;  // index into the series styles; -1: the series' position
 };
 
-// class "plot <css_kind>": one line with markers per series, y from 0.
+// A reference line: y = value (kHorizontal), x = value (kVertical) or
+// y = x (kDiagonal, value unused). `bound` draws it solid red, else dashed.
+struct Reference {
+  enum class Kind { kHorizontal, kVertical, kDiagonal };
+  Kind kind = Kind::kHorizontal;
+  double value = 0;
+  std::string label;
+  bool bound = false;
+};
+
+struct ChartOptions {
+  bool log_x = false;        // ticks at the distinct x values of the data
+  bool log_y = false;        // 1-2-5 ticks; otherwise y starts at 0
+  bool integer_x = false;    // linear x only: no fractional ticks
+  std::vector<Reference> references;  // horizontal ones widen the y range
+};
+
+// class "plot <css_kind>": one <path class="series" data-series=name> with
+// markers (none past 24 points) per series, a legend naming every series and reference line; the
+// root carries data-y-scale ("log" or "linear").
 std::string line_chart_svg(std::string_view css_kind, std::string_view title,
                            std::string_view x_label, std::string_view y_label,
-                           const std::vector<Series>& series);
+                           const std::vector<Series>& series, const ChartOptions& options = {});
+
+// A value per group of a range chart: a bar from low to mid, a filled marker
+// at mid, a dash at high (all three equal: a marker only).
+struct RangeValue {
+  double low = 0;
+  double mid = 0;
+  double high = 0;
+  std::string tip;  // the hover text of this value
+};
+
+struct RangeSeries {
+  std::string name;
+  int style = -1;
+  std::vector<std::optional<RangeValue>> values;  // one per group
+};
+
+struct RangeGroup {
+  std::string label;     // first line under the axis
+  std::string sublabel;  // second line; a change of sublabel starts a new block
+  std::optional<double> reference;  // a dashed line across the group (poll_interval)
+};
+
+// class "plot <css_kind>": the series side by side within each group on a
+// log (or linear) y axis; one <path class="series" data-series=name> per
+// series holds its bars. `reference_label` names the groups' reference
+// lines in the legend.
+std::string range_chart_svg(std::string_view css_kind, std::string_view title,
+                            std::string_view y_label, const std::vector<RangeGroup>& groups,
+                            const std::vector<RangeSeries>& series, bool log_y,
+                            std::string_view reference_label);
 
 // Nearest-rank percentile (p in [0, 100]) of values; 0 when empty.
 double percentile(std::vector<double> values, double p);

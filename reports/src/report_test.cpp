@@ -142,12 +142,51 @@ TEST(Html, HasTheVerdictTableAndThePlots) {
   EXPECT_EQ(count_of(html, "<svg class=\"plot histogram\""), 1u);
   EXPECT_EQ(count_of(html, "<svg class=\"plot cdf\""), 1u);
   EXPECT_EQ(count_of(html, "<svg class=\"plot timeline\""), 2u);  // the stall and the faults
-  EXPECT_EQ(count_of(html, "<svg class=\"plot bench-latency-workers\""), 1u);
-  EXPECT_EQ(count_of(html, "<svg class=\"plot bench-latency-poll\""), 1u);
+  EXPECT_EQ(count_of(html, "<svg class=\"plot bench-latency-modes\""), 1u);
+  EXPECT_EQ(count_of(html, "<svg class=\"plot bench-latency-workers\""), 4u);  // p50, p99 x 2 polls
+  EXPECT_EQ(count_of(html, "<svg class=\"plot bench-latency-poll\""), 3u);     // per worker count
   EXPECT_EQ(count_of(html, "<svg class=\"plot bench-throughput\""), 1u);
+  EXPECT_EQ(count_of(html, "<svg class=\"plot bench-commit-latency\""), 1u);
+  EXPECT_EQ(count_of(html, "<svg class=\"plot bench-growth\""), 2u);
+  EXPECT_EQ(count_of(html, "<svg class=\"plot bench-idle-cpu\""), 1u);
   EXPECT_NE(html.find("poll_interval 50 ms"), std::string::npos);
   EXPECT_NE(html.find("pause window"), std::string::npos);
   EXPECT_NE(html.find("stale, never closed"), std::string::npos);
+}
+
+TEST(Html, ABenchOnlyPageLeadsWithTheSummaryAndHasNoVerdicts) {
+  TempDir out;
+  write_report({testdata() / "bench.json"}, out.path());
+  const std::string html = read_file(out / "index.html");
+  EXPECT_EQ(html.find("id=\"verdicts\""), std::string::npos);
+  EXPECT_EQ(html.find("No conformance results"), std::string::npos);
+  EXPECT_EQ(count_of(html, "<tr class=\"run"), 37u);  // one summary row per run
+  EXPECT_EQ(count_of(html, "<tr class=\"run worst\">"), 1u);
+  EXPECT_EQ(count_of(html, "<tr class=\"run problem\">"), 1u);  // 2 deliveries missing
+  EXPECT_NE(html.find("<dt>load before</dt><dd>0.40 0.35 0.30 (1, 5, 15 min)</dd>"),
+            std::string::npos);
+  EXPECT_LT(html.find("id=\"bench-summary-latency\""), html.find("<svg"));
+  EXPECT_EQ(html.find("key = "), std::string::npos);  // no key = value blobs
+}
+
+TEST(Html, AConformanceOnlyPageHasNoBenchSections) {
+  TempDir out;
+  write_report({testdata() / "results.json"}, out.path());
+  const std::string html = read_file(out / "index.html");
+  EXPECT_EQ(html.find("class=\"bench"), std::string::npos);
+  EXPECT_EQ(html.find("class=\"plot bench"), std::string::npos);
+  EXPECT_EQ(html.find("Benchmark"), std::string::npos);
+}
+
+TEST(Html, RendersABenchFileWrittenBeforeWakeModes) {
+  TempDir out;
+  write_report({testdata() / "bench-old.json"}, out.path());
+  const std::string html = read_file(out / "index.html");
+  EXPECT_EQ(count_of(html, "<tr class=\"run"), 14u);
+  EXPECT_EQ(count_of(html, "<svg class=\"plot bench-latency-workers\""), 2u);
+  EXPECT_NE(html.find("data-series=\"SQLite\""), std::string::npos);
+  // p99 / poll computed from p99_ms and poll_interval_ms when the file lacks it.
+  EXPECT_NE(html.find("\u25B2 worst</span> 1.45<"), std::string::npos);
 }
 
 TEST(Html, IsSelfContained) {

@@ -81,6 +81,54 @@ Ticks nice_ticks(double lo, double hi, int max_ticks) {
   return t;
 }
 
+Ticks log_ticks(double lo, double hi) {
+  if (!(lo > 0) || !std::isfinite(lo)) lo = hi > 0 && std::isfinite(hi) ? hi / 10 : 1;
+  if (!(hi > lo) || !std::isfinite(hi)) hi = lo * 10;
+  const bool decades_only = std::log10(hi / lo) > 3;
+  const std::vector<double> mantissas =
+      decades_only ? std::vector<double>{1} : std::vector<double>{1, 2, 5};
+  // m x 10^k, divided rather than multiplied for k < 0 so 5 x 10^-2 is 0.05.
+  const auto value = [](double m, int k) {
+    return k < 0 ? m / std::pow(10.0, -k) : m * std::pow(10.0, k);
+  };
+  Ticks t;
+  t.log = true;
+  const int k_lo = static_cast<int>(std::floor(std::log10(lo) + 1e-9));
+  const int k_hi = static_cast<int>(std::ceil(std::log10(hi) - 1e-9));
+  t.lo = value(1, k_lo);
+  t.hi = value(1, k_hi);
+  for (int k = k_lo; k <= k_hi; ++k) {
+    for (double m : mantissas) {
+      const double v = value(m, k);
+      if (v <= lo * (1 + 1e-9)) t.lo = v;
+      if (v >= hi * (1 - 1e-9) && t.hi >= v) t.hi = v;
+    }
+  }
+  for (int k = k_lo; k <= k_hi; ++k) {
+    for (double m : mantissas) {
+      const double v = value(m, k);
+      if (v >= t.lo * (1 - 1e-9) && v <= t.hi * (1 + 1e-9)) t.values.push_back(v);
+    }
+  }
+  t.step = 0;
+  return t;
+}
+
+Ticks log_ticks_at(std::vector<double> at) {
+  at.erase(std::remove_if(at.begin(), at.end(), [](double v) { return !(v > 0) || !std::isfinite(v); }),
+           at.end());
+  std::sort(at.begin(), at.end());
+  at.erase(std::unique(at.begin(), at.end()), at.end());
+  if (at.empty()) return log_ticks(1, 10);
+  Ticks t;
+  t.log = true;
+  t.step = 0;
+  t.lo = at.front() / 1.25;
+  t.hi = at.back() * 1.25;
+  t.values = std::move(at);
+  return t;
+}
+
 Svg::Svg(int width, int height, std::string_view css_class, std::string_view title)
     : width_(width), height_(height) {
   // No xmlns: inline SVG in HTML gets its namespace from the parser, and the
@@ -88,8 +136,12 @@ Svg::Svg(int width, int height, std::string_view css_class, std::string_view tit
   head_ = "<svg" + attr("class", css_class) +
           attr("viewBox", "0 0 " + std::to_string(width) + " " + std::to_string(height)) +
           attr("width", std::to_string(width)) + attr("height", std::to_string(height)) +
-          attr("role", "img") + attr("aria-label", title) + ">\n<title>" + html_escape(title) +
-          "</title>\n";
+          attr("role", "img") + attr("aria-label", title);
+  title_ = "<title>" + html_escape(title) + "</title>\n";
+}
+
+void Svg::root_attribute(std::string_view name, std::string_view value) {
+  root_attributes_ += attr(name, value);
 }
 
 void Svg::line(Point from, Point to, const Stroke& stroke) {
@@ -115,6 +167,20 @@ void Svg::polyline(const std::vector<Point>& points, const Stroke& stroke) {
   }
   body_ += "<polyline" + attr("points", pts) + attr("fill", "none") + stroke_attrs(stroke) +
            attr("stroke-linejoin", "round") + "/>\n";
+}
+
+void Svg::path(const std::vector<std::vector<Point>>& parts, const Stroke& stroke,
+               std::string_view css_class, std::string_view series) {
+  std::string d;
+  for (const auto& part : parts) {
+    for (std::size_t i = 0; i < part.size(); ++i) {
+      if (!d.empty()) d += ' ';
+      d += (i == 0 ? "M" : "L") + num(part[i].first) + "," + num(part[i].second);
+    }
+  }
+  if (d.empty()) return;
+  body_ += "<path" + attr("class", css_class) + attr("data-series", series) + attr("d", d) +
+           attr("fill", "none") + stroke_attrs(stroke) + attr("stroke-linejoin", "round") + "/>\n";
 }
 
 void Svg::marker(Point at, Shape shape, double size, std::string_view fill,
@@ -176,7 +242,9 @@ void Svg::begin_group(std::string_view tooltip) {
 
 void Svg::end_group() { body_ += "</g>\n"; }
 
-std::string Svg::str() const { return head_ + body_ + "</svg>\n"; }
+std::string Svg::str() const {
+  return head_ + root_attributes_ + ">\n" + title_ + body_ + "</svg>\n";
+}
 
 double text_width(std::string_view text, double size) {
   std::size_t code_points = 0;
@@ -188,13 +256,26 @@ double text_width(std::string_view text, double size) {
 
 Frame::Frame(Rect area, Ticks x, Ticks y) : area_(area), x_(std::move(x)), y_(std::move(y)) {}
 
-double Frame::x(double value) const {
-  return area_.x + (value - x_.lo) / (x_.hi - x_.lo) * area_.w;
+namespace {
+
+// Where `value` lies in [ticks.lo, ticks.hi], as a fraction.
+double fraction(const Ticks& t, double value) {
+  if (t.log) {
+    const double v = std::max(value, t.lo);
+    return (std::log10(v) - std::log10(t.lo)) / (std::log10(t.hi) - std::log10(t.lo));
+  }
+  return (value - t.lo) / (t.hi - t.lo);
 }
 
-double Frame::y(double value) const {
-  return area_.y + area_.h - (value - y_.lo) / (y_.hi - y_.lo) * area_.h;
+std::string tick_label(const Ticks& t, double value) {
+  return t.log ? format_number(value) : format_fixed(value, t.decimals);
 }
+
+}  // namespace
+
+double Frame::x(double value) const { return area_.x + fraction(x_, value) * area_.w; }
+
+double Frame::y(double value) const { return area_.y + area_.h - fraction(y_, value) * area_.h; }
 
 void Frame::draw_axes(Svg& svg, std::string_view x_label, std::string_view y_label) const {
   const Stroke grid{"#e2e2e2", 1};
@@ -209,7 +290,7 @@ void Frame::draw_axes(Svg& svg, std::string_view x_label, std::string_view y_lab
     const double py = y(v);
     svg.line({area_.x, py}, {area_.x + area_.w, py}, grid);
     svg.line({area_.x - 5, py}, {area_.x, py}, axis);
-    const std::string label = format_fixed(v, y_.decimals);
+    const std::string label = tick_label(y_, v);
     widest = std::max(widest, text_width(label, tick_style.size));
     svg.text({area_.x - 8, py + 4}, label, tick_style);
   }
@@ -218,7 +299,7 @@ void Frame::draw_axes(Svg& svg, std::string_view x_label, std::string_view y_lab
     const double px = x(v);
     svg.line({px, area_.y}, {px, bottom}, grid);
     svg.line({px, bottom}, {px, bottom + 5}, axis);
-    svg.text({px, bottom + 19}, format_fixed(v, x_.decimals), tick_style);
+    svg.text({px, bottom + 19}, tick_label(x_, v), tick_style);
   }
   if (!y_.values.empty()) svg.line({area_.x, area_.y}, {area_.x, bottom}, axis);
   svg.line({area_.x, bottom}, {area_.x + area_.w, bottom}, axis);
@@ -251,6 +332,27 @@ bool Frame::vline(Svg& svg, double value, std::string_view label, const Stroke& 
   const double ty = area_.y - 8 - row * 17;
   const double box_x = style.anchor == "end" ? tx - w - 3 : tx - 3;
   svg.rect(box_x, ty - 12, w + 6, 16, "#ffffff", 0.85);
+  svg.text({tx, ty}, label, style);
+  return true;
+}
+
+bool Frame::hline(Svg& svg, double value, std::string_view label, const Stroke& stroke,
+                  bool label_below) const {
+  const double lo = std::min(y_.lo, y_.hi);
+  const double hi = std::max(y_.lo, y_.hi);
+  if (!std::isfinite(value) || value < lo || value > hi) return false;
+  const double py = y(value);
+  svg.line({area_.x, py}, {area_.x + area_.w, py}, stroke);
+  if (label.empty()) return true;
+  TextStyle style;
+  style.size = 12;
+  style.colour = "#111111";
+  style.bold = true;
+  style.anchor = "end";
+  const double w = text_width(label, style.size);
+  const double tx = area_.x + area_.w - 5;
+  const double ty = label_below ? py + 15 : py - 5;
+  svg.rect(tx - w - 3, ty - 12, w + 6, 16, "#ffffff", 0.85);
   svg.text({tx, ty}, label, style);
   return true;
 }

@@ -1,6 +1,7 @@
 // A small SVG builder for the report's plots: primitives (lines, rectangles,
-// polylines, markers, text) and a Frame that maps data to a plot area with
-// linear scales and draws axes with "nice" ticks (1, 2, 2.5, 5 x 10^k steps).
+// polylines, paths, markers, text) and a Frame that maps data to a plot area
+// with linear scales and "nice" ticks (1, 2, 2.5, 5 x 10^k steps) or
+// logarithmic scales (ticks at 1, 2, 5 x 10^k), and draws the axes.
 //
 // Contract: every text passed in is escaped; coordinates are written with
 // one decimal and numbers are formatted without the C locale, so the same
@@ -16,12 +17,15 @@
 namespace pjx::reports::svg {
 
 // Axis ticks covering [lo, hi]: lo/hi are rounded outwards to the step.
+// On a logarithmic axis (`log`) lo > 0, step is unused and each tick is
+// printed in its shortest form.
 struct Ticks {
   double lo = 0;
   double hi = 1;
   double step = 1;
   int decimals = 0;  // places needed to print every tick distinctly
   std::vector<double> values;
+  bool log = false;
 };
 
 // Rounds `x` > 0 to 1, 2, 2.5, 5 or 10 times a power of ten (nearest when
@@ -31,6 +35,16 @@ double nice_number(double x, bool round);
 // At most about `max_ticks` nice ticks covering [lo, hi]; a degenerate range
 // (lo == hi, or not finite) is widened to one around it.
 Ticks nice_ticks(double lo, double hi, int max_ticks);
+
+// A logarithmic axis covering [lo, hi] (both > 0; others are replaced by a
+// decade around them): lo and hi rounded outwards to 1, 2 or 5 x 10^k, ticks
+// at those values, or at powers of ten only when the range spans more than
+// three decades.
+Ticks log_ticks(double lo, double hi);
+
+// A logarithmic axis with a tick at each of `at` (> 0; the distinct values
+// of a parameter such as worker counts), padded by a quarter on each side.
+Ticks log_ticks_at(std::vector<double> at);
 
 using Point = std::pair<double, double>;
 
@@ -67,11 +81,18 @@ class Svg {
   void rect(double x, double y, double w, double h, std::string_view fill, double opacity = 1,
             std::string_view stroke = "");
   void polyline(const std::vector<Point>& points, const Stroke& stroke);
+  // One <path> of one or more unconnected polylines, with a class and a
+  // data-series name (so a reader or a test can tell the series apart).
+  void path(const std::vector<std::vector<Point>>& parts, const Stroke& stroke,
+            std::string_view css_class, std::string_view series);
   void marker(Point at, Shape shape, double size, std::string_view fill, std::string_view stroke);
   void text(Point at, std::string_view text, const TextStyle& style);
   // A <title> tooltip for the next elements: wraps them in a group.
   void begin_group(std::string_view tooltip);
   void end_group();
+
+  // An attribute of the <svg> element itself (such as data-y-scale="log").
+  void root_attribute(std::string_view name, std::string_view value);
 
   std::string str() const;
 
@@ -79,6 +100,8 @@ class Svg {
   int width_;
   int height_;
   std::string head_;
+  std::string root_attributes_;
+  std::string title_;
   std::string body_;
 };
 
@@ -92,7 +115,8 @@ struct Rect {
   double h = 0;
 };
 
-// A plot area with linear x and y scales over the tick ranges.
+// A plot area with x and y scales over the tick ranges: linear, or
+// logarithmic when the ticks are (values <= 0 map to the low edge).
 class Frame {
  public:
   Frame(Rect area, Ticks x, Ticks y);
@@ -111,6 +135,11 @@ class Frame {
   // outside the x range.
   bool vline(Svg& svg, double value, std::string_view label, const Stroke& stroke,
              int row = 0) const;
+  // A horizontal line at data y, labelled inside the area at its right end
+  // (`label_below` puts the label under the line). Returns false, drawing
+  // nothing, when the value is outside the y range.
+  bool hline(Svg& svg, double value, std::string_view label, const Stroke& stroke,
+             bool label_below = false) const;
 
  private:
   Rect area_;

@@ -35,6 +35,34 @@ TEST(NiceTicks, FractionalStepsGetEnoughDecimals) {
   EXPECT_EQ(t.values.size(), 5u);
 }
 
+TEST(LogTicks, OneTwoFiveTicksAroundTheData) {
+  const Ticks t = log_ticks(0.3, 48);
+  EXPECT_TRUE(t.log);
+  EXPECT_DOUBLE_EQ(t.lo, 0.2);
+  EXPECT_DOUBLE_EQ(t.hi, 50);
+  EXPECT_EQ(t.values, (std::vector<double>{0.2, 0.5, 1, 2, 5, 10, 20, 50}));
+}
+
+TEST(LogTicks, OnlyDecadesOverAWideRange) {
+  const Ticks t = log_ticks(0.3, 600);
+  EXPECT_EQ(t.values, (std::vector<double>{0.1, 1, 10, 100, 1000}));
+}
+
+TEST(LogTicks, AFrameSpacesDecadesEvenly) {
+  const Frame f(Rect{0, 0, 300, 300}, log_ticks(1, 1000), log_ticks(1, 1000));
+  EXPECT_DOUBLE_EQ(f.x(1), 0);
+  EXPECT_DOUBLE_EQ(f.x(10), 100);
+  EXPECT_DOUBLE_EQ(f.x(1000), 300);
+  EXPECT_DOUBLE_EQ(f.y(100), 100);
+}
+
+TEST(LogTicks, TicksAtGivenValues) {
+  const Ticks t = log_ticks_at({16, 1, 4, 4});
+  EXPECT_EQ(t.values, (std::vector<double>{1, 4, 16}));
+  EXPECT_LT(t.lo, 1);
+  EXPECT_GT(t.hi, 16);
+}
+
 TEST(NiceTicks, WidenADegenerateRange) {
   const Ticks zero = nice_ticks(0, 0, 5);
   EXPECT_LT(zero.lo, zero.hi);

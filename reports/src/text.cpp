@@ -145,6 +145,17 @@ std::string format_fixed(double value, int decimals) {
   return out;
 }
 
+std::string format_significant(double value, int digits) {
+  if (!std::isfinite(value)) return format_number(value);
+  if (value == 0) return "0";
+  const int magnitude = static_cast<int>(std::floor(std::log10(std::fabs(value))));
+  int decimals = std::max(0, digits - 1 - magnitude);
+  // Rounding can carry into the next power of ten (0.9996 -> 1.00): one place fewer then.
+  const double scaled = std::round(std::fabs(value) * std::pow(10.0, decimals));
+  if (decimals > 0 && scaled >= std::pow(10.0, digits)) --decimals;
+  return format_fixed(value, decimals);
+}
+
 std::string json_text(const nlohmann::json& value) {
   switch (value.type()) {
     case nlohmann::json::value_t::null:

@@ -38,6 +38,10 @@ std::string format_number(double value);
 // `value` rounded to `decimals` places ("24.80" for 2), with no "-0".
 std::string format_fixed(double value, int decimals);
 
+// `value` to `digits` significant figures in fixed notation ("0.412",
+// "0.400", "25.1", "503"; whole numbers keep all their digits: "1234"). No "-0".
+std::string format_significant(double value, int digits);
+
 // Display text of a JSON value: strings as they are, numbers via
 // format_number, booleans as true/false, null as "", anything else as compact JSON.
 std::string json_text(const nlohmann::json& value);

@@ -46,6 +46,13 @@ TEST(FormatNumber, GivesShortestRoundTripText) {
   EXPECT_EQ(format_number(24.8), "24.8");
   EXPECT_EQ(format_number(50), "50");
   EXPECT_EQ(format_number(-0.0), "0");
+  EXPECT_EQ(format_significant(0.41234, 3), "0.412");
+  EXPECT_EQ(format_significant(0.4, 3), "0.400");
+  EXPECT_EQ(format_significant(25.06, 3), "25.1");
+  EXPECT_EQ(format_significant(0.9996, 3), "1.00");
+  EXPECT_EQ(format_significant(1234.6, 3), "1235");
+  EXPECT_EQ(format_significant(-0.00001, 2), "-0.000010");
+  EXPECT_EQ(format_significant(0, 3), "0");
   EXPECT_EQ(format_fixed(2.345, 2), "2.35");
   EXPECT_EQ(format_fixed(-0.0001, 2), "0.00");
   EXPECT_EQ(format_fixed(-1.5, 1), "-1.5");

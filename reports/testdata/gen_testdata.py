@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generates the report test data: results.json, bench.json and histories/*.jsonl.
+"""Generates the report test data: results.json, bench.json, bench-old.json and histories/*.jsonl.
 
 The files follow harness/HISTORY.md: a latency scenario that passes (with
 details.latencies_ms), a stall-longer-than-retention scenario that reproduces
@@ -356,32 +356,147 @@ def main():
         json.dump(results, f, indent=2, ensure_ascii=False)
         f.write("\n")
 
-    runs = []
+    old_runs = []  # bench.json as written before wake modes, ratios and load (still rendered)
     for workers in (2, 4, 8, 16):
-        runs.append({"bench": "latency", "params": {"workers": workers, "poll_interval_ms": 50, "backend": "sqlite"},
-                     "metrics": {"p50_ms": round(25.5 + 0.3 * workers, 1), "p99_ms": round(50.2 + 1.1 * workers, 1),
-                                 "max_ms": round(53.0 + 2.4 * workers, 1)}})
+        old_runs.append({"bench": "latency", "params": {"workers": workers, "poll_interval_ms": 50, "backend": "sqlite"},
+                         "metrics": {"p50_ms": round(25.5 + 0.3 * workers, 1), "p99_ms": round(50.2 + 1.1 * workers, 1),
+                                     "max_ms": round(53.0 + 2.4 * workers, 1)}})
     for poll in (10, 25, 100, 200):
-        runs.append({"bench": "latency", "params": {"workers": 4, "poll_interval_ms": poll, "backend": "sqlite"},
-                     "metrics": {"p50_ms": round(poll / 2 + 1.4, 1), "p99_ms": round(poll * 0.99 + 4.6, 1),
-                                 "max_ms": round(poll * 1.02 + 9.7, 1)}})
+        old_runs.append({"bench": "latency", "params": {"workers": 4, "poll_interval_ms": poll, "backend": "sqlite"},
+                         "metrics": {"p50_ms": round(poll / 2 + 1.4, 1), "p99_ms": round(poll * 0.99 + 4.6, 1),
+                                     "max_ms": round(poll * 1.02 + 9.7, 1)}})
     for pubs, cps in ((1, 2150.0), (2, 2890.0), (4, 3120.0), (8, 3050.0)):
         base = 1e6 / cps * pubs
-        runs.append({"bench": "throughput", "params": {"publishers": pubs},
-                     "metrics": {"commits_per_s": cps, "p50_us": round(base * 0.9), "p99_us": round(base * 3.1),
-                                 "p999_us": round(base * 6.8), "max_us": round(base * 14.0)}})
-    runs.append({"bench": "idle", "params": {"workers": 8, "poll_interval_ms": 50},
-                 "metrics": {"cpu_percent_per_worker": 0.42, "polls_per_s": 19.9}})
-    runs.append({"bench": "growth", "params": {"publish_rate_per_s": 200, "retention_ms": 60000},
-                 "metrics": {"rows_max": 12044, "db_bytes_max": 2961408}})
-    bench = {"tool": "pjx-harness", "kind": "bench", "version": VERSION,
-             "command": "pjx-harness bench --quick",
+        old_runs.append({"bench": "throughput", "params": {"publishers": pubs},
+                         "metrics": {"commits_per_s": cps, "p50_us": round(base * 0.9), "p99_us": round(base * 3.1),
+                                     "p999_us": round(base * 6.8), "max_us": round(base * 14.0)}})
+    old_runs.append({"bench": "idle", "params": {"workers": 8, "poll_interval_ms": 50},
+                     "metrics": {"cpu_percent_per_worker": 0.42, "polls_per_s": 19.9}})
+    old_runs.append({"bench": "growth", "params": {"publish_rate_per_s": 200, "retention_ms": 60000},
+                     "metrics": {"rows_max": 12044, "db_bytes_max": 2961408}})
+    old = {"tool": "pjx-harness", "kind": "bench", "version": VERSION,
+           "command": "pjx-harness bench --quick",
+           "machine": results["machine"], "commit": "abc1234", "started_at": "2026-11-26T12:05:00Z",
+           "runs": old_runs}
+    write_json(os.path.join(out, "bench-old.json"), old)
+
+    bench = {"tool": "pjx-harness", "kind": "bench", "schema": 1, "version": VERSION,
              "machine": results["machine"], "commit": "abc1234", "started_at": "2026-11-26T12:05:00Z",
-             "runs": runs}
-    with open(os.path.join(out, "bench.json"), "w", encoding="utf-8", newline="\n") as f:
-        json.dump(bench, f, indent=2, ensure_ascii=False)
+             "command": "pjx-harness bench --workers 1,4,16 --poll 0.05,0.5 --wake all --backend both "
+                        "--idle-workers 4 --publishers 1,2,4,8 --growth-publishers 1,4 --duration 6",
+             "worker_cmd": WORKER_CMD, "runs": bench_runs(random.Random(SEED))}
+    write_json(os.path.join(out, "bench.json"), bench)
+
+
+def write_json(path, doc):
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        json.dump(doc, f, indent=2, ensure_ascii=False)
         f.write("\n")
 
+
+def bench_runs(rng):
+    """Runs shaped as harness/run/bench.cpp writes them, for pjx-harness bench --backend both.
+
+    Latency for every wake mode and Redis (16 workers, poll 500 ms, wake wal misses 2
+    deliveries, for the highlight); idle, throughput and growth (with size series)."""
+    load = [0.40, 0.35, 0.30]
+
+    def stamp(run):
+        run["load_before"] = " ".join("%.2f" % v for v in load)
+        for i in range(3):
+            load[i] = round(load[i] + 0.05 / (i + 1), 2)
+        run["load_after"] = " ".join("%.2f" % v for v in load)
+        run["params"]["runs"] = 1
+        return run
+
+    runs = []
+    modes = [("sqlite", "off"), ("sqlite", "wal"), ("sqlite", "on"), ("redis", "n/a")]
+    for poll in (50.0, 500.0):
+        for workers in (1, 4, 16):
+            for backend, wake in modes:
+                if wake == "off":
+                    p50, p99, mx = poll * (0.5 + rng.uniform(-0.03, 0.03)), poll * 0.99, poll * 1.01
+                elif backend == "redis":
+                    p50, p99 = 0.08 + 0.01 * workers, 0.2 + 0.03 * workers
+                    mx = p99 * 1.3
+                else:
+                    scale = 1.0 if wake == "on" else 1.6
+                    p50 = scale * (0.3 + 0.08 * workers) * rng.uniform(0.9, 1.1)
+                    p99 = scale * (1.5 + 0.4 * workers) * rng.uniform(0.9, 1.1)
+                    mx = p99 * 1.4
+                events = 40
+                missing = 2 if (poll == 500.0 and workers == 16 and wake == "wal") else 0
+                deliveries = events * workers - missing
+                wakes = 0 if wake in ("off", "n/a") else int(events * workers * (1.1 if wake == "on" else 4.5))
+                empty = int(wakes * (0.05 if wake == "on" else 0.7))
+                metrics = {
+                    "p50_ms": round(p50, 3), "p99_ms": round(p99, 3), "max_ms": round(mx, 3),
+                    "publish_call_p50_ms": 0.13, "publish_call_p99_ms": 0.25,
+                    "p50_after_return_ms": round(p50 - 0.13, 3), "p99_after_return_ms": round(p99 - 0.2, 3),
+                    "p50_over_poll": round(p50 / poll, 3), "p99_over_poll": round(p99 / poll, 3),
+                    "max_over_poll": round(mx / poll, 3),
+                    "deliveries": deliveries, "missing": missing, "errors": 0,
+                    "cpu_ms_per_s_per_worker": round(2.0 + rng.uniform(0, 6), 6),
+                    "cpu_ticks_ms_per_s_per_worker": round(2.0 + rng.uniform(0, 6), 6),
+                    "load_s": round(events * poll / 2000, 3)}
+                metrics["cpu_percent_per_worker"] = round(metrics["cpu_ms_per_s_per_worker"] / 10, 6)
+                if backend == "sqlite":
+                    metrics.update({"wakes": wakes, "doorbell_wakes": wakes - empty if wake == "on" else 0,
+                                    "empty_wakes": empty, "timed_polls": int(events * poll / 100),
+                                    "wake_failures": 0,
+                                    "empty_wake_rate": round(empty / wakes, 3) if wakes else 0.0})
+                params = {"workers": workers, "poll_interval_ms": poll, "wake": wake, "backend": backend,
+                          "latency_from": "publish_begin", "events": events}
+                if backend == "redis":
+                    params["redis_version"] = "7.0.15"
+                runs.append(stamp({"bench": "latency", "params": params, "metrics": dict(sorted(metrics.items()))}))
+    for poll in (50.0, 500.0):
+        for wake in ("off", "wal", "on"):
+            ms = round((6.0 if poll == 50.0 else 0.7) * (1.3 if wake != "off" else 1.0) * rng.uniform(0.9, 1.1), 6)
+            runs.append(stamp({"bench": "idle",
+                               "params": {"workers": 4, "poll_interval_ms": poll, "wake": wake,
+                                          "backend": "sqlite", "duration_s": 6.0},
+                               "metrics": {"cpu_ms_per_s_per_worker": ms, "cpu_percent_per_worker": round(ms / 10, 6),
+                                           "cpu_ticks_ms_per_s_per_worker": round(ms * 1.1, 6),
+                                           "elapsed_s": 6.001, "tick_ms": 10.0}}))
+    runs.append(stamp({"bench": "idle",
+                       "params": {"workers": 4, "poll_interval_ms": 500.0, "wake": "n/a",
+                                  "backend": "redis", "duration_s": 6.0},
+                       "metrics": {"cpu_ms_per_s_per_worker": 0.05, "cpu_percent_per_worker": 0.005,
+                                   "cpu_ticks_ms_per_s_per_worker": 0.0, "elapsed_s": 6.0, "tick_ms": 10.0}}))
+    for pubs, cps in ((1, 2150.0), (2, 2890.0), (4, 3120.0), (8, 3050.0)):
+        base = 1e6 / cps * pubs
+        runs.append(stamp({"bench": "throughput",
+                           "params": {"publishers": pubs, "backend": "sqlite", "duration_s": 6.0},
+                           "metrics": {"commits_per_s": cps, "commits": int(cps * 6), "p50_us": round(base * 0.9, 3),
+                                       "p99_us": round(base * 3.1, 3), "p999_us": round(base * 6.8, 3),
+                                       "max_us": round(base * 14.0, 3), "errors": 0, "busy_waits": 3 * pubs,
+                                       "lost": 0, "elapsed_s": 6.002}}))
+    for pubs, cps in ((1, 2100.0), (4, 3100.0)):
+        retention = 5.0
+        row_bytes = 61.0
+        bound = cps * retention * row_bytes
+        series = []
+        for i in range(1, 61):
+            t = i * 0.1
+            db = int(min(t, retention) / retention * bound * 0.93) // 4096 * 4096 + 8192
+            wal = int(((i * 37) % 70) / 70 * 4.2 * 1024 * 1024) // 4096 * 4096
+            series.append([round(t, 3), db, wal])
+        db_max = max(r[1] for r in series)
+        wal_max = max(r[2] for r in series)
+        runs.append(stamp({"bench": "growth",
+                           "params": {"publishers": pubs, "backend": "sqlite", "retention_s": retention,
+                                      "duration_s": 6.0, "sample_ms": 100},
+                           "metrics": {"commits_per_s": cps, "commits": int(cps * 6), "db_max_bytes": db_max,
+                                       "db_final_bytes": series[-1][1], "wal_max_bytes": wal_max,
+                                       "wal_final_bytes": series[-1][2], "wal_max_after_1s_bytes": wal_max,
+                                       "wal_target_bytes": 8388608.0, "wal_max_over_target": round(wal_max / 8388608, 3),
+                                       "rows_final": int(cps * retention * 0.93), "rows_bound": cps * retention,
+                                       "row_bytes": row_bytes, "db_bound_bytes": bound,
+                                       "db_max_over_bound": round(db_max / bound, 3), "errors": 0, "busy_waits": 2,
+                                       "lost": 0, "elapsed_s": 6.001},
+                           "series": series}))
+    return runs
 
 if __name__ == "__main__":
     main()
