@@ -28,6 +28,7 @@
 #include "child_process.hpp"
 #include "command_line.hpp"
 #include "db_probe.hpp"
+#include "mount_namespace.hpp"
 #include "nemesis.hpp"
 #include "results.hpp"
 #include "runner.hpp"
@@ -660,6 +661,10 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : kExitUsage;
   }
 
+  // The run's private mount namespace, before any thread or child starts
+  // (mount_namespace.hpp). Failing does not stop the run: the mounting
+  // faults then say why they cannot run.
+  if (*conform || *run || *bench) enter_private_mount_namespace();
   if (*conform) return cmd_conform(conform_flags, command);
   if (*run) return cmd_run(run_files, run_flags, command);
   if (*analyze) return cmd_analyze(analyze_files, analyze_json, analyze_junit, command);

@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,6 +17,8 @@
 #include <sstream>
 #include <system_error>
 #include <thread>
+
+#include "child_process.hpp"
 
 namespace pjx::harness {
 namespace {
@@ -410,11 +411,13 @@ void RedisServer::spawn_and_wait() {
   argv.push_back(nullptr);
   const std::string devnull = "/dev/null";
 
+  require_main_thread("RedisServer");
+  const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) throw RedisError("cannot fork to start redis-server: " + errno_text(errno));
   if (pid == 0) {
     // Child: async-signal-safe calls only.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    die_with_parent(parent);
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);

@@ -16,8 +16,9 @@
 //   server.client().kill_clients_named("pjx-sub-4242");
 //   server.restart();                               // same port and socket
 //
-// The server is started with PR_SET_PDEATHSIG=SIGKILL, so it dies with the
-// harness; the destructor stops it.
+// The server is started with PR_SET_PDEATHSIG=SIGKILL (die_with_parent,
+// child_process.hpp), so it dies with the harness even when the harness is
+// killed; the destructor stops it.
 //
 // Thread safety: none; use each object from one thread.
 #pragma once
