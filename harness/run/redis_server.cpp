@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "child_process.hpp"
+#include "leftovers.hpp"
 
 namespace pjx::harness {
 namespace {
@@ -50,11 +51,6 @@ int free_loopback_port() {
   }
   ::close(fd);
   return ntohs(addr.sin_port);
-}
-
-fs::path temp_root() {
-  const char* tmp = std::getenv("TMPDIR");
-  return tmp != nullptr && *tmp != '\0' ? fs::path(tmp) : fs::path("/tmp");
 }
 
 RedisReply convert(const redisReply* r) {
@@ -334,12 +330,14 @@ RedisServer::RedisServer(RedisServerOptions options) : options_(std::move(option
   }
   socket_ = fs::absolute(options_.dir) / "redis.sock";
   if (socket_.string().size() > kMaxSocketPath) {
-    std::string pattern = (temp_root() / "pjx-redis-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) {
-      throw RedisError("cannot create a folder for the redis-server socket from " + pattern +
-                       ": " + errno_text(errno));
+    // Named after this process, so that a later run removes it if the
+    // harness is killed (leftovers.hpp).
+    try {
+      socket_dir_ = make_run_folder(temp_root(), "redis", false);
+    } catch (const std::runtime_error& e) {
+      throw RedisError(std::string("cannot create a folder for the redis-server socket: ") +
+                       e.what());
     }
-    socket_dir_ = pattern;
     socket_ = socket_dir_ / "redis.sock";
   }
   // A port that was free may be taken before redis-server binds it: retry.
