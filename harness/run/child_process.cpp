@@ -39,13 +39,25 @@ struct ChildSetup {
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(127);  // the harness died before prctl
+    die_with_parent(parent);
     return {};
   }
 };
 
 }  // namespace
+
+void die_with_parent(pid_t parent) {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != parent) ::_exit(127);  // the parent died before prctl
+}
+
+void require_main_thread(const char* what) {
+  if (::syscall(SYS_gettid) != ::getpid()) {
+    throw std::logic_error(std::string(what) +
+                           " must be called on the main thread: PR_SET_PDEATHSIG would kill the "
+                           "child when the calling thread exits");
+  }
+}
 
 struct ChildProcess::Impl {
   Impl(asio::io_context& io, Handlers h) : in(io), out(io), handlers(std::move(h)) {}
@@ -168,6 +180,7 @@ std::unique_ptr<ChildProcess> ChildProcess::spawn(asio::io_context& io,
                                                   const std::vector<std::string>& env,
                                                   const std::filesystem::path& stderr_file,
                                                   Handlers handlers) {
+  require_main_thread("ChildProcess::spawn");
   if (argv.empty()) throw std::runtime_error("cannot start a worker: the command is empty");
   const std::filesystem::path exe = find_program(argv[0]);
   if (exe.empty()) {

@@ -8,9 +8,9 @@
 // asynchronously, so a child that stops reading can never block the caller.
 //
 // The child is started with SIGPIPE at its default action, an empty signal
-// mask, and PR_SET_PDEATHSIG=SIGKILL, so it dies with the harness. Signals
-// go through a pidfd where the kernel has one, so a signal never reaches a
-// recycled pid.
+// mask, and PR_SET_PDEATHSIG=SIGKILL (die_with_parent below), so it dies with
+// the harness. Signals go through a pidfd where the kernel has one, so a
+// signal never reaches a recycled pid.
 //
 // Lifetime: the io_context must outlive the ChildProcess, and must not be
 // run again after the ChildProcess is destroyed (queued handlers refer to
@@ -27,6 +27,7 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
+#include <sys/types.h>
 
 namespace pjx::harness {
 
@@ -41,6 +42,7 @@ class ChildProcess {
   // Starts argv[0] (searched in PATH when it holds no '/'). Throws
   // std::runtime_error naming the program and the reason (not found, not
   // executable, exec failed, cannot open the stderr file).
+  // REQUIRES: called on the process's main thread (require_main_thread).
   static std::unique_ptr<ChildProcess> spawn(boost::asio::io_context& io,
                                              const std::vector<std::string>& argv,
                                              const std::vector<std::string>& env,
@@ -72,6 +74,23 @@ class ChildProcess {
   explicit ChildProcess(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// Every process the harness starts (workers, redis-server, probes) calls
+// this between fork and exec: the kernel then sends it SIGKILL when its
+// parent dies, so that nothing outlives a killed harness (SIGKILL, the OOM
+// killer, a CI timeout). It closes the classic race: when the parent died
+// before the request took effect, getppid() no longer returns `parent` (the
+// forking process's pid, read before fork()) and the child exits with 127.
+// Async-signal-safe.
+//
+// PR_SET_PDEATHSIG fires when the *thread* that forked exits, not the
+// process: so processes are started from the main thread only, which lives
+// as long as the harness does.
+void die_with_parent(pid_t parent);
+
+// Throws std::logic_error naming `what` unless the caller is the process's
+// main thread (see die_with_parent).
+void require_main_thread(const char* what);
 
 // Runs a program to completion and returns its stdout, or nullopt when it
 // cannot be started, exits non-zero or does not finish within `timeout_ms`

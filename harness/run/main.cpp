@@ -28,6 +28,8 @@
 #include "child_process.hpp"
 #include "command_line.hpp"
 #include "db_probe.hpp"
+#include "leftovers.hpp"
+#include "mount_namespace.hpp"
 #include "nemesis.hpp"
 #include "results.hpp"
 #include "runner.hpp"
@@ -99,16 +101,20 @@ std::string random_hex(std::size_t bytes) {
   return out;
 }
 
-fs::path make_temp_dir() {
-  const char* tmp = std::getenv("TMPDIR");
-  std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
-                        "/pjx-harness-XXXXXX";
-  std::vector<char> buf(pattern.begin(), pattern.end());
-  buf.push_back('\0');
-  if (::mkdtemp(buf.data()) == nullptr) {
-    throw std::runtime_error("cannot create a temporary directory from " + pattern);
+// Before a run: removes what dead runs left (leftovers.hpp), saying so,
+// then enters the run's private mount namespace (mount_namespace.hpp), where
+// the mounting faults mount. Both must happen before any thread or child is
+// started; neither failing stops the run (the mounting faults then say why
+// they cannot run).
+void prepare_host() {
+  const CleanupReport leftovers = remove_dead_runs(CleanupPlaces{}, false);
+  for (const std::string& line : leftovers.removed) {
+    std::cout << "pjx-harness: " << line << " (left by a killed run)\n";
   }
-  return fs::path(buf.data());
+  for (const std::string& line : leftovers.failed) {
+    std::cerr << "pjx-harness: cannot remove what a killed run left: " << line << "\n";
+  }
+  enter_private_mount_namespace();
 }
 
 bool matches(const std::string& pattern, const Scenario& s) {
@@ -214,7 +220,7 @@ int run_scenarios(std::vector<Scenario> scenarios, const RunFlags& f, const std:
   const bool temp = f.dir.empty();
   fs::path dir;
   try {
-    dir = temp ? make_temp_dir() : fs::path(f.dir);
+    dir = temp ? make_run_folder(temp_root(), "harness", f.keep) : fs::path(f.dir);
     fs::create_directories(dir);
   } catch (const std::exception& e) {
     std::cerr << "pjx-harness: cannot create the run directory: " << e.what() << "\n";
@@ -554,7 +560,7 @@ int cmd_bench(BenchFlags& f, const std::string& command) {
   const bool temp = f.dir.empty();
   int code = 0;
   try {
-    o.dir = temp ? make_temp_dir() : fs::path(f.dir);
+    o.dir = temp ? make_run_folder(temp_root(), "harness", f.keep) : fs::path(f.dir);
     fs::create_directories(o.dir);
     Json doc = {{"tool", "pjx-harness"},
                 {"kind", "bench"},
@@ -588,6 +594,17 @@ int cmd_bench(BenchFlags& f, const std::string& command) {
     fs::remove_all(o.dir, ec);
   }
   return code;
+}
+
+int cmd_cleanup(const std::vector<std::string>& tmpdirs, bool dry_run) {
+  CleanupPlaces places;
+  if (!tmpdirs.empty()) places.temp_roots.assign(tmpdirs.begin(), tmpdirs.end());
+  const CleanupReport r = remove_dead_runs(places, dry_run);
+  for (const std::string& line : r.removed) std::cout << line << "\n";
+  for (const std::string& line : r.kept) std::cout << "kept " << line << "\n";
+  for (const std::string& line : r.failed) std::cerr << "pjx-harness: cannot remove " << line << "\n";
+  if (r.removed.empty() && r.failed.empty()) std::cout << "nothing left by a dead run\n";
+  return r.failed.empty() ? 0 : kExitUsage;
 }
 
 }  // namespace
@@ -653,6 +670,17 @@ int main(int argc, char** argv) {
       "Multi-process benchmarks: delivery latency, idle CPU, publish throughput, file growth");
   add_bench_flags(bench, bench_flags);
 
+  std::vector<std::string> cleanup_tmpdirs;
+  bool cleanup_dry_run = false;
+  CLI::App* cleanup = app.add_subcommand(
+      "cleanup",
+      "Remove what killed runs left: their temporary folders, network namespaces and links "
+      "(each run also does it when it starts)");
+  cleanup->add_option("--tmpdir", cleanup_tmpdirs,
+                      "Folder holding the runs' temporary folders (default: $TMPDIR, else /tmp); "
+                      "may be repeated");
+  cleanup->add_flag("--dry-run", cleanup_dry_run, "Only list what would be removed");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -660,6 +688,8 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : kExitUsage;
   }
 
+  if (*cleanup) return cmd_cleanup(cleanup_tmpdirs, cleanup_dry_run);
+  if (*conform || *run || *bench) prepare_host();
   if (*conform) return cmd_conform(conform_flags, command);
   if (*run) return cmd_run(run_files, run_flags, command);
   if (*analyze) return cmd_analyze(analyze_files, analyze_json, analyze_junit, command);

@@ -19,7 +19,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "child_process.hpp"
 #include "db_probe.hpp"
+#include "mount_namespace.hpp"
 
 namespace pjx::harness {
 
@@ -147,6 +149,9 @@ std::string replace_db(const fs::path& db) {
 }
 
 ReadonlyBind::ReadonlyBind(const fs::path& dir) : dir_(dir) {
+  if (const std::string why = mount_faults_unavailable(); !why.empty()) {
+    throw std::runtime_error("will not bind-mount \"" + dir.string() + "\" read-only: " + why);
+  }
   if (::mount(dir.c_str(), dir.c_str(), nullptr, MS_BIND, nullptr) != 0) {
     throw std::runtime_error("cannot bind-mount \"" + dir.string() +
                              "\" onto itself: " + std::generic_category().message(errno) +
@@ -177,6 +182,10 @@ std::string ReadonlyBind::undo() {
 
 SizeLimitedFs::SizeLimitedFs(const fs::path& dir, std::uint64_t bytes) : dir_(dir) {
   const std::string options = "size=" + std::to_string(bytes) + ",mode=0755";
+  if (const std::string why = mount_faults_unavailable(); !why.empty()) {
+    throw std::runtime_error("will not mount a size-limited filesystem on \"" + dir.string() +
+                             "\": " + why + "; run the harness as root (CI does)");
+  }
   if (::mount("pjx-disk-full", dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, options.c_str()) != 0) {
     throw std::runtime_error("needs root to mount a size-limited filesystem (tmpfs, " + options + ") on \"" +
                              dir.string() + "\": " + std::generic_category().message(errno) +
@@ -302,6 +311,7 @@ std::string inotify_limit_unavailable() {
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
     return std::string("pipe: ") + std::generic_category().message(errno);
   }
+  const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) {
     const int e = errno;
@@ -312,6 +322,7 @@ std::string inotify_limit_unavailable() {
   if (pid == 0) {
     // The child: system calls only. Reports the failed step, else whether
     // inotify_init1 now fails as it should.
+    die_with_parent(parent);
     ::close(pipe_fds[0]);
     const char* step = apply_inotify_limit(0);
     const int e = errno;

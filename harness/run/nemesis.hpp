@@ -56,9 +56,14 @@ std::string replace_db(const std::filesystem::path& db);
 // Makes `dir` read-only by bind-mounting it onto itself and remounting the
 // bind read-only (needs root, or CAP_SYS_ADMIN). Files opened before keep
 // their access; new opens and creations in `dir` fail with EROFS.
+//
+// Both mounting faults mount only inside the run's private mount namespace
+// (mount_namespace.hpp), which dies with the run's last process; outside one
+// they refuse, so a killed harness never leaves a mount on the host.
 class ReadonlyBind {
  public:
-  // Throws std::runtime_error with the system's reason when mounting fails.
+  // Throws std::runtime_error with the system's reason when mounting fails,
+  // or mount_faults_unavailable() when the process has no private namespace.
   explicit ReadonlyBind(const std::filesystem::path& dir);
   ~ReadonlyBind();
   ReadonlyBind(const ReadonlyBind&) = delete;
@@ -79,7 +84,8 @@ class ReadonlyBind {
 class SizeLimitedFs {
  public:
   // Throws std::runtime_error saying that mounting a size-limited
-  // filesystem needs root, with the system's reason, when mounting fails.
+  // filesystem needs root, with the system's reason, when mounting fails or
+  // the process has no private mount namespace.
   SizeLimitedFs(const std::filesystem::path& dir, std::uint64_t bytes);
   ~SizeLimitedFs();
   SizeLimitedFs(const SizeLimitedFs&) = delete;

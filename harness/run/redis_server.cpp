@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,6 +17,9 @@
 #include <sstream>
 #include <system_error>
 #include <thread>
+
+#include "child_process.hpp"
+#include "leftovers.hpp"
 
 namespace pjx::harness {
 namespace {
@@ -49,11 +51,6 @@ int free_loopback_port() {
   }
   ::close(fd);
   return ntohs(addr.sin_port);
-}
-
-fs::path temp_root() {
-  const char* tmp = std::getenv("TMPDIR");
-  return tmp != nullptr && *tmp != '\0' ? fs::path(tmp) : fs::path("/tmp");
 }
 
 RedisReply convert(const redisReply* r) {
@@ -333,12 +330,14 @@ RedisServer::RedisServer(RedisServerOptions options) : options_(std::move(option
   }
   socket_ = fs::absolute(options_.dir) / "redis.sock";
   if (socket_.string().size() > kMaxSocketPath) {
-    std::string pattern = (temp_root() / "pjx-redis-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) {
-      throw RedisError("cannot create a folder for the redis-server socket from " + pattern +
-                       ": " + errno_text(errno));
+    // Named after this process, so that a later run removes it if the
+    // harness is killed (leftovers.hpp).
+    try {
+      socket_dir_ = make_run_folder(temp_root(), "redis", false);
+    } catch (const std::runtime_error& e) {
+      throw RedisError(std::string("cannot create a folder for the redis-server socket: ") +
+                       e.what());
     }
-    socket_dir_ = pattern;
     socket_ = socket_dir_ / "redis.sock";
   }
   // A port that was free may be taken before redis-server binds it: retry.
@@ -410,11 +409,13 @@ void RedisServer::spawn_and_wait() {
   argv.push_back(nullptr);
   const std::string devnull = "/dev/null";
 
+  require_main_thread("RedisServer");
+  const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) throw RedisError("cannot fork to start redis-server: " + errno_text(errno));
   if (pid == 0) {
     // Child: async-signal-safe calls only.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    die_with_parent(parent);
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);

@@ -16,8 +16,11 @@
 //   server.client().kill_clients_named("pjx-sub-4242");
 //   server.restart();                               // same port and socket
 //
-// The server is started with PR_SET_PDEATHSIG=SIGKILL, so it dies with the
-// harness; the destructor stops it.
+// The server is started with PR_SET_PDEATHSIG=SIGKILL (die_with_parent,
+// child_process.hpp), so it dies with the harness even when the harness is
+// killed; the destructor stops it. A socket folder made because `dir` is too
+// long for a socket path is named after the run (leftovers.hpp), so a later
+// run removes it when this one was killed.
 //
 // Thread safety: none; use each object from one thread.
 #pragma once
