@@ -213,7 +213,8 @@
 //     fault window that explains its reason: `stall`, a pause of that
 //     incarnation; `replaced_file`, a delete_db, replace_db or restore_db;
 //     `reconnect`, a client_kill, a redis_restart or a pause of that
-//     incarnation; `gap` (and any other reason), any fault but kill and
+//     incarnation; `handler_error`, a `warning` of that incarnation within
+//     the grace; `gap` (and any other reason), any fault but kill and
 //     restart; at or after the window's begin and at most params.grace_ms
 //     (default max(3000, 2 x retention + 2 x poll_interval)) after its end
 //     (a clock_step explains until the end of the run). Metrics: flushes,
