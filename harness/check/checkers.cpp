@@ -33,6 +33,7 @@ const std::vector<std::pair<std::string, CheckFn>>& registry() {
       {"stale_reads", detail::check_stale_reads},
       {"exits", detail::check_exits},
       {"flush_causes", detail::check_flush_causes},
+      {"order", detail::check_order},
   };
   return checks;
 }

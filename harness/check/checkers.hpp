@@ -219,6 +219,12 @@
 //     (default max(3000, 2 x retention + 2 x poll_interval)) after its end
 //     (a clock_step explains until the end of the run). Metrics: flushes,
 //     unexplained_flushes.
+// 20. order: for each publisher incarnation and each other incarnation, the
+//     first deliveries of the publisher's acknowledged publishes (publish and
+//     write ops; a burst's run at once and are left out) come in the order
+//     of their ops. Needs >= 1 such pair with >= 2 deliveries. Evidence: each
+//     delivery that overtook an earlier publish. Metrics: order_pairs,
+//     ordered_deliveries, inversions.
 //
 // judge(): `error` records make the verdict `error`, else `skip` records make
 // it `skip` (the named checks are listed with that verdict, not run). A

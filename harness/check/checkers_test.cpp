@@ -930,13 +930,35 @@ TEST(FlushCausesCheck, AFlushWithoutAFaultFailsAndAStallAfterAPauseIsExplained) 
   EXPECT_EQ(late.verdict, "fail") << "3.5 s after the pause ended: " << dump(late);
 }
 
+TEST(OrderCheck, ADeliveryThatOvertakesAnEarlierPublishOfTheSamePublisherFails) {
+  HistoryBuilder in_order({"order"});
+  in_order.start_workers({"w0", "w1"}).fan(100, "w0", 1, 20).fan(200, "w0", 2, 20).finish(500);
+  EXPECT_EQ(check("order", in_order).verdict, "pass") << dump(check("order", in_order));
+
+  HistoryBuilder swapped({"order"});
+  swapped.start_workers({"w0", "w1"})
+      .publish(100, "w0", 1)
+      .publish(110, "w0", 2)
+      .receive(130, "w1", 2)
+      .receive(140, "w1", 1)
+      .finish(500);
+  const CheckResult r = check("order", swapped);
+  EXPECT_EQ(r.verdict, "fail") << dump(r);
+  EXPECT_EQ(r.metrics["inversions"], 1);
+  EXPECT_TRUE(has_line(r, "w1 received publish 2 of w0 at +0.130 s, before publish 1 (at +0.140 s)")) << dump(r);
+
+  HistoryBuilder one({"order"});
+  one.start_workers({"w0", "w1"}).fan(100, "w0", 1, 20).finish(500);
+  EXPECT_EQ(check("order", one).verdict, "fail") << "a single publish shows no order";
+}
+
 TEST(CheckNames, ListsEveryDocumentedCheck) {
   EXPECT_EQ(check_names(),
             (std::vector<std::string>{"fanout", "isolation", "no_replay", "latency", "staleness",
                                       "rejection", "sidecars", "integrity", "crash_safety",
                                       "lock_contention", "pruning", "reconnect", "disk_full",
                                       "io_fault", "wake_latency", "wake_fallback", "stale_reads",
-                                      "exits", "flush_causes"}));
+                                      "exits", "flush_causes", "order"}));
   EXPECT_EQ(implicit_checks(), (std::vector<std::string>{"exits", "flush_causes"}));
 }
 

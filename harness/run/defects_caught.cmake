@@ -37,6 +37,7 @@ set(DEFECTS
   "stale-fill=fanout@stale_reads!"
   "evict-wrong-key=fanout@stale_reads!"
   "flush-not-applied=pause-long@stale_reads!"
+  "channel-like=keys-and-channels@isolation"
   "fail-publishes=fanout@fanout"
   "spurious-flush=fanout@flush_causes"
   "crash-mid-run=fanout@exits"

@@ -158,6 +158,7 @@ struct RunFlags {
   bool keep = false;
   std::string backend = "sqlite";  // sqlite, redis or both
   std::string redis_url;
+  bool require_caps = false;
 };
 
 void add_run_flags(CLI::App* app, RunFlags& f, bool conform) {
@@ -191,6 +192,9 @@ void add_run_flags(CLI::App* app, RunFlags& f, bool conform) {
   app->add_option("--redis-url", f.redis_url,
                   "Redis backend: use this running server (default: start a redis-server per "
                   "scenario on a free loopback port)");
+  app->add_flag("--require-caps", f.require_caps,
+                "The reference profile: a scenario or check skipped because the worker lacks a "
+                "capability (flush, reopen, reads, ...) fails instead of being skipped");
 }
 
 int run_scenarios(std::vector<Scenario> scenarios, const RunFlags& f, const std::string& command) {
@@ -299,6 +303,7 @@ int run_scenarios(std::vector<Scenario> scenarios, const RunFlags& f, const std:
       std::cerr << "pjx-harness: " << label << ": " << e.what() << "\n";
       return kExitUsage;
     }
+    if (f.require_caps) apply_required_caps(r);
     char secs[32];
     std::snprintf(secs, sizeof secs, "%.1f", r.duration_s);
     std::cout << r.verdict.verdict << " (" << secs << " s, " << r.timing << ")\n";

@@ -322,6 +322,32 @@ void print_failures(std::ostream& out, const std::vector<ScenarioResult>& result
   }
 }
 
+bool apply_required_caps(ScenarioResult& result) {
+  auto capability = [](const std::string& why) {
+    return why.find("capability") != std::string::npos;
+  };
+  ScenarioVerdict& v = result.verdict;
+  bool changed = false;
+  for (CheckResult& c : v.checks) {
+    if (c.verdict == "skip" && capability(c.summary)) {
+      c.verdict = "fail";
+      c.summary = "required by the reference profile (--require-caps): " + c.summary;
+      changed = true;
+    }
+  }
+  if (v.verdict == "skip" && capability(v.reason)) {
+    v.verdict = "fail";
+    v.reason = "required by the reference profile (--require-caps): " + v.reason;
+    return true;
+  }
+  if (changed && (v.verdict == "pass" || v.verdict == "skip" || v.verdict == "reproduced")) {
+    v.verdict = "fail";
+    v.reason = "required by the reference profile (--require-caps): a check was skipped for a "
+               "capability the worker lacks";
+  }
+  return changed;
+}
+
 int exit_code(const std::vector<ScenarioResult>& results) {
   bool failed = false;
   bool errored = false;

@@ -67,6 +67,15 @@ void print_failures(std::ostream& out, const std::vector<ScenarioResult>& result
 // else 2 when any could not run (error).
 int exit_code(const std::vector<ScenarioResult>& results);
 
+// The reference profile (`conform --require-caps`): an implementation held
+// to the reference's guarantees may not opt out of one by not advertising a
+// capability. A scenario skipped because a worker lacks a capability it
+// requires, and a check skipped because no worker has the capability it
+// judges (stale_reads without `reads`), become `fail`, with the reason.
+// Skips for what the host lacks (root, libfaketime, user namespaces) stay
+// `skip`. Returns whether `result` changed.
+bool apply_required_caps(ScenarioResult& result);
+
 // A result rebuilt from a saved history and its verdict (for `analyze`).
 ScenarioResult result_from_history(const std::filesystem::path& history_file,
                                    const std::vector<Json>& history);

@@ -50,6 +50,12 @@ constexpr std::string_view kSelectNew =
     "SELECT id, keys_json FROM pjx_invalidation"
     " WHERE id > ?1 AND (?2 = 0 OR channel = ?3) AND (?4 = 0 OR instance_id <> ?5)"
     " ORDER BY id";
+// The channel-like defect: the channel compared as a LIKE pattern (case-
+// insensitive for ASCII, `_` and `%` wildcards).
+constexpr std::string_view kSelectNewLike =
+    "SELECT id, keys_json FROM pjx_invalidation"
+    " WHERE id > ?1 AND (?2 = 0 OR channel LIKE ?3) AND (?4 = 0 OR instance_id <> ?5)"
+    " ORDER BY id";
 constexpr std::string_view kCountNew =
     "SELECT COUNT(*) FROM pjx_invalidation"
     " WHERE id > ?1 AND (?2 = 0 OR channel = ?3) AND (?4 = 0 OR instance_id <> ?5)";
@@ -87,6 +93,9 @@ constexpr std::array kDefects = {
            "reports a publish as committed when its commit failed (I/O error, full disk), as if "
            "the error had been retried; nothing was written",
            MutantKnobs{.ack_failed_publish = true}},
+    Defect{"channel-like",
+           "compares channels with SQL LIKE: case-insensitive, `_` and `%` match any character",
+           MutantKnobs{.channel_like = true}},
     Defect{"fail-publishes", "fails 9 of every 10 publishes with an error, on a healthy host",
            MutantKnobs{.fail_most_publishes = true}},
     Defect{"spurious-flush", "flushes its cache after every poll (reason gap), with no gap",
@@ -389,7 +398,7 @@ struct MutantBackend::Impl {
       if (sqlite3_step(max_id.get()) != SQLITE_ROW) fail(db.get(), db_path, "read MAX(id)");
       seed = sqlite3_column_int64(max_id.get(), 0);
     }
-    StmtPtr select = prepare(db.get(), db_path, kSelectNew);
+    StmtPtr select = prepare(db.get(), db_path, knobs.channel_like ? kSelectNewLike : kSelectNew);
     cursor = seed;
     stopping = false;
     started = true;

@@ -49,6 +49,7 @@ struct MutantKnobs {
   bool claims_flush = false;       // true: the worker advertises the `flush` capability
                                    // (detects missed invalidations and flushes) yet, like
                                    // every mutant, never detects a gap or a stall
+  bool channel_like = false;         // true: a row's channel is compared with LIKE
   bool fail_most_publishes = false;  // true: 9 publishes of 10 throw BackendError
   bool flush_every_poll = false;     // true: calls on_flush (reason gap) after every poll
   int exit_after_deliveries = 0;     // n > 0: the process exits (status 70) after n deliveries

@@ -80,7 +80,12 @@ TEST(MutantDefects, ListsEveryDefectOnceAndFindsThemByName) {
                                              "never-prune",    "drop-when-busy", "accept-memory",
                                              "skip-rows",      "deliver-late",
                                              "silent-wake-loss", "no-gap-detection",
-                                             "ack-failed-publish"};
+                                             "ack-failed-publish", "channel-like",
+                                             "fail-publishes",
+                                             "spurious-flush",   "crash-mid-run",
+                                             "slow-poll",        "prune-late",
+                                             "no-wal",           "scribble-on-stop",
+                                             "ack-before-commit"};
   std::vector<std::string> names;
   for (const Defect& d : defects()) {
     names.emplace_back(d.name);

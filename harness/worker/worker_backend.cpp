@@ -115,7 +115,7 @@ WorkerBackend make_worker_backend(const Settings& settings, const Defect* defect
     out.backend = settings.make_backend();
     out.impl = implementation_name();
     if (auto sqlite = std::dynamic_pointer_cast<SqliteInvalidationBackend>(out.backend)) {
-      out.caps = {"stats", "flush", "rejects_memory"};
+      out.caps = {"stats", "flush", "rejects_memory", "reopen"};
       out.instance_id = sqlite->instance_id();
       std::weak_ptr<SqliteInvalidationBackend> weak = sqlite;
       out.stats = [weak] {

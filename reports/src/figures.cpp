@@ -87,6 +87,14 @@ std::optional<double> parse_bound_ms(std::string_view text) {
   return sum;
 }
 
+const json& stale_reads(const Scenario& scenario) {
+  for (const Check& c : scenario.checks) {
+    const auto it = c.details.find("stale_reads");
+    if (it != c.details.end() && it->is_array()) return *it;
+  }
+  return null_json();
+}
+
 const json& stale_windows(const Scenario& scenario) {
   for (const Check& c : scenario.checks) {
     const auto it = c.details.find("stale_windows");

@@ -39,6 +39,8 @@ std::optional<double> parse_bound_ms(std::string_view text);
 
 // details.stale_windows of the first check that has it (an array), or null.
 const nlohmann::json& stale_windows(const Scenario& scenario);
+// details.stale_reads of the first check that has it (an array), or null.
+const nlohmann::json& stale_reads(const Scenario& scenario);
 
 // Why a scenario was skipped or errored: its note, else the history's
 // skip/error record, else the deciding check's summary and evidence.

@@ -347,13 +347,15 @@ std::string scenario_section(const Scenario& s, const std::string& id) {
   }
 
   const json& windows = stale_windows(s);
-  if (s.history && wants_timeline(s.history->records, windows)) {
-    const TimelineData data = build_timeline(s.history->records, windows);
+  const json& reads = stale_reads(s);
+  if (s.history && wants_timeline(s.history->records, windows, reads)) {
+    const TimelineData data = build_timeline(s.history->records, windows, reads);
     out += "<h4>Timeline</h4>\n<figure>\n" + timeline_svg(data, s.name + ": timeline") +
            "<figcaption>One lane per worker; x is seconds since the history's first record. "
            "Shaded: fault windows (a whole-height band acts on every worker; dashed lines are "
            "instant faults). Triangles: publishes by that worker; green ticks: deliveries; "
-           "diamonds: flushes; crosses: exits. Red bars: stale windows (solid ones never "
+           "diamonds: flushes; crosses: exits; red squares: stale reads (a read that served a "
+           "version older than the bound allows). Red bars: stale windows (solid ones never "
            "closed). Hover a mark for details.</figcaption>\n</figure>\n";
     out += stale_table(windows, record_time(s.history->records.front()).value_or(0));
   }

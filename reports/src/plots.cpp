@@ -276,6 +276,9 @@ std::string timeline_svg(const TimelineData& d, std::string_view title) {
   if (has_mark(MK::kFlush))
     items.emplace_back("flush", kPurple, Kind::kMarker, "", Shape::kDiamond);
   if (has_mark(MK::kExit)) items.emplace_back("exit", kInk, Kind::kMarker, "", Shape::kCross);
+  if (has_mark(MK::kStaleRead)) {
+    items.emplace_back("stale read", kVermillion, Kind::kMarker, "", Shape::kSquare);
+  }
   const bool any_closed =
       std::any_of(d.stale.begin(), d.stale.end(), [](const auto& w) { return !w.never; });
   const bool any_never =
@@ -401,6 +404,9 @@ std::string timeline_svg(const TimelineData& d, std::string_view title) {
       case MK::kExit:
         s.marker({x, top + 26}, Shape::kCross, m.unexpected ? 13 : 10,
                  m.unexpected ? kVermillion : kInk, "");
+        break;
+      case MK::kStaleRead:
+        s.marker({x, top + 26}, Shape::kSquare, 11, kVermillion, kInk);
         break;
     }
     if (tooltips) s.end_group();

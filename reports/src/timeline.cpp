@@ -40,13 +40,16 @@ std::string event_keys(const json& keys) {
 
 }  // namespace
 
-bool wants_timeline(const std::vector<json>& records, const json& stale_windows) {
+bool wants_timeline(const std::vector<json>& records, const json& stale_windows,
+                    const json& stale_reads) {
   if (stale_windows.is_array() && !stale_windows.empty()) return true;
+  if (stale_reads.is_array() && !stale_reads.empty()) return true;
   return std::any_of(records.begin(), records.end(),
                      [](const json& r) { return string_at(r, "type") == "fault"; });
 }
 
-TimelineData build_timeline(const std::vector<json>& records, const json& stale_windows) {
+TimelineData build_timeline(const std::vector<json>& records, const json& stale_windows,
+                            const json& stale_reads) {
   TimelineData d;
   const std::int64_t t0 = record_time(records.front()).value_or(0);
   auto seconds = [t0](std::int64_t t) { return static_cast<double>(t - t0) / 1e9; };
@@ -162,6 +165,23 @@ TimelineData build_timeline(const std::vector<json>& records, const json& stale_
       if (ms != w.end() && ms->is_number()) label += ", " + json_text(*ms) + " ms";
       label += never ? ", never closed" : ", closed by " + closed_by;
       d.stale.push_back({*lane, seconds(*from), never ? d.end_s : seconds(*to), never, label});
+    }
+  }
+  if (stale_reads.is_array()) {
+    for (const json& read : stale_reads) {
+      if (!read.is_object()) continue;
+      const auto lane = lane_of(string_at(read, "worker"));
+      const auto t = int_at(read, "t");
+      if (!lane || !t) continue;
+      std::string label = string_at(read, "worker") + " read " + string_at(read, "key") +
+                          ": version " + json_text(read.value("version", json())) +
+                          ", expected at least " + json_text(read.value("expected", json()));
+      if (const auto write = int_at(read, "write_id")) label += " (write e:" + std::to_string(*write) + ")";
+      if (const auto deadline = int_at(read, "deadline_t")) {
+        label += ", " + format_fixed(static_cast<double>(*t - *deadline) / 1e6, 1) +
+                 " ms past its deadline";
+      }
+      d.marks.push_back({*lane, seconds(*t), TimelineData::MarkKind::kStaleRead, label, true});
     }
   }
   return d;

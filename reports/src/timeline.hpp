@@ -18,7 +18,7 @@
 namespace pjx::reports {
 
 struct TimelineData {
-  enum class MarkKind { kPublish, kPublishError, kDelivery, kFlush, kExit };
+  enum class MarkKind { kPublish, kPublishError, kDelivery, kFlush, kExit, kStaleRead };
   struct Mark {
     std::size_t lane = 0;
     double t_s = 0;
@@ -55,14 +55,19 @@ struct TimelineData {
   std::vector<Phase> phases;
 };
 
-// True if the history holds fault records or stale_windows is a non-empty
-// array: the scenarios that get a timeline.
+// True if the history holds fault records, or stale_windows or stale_reads
+// is a non-empty array: the scenarios that get a timeline.
 bool wants_timeline(const std::vector<nlohmann::json>& records,
-                    const nlohmann::json& stale_windows);
+                    const nlohmann::json& stale_windows,
+                    const nlohmann::json& stale_reads = nlohmann::json());
 
 // REQUIRES: records is non-empty (the first is the meta record).
 // stale_windows: the staleness check's details.stale_windows, or null.
+// stale_reads: the stale_reads check's details.stale_reads, or null; each
+// becomes a kStaleRead mark (unexpected) on its reader's lane when the read
+// began.
 TimelineData build_timeline(const std::vector<nlohmann::json>& records,
-                            const nlohmann::json& stale_windows);
+                            const nlohmann::json& stale_windows,
+                            const nlohmann::json& stale_reads = nlohmann::json());
 
 }  // namespace pjx::reports

@@ -110,3 +110,27 @@ TEST(TimelinePlot, HasALaneLabelPerWorkerAndALegendForEachFaultKind) {
 
 }  // namespace
 }  // namespace pjx::reports
+
+namespace pjx::reports {
+namespace {
+
+TEST(Timeline, StaleReadsAreMarkedOnTheReadersLaneAndAskForATimeline) {
+  const nlohmann::json reads = nlohmann::json::array(
+      {{{"worker", "w1"}, {"key", "p0"}, {"version", 0}, {"expected", 1}, {"write_id", 25},
+        {"t", 1'500'000'000}, {"deadline_t", 1'200'000'000}}});
+  std::vector<nlohmann::json> plain = {{{"type", "meta"}, {"t", 1'000'000'000},
+                                        {"workers", {{{"name", "w0"}}, {{"name", "w1"}}}}}};
+  EXPECT_FALSE(wants_timeline(plain, nlohmann::json()));
+  EXPECT_TRUE(wants_timeline(plain, nlohmann::json(), reads));
+  const TimelineData d = build_timeline(plain, nlohmann::json(), reads);
+  ASSERT_EQ(d.marks.size(), 1u);
+  EXPECT_EQ(d.marks[0].kind, TimelineData::MarkKind::kStaleRead);
+  EXPECT_EQ(d.marks[0].lane, 1u);
+  EXPECT_DOUBLE_EQ(d.marks[0].t_s, 0.5);
+  EXPECT_TRUE(d.marks[0].unexpected);
+  EXPECT_EQ(d.marks[0].label,
+            "w1 read p0: version 0, expected at least 1 (write e:25), 300.0 ms past its deadline");
+}
+
+}  // namespace
+}  // namespace pjx::reports
