@@ -32,6 +32,7 @@ set(DEFECTS
   "silent-wake-loss=wake-fallback"
   "silent-wake-loss=wake-without-doorbell"
   "no-gap-detection=pause-long"
+  "no-gap-detection=gap-without-stall@staleness"
   "ack-failed-publish=io-faults"
   "ack-failed-publish=disk-full"
   "stale-fill=fanout@stale_reads!"
