@@ -33,6 +33,7 @@ set(DEFECTS
   "silent-wake-loss=wake-without-doorbell"
   "no-gap-detection=pause-long"
   "no-gap-detection=gap-without-stall@staleness"
+  "no-gap-detection=restore-in-place@stale_reads"
   "ack-failed-publish=io-faults"
   "ack-failed-publish=disk-full"
   "stale-fill=fanout@stale_reads!"

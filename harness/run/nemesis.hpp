@@ -53,6 +53,18 @@ std::string delete_db(const std::filesystem::path& db, bool sidecars);
 // Throws std::runtime_error.
 std::string replace_db(const std::filesystem::path& db);
 
+// Copies the live database `db` into `snapshot` with SQLite's online backup
+// API (a consistent copy while workers write). Returns what was done.
+// Throws std::runtime_error.
+std::string snapshot_db(const std::filesystem::path& db, const std::filesystem::path& snapshot);
+
+// Restores `snapshot` into the live database `db` in place, as
+// `sqlite3 db ".restore snapshot"` does: the backup API writes the old pages
+// into the same file (same inode) through a connection of its own, so
+// running workers see ids and sqlite_sequence go back. Returns what was
+// done. Throws std::runtime_error.
+std::string restore_db(const std::filesystem::path& db, const std::filesystem::path& snapshot);
+
 // Makes `dir` read-only by bind-mounting it onto itself and remounting the
 // bind read-only (needs root, or CAP_SYS_ADMIN). Files opened before keep
 // their access; new opens and creations in `dir` fail with EROFS.

@@ -883,6 +883,17 @@ void Runner::do_fault(const PlannedAction& a) {
     params["detail"] = delete_db(db_path_, f.sidecars);
     rec["params"] = params;
     record(rec);
+  } else if (f.action == "snapshot_db" || f.action == "restore_db") {
+    rec["phase"] = "instant";
+    const fs::path snapshot = run_dir_ / "pjx.snapshot.db";
+    try {
+      params["detail"] = f.action == "snapshot_db" ? snapshot_db(db_path_, snapshot)
+                                                   : restore_db(db_path_, snapshot);
+    } catch (const std::exception& e) {
+      throw Abort{"error", f.action + " fault: " + e.what()};
+    }
+    rec["params"] = params;
+    record(rec);
   } else if (f.action == "replace_db") {
     rec["phase"] = "instant";
     try {

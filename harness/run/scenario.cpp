@@ -17,12 +17,13 @@ using Json = nlohmann::json;
 const std::set<std::string, std::less<>> kActions = {
     "pause",      "kill",       "restart",      "lock",          "clock_step",
     "delete_db",  "replace_db", "readonly_dir", "redis_restart", "client_kill",
-    "disk_full",  "vfs_fault"};
+    "disk_full",  "vfs_fault",  "snapshot_db",  "restore_db"};
 // Fault actions that exist only for one backend.
 const std::map<std::string, std::string, std::less<>> kBackendOnlyActions = {
     {"lock", "sqlite"},         {"delete_db", "sqlite"},      {"replace_db", "sqlite"},
     {"readonly_dir", "sqlite"}, {"redis_restart", "redis"}, {"client_kill", "redis"},
-    {"disk_full", "sqlite"},    {"vfs_fault", "sqlite"}};
+    {"disk_full", "sqlite"},    {"vfs_fault", "sqlite"},    {"snapshot_db", "sqlite"},
+    {"restore_db", "sqlite"}};
 
 int line_of(const toml::node& node) { return static_cast<int>(node.source().begin.line); }
 
