@@ -22,11 +22,13 @@ bool can_cause_gap(const std::string& action) {
 // the flush comes at or after the window began and at most `grace_ns` after
 // it ended (a clock step keeps pruning early until the end of the run).
 bool explains(const FaultWindow& window, const Incarnation& inc, const std::string& reason,
-              std::int64_t t, std::int64_t grace_ns) {
+              std::int64_t t, std::int64_t grace_ns, std::int64_t lead_ns) {
   const bool own = window.incarnation == inc.index;
   const std::int64_t until =
       window.action == "clock_step" ? INT64_MAX : window.end + grace_ns;
-  if (t < window.begin || t > until) return false;
+  // The harness records a fault once it has acted: a worker may notice a
+  // replaced file before the record is written.
+  if (t < window.begin - lead_ns || t > until) return false;
   if (reason == "stall") return own && window.action == "pause";
   if (reason == "replaced_file") {
     return window.action == "delete_db" || window.action == "replace_db" ||
@@ -77,6 +79,7 @@ CheckResult check_flush_causes(const HistoryModel& m, const Json& params) {
   const double grace_ms =
       param_number(params, "grace_ms", std::max(3000.0, 2 * m.retention_ms + 2 * m.poll_interval_ms));
   const auto grace_ns = static_cast<std::int64_t>(grace_ms * 1e6);
+  const auto lead_ns = static_cast<std::int64_t>(param_number(params, "lead_ms", 500) * 1e6);
   CheckResult r;
   r.name = "flush_causes";
   r.bound = "every `flushed` follows a fault that explains its reason (stall: the worker's own "
@@ -92,7 +95,7 @@ CheckResult check_flush_causes(const HistoryModel& m, const Json& params) {
       const std::int64_t t = inc.flushes[i];
       const std::string reason = inc.flush_reasons[i];
       bool ok = std::any_of(m.faults.begin(), m.faults.end(), [&](const FaultWindow& w) {
-        return explains(w, inc, reason, t, grace_ns);
+        return explains(w, inc, reason, t, grace_ns, lead_ns);
       });
       // A handler that threw left its keys unapplied: the backend says so in
       // a warning of its own (rate-limited: within grace of the flush).

@@ -16,7 +16,9 @@ CheckResult check_order(const HistoryModel& m, const Json& /*params*/) {
   // Publisher incarnation -> its sequential publishes, in op order.
   std::map<std::size_t, std::vector<const Publish*>> by_publisher;
   for (const Publish& p : m.publishes) {
-    if (p.acked() && p.op != "burst") by_publisher[p.publisher].push_back(&p);
+    // Only the op loop's publishes are sequential: not a burst's threads,
+    // nor a handler's publishes from the listener thread.
+    if (p.acked() && (p.op == "publish" || p.op == "write")) by_publisher[p.publisher].push_back(&p);
   }
   std::size_t pairs = 0;
   std::size_t checked = 0;

@@ -180,9 +180,14 @@ CheckResult check_staleness(const HistoryModel& m, const Json& params) {
       for (std::size_t di : m.deliveries_of(inc.index, p.id)) {
         received = received ? std::min(*received, m.deliveries[di].t) : m.deliveries[di].t;
       }
+      // A flush during the publish call covers it too: the row committed
+      // somewhere inside [t_begin, t_commit], and a flush after the commit
+      // (the listener reseeding past it) or before it (the row then comes
+      // as a delivery) leaves nothing stale. published.t is only when the
+      // call returned.
       std::optional<std::int64_t> flushed;
       for (std::int64_t f : inc.flushes) {
-        if (f >= commit) {
+        if (f >= p.begin()) {
           flushed = f;
           break;
         }

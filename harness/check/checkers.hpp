@@ -73,7 +73,9 @@
 //     channel alive at P.t_commit (ready before P.t_begin, not the publisher,
 //     not ended before t_commit) INCLUDING paused ones, a stale window from
 //     t_commit to the first of: its delivery of P (`received`), its first
-//     `flushed` at or after t_commit (`flushed`); when neither happens, `never`,
+//     `flushed` at or after P's t_begin (`flushed`: the row committed
+//     somewhere in the publish call, and a flush during the call covers it
+//     whether it came before or after the commit); when neither happens, `never`,
 //     ending at the incarnation's end or the history end. expect=reproduced:
 //     reproduced iff missed_events > 0, else fail ("expected missed
 //     invalidations after a pause longer than retention, saw none").
@@ -215,7 +217,9 @@
 //     `reconnect`, a client_kill, a redis_restart or a pause of that
 //     incarnation; `handler_error`, a `warning` of that incarnation within
 //     the grace; `gap` (and any other reason), any fault but kill and
-//     restart; at or after the window's begin and at most params.grace_ms
+//     restart; at most params.lead_ms (default 500: the harness records a
+//     fault once it has acted) before the window's begin and at most
+//     params.grace_ms
 //     (default max(3000, 2 x retention + 2 x poll_interval)) after its end
 //     (a clock_step explains until the end of the run). Metrics: flushes,
 //     unexplained_flushes.

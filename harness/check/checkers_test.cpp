@@ -952,6 +952,43 @@ TEST(OrderCheck, ADeliveryThatOvertakesAnEarlierPublishOfTheSamePublisherFails) 
   EXPECT_EQ(check("order", one).verdict, "fail") << "a single publish shows no order";
 }
 
+TEST(StalenessCheck, AFlushDuringThePublishCallCoversIt) {
+  // The row committed somewhere in [t_begin, t_commit]; w1 flushed (and
+  // reseeded past it) before published.t was written.
+  HistoryBuilder b({"staleness"});
+  b.start_workers({"w0", "w1"})
+      .fault(90, "restore_db", "instant")
+      .publish_op(100, "w0", 1)
+      .flushed(102.5, "w1")  // published(103) began at 102
+      .published(103, "w0", 1)
+      .finish(600);
+  const CheckResult r = check("staleness", b);
+  EXPECT_EQ(r.verdict, "pass") << dump(r);
+  EXPECT_EQ(r.metrics["flushed_events"], 1);
+  HistoryBuilder early({"staleness"});
+  early.start_workers({"w0", "w1"})
+      .fault(90, "restore_db", "instant")
+      .flushed(95, "w1")
+      .publish_op(100, "w0", 1)
+      .published(103, "w0", 1)
+      .finish(600);
+  EXPECT_EQ(check("staleness", early).verdict, "fail") << "a flush before the call covers nothing";
+}
+
+TEST(FlushCausesCheck, AFlushJustBeforeTheFaultRecordIsExplained) {
+  // The harness writes the record once it has replaced the file.
+  HistoryBuilder b({"fanout"});
+  b.start_workers({"w0", "w1"}).fan(100, "w0", 1, 20);
+  b.ev(198, "w1", "flushed", {{"reason", "replaced_file"}}).fault(200, "replace_db", "instant");
+  b.finish(600);
+  EXPECT_EQ(check("flush_causes", b).verdict, "pass") << dump(check("flush_causes", b));
+  HistoryBuilder long_before({"fanout"});
+  long_before.start_workers({"w0", "w1"}).fan(100, "w0", 1, 20);
+  long_before.ev(120, "w1", "flushed", {{"reason", "replaced_file"}});
+  long_before.fault(900, "replace_db", "instant").finish(1200);
+  EXPECT_EQ(check("flush_causes", long_before).verdict, "fail");
+}
+
 TEST(CheckNames, ListsEveryDocumentedCheck) {
   EXPECT_EQ(check_names(),
             (std::vector<std::string>{"fanout", "isolation", "no_replay", "latency", "staleness",

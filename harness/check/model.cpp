@@ -292,6 +292,20 @@ class ModelBuilder {
       if (p.write_key) {
         if (auto version = r.opt_integer("version")) p.version = version;
       }
+    } else if (name == "handler_published") {
+      // A publish the worker's handler made (re-entrant mode): no op, a
+      // synthetic id below every harness id.
+      Publish p;
+      p.id = next_handler_id_--;
+      p.op = "handler";
+      p.publisher = inc.index;
+      p.channel = inc.channel;
+      p.keys = r.keys("keys");
+      p.t_begin = r.opt_integer("t_begin");
+      p.t_op = p.t_begin.value_or(t);
+      p.t_commit = t;
+      p.record = index;
+      add_publish(std::move(p), index);
     } else if (name == "received") {
       Delivery d;
       d.receiver = inc.index;
@@ -360,6 +374,7 @@ class ModelBuilder {
   }
 
   HistoryModel& m_;
+  std::int64_t next_handler_id_ = -1'000'000;  // handler_published: -1000000, -1000001, ...
   std::map<std::string, std::size_t> current_;
   std::map<std::string, int> generations_;
   std::map<std::pair<std::string, std::string>, std::size_t> open_;

@@ -16,6 +16,9 @@
 //     t_commit (its `t`) and t_begin; `error` (same id) means it did not
 //     commit. A write's `written.version` (or `error.version`: bumped in the
 //     truth store, not published) is its version.
+//  3b. A `handler_published` event (a worker's handler published from the
+//     listener thread) is a publish of that incarnation with a synthetic id
+//     (-1000000, -1000001, ... in history order), acknowledged at its `t`.
 //  3a. A read is its `read` op; `read_result` (same id) gives its version,
 //     hit, t_begin and t; `error` (same id) means it returned nothing.
 //  4. A `received` event is a delivery; it maps to the publish whose key set
@@ -76,7 +79,8 @@ struct Incarnation {
 
 struct Publish {
   std::int64_t id = 0;
-  std::string op = "publish";     // the op that carried it: publish, write or burst
+  std::string op = "publish";     // the op that carried it: publish, write, burst, or
+                                  // "handler" (a handler_published event)
   std::size_t publisher = 0;      // incarnation index
   std::string channel;            // the publisher's channel
   std::vector<std::string> keys;  // sorted, without duplicates

@@ -57,12 +57,17 @@ class ReportingBackend final : public InvalidationBackend {
   // mark.
   static bool take_queued() { return std::exchange(t_last_queued, false); }
 
+  // Called on the listener thread after the cache applied a received key
+  // set and before `received` is written (the re-entrant handler mode).
+  void set_after_receive(std::function<void(const KeySet&)> hook) { after_receive_ = std::move(hook); }
+
   void start(InvalidationHandler handler, FlushHandler on_flush) override {
     EventSink& sink = sink_;
     inner_->start(
-        [handler = std::move(handler), &sink](const KeySet& keys) {
+        [handler = std::move(handler), &sink, this](const KeySet& keys) {
           const std::int64_t t = monotonic_ns();
           if (handler) handler(keys);
+          if (after_receive_) after_receive_(keys);
           json event = make_event("received", t);
           event["keys"] = keys;
           sink.emit(event);
@@ -82,6 +87,7 @@ class ReportingBackend final : public InvalidationBackend {
   std::shared_ptr<InvalidationBackend> inner_;
   SqliteInvalidationBackend* sqlite_;  // inner_ when it is the library's SQLite backend
   EventSink& sink_;
+  std::function<void(const KeySet&)> after_receive_;  // set before start()
 };
 
 Dispatcher::Dispatcher(WorkerBackend backend, EventSink& sink,
@@ -92,6 +98,35 @@ Dispatcher::Dispatcher(WorkerBackend backend, EventSink& sink,
       reporting_(std::make_shared<ReportingBackend>(backend_.backend, sink_)),
       truth_db_(std::move(truth_db)),
       cache_defect_(cache_defect) {}
+
+void Dispatcher::set_reentrant(std::string worker_name) {
+  // A handler that calls back into the backend, as application handlers do:
+  // on a key set holding "echo-request" it reads the backend's counters and
+  // publishes {"echo-reply:<worker>:<e:id>"} from the listener thread.
+  reporting_->set_after_receive([this, worker_name = std::move(worker_name)](const KeySet& keys) {
+    if (!keys.contains("echo-request")) return;
+    std::string request_id;
+    for (const std::string& k : keys) {
+      if (k.starts_with("e:")) request_id = k;
+    }
+    json event = make_event("handler_published");
+    if (backend_.stats) event["polls_seen"] = backend_.stats().value("polls", json());
+    const KeySet reply = {"echo-reply:" + worker_name + ":" + request_id};
+    const std::int64_t t_begin = monotonic_ns();
+    try {
+      reporting_->publish(reply);
+    } catch (const std::exception& e) {
+      json warning = make_event("warning", monotonic_ns());
+      warning["message"] = std::string("publish from the handler failed: ") + e.what();
+      sink_.emit(warning);
+      return;
+    }
+    event["t"] = monotonic_ns();
+    event["t_begin"] = t_begin;
+    event["keys"] = reply;
+    sink_.emit(event);
+  });
+}
 
 Dispatcher::~Dispatcher() { shutdown(); }
 

@@ -17,6 +17,8 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
+#include <string>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -46,6 +48,12 @@ class Dispatcher {
   ~Dispatcher();
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
+
+  // The re-entrant handler mode (PJX_WORKER_HANDLER=reentrant): the
+  // listener's handler reads the backend's counters and publishes when it
+  // receives "echo-request", reported as `handler_published`. Call before
+  // `start`.
+  void set_reentrant(std::string worker_name);
 
   // Handles one line of input. Returns kExit after `stop` has been answered.
   Next handle_line(std::string_view line);

@@ -167,7 +167,18 @@ int main(int argc, char** argv) {
     if (const char* truth = std::getenv("PJX_TRUTH_DB"); truth != nullptr && *truth != '\0') {
       truth_db = truth;
     }
+    const char* handler_mode = std::getenv("PJX_WORKER_HANDLER");
+    const bool reentrant = handler_mode != nullptr && std::string_view(handler_mode) == "reentrant";
+    if (handler_mode != nullptr && *handler_mode != '\0' && !reentrant) {
+      return fatal(std::string("PJX_WORKER_HANDLER=\"") + handler_mode +
+                   "\" is not a handler mode; the one mode is \"reentrant\"");
+    }
+    if (reentrant) backend.caps.push_back("reentrant");
     dispatcher.emplace(std::move(backend), sink, std::move(truth_db), cache_defect);
+    if (reentrant) {
+      const char* name = std::getenv("PJX_WORKER_NAME");
+      dispatcher->set_reentrant(name != nullptr ? name : "worker");
+    }
   } catch (const std::exception& e) {
     return fatal(e.what());
   }
