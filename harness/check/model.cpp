@@ -188,14 +188,7 @@ class ModelBuilder {
     if (name == "start") {
       if (!m_.incarnations[*inc].t_start_op) m_.incarnations[*inc].t_start_op = t;
     } else if (name == "publish" || name == "write") {
-      Publish p;
-      p.id = r.integer("id");
-      p.op = name;
-      p.publisher = *inc;
-      p.channel = m_.incarnations[*inc].channel;
-      p.keys = r.keys("keys");
-      p.t_op = t;
-      p.record = index;
+      Publish p = new_publish(r, name, *inc, t, index);
       if (name == "write") p.write_key = r.str("key");
       add_publish(std::move(p), index);
     } else if (name == "burst") {
@@ -203,16 +196,7 @@ class ModelBuilder {
       const auto list = record.find("publishes");
       if (list == record.end() || !list->is_array()) r.fail("no array \"publishes\"");
       for (const Json& entry : *list) {
-        RecordReader e(entry, index);
-        Publish p;
-        p.id = e.integer("id");
-        p.op = name;
-        p.publisher = *inc;
-        p.channel = m_.incarnations[*inc].channel;
-        p.keys = e.keys("keys");
-        p.t_op = t;
-        p.record = index;
-        add_publish(std::move(p), index);
+        add_publish(new_publish(RecordReader(entry, index), name, *inc, t, index), index);
       }
     } else if (name == "read") {
       Read read;
@@ -228,6 +212,20 @@ class ModelBuilder {
       m_.read_index_[read.id] = m_.reads.size();
       m_.reads.push_back(std::move(read));
     }
+  }
+
+  // A publish of incarnation `inc` with the "id" and "keys" that `r` holds.
+  Publish new_publish(const RecordReader& r, const std::string& op, std::size_t inc,
+                      std::int64_t t, std::size_t index) const {
+    Publish p;
+    p.id = r.integer("id");
+    p.op = op;
+    p.publisher = inc;
+    p.channel = m_.incarnations[inc].channel;
+    p.keys = r.keys("keys");
+    p.t_op = t;
+    p.record = index;
+    return p;
   }
 
   void add_publish(Publish p, std::size_t index) {

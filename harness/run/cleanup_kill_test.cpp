@@ -57,6 +57,7 @@
 #include <nlohmann/json.hpp>
 
 #include "leftovers.hpp"
+#include "dead_owner_for_test.hpp"
 
 namespace pjx::harness {
 namespace {
@@ -110,21 +111,7 @@ std::uint64_t seed() {
 
 bool shell(const std::string& command) { return std::system(command.c_str()) == 0; }
 
-// A process that existed and is gone.
-RunOwner dead_owner() {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::pause();
-    ::_exit(0);
-  }
-  RunOwner owner;
-  owner.pid = pid;
-  owner.start_ticks = live_process_start(pid).value_or(0);
-  ::kill(pid, SIGKILL);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return owner;
-}
+using testing::dead_owner;
 
 bool netns_exists(const std::string& name) { return fs::exists(fs::path("/run/netns") / name); }
 bool link_exists(const std::string& name) { return fs::exists(fs::path("/sys/class/net") / name); }

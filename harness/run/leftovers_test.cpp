@@ -1,6 +1,7 @@
 // The naming and cleanup rules of leftovers.hpp on folders of a test's own
 // (no root needed). Real network namespaces and links: cleanup_kill_test.cpp.
 #include "leftovers.hpp"
+#include "dead_owner_for_test.hpp"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,21 +19,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A process that existed and is gone: forked, exited, reaped.
-RunOwner dead_owner() {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::pause();
-    ::_exit(0);
-  }
-  RunOwner owner;
-  owner.pid = pid;
-  owner.start_ticks = live_process_start(pid).value_or(0);
-  ::kill(pid, SIGKILL);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return owner;
-}
+using testing::dead_owner;
 
 class LeftoversTest : public ::testing::Test {
  protected:
