@@ -152,8 +152,9 @@
 // Locks: lifecycle_mu_ serialises start()/stop(); poll_mu_ serialises polls
 // and handler calls (the handler never runs concurrently with itself);
 // group_mu_ guards the group-commit queue and is never held while another
-// lock is taken; write_mu_ serialises commits and lag queries on the writer
-// connection;
+// lock is taken; write_mu_ serialises commits on the writer connection;
+// lag_mu_ guards stats()'s own connection for the lag query and is taken
+// alone, so stats() never waits behind a publish blocked on a lock;
 // bg_mu_ guards the outbox and the background thread's state; the poll
 // thread sleeps in ppoll() on an eventfd (stop) and the change watcher's
 // inotify fd. Order: lifecycle_mu_ before poll_mu_ before write_mu_ (taken
@@ -390,6 +391,14 @@ struct SqliteInvalidationBackend::Impl {
   mutable std::mutex write_mu;
   std::unique_ptr<detail::EventLog> writer;  // guarded by write_mu
   std::optional<std::pair<dev_t, ino_t>> writer_file;  // guarded by write_mu
+
+  // stats()'s own connection for the lag query, so that stats() never
+  // waits for write_mu (a publish holds it while it waits up to
+  // busy_timeout for another process's write lock) nor for poll_mu (held
+  // while handlers run). Taken with no other lock held.
+  mutable std::mutex lag_mu;
+  std::unique_ptr<detail::EventLog> lag_log;            // guarded by lag_mu
+  std::optional<std::pair<dev_t, ino_t>> lag_log_file;  // guarded by lag_mu
 
   std::mutex poll_mu;
   std::unique_ptr<detail::EventLog> reader;  // guarded by poll_mu
@@ -1648,10 +1657,15 @@ SqliteStats SqliteInvalidationBackend::stats() const {
   if (forked) {
     s.listening = false;
   } else if (s.listening) {
-    std::lock_guard lock(d.write_mu);
+    std::lock_guard lock(d.lag_mu);
     try {
-      d.ensure_writer();
-      auto& lag = d.writer->count_lag;
+      const auto now_at_path = d.file_at_path();
+      if (!d.lag_log || !now_at_path || now_at_path != d.lag_log_file) {
+        d.lag_log.reset();
+        d.lag_log = d.open_log();
+        d.lag_log_file = d.file_at_path();
+      }
+      auto& lag = d.lag_log->count_lag;
       lag.bind(1, s.cursor).bind(2, std::string_view(d.options.channel)).bind(3, std::string_view(d.instance_id));
       lag.step();
       s.lag = lag.column_int64(0);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cmath>
@@ -610,6 +611,43 @@ TEST_F(SqliteBackendTest, LagCountsUnreadRowsOfItsChannelFromOthers) {
   EXPECT_EQ(listener.stats().lag, 2);
   listener.poll_now();
   EXPECT_EQ(listener.stats().lag, 0);
+}
+
+// stats() runs its lag query on a connection of its own: a publish waiting
+// up to busy_timeout for another process's write lock (holding write_mu all
+// that time) does not hold it up.
+TEST_F(SqliteBackendTest, StatsDoesNotWaitForAPublishBlockedOnAnotherProcesssWriteLock) {
+  SqliteOptions o = manual_options();
+  o.busy_timeout = 10s;
+  o.outbox_capacity = 0;  // the blocked publish waits the whole busy_timeout, then throws
+  SqliteInvalidationBackend backend(db_, o), other(db_, manual_options());
+  backend.start([](const KeySet&) {});
+  backend.publish({"first"});
+  other.publish({"unread"});
+  RawDb holder(db_);
+  holder.exec("BEGIN IMMEDIATE");
+  std::thread blocked([&] {
+    try {
+      backend.publish({"blocked"});
+    } catch (const BackendError&) {  // only if the lock was held for the whole busy_timeout
+    }
+  });
+  auto slowest = std::chrono::steady_clock::duration::zero();
+  SqliteStats last;
+  const auto timed_stats = [&] {
+    const auto started = std::chrono::steady_clock::now();
+    last = backend.stats();
+    slowest = std::max(slowest, std::chrono::steady_clock::now() - started);
+    return last;
+  };
+  // Every call is timed, also the one that finds the publish waiting.
+  const bool waiting = eventually([&] { return timed_stats().busy_waits > 0; });
+  timed_stats();
+  holder.exec("ROLLBACK");
+  blocked.join();
+  ASSERT_TRUE(waiting);
+  EXPECT_LT(slowest, 2s) << "stats() waited for the blocked publish";
+  EXPECT_EQ(last.lag, 1) << last.last_error;
 }
 
 TEST_F(SqliteBackendTest, PollThreadDeliversConcurrentPublishesInOrderExactlyOnce) {

@@ -148,7 +148,9 @@ enum class WakeMode {
 const char* to_string(WakeMode mode) noexcept;
 
 // Counters since construction. Reading them is cheap except `lag`, which
-// runs one query (0 when the database was never opened).
+// runs one query (0 when not listening) on a connection of its own: stats()
+// never waits for a publish, even one waiting up to busy_timeout for another
+// process's write lock, nor for a running handler.
 struct SqliteStats {
   std::uint64_t published = 0;         // publishes committed by publish() itself
   // Write transactions those publishes took: fewer than `published` when
