@@ -233,6 +233,48 @@ TEST_F(MissedInvalidationsTest, ADeletedFileIsRecreatedAndFlushesAndOwnPublishes
   EXPECT_EQ(RawDb(db_).scalar("SELECT keys_json FROM pjx_invalidation"), R"(["mine-after"])");
 }
 
+// I2 across stop() and start(): a file replaced while the listener was
+// stopped is the file start() seeds from, so rows already in it are not
+// replayed (and nothing is flushed: start() promises no history).
+TEST_F(MissedInvalidationsTest, StartAfterStopDoesNotReplayAFileReplacedWhileStopped) {
+  SqliteInvalidationBackend listener(db_, options());
+  start(listener);
+  listener.stop();
+  {
+    SqliteInvalidationBackend elsewhere(dir_.file("new.db"), options());
+    elsewhere.publish({"in-the-new-file-before-start"});
+  }
+  std::filesystem::remove(db_ + "-wal");
+  std::filesystem::remove(db_ + "-shm");
+  std::filesystem::rename(dir_.file("new.db"), db_);
+  start(listener);
+  listener.poll_now();
+  EXPECT_TRUE(got_.empty());
+  EXPECT_TRUE(flushes_.empty());
+  EXPECT_EQ(listener.stats().cursor, 1);
+  SqliteInvalidationBackend publisher(db_, options());
+  publisher.publish({"after"});
+  listener.poll_now();
+  EXPECT_EQ(got_, std::vector<KeySet>{{"after"}});
+}
+
+TEST_F(MissedInvalidationsTest, StartAfterStopDoesNotReplayAFileDeletedAndRecreatedWhileStopped) {
+  SqliteInvalidationBackend listener(db_, options());
+  start(listener);
+  listener.publish({"old"});
+  listener.stop();
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db_ + suffix);
+  SqliteInvalidationBackend publisher(db_, options());
+  publisher.publish({"recreated-before-start"});
+  start(listener);
+  listener.poll_now();
+  EXPECT_TRUE(got_.empty());
+  EXPECT_TRUE(flushes_.empty());
+  publisher.publish({"after"});
+  listener.poll_now();
+  EXPECT_EQ(got_, std::vector<KeySet>{{"after"}});
+}
+
 TEST_F(MissedInvalidationsTest, AnUnchangedFileIsNeverReopened) {
   SqliteInvalidationBackend listener(db_, options()), publisher(db_, options());
   start(listener);

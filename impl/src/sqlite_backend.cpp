@@ -7,6 +7,10 @@
 //       sqlite_sequence when pruning emptied the table; 0 for a new file),
 //       so rows committed before start() returns are never replayed and
 //       rows committed after are delivered. start() returns after seeding.
+//       Also after stop(): start() first reopens the listener's connection
+//       when the file at the path is no longer the one it has open (replaced
+//       or deleted while stopped), seeds from the file now at the path and
+//       flushes nothing (a restart, like a first start, begins at now).
 //       The seed and PRAGMA data_version are read in one read transaction
 //       (one snapshot): a commit between two separate reads would be in the
 //       version but not below the seed, and every poll would skip it until
@@ -1096,7 +1100,16 @@ void SqliteInvalidationBackend::start(InvalidationHandler handler, FlushHandler 
   {
     std::lock_guard poll(d.poll_mu);
     try {
-      if (!d.reader) d.open_reader();
+      // Seed from the file at the path now (I2): a reader an earlier start()
+      // left open may hold a file replaced or deleted while stopped, and the
+      // first poll's reopen (I9) would then read the new one from its first
+      // row, replaying history. Nothing is flushed for it: a restarted
+      // listener, like a new one, starts from now.
+      if (!d.reader || d.file_at_path() != d.reader_file) {
+        d.reader.reset();
+        d.open_reader();
+      }
+      d.replaced_pending = false;
       d.watcher = d.make_watcher();
       // One read transaction for the seed and the data version (I2): a
       // commit between two separate reads would be counted in the version
