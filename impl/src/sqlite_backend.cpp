@@ -55,7 +55,14 @@
 //       lost to this listener), and the new file is read from its first
 //       row, so rows committed to it before the switch was noticed are still
 //       delivered. publish() checks the same before it writes, so it never
-//       writes to a file that is no longer at the path. (A file replaced
+//       writes to a file that is no longer at the path. The file a connection
+//       has open is the one at the path both before and after its open (the
+//       open is repeated until they agree; once more when the open created
+//       the file): a file renamed onto the path while a connection was being
+//       opened, which can take up to busy_timeout, is not taken for the one
+//       SQLite opened. (SQLITE_FCNTL_HAS_MOVED is not used: it stats the
+//       path SQLite resolved, a symlink's target rather than the link, and
+//       compares only the inode.) (A file replaced
 //       while the old -wal/-shm stay beside it is read by SQLite through the
 //       old WAL, by every process; replace a database with its sidecars.)
 //  I10. No lost publish. publish_result() returns kCommitted after its
@@ -269,6 +276,9 @@ constexpr std::size_t kKeysShownInMessages = 200;
 constexpr std::size_t kMaxGroup = 128;
 constexpr std::chrono::milliseconds kCheckpointBackoff{100};
 constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
+// Opens of a connection before giving up on a file that keeps changing at
+// the path while it is opened (I9).
+constexpr int kOpenAttempts = 5;
 
 std::int64_t steady_ns(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
@@ -276,12 +286,13 @@ std::int64_t steady_ns(std::chrono::steady_clock::time_point t) {
 
 std::mutex g_seam_mu;
 std::function<void()> g_start_seed_hook;  // guarded by g_seam_mu
+std::function<void()> g_after_open_hook;  // guarded by g_seam_mu
 
-void run_start_seed_hook() {
+void run_hook(const std::function<void()>& seam) {
   std::function<void()> hook;
   {
     std::lock_guard lock(g_seam_mu);
-    hook = g_start_seed_hook;
+    hook = seam;
   }
   if (hook) hook();
 }
@@ -291,6 +302,11 @@ void run_start_seed_hook() {
 void detail::set_start_seed_hook(std::function<void()> hook) {
   std::lock_guard lock(g_seam_mu);
   g_start_seed_hook = std::move(hook);
+}
+
+void detail::set_after_open_hook(std::function<void()> hook) {
+  std::lock_guard lock(g_seam_mu);
+  g_after_open_hook = std::move(hook);
 }
 
 void validate(const SqliteOptions& options) {
@@ -457,10 +473,6 @@ struct SqliteInvalidationBackend::Impl {
     return std::pair{st.st_dev, st.st_ino};
   }
 
-  // Opens the publisher's connection when it is not open, or when the file
-  // at the path is no longer the one it has open (replaced or deleted), so
-  // that a publish never goes to a file nobody else can see. One stat(2)
-  // per publish. REQUIRES: write_mu held.
   // True when a failure is worth retrying: is_transient(), except SQLITE_FULL
   // caused by AUTOINCREMENT having issued the largest id (permanent; SQLite
   // reports it as SQLITE_FULL too). REQUIRES: write_mu held.
@@ -478,12 +490,15 @@ struct SqliteInvalidationBackend::Impl {
     }
   }
 
+  // Opens the publisher's connection when it is not open, or when the file
+  // at the path is no longer the one it has open (replaced or deleted), so
+  // that a publish never goes to a file nobody else can see. One stat(2)
+  // per publish. REQUIRES: write_mu held.
   void ensure_writer() {
     const auto now_at_path = file_at_path();
     if (writer && now_at_path && now_at_path == writer_file) return;
     writer.reset();
-    writer = open_log(&give_up_at_ns);
-    writer_file = file_at_path();
+    writer = open_current(&writer_file, &give_up_at_ns);
     if (options.checkpoint_pages > 0) {
       // Replaces SQLite's auto-checkpoint on this connection (I11).
       sqlite3_wal_hook(writer->connection().raw(), &Impl::on_wal_commit, this);
@@ -513,10 +528,7 @@ struct SqliteInvalidationBackend::Impl {
 
   // Opens the listener's connection and remembers which file it opened.
   // REQUIRES: poll_mu held.
-  void open_reader() {
-    reader = open_log();
-    reader_file = file_at_path();
-  }
+  void open_reader() { reader = open_current(&reader_file); }
 
   // When the file at the path is not the one the reader has open (it was
   // replaced or deleted): reopens both connections on the file now at the
@@ -527,9 +539,38 @@ struct SqliteInvalidationBackend::Impl {
   void reopen_if_replaced();
   bool replaced_pending = false;  // a replaced file awaits its flush; guarded by poll_mu
 
+  // Opens a connection to the file at the path and sets `*identity` to that
+  // file (I9). The file at the path is read before and after the open, and
+  // the open is repeated until both name the same file: then the file SQLite
+  // opened in between is that one (no other file was at the path meanwhile).
+  // When the open created the file (nothing there before) it is repeated
+  // once more. Throws as open_log(), and BackendError (SQLITE_BUSY, so
+  // retried) when the file at the path changed during kOpenAttempts opens.
+  std::unique_ptr<detail::EventLog> open_current(std::optional<std::pair<dev_t, ino_t>>* identity,
+                                                 const std::atomic<std::int64_t>* give_up = nullptr) {
+    for (int attempt = 1;; ++attempt) {
+      const auto before = file_at_path();
+      auto log = open_log(give_up);
+      const auto after = file_at_path();
+      if (before && before == after) {
+        *identity = after;
+        return log;
+      }
+      if (attempt == kOpenAttempts) {
+        throw BackendError("the database file \"" + db_path + "\" was replaced or deleted while it was being opened, " +
+                               std::to_string(kOpenAttempts) +
+                               " times in a row; stop whatever keeps replacing it (replace the database only "
+                               "while no worker opens it, in one rename with its -wal and -shm)",
+                           SQLITE_BUSY);
+      }
+    }
+  }
+
   std::unique_ptr<detail::EventLog> open_log(const std::atomic<std::int64_t>* give_up = nullptr) {
-    return std::make_unique<detail::EventLog>(location, db_path, options.busy_timeout, &busy_waits,
-                                              options.vfs, give_up);
+    auto log = std::make_unique<detail::EventLog>(location, db_path, options.busy_timeout, &busy_waits,
+                                                  options.vfs, give_up);
+    run_hook(g_after_open_hook);
+    return log;
   }
 
   void record_error(const std::string& message) {
@@ -1010,7 +1051,7 @@ void SqliteInvalidationBackend::Impl::run_checkpoint() {
       checkpointer.reset();
       // Opening waits as long as any connection may (a busy file being set
       // up); the checkpoint itself waits at most kCheckpointBusyWindow.
-      checkpointer = open_log(&give_up_at_ns);
+      checkpointer = open_current(&checkpointer_file, &give_up_at_ns);
       auto started = std::make_shared<std::chrono::steady_clock::time_point>();
       checkpointer->connection().set_busy_handler([started](int retries) {
         const auto now = std::chrono::steady_clock::now();
@@ -1019,7 +1060,6 @@ void SqliteInvalidationBackend::Impl::run_checkpoint() {
         std::this_thread::sleep_for(std::chrono::microseconds(retries < 10 ? 100 : 1000));
         return true;
       });
-      checkpointer_file = now_at_path;
     }
     int log_pages = 0;
     int checkpointed = 0;
@@ -1123,7 +1163,7 @@ void SqliteInvalidationBackend::start(InvalidationHandler handler, FlushHandler 
         log.max_id.step();
         seed = log.max_id.column_int64(0);
         log.max_id.reset();
-        run_start_seed_hook();
+        run_hook(g_start_seed_hook);
         log.data_version.step();
         version = log.data_version.column_int64(0);
         log.data_version.reset();
@@ -1675,8 +1715,7 @@ SqliteStats SqliteInvalidationBackend::stats() const {
       const auto now_at_path = d.file_at_path();
       if (!d.lag_log || !now_at_path || now_at_path != d.lag_log_file) {
         d.lag_log.reset();
-        d.lag_log = d.open_log();
-        d.lag_log_file = d.file_at_path();
+        d.lag_log = d.open_current(&d.lag_log_file);
       }
       auto& lag = d.lag_log->count_lag;
       lag.bind(1, s.cursor).bind(2, std::string_view(d.options.channel)).bind(3, std::string_view(d.instance_id));
