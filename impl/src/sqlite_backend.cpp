@@ -62,7 +62,15 @@
 //       opened, which can take up to busy_timeout, is not taken for the one
 //       SQLite opened. (SQLITE_FCNTL_HAS_MOVED is not used: it stats the
 //       path SQLite resolved, a symlink's target rather than the link, and
-//       compares only the inode.) (A file replaced
+//       compares only the inode.) A symlinked path is checked as given,
+//       following the link at every check, because that is the file every
+//       worker that opens the path from now on gets: a file renamed onto the
+//       link or onto its target, or the link pointed at another file, is a
+//       replaced file, and the reopen follows the link anew. The change
+//       watch and the doorbell (I12) use the path resolved once at
+//       construction: after the link is pointed elsewhere they stay with
+//       the first target, and delivery falls back to the timed poll until
+//       the backend is built again. (A file replaced
 //       while the old -wal/-shm stay beside it is read by SQLite through the
 //       old WAL, by every process; replace a database with its sidecars.)
 //  I10. No lost publish. publish_result() returns kCommitted after its
@@ -93,7 +101,10 @@
 //       each checkpoint that never happens. Other processes' connections
 //       (upstream workers) keep their own auto-checkpoint, which is
 //       compatible.
-//  I12. The doorbell (`<db>-notify`, ring_doorbell) is touched only after a
+//  I12. The doorbell (`<db>-notify` beside the database file with every
+//       symlink resolved, where SQLite puts -wal and -shm and where the
+//       change watch looks, so that listeners and publishers that name the
+//       file through different links meet; ring_doorbell) is touched only after a
 //       COMMIT returned and without write_mu, so a listener it wakes finds
 //       the commit; failing to ring is counted and warned about, never
 //       turned into a failed publish. It is a hint outside the wire format:
@@ -367,7 +378,7 @@ struct SqliteInvalidationBackend::Impl {
   const detail::ForkGuard fork_guard;  // built before fork(): unusable in the child
   std::string fork_what() const { return "SqliteInvalidationBackend for \"" + db_path + "\""; }
   detail::DbLocation location;
-  std::filesystem::path doorbell_file;  // "<db>-notify"
+  std::filesystem::path doorbell_file;  // "<db>-notify" beside the resolved file (location.resolved)
   detail::WarningLimiter warnings;
 
   // Counters (relaxed: each is independent).
@@ -620,7 +631,7 @@ SqliteInvalidationBackend::SqliteInvalidationBackend(std::string db_path, Sqlite
   validate(impl_->options);
   impl_->location = detail::check_db_path(impl_->db_path, impl_->options.filesystem_type,
                                           impl_->options.allow_network_filesystem);
-  impl_->doorbell_file = detail::doorbell_path(impl_->location.file);
+  impl_->doorbell_file = detail::doorbell_path(impl_->location.resolved);
   if (impl_->location.exists) {
     // Check now that the existing file is a compatible database; keep the
     // connection as the publisher's.
@@ -717,7 +728,7 @@ void SqliteInvalidationBackend::Impl::commit_locked(const std::vector<std::strin
 void SqliteInvalidationBackend::Impl::ring_doorbell() noexcept {
   if (!options.ring_doorbell) return;
   try {
-    detail::ring_doorbell(doorbell_file, location.file);
+    detail::ring_doorbell(doorbell_file, location.resolved);
     doorbells.fetch_add(1, std::memory_order_relaxed);
   } catch (const std::exception& e) {
     doorbell_failures.fetch_add(1, std::memory_order_relaxed);
@@ -1235,7 +1246,7 @@ void SqliteInvalidationBackend::stop() {
 std::unique_ptr<detail::ChangeWatcher> SqliteInvalidationBackend::Impl::make_watcher() {
   if (!options.wake_on_change) return nullptr;
   try {
-    auto created = std::make_unique<detail::ChangeWatcher>(location.file);
+    auto created = std::make_unique<detail::ChangeWatcher>(location.resolved);
     wake_active.store(true);
     wake_mode.store(WakeMode::kWrites);  // the poll loop starts listening for writes
     return created;
