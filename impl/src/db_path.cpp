@@ -170,12 +170,15 @@ DbLocation check_db_path(const std::string& db_path, const FilesystemTypeProbe& 
                           "); make the directory writable for every worker or choose another one");
     }
     const std::int64_t type = probe ? probe(parent.string()) : statfs_type(parent.string());
-    if (const auto fs_name = unsafe_filesystem_name(type); !fs_name.empty() && !allow_network_filesystem) {
-      reject(db_path, "\"" + parent.string() + "\" is on " + fs_name +
-                          ", a network or FUSE filesystem where SQLite's file locks and shared memory do not "
-                          "work across processes (the database could be corrupted or commits missed); put the "
-                          "database on a local filesystem of this host, use Redis for several hosts, or set "
-                          "allow_network_filesystem if you know this filesystem's locking is sound");
+    if (const auto fs_name = unsafe_filesystem_name(type);
+        !fs_name.empty() && !allow_network_filesystem) {
+      reject(
+          db_path,
+          "\"" + parent.string() + "\" is on " + fs_name +
+              ", a network or FUSE filesystem where SQLite's file locks and shared memory do not "
+              "work across processes (the database could be corrupted or commits missed); put the "
+              "database on a local filesystem of this host, use Redis for several hosts, or set "
+              "allow_network_filesystem if you know this filesystem's locking is sound");
     }
   };
   check_directory(loc.file.parent_path(), loc.file.filename().string());

@@ -117,7 +117,8 @@ TEST(DbPath, ASymlinkedFileIsResolvedAndItsTargetsDirectoryChecked) {
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("is on NFS"), std::string::npos) << e.what();
   }
-  EXPECT_NO_THROW(check_db_path(dir.file("link.db"), nfs_target, /*allow_network_filesystem=*/true));
+  EXPECT_NO_THROW(
+      check_db_path(dir.file("link.db"), nfs_target, /*allow_network_filesystem=*/true));
   std::filesystem::create_symlink("missing-dir/pjx.db", dir.path() / "dangling.db");
   expect_rejected(dir.file("dangling.db"), {"missing-dir", "does not exist"});
 }

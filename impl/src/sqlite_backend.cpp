@@ -378,7 +378,8 @@ struct SqliteInvalidationBackend::Impl {
   const detail::ForkGuard fork_guard;  // built before fork(): unusable in the child
   std::string fork_what() const { return "SqliteInvalidationBackend for \"" + db_path + "\""; }
   detail::DbLocation location;
-  std::filesystem::path doorbell_file;  // "<db>-notify" beside the resolved file (location.resolved)
+  // "<db>-notify", beside the file with its symlinks resolved (location.resolved).
+  std::filesystem::path doorbell_file;
   detail::WarningLimiter warnings;
 
   // Counters (relaxed: each is independent).
@@ -557,8 +558,9 @@ struct SqliteInvalidationBackend::Impl {
   // When the open created the file (nothing there before) it is repeated
   // once more. Throws as open_log(), and BackendError (SQLITE_BUSY, so
   // retried) when the file at the path changed during kOpenAttempts opens.
-  std::unique_ptr<detail::EventLog> open_current(std::optional<std::pair<dev_t, ino_t>>* identity,
-                                                 const std::atomic<std::int64_t>* give_up = nullptr) {
+  std::unique_ptr<detail::EventLog> open_current(
+      std::optional<std::pair<dev_t, ino_t>>* identity,
+      const std::atomic<std::int64_t>* give_up = nullptr) {
     for (int attempt = 1;; ++attempt) {
       const auto before = file_at_path();
       auto log = open_log(give_up);
@@ -568,18 +570,20 @@ struct SqliteInvalidationBackend::Impl {
         return log;
       }
       if (attempt == kOpenAttempts) {
-        throw BackendError("the database file \"" + db_path + "\" was replaced or deleted while it was being opened, " +
-                               std::to_string(kOpenAttempts) +
-                               " times in a row; stop whatever keeps replacing it (replace the database only "
-                               "while no worker opens it, in one rename with its -wal and -shm)",
-                           SQLITE_BUSY);
+        throw BackendError(
+            "the database file \"" + db_path +
+                "\" was replaced or deleted while it was being opened, " +
+                std::to_string(kOpenAttempts) +
+                " times in a row; stop whatever keeps replacing it (replace the database only "
+                "while no worker opens it, in one rename with its -wal and -shm)",
+            SQLITE_BUSY);
       }
     }
   }
 
   std::unique_ptr<detail::EventLog> open_log(const std::atomic<std::int64_t>* give_up = nullptr) {
-    auto log = std::make_unique<detail::EventLog>(location, db_path, options.busy_timeout, &busy_waits,
-                                                  options.vfs, give_up);
+    auto log = std::make_unique<detail::EventLog>(location, db_path, options.busy_timeout,
+                                                  &busy_waits, options.vfs, give_up);
     run_hook(g_after_open_hook);
     return log;
   }

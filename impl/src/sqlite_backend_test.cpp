@@ -735,7 +735,8 @@ class SymlinkedPathTest : public SqliteBackendTest {
 };
 
 TEST_F(SymlinkedPathTest, AListenerOpenedThroughASymlinkIsWokenByCommitsThroughTheTarget) {
-  SqliteInvalidationBackend silent(target_, options(false, false)), ringing(target_, options(false, true));
+  SqliteInvalidationBackend silent(target_, options(false, false)),
+      ringing(target_, options(false, true));
   silent.publish({"creates-the-file"});
   SqliteInvalidationBackend listener(link_, options(true, true));
   Inbox inbox;
@@ -748,7 +749,8 @@ TEST_F(SymlinkedPathTest, AListenerOpenedThroughASymlinkIsWokenByCommitsThroughT
 }
 
 TEST_F(SymlinkedPathTest, APublisherThroughASymlinkRingsTheDoorbellBesideTheTarget) {
-  SqliteInvalidationBackend listener(target_, options(true, true)), publisher(link_, options(false, true));
+  SqliteInvalidationBackend listener(target_, options(true, true)),
+      publisher(link_, options(false, true));
   Inbox inbox;
   listener.start(inbox.handler());
   publisher.publish({"rung"});
