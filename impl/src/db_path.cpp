@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <system_error>
 
 #include "pjx/errors.hpp"
@@ -80,6 +81,25 @@ std::string uri_file(const std::string& db_path) {
   return file;
 }
 
+// `file` made absolute with every symlink resolved, as SQLite resolves it
+// when it opens the file; also a symlink whose target does not exist yet
+// (SQLite creates the target). Lexical where nothing can be resolved.
+std::filesystem::path resolve_symlinks(const std::filesystem::path& file) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path path = fs::absolute(file, ec);
+  if (ec) return file;
+  // weakly_canonical resolves a symlink only when its target exists.
+  constexpr int kMaxHops = 40;  // as the kernel's ELOOP
+  for (int hop = 0; hop < kMaxHops && fs::is_symlink(fs::symlink_status(path, ec)); ++hop) {
+    const fs::path target = fs::read_symlink(path, ec);
+    if (ec) break;
+    path = target.is_absolute() ? target : path.parent_path() / target;
+  }
+  fs::path resolved = fs::weakly_canonical(path, ec);
+  return ec ? path.lexically_normal() : resolved;
+}
+
 }  // namespace
 
 std::string unsafe_filesystem_name(std::int64_t type) {
@@ -129,31 +149,43 @@ DbLocation check_db_path(const std::string& db_path, const FilesystemTypeProbe& 
     reject(db_path, "exists but is not a regular file; pass the path of a database file");
   }
   loc.exists = std::filesystem::exists(status);
+  loc.resolved = resolve_symlinks(loc.file);
 
-  auto parent = loc.file.parent_path();
-  if (parent.empty()) parent = ".";
-  const auto parent_status = std::filesystem::status(parent, ec);
-  if (!std::filesystem::exists(parent_status)) {
-    reject(db_path, "its directory \"" + parent.string() +
-                        "\" does not exist; create it first (mkdir -p) or choose another path");
-  }
-  if (!std::filesystem::is_directory(parent_status)) {
-    reject(db_path, "\"" + parent.string() + "\" is not a directory; choose another path");
-  }
-  if (::access(parent.c_str(), W_OK | X_OK) != 0) {
-    const int err = errno;
-    reject(db_path, "SQLite must create \"" + loc.file.filename().string() + "-wal\" and \"" +
-                        loc.file.filename().string() + "-shm\" in \"" + parent.string() +
-                        "\", which is not writable (" + std::strerror(err) +
-                        "); make the directory writable for every worker or choose another one");
-  }
-  const std::int64_t type = probe ? probe(parent.string()) : statfs_type(parent.string());
-  if (const auto name = unsafe_filesystem_name(type); !name.empty() && !allow_network_filesystem) {
-    reject(db_path, "\"" + parent.string() + "\" is on " + name +
-                        ", a network or FUSE filesystem where SQLite's file locks and shared memory do not "
-                        "work across processes (the database could be corrupted or commits missed); put the "
-                        "database on a local filesystem of this host, use Redis for several hosts, or set "
-                        "allow_network_filesystem if you know this filesystem's locking is sound");
+  // The directory where SQLite creates the -wal and -shm files of `file`
+  // (named after `name`): it must exist, be writable and be local.
+  const auto check_directory = [&](std::filesystem::path parent, const std::string& name) {
+    if (parent.empty()) parent = ".";
+    const auto parent_status = std::filesystem::status(parent, ec);
+    if (!std::filesystem::exists(parent_status)) {
+      reject(db_path, "its directory \"" + parent.string() +
+                          "\" does not exist; create it first (mkdir -p) or choose another path");
+    }
+    if (!std::filesystem::is_directory(parent_status)) {
+      reject(db_path, "\"" + parent.string() + "\" is not a directory; choose another path");
+    }
+    if (::access(parent.c_str(), W_OK | X_OK) != 0) {
+      const int err = errno;
+      reject(db_path, "SQLite must create \"" + name + "-wal\" and \"" + name + "-shm\" in \"" +
+                          parent.string() + "\", which is not writable (" + std::strerror(err) +
+                          "); make the directory writable for every worker or choose another one");
+    }
+    const std::int64_t type = probe ? probe(parent.string()) : statfs_type(parent.string());
+    if (const auto fs_name = unsafe_filesystem_name(type);
+        !fs_name.empty() && !allow_network_filesystem) {
+      reject(
+          db_path,
+          "\"" + parent.string() + "\" is on " + fs_name +
+              ", a network or FUSE filesystem where SQLite's file locks and shared memory do not "
+              "work across processes (the database could be corrupted or commits missed); put the "
+              "database on a local filesystem of this host, use Redis for several hosts, or set "
+              "allow_network_filesystem if you know this filesystem's locking is sound");
+    }
+  };
+  check_directory(loc.file.parent_path(), loc.file.filename().string());
+  // A symlinked file: SQLite follows it, and its sidecars go beside the
+  // target, maybe in another directory and on another filesystem.
+  if (std::filesystem::is_symlink(std::filesystem::symlink_status(loc.file, ec))) {
+    check_directory(loc.resolved.parent_path(), loc.resolved.filename().string());
   }
   return loc;
 }

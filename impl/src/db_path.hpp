@@ -7,6 +7,8 @@
 // database), and `file:` URIs naming such a file. Rejected: ":memory:", "",
 // memory or temporary URIs (mode=memory, file::memory:, empty URI path,
 // vfs=memdb), a directory, a missing parent directory, an unwritable one.
+// A symlinked file has its sidecars beside its target, so the target's
+// directory is checked too.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +22,11 @@ struct DbLocation {
   std::string open_name;        // what to pass to sqlite3_open_v2
   bool uri = false;             // open with SQLITE_OPEN_URI
   std::filesystem::path file;   // the database file on disk
+  // `file` made absolute with every symlink resolved (its directories and
+  // the file itself, as SQLite does when it opens it): the directory where
+  // SQLite puts -wal and -shm, which the change watcher watches and where
+  // the doorbell rings.
+  std::filesystem::path resolved;
   bool exists = false;          // the file existed when checked
 };
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "pjx/errors.hpp"
@@ -95,6 +96,31 @@ TEST(DbPath, RefusesNetworkAndFuseFilesystemsUnlessAllowed) {
   for (std::int64_t magic : {0xFF534D42LL, 0xFE534D42LL, 0x65735546LL, 0x01021997LL}) {
     EXPECT_FALSE(unsafe_filesystem_name(magic).empty()) << std::hex << magic;
   }
+}
+
+// A symlinked file puts -wal and -shm beside its target: that directory is
+// the one that must be writable and local, and the one to watch.
+TEST(DbPath, ASymlinkedFileIsResolvedAndItsTargetsDirectoryChecked) {
+  TempDir dir;
+  std::filesystem::create_directory(dir.path() / "data");
+  std::filesystem::create_directory_symlink("data", dir.path() / "data-link");
+  std::filesystem::create_symlink("data-link/pjx.db", dir.path() / "link.db");
+  const auto loc = check_db_path(dir.file("link.db"));
+  EXPECT_EQ(loc.file, dir.path() / "link.db");  // what is opened and checked for replacement
+  EXPECT_EQ(loc.resolved, std::filesystem::canonical(dir.path()) / "data" / "pjx.db");
+  const auto nfs_target = [&](const std::string& directory) -> std::int64_t {
+    return std::filesystem::equivalent(directory, dir.path() / "data") ? 0x6969 : 0xEF53;
+  };
+  try {
+    check_db_path(dir.file("link.db"), nfs_target);
+    ADD_FAILURE() << "accepted a symlink to a file on NFS";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("is on NFS"), std::string::npos) << e.what();
+  }
+  EXPECT_NO_THROW(
+      check_db_path(dir.file("link.db"), nfs_target, /*allow_network_filesystem=*/true));
+  std::filesystem::create_symlink("missing-dir/pjx.db", dir.path() / "dangling.db");
+  expect_rejected(dir.file("dangling.db"), {"missing-dir", "does not exist"});
 }
 
 TEST(DbPath, LocalFilesystemsAreAccepted) {

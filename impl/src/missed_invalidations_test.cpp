@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <filesystem>
 
 #include "pjx/sqlite_backend.hpp"
+#include "sqlite_backend_seams.hpp"
 #include "temp_dir.hpp"
 #include "test_util.hpp"
 
@@ -231,6 +233,101 @@ TEST_F(MissedInvalidationsTest, ADeletedFileIsRecreatedAndFlushesAndOwnPublishes
   EXPECT_TRUE(std::filesystem::exists(db_));
   listener.publish({"mine-after"});  // the writer was reopened too
   EXPECT_EQ(RawDb(db_).scalar("SELECT keys_json FROM pjx_invalidation"), R"(["mine-after"])");
+}
+
+// I2 across stop() and start(): a file replaced while the listener was
+// stopped is the file start() seeds from, so rows already in it are not
+// replayed (and nothing is flushed: start() promises no history).
+TEST_F(MissedInvalidationsTest, StartAfterStopDoesNotReplayAFileReplacedWhileStopped) {
+  SqliteInvalidationBackend listener(db_, options());
+  start(listener);
+  listener.stop();
+  {
+    SqliteInvalidationBackend elsewhere(dir_.file("new.db"), options());
+    elsewhere.publish({"in-the-new-file-before-start"});
+  }
+  std::filesystem::remove(db_ + "-wal");
+  std::filesystem::remove(db_ + "-shm");
+  std::filesystem::rename(dir_.file("new.db"), db_);
+  start(listener);
+  listener.poll_now();
+  EXPECT_TRUE(got_.empty());
+  EXPECT_TRUE(flushes_.empty());
+  EXPECT_EQ(listener.stats().cursor, 1);
+  SqliteInvalidationBackend publisher(db_, options());
+  publisher.publish({"after"});
+  listener.poll_now();
+  EXPECT_EQ(got_, std::vector<KeySet>{{"after"}});
+}
+
+TEST_F(MissedInvalidationsTest, StartAfterStopDoesNotReplayAFileDeletedAndRecreatedWhileStopped) {
+  SqliteInvalidationBackend listener(db_, options());
+  start(listener);
+  listener.publish({"old"});
+  listener.stop();
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db_ + suffix);
+  SqliteInvalidationBackend publisher(db_, options());
+  publisher.publish({"recreated-before-start"});
+  start(listener);
+  listener.poll_now();
+  EXPECT_TRUE(got_.empty());
+  EXPECT_TRUE(flushes_.empty());
+  publisher.publish({"after"});
+  listener.poll_now();
+  EXPECT_EQ(got_, std::vector<KeySet>{{"after"}});
+}
+
+// I9 during an open: the file a connection has open is the one at the path
+// both before and after the open. A file renamed onto the path while the
+// connection was being opened (an open can wait up to busy_timeout while
+// another process sets the file up) is not taken for the one it replaced.
+class RenameDuringOpenTest : public MissedInvalidationsTest {
+ protected:
+  // The next open of a connection to db_, by any backend, has new.db
+  // renamed onto db_ (with the old file's -wal and -shm removed, as a clean
+  // replacement does) once SQLite has the old file open.
+  void rename_new_file_during_the_next_open() {
+    {
+      SqliteInvalidationBackend elsewhere(dir_.file("new.db"), options());
+      elsewhere.publish({"in-the-new-file"});
+    }
+    detail::set_after_open_hook([this] {
+      if (renamed_.exchange(true)) return;
+      std::filesystem::remove(db_ + "-wal");
+      std::filesystem::remove(db_ + "-shm");
+      std::filesystem::rename(dir_.file("new.db"), db_);
+    });
+  }
+  void TearDown() override { detail::set_after_open_hook({}); }
+
+  std::atomic<bool> renamed_{false};  // the hook is copied for each call
+};
+
+TEST_F(RenameDuringOpenTest, AListenerWhoseFileIsReplacedDuringItsOpenReadsTheNewFile) {
+  {
+    SqliteInvalidationBackend old_file(db_, options());
+    old_file.publish({"old-1"});
+    old_file.publish({"old-2"});
+  }
+  SqliteInvalidationBackend listener(db_, options());
+  rename_new_file_during_the_next_open();
+  start(listener);  // opens the listener's connection
+  detail::set_after_open_hook({});
+  EXPECT_EQ(listener.stats().cursor, 1);  // seeded from the new file (I2)
+  SqliteInvalidationBackend publisher(db_, options());
+  publisher.publish({"after"});
+  listener.poll_now();
+  EXPECT_EQ(got_, std::vector<KeySet>{{"after"}});
+  EXPECT_TRUE(flushes_.empty());
+}
+
+TEST_F(RenameDuringOpenTest, APublishWhoseFileIsReplacedDuringItsOpenWritesToTheNewFile) {
+  SqliteInvalidationBackend publisher(db_, options());  // no file yet: nothing opened
+  rename_new_file_during_the_next_open();
+  publisher.publish({"mine"});  // opens the publisher's connection, creating a file
+  detail::set_after_open_hook({});
+  EXPECT_EQ(RawDb(db_).scalar("SELECT group_concat(keys_json, ' ') FROM pjx_invalidation"),
+            R"(["in-the-new-file"] ["mine"])");
 }
 
 TEST_F(MissedInvalidationsTest, AnUnchangedFileIsNeverReopened) {

@@ -7,6 +7,10 @@
 //       sqlite_sequence when pruning emptied the table; 0 for a new file),
 //       so rows committed before start() returns are never replayed and
 //       rows committed after are delivered. start() returns after seeding.
+//       Also after stop(): start() first reopens the listener's connection
+//       when the file at the path is no longer the one it has open (replaced
+//       or deleted while stopped), seeds from the file now at the path and
+//       flushes nothing (a restart, like a first start, begins at now).
 //       The seed and PRAGMA data_version are read in one read transaction
 //       (one snapshot): a commit between two separate reads would be in the
 //       version but not below the seed, and every poll would skip it until
@@ -51,7 +55,22 @@
 //       lost to this listener), and the new file is read from its first
 //       row, so rows committed to it before the switch was noticed are still
 //       delivered. publish() checks the same before it writes, so it never
-//       writes to a file that is no longer at the path. (A file replaced
+//       writes to a file that is no longer at the path. The file a connection
+//       has open is the one at the path both before and after its open (the
+//       open is repeated until they agree; once more when the open created
+//       the file): a file renamed onto the path while a connection was being
+//       opened, which can take up to busy_timeout, is not taken for the one
+//       SQLite opened. (SQLITE_FCNTL_HAS_MOVED is not used: it stats the
+//       path SQLite resolved, a symlink's target rather than the link, and
+//       compares only the inode.) A symlinked path is checked as given,
+//       following the link at every check, because that is the file every
+//       worker that opens the path from now on gets: a file renamed onto the
+//       link or onto its target, or the link pointed at another file, is a
+//       replaced file, and the reopen follows the link anew. The change
+//       watch and the doorbell (I12) use the path resolved once at
+//       construction: after the link is pointed elsewhere they stay with
+//       the first target, and delivery falls back to the timed poll until
+//       the backend is built again. (A file replaced
 //       while the old -wal/-shm stay beside it is read by SQLite through the
 //       old WAL, by every process; replace a database with its sidecars.)
 //  I10. No lost publish. publish_result() returns kCommitted after its
@@ -82,7 +101,10 @@
 //       each checkpoint that never happens. Other processes' connections
 //       (upstream workers) keep their own auto-checkpoint, which is
 //       compatible.
-//  I12. The doorbell (`<db>-notify`, ring_doorbell) is touched only after a
+//  I12. The doorbell (`<db>-notify` beside the database file with every
+//       symlink resolved, where SQLite puts -wal and -shm and where the
+//       change watch looks, so that listeners and publishers that name the
+//       file through different links meet; ring_doorbell) is touched only after a
 //       COMMIT returned and without write_mu, so a listener it wakes finds
 //       the commit; failing to ring is counted and warned about, never
 //       turned into a failed publish. It is a hint outside the wire format:
@@ -152,8 +174,9 @@
 // Locks: lifecycle_mu_ serialises start()/stop(); poll_mu_ serialises polls
 // and handler calls (the handler never runs concurrently with itself);
 // group_mu_ guards the group-commit queue and is never held while another
-// lock is taken; write_mu_ serialises commits and lag queries on the writer
-// connection;
+// lock is taken; write_mu_ serialises commits on the writer connection;
+// lag_mu_ guards stats()'s own connection for the lag query and is taken
+// alone, so stats() never waits behind a publish blocked on a lock;
 // bg_mu_ guards the outbox and the background thread's state; the poll
 // thread sleeps in ppoll() on an eventfd (stop) and the change watcher's
 // inotify fd. Order: lifecycle_mu_ before poll_mu_ before write_mu_ (taken
@@ -264,6 +287,9 @@ constexpr std::size_t kKeysShownInMessages = 200;
 constexpr std::size_t kMaxGroup = 128;
 constexpr std::chrono::milliseconds kCheckpointBackoff{100};
 constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
+// Opens of a connection before giving up on a file that keeps changing at
+// the path while it is opened (I9).
+constexpr int kOpenAttempts = 5;
 
 std::int64_t steady_ns(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
@@ -271,12 +297,13 @@ std::int64_t steady_ns(std::chrono::steady_clock::time_point t) {
 
 std::mutex g_seam_mu;
 std::function<void()> g_start_seed_hook;  // guarded by g_seam_mu
+std::function<void()> g_after_open_hook;  // guarded by g_seam_mu
 
-void run_start_seed_hook() {
+void run_hook(const std::function<void()>& seam) {
   std::function<void()> hook;
   {
     std::lock_guard lock(g_seam_mu);
-    hook = g_start_seed_hook;
+    hook = seam;
   }
   if (hook) hook();
 }
@@ -286,6 +313,11 @@ void run_start_seed_hook() {
 void detail::set_start_seed_hook(std::function<void()> hook) {
   std::lock_guard lock(g_seam_mu);
   g_start_seed_hook = std::move(hook);
+}
+
+void detail::set_after_open_hook(std::function<void()> hook) {
+  std::lock_guard lock(g_seam_mu);
+  g_after_open_hook = std::move(hook);
 }
 
 void validate(const SqliteOptions& options) {
@@ -346,7 +378,8 @@ struct SqliteInvalidationBackend::Impl {
   const detail::ForkGuard fork_guard;  // built before fork(): unusable in the child
   std::string fork_what() const { return "SqliteInvalidationBackend for \"" + db_path + "\""; }
   detail::DbLocation location;
-  std::filesystem::path doorbell_file;  // "<db>-notify"
+  // "<db>-notify", beside the file with its symlinks resolved (location.resolved).
+  std::filesystem::path doorbell_file;
   detail::WarningLimiter warnings;
 
   // Counters (relaxed: each is independent).
@@ -390,6 +423,14 @@ struct SqliteInvalidationBackend::Impl {
   mutable std::mutex write_mu;
   std::unique_ptr<detail::EventLog> writer;  // guarded by write_mu
   std::optional<std::pair<dev_t, ino_t>> writer_file;  // guarded by write_mu
+
+  // stats()'s own connection for the lag query, so that stats() never
+  // waits for write_mu (a publish holds it while it waits up to
+  // busy_timeout for another process's write lock) nor for poll_mu (held
+  // while handlers run). Taken with no other lock held.
+  mutable std::mutex lag_mu;
+  std::unique_ptr<detail::EventLog> lag_log;            // guarded by lag_mu
+  std::optional<std::pair<dev_t, ino_t>> lag_log_file;  // guarded by lag_mu
 
   std::mutex poll_mu;
   std::unique_ptr<detail::EventLog> reader;  // guarded by poll_mu
@@ -444,10 +485,6 @@ struct SqliteInvalidationBackend::Impl {
     return std::pair{st.st_dev, st.st_ino};
   }
 
-  // Opens the publisher's connection when it is not open, or when the file
-  // at the path is no longer the one it has open (replaced or deleted), so
-  // that a publish never goes to a file nobody else can see. One stat(2)
-  // per publish. REQUIRES: write_mu held.
   // True when a failure is worth retrying: is_transient(), except SQLITE_FULL
   // caused by AUTOINCREMENT having issued the largest id (permanent; SQLite
   // reports it as SQLITE_FULL too). REQUIRES: write_mu held.
@@ -465,12 +502,15 @@ struct SqliteInvalidationBackend::Impl {
     }
   }
 
+  // Opens the publisher's connection when it is not open, or when the file
+  // at the path is no longer the one it has open (replaced or deleted), so
+  // that a publish never goes to a file nobody else can see. One stat(2)
+  // per publish. REQUIRES: write_mu held.
   void ensure_writer() {
     const auto now_at_path = file_at_path();
     if (writer && now_at_path && now_at_path == writer_file) return;
     writer.reset();
-    writer = open_log(&give_up_at_ns);
-    writer_file = file_at_path();
+    writer = open_current(&writer_file, &give_up_at_ns);
     if (options.checkpoint_pages > 0) {
       // Replaces SQLite's auto-checkpoint on this connection (I11).
       sqlite3_wal_hook(writer->connection().raw(), &Impl::on_wal_commit, this);
@@ -500,10 +540,7 @@ struct SqliteInvalidationBackend::Impl {
 
   // Opens the listener's connection and remembers which file it opened.
   // REQUIRES: poll_mu held.
-  void open_reader() {
-    reader = open_log();
-    reader_file = file_at_path();
-  }
+  void open_reader() { reader = open_current(&reader_file); }
 
   // When the file at the path is not the one the reader has open (it was
   // replaced or deleted): reopens both connections on the file now at the
@@ -514,9 +551,41 @@ struct SqliteInvalidationBackend::Impl {
   void reopen_if_replaced();
   bool replaced_pending = false;  // a replaced file awaits its flush; guarded by poll_mu
 
+  // Opens a connection to the file at the path and sets `*identity` to that
+  // file (I9). The file at the path is read before and after the open, and
+  // the open is repeated until both name the same file: then the file SQLite
+  // opened in between is that one (no other file was at the path meanwhile).
+  // When the open created the file (nothing there before) it is repeated
+  // once more. Throws as open_log(), and BackendError (SQLITE_BUSY, so
+  // retried) when the file at the path changed during kOpenAttempts opens.
+  std::unique_ptr<detail::EventLog> open_current(
+      std::optional<std::pair<dev_t, ino_t>>* identity,
+      const std::atomic<std::int64_t>* give_up = nullptr) {
+    for (int attempt = 1;; ++attempt) {
+      const auto before = file_at_path();
+      auto log = open_log(give_up);
+      const auto after = file_at_path();
+      if (before && before == after) {
+        *identity = after;
+        return log;
+      }
+      if (attempt == kOpenAttempts) {
+        throw BackendError(
+            "the database file \"" + db_path +
+                "\" was replaced or deleted while it was being opened, " +
+                std::to_string(kOpenAttempts) +
+                " times in a row; stop whatever keeps replacing it (replace the database only "
+                "while no worker opens it, in one rename with its -wal and -shm)",
+            SQLITE_BUSY);
+      }
+    }
+  }
+
   std::unique_ptr<detail::EventLog> open_log(const std::atomic<std::int64_t>* give_up = nullptr) {
-    return std::make_unique<detail::EventLog>(location, db_path, options.busy_timeout, &busy_waits,
-                                              options.vfs, give_up);
+    auto log = std::make_unique<detail::EventLog>(location, db_path, options.busy_timeout,
+                                                  &busy_waits, options.vfs, give_up);
+    run_hook(g_after_open_hook);
+    return log;
   }
 
   void record_error(const std::string& message) {
@@ -566,7 +635,7 @@ SqliteInvalidationBackend::SqliteInvalidationBackend(std::string db_path, Sqlite
   validate(impl_->options);
   impl_->location = detail::check_db_path(impl_->db_path, impl_->options.filesystem_type,
                                           impl_->options.allow_network_filesystem);
-  impl_->doorbell_file = detail::doorbell_path(impl_->location.file);
+  impl_->doorbell_file = detail::doorbell_path(impl_->location.resolved);
   if (impl_->location.exists) {
     // Check now that the existing file is a compatible database; keep the
     // connection as the publisher's.
@@ -663,7 +732,7 @@ void SqliteInvalidationBackend::Impl::commit_locked(const std::vector<std::strin
 void SqliteInvalidationBackend::Impl::ring_doorbell() noexcept {
   if (!options.ring_doorbell) return;
   try {
-    detail::ring_doorbell(doorbell_file, location.file);
+    detail::ring_doorbell(doorbell_file, location.resolved);
     doorbells.fetch_add(1, std::memory_order_relaxed);
   } catch (const std::exception& e) {
     doorbell_failures.fetch_add(1, std::memory_order_relaxed);
@@ -997,7 +1066,7 @@ void SqliteInvalidationBackend::Impl::run_checkpoint() {
       checkpointer.reset();
       // Opening waits as long as any connection may (a busy file being set
       // up); the checkpoint itself waits at most kCheckpointBusyWindow.
-      checkpointer = open_log(&give_up_at_ns);
+      checkpointer = open_current(&checkpointer_file, &give_up_at_ns);
       auto started = std::make_shared<std::chrono::steady_clock::time_point>();
       checkpointer->connection().set_busy_handler([started](int retries) {
         const auto now = std::chrono::steady_clock::now();
@@ -1006,7 +1075,6 @@ void SqliteInvalidationBackend::Impl::run_checkpoint() {
         std::this_thread::sleep_for(std::chrono::microseconds(retries < 10 ? 100 : 1000));
         return true;
       });
-      checkpointer_file = now_at_path;
     }
     int log_pages = 0;
     int checkpointed = 0;
@@ -1087,7 +1155,16 @@ void SqliteInvalidationBackend::start(InvalidationHandler handler, FlushHandler 
   {
     std::lock_guard poll(d.poll_mu);
     try {
-      if (!d.reader) d.open_reader();
+      // Seed from the file at the path now (I2): a reader an earlier start()
+      // left open may hold a file replaced or deleted while stopped, and the
+      // first poll's reopen (I9) would then read the new one from its first
+      // row, replaying history. Nothing is flushed for it: a restarted
+      // listener, like a new one, starts from now.
+      if (!d.reader || d.file_at_path() != d.reader_file) {
+        d.reader.reset();
+        d.open_reader();
+      }
+      d.replaced_pending = false;
       d.watcher = d.make_watcher();
       // One read transaction for the seed and the data version (I2): a
       // commit between two separate reads would be counted in the version
@@ -1101,7 +1178,7 @@ void SqliteInvalidationBackend::start(InvalidationHandler handler, FlushHandler 
         log.max_id.step();
         seed = log.max_id.column_int64(0);
         log.max_id.reset();
-        run_start_seed_hook();
+        run_hook(g_start_seed_hook);
         log.data_version.step();
         version = log.data_version.column_int64(0);
         log.data_version.reset();
@@ -1173,7 +1250,7 @@ void SqliteInvalidationBackend::stop() {
 std::unique_ptr<detail::ChangeWatcher> SqliteInvalidationBackend::Impl::make_watcher() {
   if (!options.wake_on_change) return nullptr;
   try {
-    auto created = std::make_unique<detail::ChangeWatcher>(location.file);
+    auto created = std::make_unique<detail::ChangeWatcher>(location.resolved);
     wake_active.store(true);
     wake_mode.store(WakeMode::kWrites);  // the poll loop starts listening for writes
     return created;
@@ -1648,10 +1725,14 @@ SqliteStats SqliteInvalidationBackend::stats() const {
   if (forked) {
     s.listening = false;
   } else if (s.listening) {
-    std::lock_guard lock(d.write_mu);
+    std::lock_guard lock(d.lag_mu);
     try {
-      d.ensure_writer();
-      auto& lag = d.writer->count_lag;
+      const auto now_at_path = d.file_at_path();
+      if (!d.lag_log || !now_at_path || now_at_path != d.lag_log_file) {
+        d.lag_log.reset();
+        d.lag_log = d.open_current(&d.lag_log_file);
+      }
+      auto& lag = d.lag_log->count_lag;
       lag.bind(1, s.cursor).bind(2, std::string_view(d.options.channel)).bind(3, std::string_view(d.instance_id));
       lag.step();
       s.lag = lag.column_int64(0);

@@ -12,4 +12,11 @@ namespace pjx::detail {
 // be lost. Empty by default; thread-safe to set.
 void set_start_seed_hook(std::function<void()> hook);
 
+// Called on the opening thread each time the backend has opened a
+// connection to the database file (SQLite holds the file open and has set
+// the schema up), before it records which file that is (I9): where a file
+// renamed onto the path used to be taken for the one it replaced. Empty by
+// default; thread-safe to set.
+void set_after_open_hook(std::function<void()> hook);
+
 }  // namespace pjx::detail

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cmath>
@@ -612,6 +613,43 @@ TEST_F(SqliteBackendTest, LagCountsUnreadRowsOfItsChannelFromOthers) {
   EXPECT_EQ(listener.stats().lag, 0);
 }
 
+// stats() runs its lag query on a connection of its own: a publish waiting
+// up to busy_timeout for another process's write lock (holding write_mu all
+// that time) does not hold it up.
+TEST_F(SqliteBackendTest, StatsDoesNotWaitForAPublishBlockedOnAnotherProcesssWriteLock) {
+  SqliteOptions o = manual_options();
+  o.busy_timeout = 10s;
+  o.outbox_capacity = 0;  // the blocked publish waits the whole busy_timeout, then throws
+  SqliteInvalidationBackend backend(db_, o), other(db_, manual_options());
+  backend.start([](const KeySet&) {});
+  backend.publish({"first"});
+  other.publish({"unread"});
+  RawDb holder(db_);
+  holder.exec("BEGIN IMMEDIATE");
+  std::thread blocked([&] {
+    try {
+      backend.publish({"blocked"});
+    } catch (const BackendError&) {  // only if the lock was held for the whole busy_timeout
+    }
+  });
+  auto slowest = std::chrono::steady_clock::duration::zero();
+  SqliteStats last;
+  const auto timed_stats = [&] {
+    const auto started = std::chrono::steady_clock::now();
+    last = backend.stats();
+    slowest = std::max(slowest, std::chrono::steady_clock::now() - started);
+    return last;
+  };
+  // Every call is timed, also the one that finds the publish waiting.
+  const bool waiting = eventually([&] { return timed_stats().busy_waits > 0; });
+  timed_stats();
+  holder.exec("ROLLBACK");
+  blocked.join();
+  ASSERT_TRUE(waiting);
+  EXPECT_LT(slowest, 2s) << "stats() waited for the blocked publish";
+  EXPECT_EQ(last.lag, 1) << last.last_error;
+}
+
 TEST_F(SqliteBackendTest, PollThreadDeliversConcurrentPublishesInOrderExactlyOnce) {
   SqliteOptions fast;
   fast.poll_interval = 5ms;
@@ -675,6 +713,72 @@ TEST_F(SqliteBackendTest, ADoorbellAfterEachCommitWakesTheListener) {
   EXPECT_EQ(publisher.stats().doorbell_failures, 0u);
   EXPECT_TRUE(eventually([&] { return listener.stats().doorbell_wakes >= 1; }));  // bells unread in time coalesce
   EXPECT_EQ(listener.stats().timed_polls, 0u);
+}
+
+// A symlinked database path: SQLite puts -wal and -shm beside the link's
+// target, so the change watch and the doorbell look there too (resolved once
+// at construction). The timed poll (5 s) cannot explain a delivery within 2 s.
+class SymlinkedPathTest : public SqliteBackendTest {
+ protected:
+  void SetUp() override {
+    std::filesystem::create_directory(dir_.path() / "data");
+    std::filesystem::create_symlink("data/pjx.db", link_);
+  }
+  static SqliteOptions options(bool wake, bool ring_doorbell) {
+    SqliteOptions o = wake_options(wake, ring_doorbell);
+    o.poll_interval = 5s;
+    return o;
+  }
+
+  std::string target_ = dir_.file("data/pjx.db");
+  std::string link_ = dir_.file("link.db");
+};
+
+TEST_F(SymlinkedPathTest, AListenerOpenedThroughASymlinkIsWokenByCommitsThroughTheTarget) {
+  SqliteInvalidationBackend silent(target_, options(false, false)),
+      ringing(target_, options(false, true));
+  silent.publish({"creates-the-file"});
+  SqliteInvalidationBackend listener(link_, options(true, true));
+  Inbox inbox;
+  listener.start(inbox.handler());
+  silent.publish({"by-its-wal-write"});
+  ASSERT_TRUE(inbox.wait_for(1, 2s)) << "no -wal wake through the symlink";
+  ringing.publish({"by-the-doorbell"});
+  ASSERT_TRUE(inbox.wait_for(2, 2s)) << "no doorbell wake through the symlink";
+  EXPECT_EQ(listener.stats().timed_polls, 0u);
+}
+
+TEST_F(SymlinkedPathTest, APublisherThroughASymlinkRingsTheDoorbellBesideTheTarget) {
+  SqliteInvalidationBackend listener(target_, options(true, true)),
+      publisher(link_, options(false, true));
+  Inbox inbox;
+  listener.start(inbox.handler());
+  publisher.publish({"rung"});
+  ASSERT_TRUE(inbox.wait_for(1, 2s));
+  EXPECT_TRUE(std::filesystem::exists(target_ + "-notify"));
+  EXPECT_TRUE(std::filesystem::exists(target_ + "-wal"));
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::symlink_status(link_ + "-notify")));
+}
+
+// The replaced-file check (I9) follows the path as given, as every worker
+// that opens it later does: a link pointed at another file is a replaced
+// file, and a publish goes where the link points now.
+TEST_F(SymlinkedPathTest, PointingTheSymlinkAtAnotherFileIsAReplacedFile) {
+  SqliteInvalidationBackend listener(link_, manual_options());
+  std::vector<FlushReason> flushes;
+  Inbox inbox;
+  listener.start(inbox.handler(), [&](FlushReason reason) { flushes.push_back(reason); });
+  {
+    SqliteInvalidationBackend elsewhere(dir_.file("data/other.db"), manual_options());
+    elsewhere.publish({"in-the-other-file"});
+  }
+  std::filesystem::create_symlink("data/other.db", dir_.file("new-link"));
+  std::filesystem::rename(dir_.file("new-link"), link_);
+  listener.poll_now();
+  EXPECT_EQ(flushes, std::vector<FlushReason>{FlushReason::kReplacedFile});
+  EXPECT_EQ(inbox.got(), std::vector<KeySet>{{"in-the-other-file"}});
+  listener.publish({"mine"});
+  EXPECT_EQ(RawDb(dir_.file("data/other.db")).scalar("SELECT COUNT(*) FROM pjx_invalidation"), "2");
 }
 
 TEST_F(SqliteBackendTest, AfterDoorbellsASilentPublisherIsFoundByTheTimedPollThenByItsWalWrites) {

@@ -52,9 +52,9 @@ class InvalidationBackend {
 
   // Starts listening. Returns only once the listener's position is fixed, so
   // that an event published by anyone after start() returns is delivered,
-  // and nothing published before is replayed. A second call while started is
-  // a no-op. `on_flush` may be empty. Throws BackendError when the backend
-  // cannot be reached.
+  // and nothing published before is replayed (also when started again after
+  // stop()). A second call while started is a no-op. `on_flush` may be
+  // empty. Throws BackendError when the backend cannot be reached.
   virtual void start(InvalidationHandler handler, FlushHandler on_flush = {}) = 0;
 
   // Stops listening; returns once the listener thread has exited and any

@@ -19,7 +19,14 @@
 //
 // Files: the database and its `-wal`/`-shm` sidecars are created on first use
 // (the first non-empty publish() or start()), not by the constructor, so a
-// backend that never publishes nor listens leaves no file behind.
+// backend that never publishes nor listens leaves no file behind. A db_path
+// through symlinks (a linked directory or file) works: SQLite puts the
+// sidecars beside the link's target, and the change watch and the doorbell
+// file follow them there (resolved once, at construction). The check for a
+// replaced file follows the link every time: a link pointed at another file
+// is a replaced file (reopened, flushed), but the watch and the doorbell
+// stay with the first target, so delivery is by the timed poll until the
+// backend is built again.
 //
 // Fork: a backend belongs to the process that built it. Built before
 // fork() (gunicorn --preload), every child would share its instance_id and
@@ -148,7 +155,9 @@ enum class WakeMode {
 const char* to_string(WakeMode mode) noexcept;
 
 // Counters since construction. Reading them is cheap except `lag`, which
-// runs one query (0 when the database was never opened).
+// runs one query (0 when not listening) on a connection of its own: stats()
+// never waits for a publish, even one waiting up to busy_timeout for another
+// process's write lock, nor for a running handler.
 struct SqliteStats {
   std::uint64_t published = 0;         // publishes committed by publish() itself
   // Write transactions those publishes took: fewer than `published` when
@@ -218,7 +227,8 @@ class SqliteInvalidationBackend final : public InvalidationBackend {
   // `file:` URI of a memory or temporary database, a missing parent
   // directory, a directory, a file that is not a SQLite database, an
   // incompatible `pjx_invalidation` table, a directory where the -wal/-shm
-  // files cannot be created, and bad options (see SqliteOptions).
+  // files cannot be created or on a network filesystem (for a symlinked
+  // file, also its target's directory), and bad options (see SqliteOptions).
   explicit SqliteInvalidationBackend(std::string db_path, SqliteOptions options = {});
   // Stops the listener and drains the outbox as stop() does.
   ~SqliteInvalidationBackend() override;
