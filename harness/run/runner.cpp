@@ -555,6 +555,15 @@ void Runner::setup() {
   for (const FileSpec& f : scenario_.files) {
     const fs::path path = replace_all(f.path, "{dir}", run_dir_.string());
     fs::create_directories(path.parent_path(), ec);
+    if (!f.link.empty()) {
+      const fs::path target = replace_all(f.link, "{dir}", run_dir_.string());
+      fs::create_symlink(target, path, ec);
+      if (ec) {
+        throw Abort{"error", "cannot make the symbolic link " + path.string() + " -> " +
+                                 target.string() + ": " + ec.message()};
+      }
+      continue;
+    }
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out << f.text;
     if (!out) throw Abort{"error", "cannot write the scenario's file " + path.string()};

@@ -645,7 +645,12 @@ Scenario parse_scenario(std::string_view toml_text, const std::string& source,
     TableReader r(*t, "[[file]]", source);
     FileSpec f;
     f.path = r.required_str("path");
-    f.text = r.required_str("text");
+    f.link = r.str("link").value_or("");
+    if (f.link.empty()) {
+      f.text = r.required_str("text");
+    } else if (r.str("text")) {
+      r.fail(r.line(), "[[file]] takes 'text' or 'link', not both");
+    }
     r.finish();
     s.files.push_back(std::move(f));
   }

@@ -125,10 +125,13 @@ struct FaultSpec {
   bool is_window() const { return duration.has_value(); }
 };
 
-// A file the runner writes before starting workers ("{dir}" allowed in path).
+// A file the runner writes before starting workers ("{dir}" allowed in path
+// and link): `text` as its content, or, with `link`, a symbolic link to that
+// path.
 struct FileSpec {
   std::string path;
   std::string text;
+  std::string link;
 };
 
 // `[backend.<name>]`: how the scenario differs under one backend, where a
