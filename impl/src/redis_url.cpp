@@ -273,10 +273,56 @@ std::optional<int> parse_query(std::string_view url, std::string_view query, Red
 
 }  // namespace
 
+// The password ranges of a URL that RedisUrl::parse accepts, split exactly as
+// the parser splits it (R2, R5): the user-info's password, from after its
+// first ':' to the last '@' before the first '/', and the value of each
+// query parameter whose key is "password". Masking them keeps the URL valid.
+std::vector<Range> parsed_secret_ranges(std::string_view url) {
+  std::vector<Range> ranges;
+  const std::size_t authority = url.find("://") + 3;
+  const std::size_t q = url.find('?', authority);
+  const std::size_t rest_end = q == std::string_view::npos ? url.size() : q;
+  const std::size_t slash = url.find('/', authority);
+  const std::size_t authority_end = std::min(rest_end, slash);
+  const std::size_t at = url.substr(0, authority_end).rfind('@');
+  if (at != std::string_view::npos && at >= authority) {
+    const std::size_t colon = url.find(':', authority);
+    if (colon < at && at > colon + 1) ranges.emplace_back(colon + 1, at);
+  }
+  for (std::size_t pos = q; pos != std::string_view::npos && pos < url.size();) {
+    const std::size_t key_begin = pos + 1;
+    const std::size_t next = url.find('&', key_begin);
+    const std::size_t end = next == std::string_view::npos ? url.size() : next;
+    const std::size_t eq = url.find('=', key_begin);
+    if (eq != std::string_view::npos && eq < end &&
+        decoded_lower_key(url.substr(key_begin, eq - key_begin)) == "password" && end > eq + 1) {
+      ranges.emplace_back(eq + 1, end);
+    }
+    pos = next;
+  }
+  return ranges;
+}
+
 std::string mask_redis_url(std::string_view input) {
+  // A URL the parser accepts is masked exactly where the parser reads its
+  // password, so the result still parses to the same endpoint; any other is
+  // masked generously (secret_ranges). parse() reports errors through this
+  // function: the guard keeps that from recursing.
+  static thread_local bool checking = false;
+  bool valid = false;
+  if (!checking) {
+    checking = true;
+    try {
+      (void)RedisUrl::parse(input);
+      valid = true;
+    } catch (const std::exception&) {
+      valid = false;
+    }
+    checking = false;
+  }
   std::string out;
   std::size_t pos = 0;
-  for (const auto& [begin, end] : secret_ranges(input)) {
+  for (const auto& [begin, end] : valid ? parsed_secret_ranges(input) : secret_ranges(input)) {
     out.append(input.substr(pos, begin - pos));
     out += kMask;
     pos = end;

@@ -255,3 +255,24 @@ TEST(RedisUrl, NoPieceOfAPasswordAppearsInMasksOrParseErrors) {
 
 }  // namespace
 }  // namespace pjx
+
+namespace pjx {
+namespace {
+
+// Found by fuzz_redis_url: a valid unix:// URL whose socket path holds '@'.
+// The generous masking (up to the last '@' of the whole URL) swallowed the
+// start of the path, so the masked text no longer parsed.
+TEST(RedisUrl, AMaskedValidUrlStillParsesToTheSameEndpoint) {
+  const std::string url = "unix://:pw@/tpmredis://:sct@eer127/";
+  const RedisUrl parsed = RedisUrl::parse(url);
+  const std::string masked = mask_redis_url(url);
+  EXPECT_EQ(masked, "unix://:***@/tpmredis://:sct@eer127/");
+  const RedisUrl again = RedisUrl::parse(masked);
+  EXPECT_EQ(again.socket_path, parsed.socket_path);
+  EXPECT_EQ(again.password, "***");
+  // An invalid URL is still masked generously.
+  EXPECT_EQ(mask_redis_url("redis://:ab/cd@host"), "redis://:***@host");
+}
+
+}  // namespace
+}  // namespace pjx
