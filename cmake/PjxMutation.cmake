@@ -6,10 +6,10 @@
 #   that a change of the source that a catalogue entry no longer matches
 #   fails CI instead of silently shrinking the mutation run. Takes a second.
 # * mutation (label mutation): the whole run, a rebuild of pjx-worker and the
-#   quick conformance suite per mutant (about an hour on 2 cores). Only with
+#   quick conformance suite per mutant (about 40 minutes on 2 cores). Only with
 #   -DPJX_MUTATION=ON, so that the default `ctest` (scripts/test.sh, .ci/run)
 #   never runs it: cmake --preset ci -DPJX_MUTATION=ON && ctest --preset ci -L mutation
-option(PJX_MUTATION "Register the mutation-testing run (ctest -L mutation; about an hour)" OFF)
+option(PJX_MUTATION "Register the mutation-testing run (ctest -L mutation; about 40 minutes)" OFF)
 
 add_test(NAME mutation_catalogue
          COMMAND bash ${PROJECT_SOURCE_DIR}/scripts/mutate.sh --check)
