@@ -20,15 +20,8 @@ using namespace std::chrono_literals;
 using pjx::testing::Child;
 using pjx::testing::LinePipe;
 using pjx::testing::TempDir;
+using pjx::testing::quiet_options;
 
-SqliteOptions quiet_options() {
-  SqliteOptions o;
-  o.wake_on_change = false;
-  o.poll_interval = 3600s;
-  o.retention = 7200s;
-  o.on_warning = [](const std::string&) {};
-  return o;
-}
 
 // Runs `call` in the child; on anything but a BackendError that names fork()
 // and the post_fork fix, reports it on `pipe` and returns 1.

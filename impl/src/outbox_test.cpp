@@ -27,6 +27,7 @@ using namespace std::chrono_literals;
 using pjx::testing::eventually;
 using pjx::testing::RawDb;
 using pjx::testing::TempDir;
+using pjx::testing::quiet_options;
 
 // Collects handler calls in order.
 class Inbox {
@@ -71,14 +72,6 @@ class Warnings {
 };
 
 
-SqliteOptions quiet_options() {
-  SqliteOptions o;
-  o.wake_on_change = false;
-  o.poll_interval = 3600s;
-  o.retention = 7200s;
-  o.on_warning = [](const std::string&) {};
-  return o;
-}
 
 // A publisher whose publishes give up on a held lock after 50 ms.
 SqliteOptions publisher_options() {

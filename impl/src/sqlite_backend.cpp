@@ -299,6 +299,19 @@ std::mutex g_seam_mu;
 std::function<void()> g_start_seed_hook;  // guarded by g_seam_mu
 std::function<void()> g_after_open_hook;  // guarded by g_seam_mu
 
+// Ends the read transaction of `log` after an error, if one is still open:
+// SQLite may already have rolled it back (an I/O error does), and ending it
+// again would fail and hide the error being reported.
+void end_read_after_error(detail::EventLog& log) {
+  if (log.connection().in_transaction()) {
+    try {
+      log.end_read.step();
+    } catch (const BackendError&) {  // the original error is the one to report
+    }
+  }
+  log.end_read.reset();
+}
+
 void run_hook(const std::function<void()>& seam) {
   std::function<void()> hook;
   {
@@ -1187,13 +1200,7 @@ void SqliteInvalidationBackend::start(InvalidationHandler handler, FlushHandler 
       } catch (...) {
         log.max_id.reset();
         log.data_version.reset();
-        if (log.connection().in_transaction()) {
-          try {
-            log.end_read.step();
-          } catch (const BackendError&) {  // the original error is the one to report
-          }
-        }
-        log.end_read.reset();
+        end_read_after_error(log);
         throw;
       }
       d.cursor.store(seed);           // I2
@@ -1560,15 +1567,7 @@ SqliteInvalidationBackend::Impl::PollOutcome SqliteInvalidationBackend::Impl::po
       log.data_version.reset();
       log.id_bounds.reset();
       log.select_new.reset();
-      // SQLite may already have rolled the read transaction back (an I/O
-      // error does); ending it again would fail and hide the real error.
-      if (log.connection().in_transaction()) {
-        try {
-          log.end_read.step();
-        } catch (const BackendError&) {  // the original error is the one to report
-        }
-      }
-      log.end_read.reset();
+      end_read_after_error(log);
       throw;
     }
     last_data_version = version;

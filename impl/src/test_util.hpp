@@ -11,6 +11,8 @@
 #include <thread>
 #include <vector>
 
+#include "pjx/sqlite_backend.hpp"
+
 namespace pjx::testing {
 
 // True once `condition` holds, checked every millisecond for up to `limit`.
@@ -112,5 +114,18 @@ class RawDb {
  private:
   sqlite3* db_ = nullptr;
 };
+
+// Options for a backend that stays out of a test's way: no change wake, a
+// poll interval and retention far longer than any test (polls happen only
+// through poll_now()), warnings dropped.
+inline SqliteOptions quiet_options() {
+  using namespace std::chrono_literals;
+  SqliteOptions o;
+  o.wake_on_change = false;
+  o.poll_interval = 3600s;
+  o.retention = 7200s;
+  o.on_warning = [](const std::string&) {};
+  return o;
+}
 
 }  // namespace pjx::testing
