@@ -15,6 +15,7 @@ packages=(
   libhiredis-dev
   # tools the tests and the harness drive
   sqlite3 python3 faketime libfaketime redis-server procps util-linux
+  bindfs  # a FUSE filesystem for the network-filesystem scenario
   python3-redis  # redis-py, for the Redis interop tests (upstream's client)
   chromium
 )

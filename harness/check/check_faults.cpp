@@ -1,4 +1,5 @@
-// The storage-fault checks: disk_full and io_fault (rules in checkers.hpp).
+// The storage-fault checks: disk_full and io_fault, and the outbox check
+// over every window in which commits cannot happen (rules in checkers.hpp).
 // Both judge a window in which the database's storage fails (a full
 // filesystem; faults injected below SQLite in one worker) the way
 // lock_contention judges a held lock: every publish sent during the window
@@ -122,6 +123,86 @@ CheckResult check_disk_full(const HistoryModel& m, const Json& /*params*/) {
 
 CheckResult check_io_fault(const HistoryModel& m, const Json& /*params*/) {
   return check_storage_window(m, WindowRule{"io_fault", "vfs_fault", "I/O faults were injected"}, {});
+}
+
+namespace {
+
+bool has_cap(const Incarnation& inc, const char* cap) {
+  return std::find(inc.caps.begin(), inc.caps.end(), cap) != inc.caps.end();
+}
+
+}  // namespace
+
+CheckResult check_outbox(const HistoryModel& m, const Json& params) {
+  // A publish that began up to `lead` before a window may still be waiting
+  // for the lock when it starts; one answered within `lead` after the end
+  // may have failed inside it.
+  const double lead_ms = param_number(params, "lead_ms", m.busy_timeout_ms + 500);
+  const auto lead = static_cast<std::int64_t>(lead_ms * 1e6);
+  std::vector<const FaultWindow*> windows;
+  for (const char* action : {"lock", "disk_full", "vfs_fault"}) {
+    for (const FaultWindow* w : m.faults_named(action)) {
+      if (!w->instant) windows.push_back(w);
+    }
+  }
+  bool any_outbox = false;
+  for (const Incarnation& inc : m.incarnations) any_outbox = any_outbox || has_cap(inc, "outbox");
+
+  CheckResult r;
+  r.name = "outbox";
+  r.bound = "0 publishes answered error by a worker advertising `outbox` while commits could not "
+            "happen (lock, full disk, I/O faults; from " + fmt_num(lead_ms) +
+            " ms before each window to its end)";
+  if (!any_outbox) {
+    r.verdict = "skip";
+    r.measured = "no worker advertises outbox";
+    r.summary = "no worker advertises the `outbox` capability: keeping publishes through a held "
+                "lock, a full disk or an I/O fault was not judged";
+    return r;
+  }
+  std::size_t during = 0, queued = 0, errors = 0;
+  std::vector<std::string> evidence;
+  for (const Publish& p : m.publishes) {
+    if (!has_cap(m.incarnations[p.publisher], "outbox")) continue;
+    const bool inside = std::any_of(windows.begin(), windows.end(), [&](const FaultWindow* w) {
+      return w->overlaps(p.t_op, p.t_op + lead);
+    });
+    if (!inside) continue;
+    ++during;
+    if (p.queued) ++queued;
+    if (p.error) {
+      ++errors;
+      if (evidence.size() < kEvidenceCap) {
+        evidence.push_back("publish " + std::to_string(p.id) + " (" + p.op + ") sent to " +
+                           m.incarnations[p.publisher].label() + " at " + m.at(p.t_op) +
+                           " answered error although it advertises `outbox`: " + *p.error);
+      }
+    }
+  }
+  r.measured = std::to_string(during) + " publishes by outbox workers around " +
+               std::to_string(windows.size()) + " windows: " + std::to_string(queued) + " queued, " +
+               std::to_string(errors) + " error";
+  r.metrics = {{"windows", windows.size()},
+               {"outbox_publishes", during},
+               {"queued", queued},
+               {"outbox_errors", errors}};
+  r.evidence = std::move(evidence);
+  bool shown = true;
+  if (windows.empty()) {
+    shown = false;
+    r.summary = "no lock, disk_full or vfs_fault window: the outbox was not exercised";
+  } else if (queued == 0 && errors == 0) {
+    shown = false;
+    r.summary = "no publish of an outbox worker was queued or failed during a window: the outbox "
+                "was not exercised";
+  } else {
+    r.summary = errors != 0 ? std::to_string(errors) +
+                                  " publishes answered error where the outbox should have kept them"
+                            : "every publish the windows held back was queued (" +
+                                  std::to_string(queued) + "), none answered error";
+  }
+  set_verdict(r, m, shown, errors != 0);
+  return r;
 }
 
 }  // namespace pjx::harness::detail

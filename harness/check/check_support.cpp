@@ -150,11 +150,7 @@ FanoutAnalysis analyse_fanout(const HistoryModel& m, SelfRule self) {
   // a lost Redis connection) is under way when it begins, or begins within
   // the busy timeout + 1 s after one; any other `error` is a failure of the
   // implementation that the application would see.
-  double busy_ms = 5000;
-  if (const auto params = m.meta.find("params"); params != m.meta.end() && params->is_object()) {
-    busy_ms = params->value("busy_timeout_ms", busy_ms);
-  }
-  const auto grace = static_cast<std::int64_t>((busy_ms + 1000) * 1e6);
+  const auto grace = static_cast<std::int64_t>((m.busy_timeout_ms + 1000) * 1e6);
   for (const Publish& p : m.publishes) {
     if (!p.error) continue;
     const bool excused = std::any_of(m.faults.begin(), m.faults.end(), [&](const FaultWindow& w) {

@@ -120,5 +120,6 @@ CheckResult check_stale_reads(const HistoryModel& m, const Json& params);
 CheckResult check_exits(const HistoryModel& m, const Json& params);
 CheckResult check_flush_causes(const HistoryModel& m, const Json& params);
 CheckResult check_order(const HistoryModel& m, const Json& params);
+CheckResult check_outbox(const HistoryModel& m, const Json& params);
 
 }  // namespace pjx::harness::detail

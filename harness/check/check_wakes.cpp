@@ -82,17 +82,25 @@ bool is_wake_warning(const std::string& message) {
 
 CheckResult check_wake_latency(const HistoryModel& m, const Json& params) {
   const std::set<std::string> wakeless = wakeless_workers(m, params);
-  const double p99_max = param_number(params, "p99_max_ms", m.poll_interval_ms / 2);
+  // The bound is on p95, not p99: on a loaded 2-core host a handful of
+  // deliveries wait for the scheduler however the listener is woken, while a
+  // listener that misses a whole kind of wake (a silent publisher, say) waits
+  // for its timed poll on a share of deliveries far above 5 %.
+  const double p95_max = param_number(params, "p95_max_ms", m.poll_interval_ms / 2);
+  const bool has_p99_max = params.is_object() && params.contains("p99_max_ms");
+  const double p99_max = param_number(params, "p99_max_ms", 0);
   const auto samples =
       latencies(m, [&](const Incarnation& inc) { return wakeless.count(inc.worker) == 0; });
 
   CheckResult r;
   r.name = "wake_latency";
-  r.bound =
-      "p99 <= " + fmt_num(p99_max) + " ms (poll_interval " + fmt_num(m.poll_interval_ms) + " ms)";
+  r.bound = "p95 <= " + fmt_num(p95_max) + " ms" +
+            (has_p99_max ? ", p99 <= " + fmt_num(p99_max) + " ms" : std::string()) +
+            " (poll_interval " + fmt_num(m.poll_interval_ms) + " ms)";
   r.metrics = {{"poll_interval_ms", json_number(m.poll_interval_ms)},
-               {"wake_p99_max_ms", json_number(p99_max)},
+               {"wake_p95_max_ms", json_number(p95_max)},
                {"wake_deliveries", samples.size()}};
+  if (has_p99_max) r.metrics["wake_p99_max_ms"] = json_number(p99_max);
   if (samples.empty()) {
     r.measured = "no delivery measured";
     r.summary = "no delivery to a worker with its wake source: wake latency not shown";
@@ -102,20 +110,28 @@ CheckResult check_wake_latency(const HistoryModel& m, const Json& params) {
   std::vector<double> ms;
   for (const auto& s : samples) ms.push_back(s.first);
   const Distribution d = describe(ms);
+  const double p95 = percentile(ms, 95);
   r.metrics["wake_latency_p50_ms"] = round_ms(d.p50);
+  r.metrics["wake_latency_p95_ms"] = round_ms(p95);
   r.metrics["wake_latency_p99_ms"] = round_ms(d.p99);
   r.metrics["wake_latency_max_ms"] = round_ms(d.max);
-  r.measured = "p99 " + fmt_ms(d.p99) + " ms";
+  r.measured = "p95 " + fmt_ms(p95) + " ms, p99 " + fmt_ms(d.p99) + " ms";
   r.summary = std::to_string(samples.size()) + " deliveries to workers woken by commits: p50 " +
-              fmt_ms(d.p50) + " ms, p99 " + fmt_ms(d.p99) + " ms, max " + fmt_ms(d.max) + " ms";
-  const bool over = d.p99 > p99_max;
+              fmt_ms(d.p50) + " ms, p95 " + fmt_ms(p95) + " ms, p99 " + fmt_ms(d.p99) +
+              " ms, max " + fmt_ms(d.max) + " ms";
+  const bool over95 = p95 > p95_max;
+  const bool over99 = has_p99_max && d.p99 > p99_max;
+  const bool over = over95 || over99;
   Evidence evidence;
-  if (over) {
-    evidence.add(0, "p99",
-                 "p99 " + fmt_ms(d.p99) + " ms > " + fmt_num(p99_max) +
+  if (over95) {
+    evidence.add(0, "p95",
+                 "p95 " + fmt_ms(p95) + " ms > " + fmt_num(p95_max) +
                      " ms: deliveries wait for the timed poll, as if no commit woke the listener");
   }
-  // Workers that reported no active wake explain a slow p99.
+  if (over99) {
+    evidence.add(0, "p99", "p99 " + fmt_ms(d.p99) + " ms > p99_max_ms " + fmt_num(p99_max));
+  }
+  // Workers that reported no active wake explain a slow tail.
   std::set<std::string> seen;
   for (const auto& s : samples) {
     const Incarnation& inc = m.incarnations[s.second->receiver];

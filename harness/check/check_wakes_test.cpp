@@ -56,7 +56,7 @@ TEST(WakeLatencyCheck, PassesWhenCommitsWakeTheListener) {
   EXPECT_EQ(r.verdict, "pass") << dump(r);
   EXPECT_EQ(r.metrics["wake_deliveries"], 10);  // nowake's deliveries are not counted
   EXPECT_DOUBLE_EQ(r.metrics["wake_latency_p99_ms"].get<double>(), 1.8);  // from t_begin, 1 ms before commit
-  EXPECT_DOUBLE_EQ(r.metrics["wake_p99_max_ms"].get<double>(), 25.0);  // poll / 2
+  EXPECT_DOUBLE_EQ(r.metrics["wake_p95_max_ms"].get<double>(), 25.0);  // poll / 2
 }
 
 TEST(WakeLatencyCheck, FailsWhenDeliveriesWaitForTheTimedPoll) {
@@ -65,15 +65,38 @@ TEST(WakeLatencyCheck, FailsWhenDeliveriesWaitForTheTimedPoll) {
   b.finish(1300);
   const CheckResult r = run_check("wake_latency", b.build(), Json::object());
   EXPECT_EQ(r.verdict, "fail") << dump(r);
-  EXPECT_TRUE(has_line(r, "p99 46.0 ms > 25 ms")) << dump(r);
+  EXPECT_TRUE(has_line(r, "p95 46.0 ms > 25 ms")) << dump(r);
   EXPECT_TRUE(has_line(r, "w1 reported wake_active false")) << dump(r);
 }
 
 TEST(WakeLatencyCheck, TakesItsBoundFromParams) {
   HistoryBuilder b = run(30, 30);
   honest_stats(b, 1200).finish(1300);
-  EXPECT_EQ(run_check("wake_latency", b.build(), {{"p99_max_ms", 35}}).verdict, "pass");
+  EXPECT_EQ(run_check("wake_latency", b.build(), {{"p95_max_ms", 35}}).verdict, "pass");
   EXPECT_EQ(run_check("wake_latency", b.build(), Json::object()).verdict, "fail");
+  EXPECT_EQ(run_check("wake_latency", b.build(), {{"p95_max_ms", 35}, {"p99_max_ms", 20}}).verdict,
+            "fail");
+}
+
+// A few deliveries held up by the scheduler do not fail it; a listener that
+// waits for its timed poll on a sixth of them (one silent publisher of three)
+// does.
+TEST(WakeLatencyCheck, ToleratesAFewLateDeliveriesButNotASilentPublisher) {
+  auto run_mixed = [](int late_every, double late_ms) {
+    HistoryBuilder b({"wake_latency"});
+    b.worker("w0").worker("w1");
+    b.start_workers({"w0", "w1"});
+    for (int i = 1; i <= 60; ++i) {
+      const double t = 100 + 10.0 * i;
+      b.publish(t, "w0", i);
+      b.receive(t + 2 + (i % late_every == 0 ? late_ms : 0.5), "w1", i);
+    }
+    return b.finish(1300).build();
+  };
+  EXPECT_EQ(run_check("wake_latency", run_mixed(30, 40), Json::object()).verdict, "pass")
+      << "2 late deliveries of 60";
+  EXPECT_EQ(run_check("wake_latency", run_mixed(6, 40), Json::object()).verdict, "fail")
+      << "10 late deliveries of 60";
 }
 
 TEST(WakeLatencyCheck, FailsWhenNothingWasMeasured) {

@@ -34,6 +34,7 @@ const std::vector<std::pair<std::string, CheckFn>>& registry() {
       {"exits", detail::check_exits},
       {"flush_causes", detail::check_flush_causes},
       {"order", detail::check_order},
+      {"outbox", detail::check_outbox},
   };
   return checks;
 }

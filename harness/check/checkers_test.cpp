@@ -543,6 +543,65 @@ TEST(CrashSafetyCheck, FailsWithoutAKill) {
   EXPECT_TRUE(contains(r.summary, "no kill fault")) << r.summary;
 }
 
+// ---------------------------------------------------------------- outbox
+
+// A lock from 100 to 200 ms; w0 (caps as given) publishes 1 at 110 ms and
+// `answer`s it; w1 listens.
+HistoryBuilder outbox_run(const Json& caps, const std::function<void(HistoryBuilder&)>& answer) {
+  HistoryBuilder b({"outbox"});
+  b.caps("w0", caps).start_workers({"w0", "w1"}).fault(100, "lock", "begin");
+  b.publish_op(110, "w0", 1);
+  answer(b);
+  b.fault(200, "lock", "end");
+  b.receive(230, "w1", 1);
+  b.finish(400);
+  return b;
+}
+
+const Json kOutboxCaps = {"stats", "flush", "outbox"};
+
+TEST(OutboxCheck, PassesWhenAnOutboxWorkerQueuesWhatTheLockHoldsBack) {
+  const CheckResult r = check(
+      "outbox", outbox_run(kOutboxCaps, [](HistoryBuilder& b) { b.published_queued(160, "w0", 1); }));
+  EXPECT_EQ(r.verdict, "pass") << dump(r);
+  EXPECT_EQ(r.metrics["queued"], 1);
+  EXPECT_EQ(r.metrics["outbox_errors"], 0);
+}
+
+TEST(OutboxCheck, FailsWhenAnOutboxWorkerAnswersError) {
+  const CheckResult r = check(
+      "outbox", outbox_run(kOutboxCaps, [](HistoryBuilder& b) { b.publish_error(160, "w0", 1); }));
+  EXPECT_EQ(r.verdict, "fail") << dump(r);
+  EXPECT_EQ(r.metrics["outbox_errors"], 1);
+  EXPECT_TRUE(has_line(r, "answered error although it advertises `outbox`")) << dump(r);
+}
+
+TEST(OutboxCheck, CountsAPublishThatBeganJustBeforeTheWindow) {
+  // Sent 50 ms before the lock (within busy_timeout + 500 ms), failed inside it.
+  HistoryBuilder b({"outbox"});
+  b.caps("w0", kOutboxCaps).start_workers({"w0", "w1"});
+  b.publish_op(60, "w0", 1).fault(100, "lock", "begin").publish_error(160, "w0", 1);
+  b.fault(200, "lock", "end").finish(400);
+  EXPECT_EQ(check("outbox", b).verdict, "fail");
+}
+
+TEST(OutboxCheck, SkipsWithoutTheCapabilitySoThatTheProfileCanRequireIt) {
+  const CheckResult r =
+      check("outbox", outbox_run({"stats", "flush"}, [](HistoryBuilder& b) {
+              b.publish_error(160, "w0", 1);
+            }));
+  EXPECT_EQ(r.verdict, "skip") << dump(r);
+  EXPECT_TRUE(contains(r.summary, "`outbox` capability")) << r.summary;
+}
+
+TEST(OutboxCheck, FailsWhenNothingWasHeldBack) {
+  // The publish committed at once: the window exercised nothing.
+  const CheckResult r = check(
+      "outbox", outbox_run(kOutboxCaps, [](HistoryBuilder& b) { b.published(112, "w0", 1); }));
+  EXPECT_EQ(r.verdict, "fail") << dump(r);
+  EXPECT_TRUE(contains(r.summary, "not exercised")) << r.summary;
+}
+
 // ---------------------------------------------------------------- lock_contention
 
 // A lock from 100 to 200 ms; `during` adds what w0 does inside it, `after`
@@ -995,7 +1054,7 @@ TEST(CheckNames, ListsEveryDocumentedCheck) {
                                       "rejection", "sidecars", "integrity", "crash_safety",
                                       "lock_contention", "pruning", "reconnect", "disk_full",
                                       "io_fault", "wake_latency", "wake_fallback", "stale_reads",
-                                      "exits", "flush_causes", "order"}));
+                                      "exits", "flush_causes", "order", "outbox"}));
   EXPECT_EQ(implicit_checks(), (std::vector<std::string>{"exits", "flush_causes"}));
 }
 

@@ -71,7 +71,15 @@ class HistoryBuilder {
   HistoryBuilder& start(double ms, const std::string& w) {
     if (std::find(started_.begin(), started_.end(), w) == started_.end()) started_.push_back(w);
     op(ms, w, "start");
-    return ev(ms + 1, w, "ready", {{"caps", {"stats", "flush", "reads"}}, {"pid", pids_[w]}});
+    const auto caps = caps_.find(w);
+    return ev(ms + 1, w, "ready",
+              {{"caps", caps != caps_.end() ? caps->second : Json{"stats", "flush", "reads"}},
+               {"pid", pids_[w]}});
+  }
+  // The caps w's `ready` lists from then on (default stats, flush, reads).
+  HistoryBuilder& caps(const std::string& w, const Json& list) {
+    caps_[w] = list;
+    return *this;
   }
   // A `write` op of `key` at ms (keys {key, e:<id>}), answered `written` with
   // `version` at ms + 2, having begun at ms.
@@ -238,6 +246,7 @@ class HistoryBuilder {
   std::vector<std::string> started_;
   std::set<std::string> exited_;
   std::map<std::string, std::int64_t> pids_;
+  std::map<std::string, Json> caps_;
   std::int64_t next_pid_ = 1000;
 };
 

@@ -86,6 +86,8 @@ class ModelBuilder {
     m_.expect = record.value("expect", std::string("pass"));
     m_.poll_interval_ms = meta_param(record, "poll_interval_ms");
     m_.retention_ms = meta_param(record, "retention_ms");
+    // Older histories (and Redis runs) may not record it: the documented 5 s.
+    m_.busy_timeout_ms = record["params"].value("busy_timeout_ms", 5000.0);
     m_.channel = record["params"].value("channel", std::string());
   }
 

@@ -166,6 +166,7 @@ class HistoryModel {
   std::string expect = "pass";  // meta.expect
   double poll_interval_ms = 0;  // meta.params
   double retention_ms = 0;
+  double busy_timeout_ms = 5000;  // meta.params.busy_timeout_ms, when recorded
   std::string channel;
   std::int64_t t_first = 0;  // the meta record's t
   std::int64_t t_last = 0;   // the largest t of any record

@@ -48,6 +48,7 @@ set(DEFECTS
   "no-wal=wal-sidecars@sidecars"
   "scribble-on-stop=wal-sidecars@integrity"
   "ack-before-commit=crash-safety@crash_safety"
+  "outbox-claimed=lock-contention@outbox"
   "no-flush-on-reconnect=redis-client-kill=redis"
   "drop-own=fanout=redis")
 

@@ -183,7 +183,7 @@ std::string restore_db(const fs::path& db, const fs::path& snapshot) {
   return "restored " + snapshot.string() + " into " + db.string() + " in place";
 }
 
-std::string replace_db(const fs::path& db) {
+std::string replace_db(const fs::path& db, bool sidecars) {
   const fs::path tmp = db.string() + ".replacement";
   std::error_code ec;
   fs::remove(tmp, ec);
@@ -201,12 +201,25 @@ std::string replace_db(const fs::path& db) {
     throw std::runtime_error("cannot create the replacement database \"" + tmp.string() +
                              "\": " + why);
   }
+  // The sidecars go before the rename: after it, a process opening the new
+  // file would find the old -wal beside it and replay it into the new file.
+  std::string unlinked;
+  if (sidecars) {
+    for (const char* suffix : {"-wal", "-shm"}) {
+      const fs::path side = db.string() + suffix;
+      if (fs::remove(side, ec)) {
+        unlinked += "; unlinked " + side.string();
+      } else if (ec) {
+        throw std::runtime_error("cannot unlink \"" + side.string() + "\": " + ec.message());
+      }
+    }
+  }
   fs::rename(tmp, db, ec);
   if (ec) {
     throw std::runtime_error("cannot rename \"" + tmp.string() + "\" over \"" + db.string() +
                              "\": " + ec.message());
   }
-  return "replaced " + db.string() + " with a new empty SQLite database";
+  return "replaced " + db.string() + " with a new empty SQLite database" + unlinked;
 }
 
 ReadonlyBind::ReadonlyBind(const fs::path& dir) : dir_(dir) {

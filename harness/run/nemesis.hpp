@@ -49,9 +49,12 @@ void write_faketime_offset(const std::filesystem::path& file, double offset_s);
 std::string delete_db(const std::filesystem::path& db, bool sidecars);
 
 // Writes a new, empty SQLite database beside `db` and renames it over `db`,
-// as a deploy or restore that replaces the file would. Returns what was done.
-// Throws std::runtime_error.
-std::string replace_db(const std::filesystem::path& db);
+// as a deploy or restore that replaces the file would. With `sidecars`, the
+// old -wal and -shm are unlinked first (as a deploy that ships the file alone
+// onto a clean directory would), so that no process can be held on the old
+// WAL and the new file's readers start from its first row. Returns what was
+// done. Throws std::runtime_error.
+std::string replace_db(const std::filesystem::path& db, bool sidecars);
 
 // Copies the live database `db` into `snapshot` with SQLite's online backup
 // API (a consistent copy while workers write). Returns what was done.

@@ -22,6 +22,7 @@
 #include "command_line.hpp"
 #include "db_probe.hpp"
 #include "event_loop.hpp"
+#include "fuse_mount.hpp"
 #include "nemesis.hpp"
 #include "redis_server.hpp"
 #include "timeline.hpp"
@@ -162,6 +163,7 @@ class Runner {
   void kill_worker(Slot& s);
 
   // Phases.
+  void mount_filesystems();  // [[mount]]: before the files and the workers
   void setup();
   void start_workers();
   void run_timeline();
@@ -207,6 +209,7 @@ class Runner {
   // teardown's integrity check, or by its destructor on any other exit),
   // and the filler file of each open window.
   std::unique_ptr<SizeLimitedFs> small_fs_;
+  std::vector<std::unique_ptr<FuseMount>> fuse_mounts_;  // [[mount]] fs = "fuse", for the run
   std::map<std::size_t, fs::path> fillers_;
   // vfs_fault: open windows, fault index -> worker name.
   std::map<std::size_t, std::string> vfs_faults_;
@@ -549,6 +552,20 @@ Json Runner::meta() const {
           {"run_id", options_.run_id}};
 }
 
+void Runner::mount_filesystems() {
+  for (const MountSpec& m : scenario_.mounts) {
+    if (const std::string why = FuseMount::unavailable(); !why.empty()) throw Abort{"skip", why};
+    const fs::path path = replace_all(m.path, "{dir}", run_dir_.string());
+    try {
+      fuse_mounts_.push_back(std::make_unique<FuseMount>(io_, path.string() + ".backing", path,
+                                                         run_dir_ / (path.filename().string() + ".bindfs.log")));
+    } catch (const std::exception& e) {
+      throw Abort{"error", std::string("[[mount]]: ") + e.what()};
+    }
+    note("mounted a FUSE mirror (bindfs) of " + path.string() + ".backing on " + path.string());
+  }
+}
+
 void Runner::setup() {
   phase("setup");
   std::error_code ec;
@@ -842,6 +859,24 @@ void Runner::do_fault(const PlannedAction& a) {
     record(rec);
     kill_worker(s);
     wait_gone(s, monotonic_ns() + kExitDeadline);
+  } else if (f.action == "stop") {
+    // A clean stop in the middle of the run (a deploy rolling one worker):
+    // the worker gets `stop`, finishes what it queued and exits. Later
+    // publishes go to the others; its exit is expected.
+    Slot& s = slot(f.worker);
+    if (!s.alive() || s.stop_sent) {
+      note("stop of " + s.name + " not applied: it is not running");
+      return;
+    }
+    if (s.paused && s.proc) {
+      s.proc->signal(SIGCONT);
+      s.paused = false;
+    }
+    rec["phase"] = "instant";
+    rec["params"] = params;
+    record(rec);
+    send(s, {{"op", "stop"}});
+    s.stop_sent = true;
   } else if (f.action == "restart") {
     Slot& s = slot(f.worker);
     if (s.alive()) {
@@ -906,7 +941,8 @@ void Runner::do_fault(const PlannedAction& a) {
   } else if (f.action == "replace_db") {
     rec["phase"] = "instant";
     try {
-      params["detail"] = replace_db(db_path_);
+      params["sidecars"] = f.sidecars;
+      params["detail"] = replace_db(db_path_, f.sidecars);
     } catch (const std::exception& e) {
       throw Abort{"error", std::string("replace_db fault: ") + e.what()};
     }
@@ -1359,6 +1395,7 @@ ScenarioResult Runner::run() {
       note("mounted a " + std::to_string(kDiskFullFsBytes >> 20) + " MiB tmpfs on " + run_dir_.string() +
            " for disk_full");
     }
+    mount_filesystems();
     setup();
     start_workers();
     run_timeline();
@@ -1377,6 +1414,10 @@ ScenarioResult Runner::run() {
   } catch (const std::exception& e) {
     record({{"type", "error"}, {"reason", std::string("teardown: ") + e.what()}});
   }
+  for (auto& m : fuse_mounts_) {  // after the teardown: a worker may have had a file there
+    if (const std::string err = m->undo(); !err.empty()) note(err);
+  }
+  fuse_mounts_.clear();
   if (small_fs_) {  // after the teardown's integrity check: the database lives on it
     if (const std::string err = small_fs_->undo(); !err.empty()) note(err);
     small_fs_.reset();

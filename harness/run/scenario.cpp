@@ -15,7 +15,7 @@ namespace {
 using Json = nlohmann::json;
 
 const std::set<std::string, std::less<>> kActions = {
-    "pause",      "kill",       "restart",      "lock",          "clock_step",
+    "pause",      "kill",       "stop",         "restart",       "lock",          "clock_step",
     "delete_db",  "replace_db", "readonly_dir", "redis_restart", "client_kill",
     "disk_full",  "vfs_fault",  "snapshot_db",  "restore_db"};
 // Fault actions that exist only for one backend.
@@ -520,6 +520,14 @@ Scenario parse_scenario(std::string_view toml_text, const std::string& source,
       op.key = r.required_str("key");
       if (op.key.empty()) r.fail(op.line, where + " 'key' must not be empty");
       if (!op.write) op.slow = r.duration("slow");
+      if (op.write) {
+        op.keys = r.strings("keys").value_or(std::vector<std::string>{});
+        if (!op.keys.empty() &&
+            std::find(op.keys.begin(), op.keys.end(), op.key) == op.keys.end()) {
+          r.fail(op.line, "[[write]] 'keys' lists what the write invalidates and must hold its "
+                          "'key' \"" + op.key + "\": add it, or leave 'keys' out for [key]");
+        }
+      }
       r.finish();
       s.data_ops.push_back(std::move(op));
     }
@@ -559,7 +567,7 @@ Scenario parse_scenario(std::string_view toml_text, const std::string& source,
     f.at = *at;
     f.worker = r.str("worker").value_or("");
     f.duration = r.duration("duration");
-    const bool needs_worker = f.action == "pause" || f.action == "kill" ||
+    const bool needs_worker = f.action == "pause" || f.action == "kill" || f.action == "stop" ||
                               f.action == "restart" || f.action == "clock_step" ||
                               f.action == "client_kill" || f.action == "vfs_fault";
     const bool needs_duration = f.action == "pause" || f.action == "lock" ||
@@ -600,8 +608,8 @@ Scenario parse_scenario(std::string_view toml_text, const std::string& source,
       r.fail(f.line, "'during_publish' applies to kill faults only");
     }
     f.sidecars = r.boolean("sidecars").value_or(false);
-    if (f.sidecars && f.action != "delete_db") {
-      r.fail(f.line, "'sidecars' applies to delete_db faults only");
+    if (f.sidecars && f.action != "delete_db" && f.action != "replace_db") {
+      r.fail(f.line, "'sidecars' applies to delete_db and replace_db faults only");
     }
     const std::optional<std::string> offset = r.str("offset");
     if (offset && f.action != "clock_step") {
@@ -653,6 +661,22 @@ Scenario parse_scenario(std::string_view toml_text, const std::string& source,
     }
     r.finish();
     s.files.push_back(std::move(f));
+  }
+  for (const toml::table* t : array_of_tables(top, "mount")) {
+    TableReader r(*t, "[[mount]]", source);
+    MountSpec m;
+    m.line = r.line();
+    m.path = r.required_str("path");
+    m.fs = r.required_str("fs");
+    if (m.fs != "fuse") {
+      r.fail(m.line, "[[mount]] fs '" + m.fs + "' is not known: the harness mounts \"fuse\" (bindfs)");
+    }
+    if (m.path.rfind("{dir}/", 0) != 0) {
+      r.fail(m.line, "[[mount]] path '" + m.path +
+                         "' must be inside the run directory: write it as \"{dir}/NAME\"");
+    }
+    r.finish();
+    s.mounts.push_back(std::move(m));
   }
   top.finish();
   return s;

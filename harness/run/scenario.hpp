@@ -97,6 +97,7 @@ struct DataOpSpec {
   Duration at;
   std::string worker;
   std::string key;
+  std::vector<std::string> keys;  // write: the keys it invalidates (holds key); empty: {key}
   std::optional<Duration> slow;  // read: the loader's pause
   int line = 0;
 };
@@ -111,13 +112,13 @@ struct PublishSpec {
 };
 
 struct FaultSpec {
-  std::string action;  // pause kill restart lock clock_step delete_db replace_db readonly_dir
-                       // disk_full vfs_fault (and the redis ones)
-  std::string worker;  // for pause, kill, restart, clock_step
+  std::string action;  // pause kill stop restart lock clock_step delete_db replace_db
+                       // readonly_dir disk_full vfs_fault (and the redis ones)
+  std::string worker;  // for pause, kill, stop, restart, clock_step
   Duration at;
   std::optional<Duration> duration;  // for pause, lock, readonly_dir, disk_full, vfs_fault
   bool during_publish = false;       // kill: send a publish, then kill at once
-  bool sidecars = false;             // delete_db: also unlink -wal and -shm
+  bool sidecars = false;             // delete_db, replace_db: also unlink -wal and -shm
   double offset_s = 0;               // clock_step: seconds added to the wall clock
   std::string offset;                // clock_step: as written
   int line = 0;
@@ -132,6 +133,16 @@ struct FileSpec {
   std::string path;
   std::string text;
   std::string link;
+};
+
+// A filesystem mounted on `path` ("{dir}" allowed) before the workers
+// start and unmounted after the run: `fs = "fuse"`, a FUSE mirror (bindfs)
+// of a folder beside it, where SQLite's locking is not a local
+// filesystem's (fuse_mount.hpp).
+struct MountSpec {
+  std::string path;
+  std::string fs;
+  int line = 0;
 };
 
 // `[backend.<name>]`: how the scenario differs under one backend, where a
@@ -166,6 +177,7 @@ struct Scenario {
   std::vector<PublishSpec> publishes;
   std::vector<FaultSpec> faults;
   std::vector<FileSpec> files;
+  std::vector<MountSpec> mounts;
   std::optional<Duration> quiesce_timeout;
   // The backends the scenario applies to (`backends`; default ["sqlite"]).
   std::vector<std::string> backends = {"sqlite"};

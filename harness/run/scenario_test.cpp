@@ -129,6 +129,43 @@ duration = "2 poll"
   EXPECT_TRUE(s.faults[1].is_window());
 }
 
+TEST(ScenarioLoad, StopNeedsAWorkerAndReplaceDbMayTakeItsSidecars) {
+  std::string e = error_of(std::string(kMinimal) + "[[fault]]\naction = \"stop\"\nat = \"1 poll\"\n");
+  EXPECT_NE(e.find("fault 'stop' needs 'worker'"), std::string::npos) << e;
+  e = error_of(std::string(kMinimal) +
+               "[[fault]]\naction = \"lock\"\nat = \"1 poll\"\nduration = \"2 poll\"\nsidecars = true\n");
+  EXPECT_NE(e.find("'sidecars' applies to delete_db and replace_db faults only"), std::string::npos) << e;
+  const Scenario s = parse(std::string(kMinimal) +
+                           "[[fault]]\naction = \"stop\"\nworker = \"w1\"\nat = \"1 poll\"\n"
+                           "[[fault]]\naction = \"replace_db\"\nat = \"2 poll\"\nsidecars = true\n");
+  ASSERT_EQ(s.faults.size(), 2u);
+  EXPECT_EQ(s.faults[0].worker, "w1");
+  EXPECT_FALSE(s.faults[0].is_window());
+  EXPECT_TRUE(s.faults[1].sidecars);
+}
+
+TEST(ScenarioLoad, AWriteMayInvalidateSeveralKeysIncludingItsOwn) {
+  const std::string reads = std::string(kMinimal) + "[reads]\nops = 0\n";
+  const Scenario s = parse(reads + "[[write]]\nat = \"1 poll\"\nworker = \"w0\"\nkey = \"a\"\n"
+                                   "keys = [\"list\", \"a\"]\n");
+  ASSERT_EQ(s.data_ops.size(), 1u);
+  EXPECT_EQ(s.data_ops[0].keys, (std::vector<std::string>{"list", "a"}));
+  const std::string e = error_of(reads + "[[write]]\nat = \"1 poll\"\nworker = \"w0\"\nkey = \"a\"\n"
+                                         "keys = [\"list\"]\n");
+  EXPECT_NE(e.find("must hold its 'key' \"a\""), std::string::npos) << e;
+  EXPECT_NE(e.find("s.toml:"), std::string::npos) << e;
+}
+
+TEST(ScenarioLoad, AMountIsAFuseMirrorInsideTheRunDirectory) {
+  const Scenario s = parse(std::string(kMinimal) + "[[mount]]\npath = \"{dir}/fuse\"\nfs = \"fuse\"\n");
+  ASSERT_EQ(s.mounts.size(), 1u);
+  EXPECT_EQ(s.mounts[0].path, "{dir}/fuse");
+  std::string e = error_of(std::string(kMinimal) + "[[mount]]\npath = \"{dir}/n\"\nfs = \"nfs\"\n");
+  EXPECT_NE(e.find("fs 'nfs' is not known"), std::string::npos) << e;
+  e = error_of(std::string(kMinimal) + "[[mount]]\npath = \"/mnt/x\"\nfs = \"fuse\"\n");
+  EXPECT_NE(e.find("must be inside the run directory"), std::string::npos) << e;
+}
+
 TEST(ScenarioLoad, BadTomlNamesTheFileAndLine) {
   const std::string e = error_of("name = \"x\"\nguarantee = \"g\"\nchecks = [\"fanout\"\n");
   EXPECT_EQ(e.rfind("s.toml:", 0), 0u) << e;

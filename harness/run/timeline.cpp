@@ -114,6 +114,7 @@ void plan_reads(const Scenario& scenario, const Timing& timing, std::uint64_t se
     a.kind = op.write ? Kind::kWrite : Kind::kRead;
     a.at_ns = op.at.resolve_ns(timing);
     a.key = op.key;
+    a.keys = op.keys;  // a write's extra keys; ids are added below
     if (op.slow) a.slow_ms = op.slow->resolve_ms(timing);
     a.candidates = {op.worker};
     actions.push_back(std::move(a));
@@ -204,8 +205,10 @@ std::vector<PlannedAction> plan_timeline(const Scenario& scenario, const Timing&
     }
     if (a.kind == Kind::kWrite) {
       a.publish_id = next_id++;
-      a.keys = {"e:" + std::to_string(a.publish_id), a.key};
-      std::sort(a.keys.begin(), a.keys.end());
+      std::set<std::string> keys(a.keys.begin(), a.keys.end());
+      keys.insert(a.key);
+      keys.insert("e:" + std::to_string(a.publish_id));
+      a.keys.assign(keys.begin(), keys.end());
       continue;
     }
     if (a.kind == Kind::kBurst) {

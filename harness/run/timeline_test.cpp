@@ -187,6 +187,21 @@ TEST(TimelineReads, ARaceIsASlowReadAWriteOfItsKeyFromAnotherWorkerThenAFollowUp
   EXPECT_GT(race[2]->at_ns, race[1]->at_ns + 300'000'000);
 }
 
+TEST(TimelineReads, AWriteWithKeysPublishesEachOfThemWithItsId) {
+  const auto plan = plan_timeline(
+      with_reads("[reads]\nops = 0\n[[write]]\nat = \"1 poll\"\nworker = \"w0\"\nkey = \"m2\"\n"
+                 "keys = [\"m2\", \"m1\"]\n"),
+      Timing::quick(), 1);
+  const PlannedAction* write = nullptr;
+  for (const auto& a : plan) {
+    if (a.kind == Kind::kWrite) write = &a;
+  }
+  ASSERT_NE(write, nullptr);
+  EXPECT_EQ(write->key, "m2");
+  EXPECT_EQ(write->keys, (std::vector<std::string>{"e:" + std::to_string(write->publish_id), "m1",
+                                                   "m2"}));
+}
+
 TEST(ScenarioReads, ExplicitReadsAndWritesNeedAReadsTableAndAKnownWorker) {
   EXPECT_THROW(with_reads("[[read]]\nat = \"1 poll\"\nworker = \"w0\"\nkey = \"p\"\n"),
                ScenarioError);

@@ -93,6 +93,10 @@ constexpr std::array kDefects = {
            "reports a publish as committed when its commit failed (I/O error, full disk), as if "
            "the error had been retried; nothing was written",
            MutantKnobs{.ack_failed_publish = true}},
+    Defect{"outbox-claimed",
+           "claims the outbox capability but answers error for a publish it cannot commit "
+           "(the write lock held past the busy timeout, a full disk, an I/O error)",
+           MutantKnobs{.claims_outbox = true}},
     Defect{"channel-like",
            "compares channels with SQL LIKE: case-insensitive, `_` and `%` match any character",
            MutantKnobs{.channel_like = true}},

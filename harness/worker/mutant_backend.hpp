@@ -49,6 +49,9 @@ struct MutantKnobs {
   bool claims_flush = false;       // true: the worker advertises the `flush` capability
                                    // (detects missed invalidations and flushes) yet, like
                                    // every mutant, never detects a gap or a stall
+  bool claims_outbox = false;      // true: the worker advertises the `outbox` capability
+                                   // (keeps what it cannot commit) yet, like every
+                                   // mutant, fails a publish it cannot commit
   bool channel_like = false;         // true: a row's channel is compared with LIKE
   bool fail_most_publishes = false;  // true: 9 publishes of 10 throw BackendError
   bool flush_every_poll = false;     // true: calls on_flush (reason gap) after every poll

@@ -116,6 +116,8 @@ WorkerBackend make_worker_backend(const Settings& settings, const Defect* defect
     out.impl = implementation_name();
     if (auto sqlite = std::dynamic_pointer_cast<SqliteInvalidationBackend>(out.backend)) {
       out.caps = {"stats", "flush", "rejects_memory", "reopen"};
+      // Transient commit failures are kept and committed later, in order.
+      if (settings.sqlite.outbox_capacity > 0) out.caps.emplace_back("outbox");
       out.instance_id = sqlite->instance_id();
       std::weak_ptr<SqliteInvalidationBackend> weak = sqlite;
       out.stats = [weak] {
@@ -152,6 +154,7 @@ WorkerBackend make_worker_backend(const Settings& settings, const Defect* defect
   out.caps = {"stats"};
   if (!defect->knobs.accept_memory) out.caps.emplace_back("rejects_memory");
   if (defect->knobs.claims_flush) out.caps.emplace_back("flush");  // the no-gap-detection defect
+  if (defect->knobs.claims_outbox) out.caps.emplace_back("outbox");  // the outbox-claimed defect
   out.instance_id = mutant->instance_id();
   std::weak_ptr<MutantBackend> weak = mutant;
   out.stats = [weak] {

@@ -116,7 +116,7 @@ TEST(WorkerProcess, TwoWorkersOnOneFileDeliverEachOthersKeysButNotTheirOwn) {
   EXPECT_EQ(ready0["pid"], w0.pid());
   EXPECT_EQ(ready0["instance_id"].get<std::string>().size(), 32u);
   EXPECT_NE(ready0["instance_id"], ready1["instance_id"]);
-  EXPECT_EQ(ready0["caps"], json({"stats", "flush", "rejects_memory", "reopen", "reads", "burst"}));
+  EXPECT_EQ(ready0["caps"], json({"stats", "flush", "rejects_memory", "reopen", "outbox", "reads", "burst"}));
   EXPECT_EQ(ready0["protocol"], 2);
   EXPECT_TRUE(ready0["impl"].get<std::string>().starts_with("pjx-inval-cpp "));
 
