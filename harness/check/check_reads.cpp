@@ -28,47 +28,6 @@
 namespace pjx::harness::detail {
 namespace {
 
-constexpr double kDefaultSlackMs = 250;
-
-// Faults after which delivery may resume late anywhere (rule D3).
-bool blocks_delivery(const std::string& action) {
-  static const std::set<std::string> kBlocking = {"lock",         "disk_full",     "vfs_fault",
-                                                  "readonly_dir", "redis_restart", "client_kill"};
-  return kBlocking.count(action) != 0;
-}
-
-struct Bounds {
-  double bound_ms;
-  double after_resume_ms;
-  double after_fault_ms;
-};
-
-std::int64_t ns(double ms) { return static_cast<std::int64_t>(ms * 1e6); }
-
-std::int64_t deadline(const HistoryModel& m, const Publish& w, std::size_t reader,
-                      const Bounds& b) {
-  if (w.publisher == reader) return *w.t_commit;  // D1
-  std::int64_t d = *w.t_commit + ns(b.bound_ms);  // D2
-  for (bool moved = true; moved;) {               // D3
-    moved = false;
-    for (const FaultWindow& f : m.faults) {
-      if (f.instant || !f.overlaps(w.begin(), d)) continue;
-      std::int64_t until = d;
-      if (f.action == "pause" && f.incarnation == reader) {
-        until = f.end + ns(b.after_resume_ms);
-      } else if (blocks_delivery(f.action) ||
-                 (f.action == "pause" && w.queued && f.incarnation == w.publisher)) {
-        until = f.end + ns(b.after_fault_ms);
-      }
-      if (until > d) {
-        d = until;
-        moved = true;
-      }
-    }
-  }
-  return d;
-}
-
 struct StaleRead {
   const Read* read;
   const Publish* write;  // the newest write the read had to see
@@ -78,10 +37,7 @@ struct StaleRead {
 }  // namespace
 
 CheckResult check_stale_reads(const HistoryModel& m, const Json& params) {
-  const double slack = param_number(params, "slack_ms", kDefaultSlackMs);
-  const Bounds b{param_number(params, "bound_ms", m.poll_interval_ms + slack),
-                 param_number(params, "after_resume_ms", m.poll_interval_ms + slack),
-                 param_number(params, "after_fault_ms", 1500 + m.poll_interval_ms)};
+  const VisibilityBounds b = visibility_bounds(m, params);
 
   CheckResult r;
   r.name = "stale_reads";
@@ -133,7 +89,7 @@ CheckResult check_stale_reads(const HistoryModel& m, const Json& params) {
     std::int64_t required_deadline = 0;
     bool other = false;
     for (const Publish* w : list) {
-      const std::int64_t d = deadline(m, *w, read.reader, b);
+      const std::int64_t d = visibility_deadline(m, *w, read.reader, b);
       if (d >= begin) continue;
       if (w->publisher != read.reader) other = true;
       if (required == nullptr || *w->version > *required->version) {

@@ -105,6 +105,50 @@ std::vector<std::size_t> required_receivers(const HistoryModel& m, const Publish
   return out;
 }
 
+namespace {
+
+// Faults after which delivery may resume late anywhere (rule D3).
+bool blocks_delivery(const std::string& action) {
+  static const std::set<std::string, std::less<>> kBlocking = {
+      "lock", "disk_full", "vfs_fault", "readonly_dir", "redis_restart", "client_kill"};
+  return kBlocking.count(action) != 0;
+}
+
+std::int64_t ns_of(double ms) { return static_cast<std::int64_t>(ms * 1e6); }
+
+}  // namespace
+
+VisibilityBounds visibility_bounds(const HistoryModel& m, const Json& params) {
+  const double slack = param_number(params, "slack_ms", 250);
+  return VisibilityBounds{param_number(params, "bound_ms", m.poll_interval_ms + slack),
+                          param_number(params, "after_resume_ms", m.poll_interval_ms + slack),
+                          param_number(params, "after_fault_ms", 1500 + m.poll_interval_ms)};
+}
+
+std::int64_t visibility_deadline(const HistoryModel& m, const Publish& p, std::size_t reader,
+                                 const VisibilityBounds& b) {
+  if (p.publisher == reader) return *p.t_commit;  // D1
+  std::int64_t d = *p.t_commit + ns_of(b.bound_ms);  // D2
+  for (bool moved = true; moved;) {                  // D3
+    moved = false;
+    for (const FaultWindow& f : m.faults) {
+      if (f.instant || !f.overlaps(p.begin(), d)) continue;
+      std::int64_t until = d;
+      if (f.action == "pause" && f.incarnation == reader) {
+        until = f.end + ns_of(b.after_resume_ms);
+      } else if (blocks_delivery(f.action) ||
+                 (f.action == "pause" && p.queued && f.incarnation == p.publisher)) {
+        until = f.end + ns_of(b.after_fault_ms);
+      }
+      if (until > d) {
+        d = until;
+        moved = true;
+      }
+    }
+  }
+  return d;
+}
+
 bool reached_all_required(const HistoryModel& m, const Publish& p) {
   const std::vector<std::size_t> required = required_receivers(m, p);
   if (required.empty()) return false;

@@ -60,6 +60,27 @@ std::vector<std::size_t> required_receivers(const HistoryModel& m, const Publish
 // True when `p` is acknowledged, has >= 1 required receiver and reached all.
 bool reached_all_required(const HistoryModel& m, const Publish& p);
 
+// When publish `p`'s invalidation had to be visible at incarnation `reader`
+// (the rules D1-D3 of stale_reads, check_reads.cpp; staleness judges its
+// windows by the same deadline):
+//  D1. the publisher itself: at its commit (`published.t`);
+//  D2. any other incarnation: t_commit + bound_ms;
+//  D3. extended while a fault window that holds the invalidation back
+//      overlaps [p.begin(), deadline]: the reader's own `pause` to its end
+//      + after_resume_ms; a `lock`, `disk_full`, `vfs_fault`,
+//      `readonly_dir`, `redis_restart` or `client_kill` window of anyone,
+//      and the publisher's own pause when `p` was queued, to its end +
+//      after_fault_ms. Repeated until no window moves it.
+// REQUIRES: p.t_commit.
+struct VisibilityBounds {
+  double bound_ms;         // D2 (default poll_interval_ms + 250)
+  double after_resume_ms;  // D3, the reader's pause (default poll_interval_ms + 250)
+  double after_fault_ms;   // D3, blocking windows (default 1500 + poll_interval_ms)
+};
+VisibilityBounds visibility_bounds(const HistoryModel& m, const Json& params);
+std::int64_t visibility_deadline(const HistoryModel& m, const Publish& p, std::size_t reader,
+                                 const VisibilityBounds& b);
+
 // How the fan-out rule treats a publisher's deliveries of its own publishes
 // (check parameter `self`): "forbidden" (SQLite, the default: each is a
 // violation), "expected" (Redis pub/sub, as upstream: each acknowledged

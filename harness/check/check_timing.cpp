@@ -31,7 +31,8 @@ struct StaleWindow {
   std::string closed_by;  // received, flushed, never
   double ms;
   std::optional<std::int64_t> pause_end;  // the last pause overlapping it ended here
-  double late_ms = 0;                     // beyond its bound (pass mode)
+  std::int64_t deadline = 0;              // when P had to be visible (visibility_deadline)
+  double late_ms = 0;                     // beyond its deadline (pass mode)
 };
 
 }  // namespace
@@ -163,8 +164,8 @@ CheckResult check_latency(const HistoryModel& m, const Json& params) {
 
 CheckResult check_staleness(const HistoryModel& m, const Json& params) {
   const double slack = param_number(params, "slack_ms", kDefaultSlackMs);
-  const double after_resume = param_number(params, "after_resume_ms", m.poll_interval_ms + slack);
-  const double unpaused_bound = m.poll_interval_ms + slack;
+  const VisibilityBounds bounds = visibility_bounds(m, params);
+  const double after_resume = bounds.after_resume_ms;
   const bool reproduce = m.expect == "reproduced";
 
   std::vector<StaleWindow> windows;
@@ -175,7 +176,7 @@ CheckResult check_staleness(const HistoryModel& m, const Json& params) {
       if (inc.index == p.publisher || inc.channel != p.channel) continue;
       if (!inc.t_ready || *inc.t_ready >= p.begin()) continue;
       if (auto end = inc.t_end(); end && *end <= commit) continue;
-      StaleWindow w{&inc, &p, commit, commit, "never", 0, std::nullopt};
+      StaleWindow w{&inc, &p, commit, commit, "never", 0, std::nullopt, 0, 0};
       std::optional<std::int64_t> received;
       for (std::size_t di : m.deliveries_of(inc.index, p.id)) {
         received = received ? std::min(*received, m.deliveries[di].t) : m.deliveries[di].t;
@@ -192,14 +193,19 @@ CheckResult check_staleness(const HistoryModel& m, const Json& params) {
           break;
         }
       }
+      const std::optional<std::int64_t> ended = inc.t_end();
       if (received && (!flushed || *received <= *flushed)) {
         w.to = std::max(commit, *received);
         w.closed_by = "received";
       } else if (flushed) {
         w.to = *flushed;
         w.closed_by = "flushed";
+      } else if (ended && *ended < m.quiesce_end()) {
+        // Killed, stopped or exited before it got it: its cache is gone too.
+        w.to = std::max(commit, *ended);
+        w.closed_by = "ended";
       } else {
-        w.to = std::max(commit, std::min(inc.t_end().value_or(m.t_last), m.t_last));
+        w.to = std::max(commit, m.t_last);
       }
       w.ms = HistoryModel::ms(w.from, w.to);
       for (const FaultWindow* pause : m.faults_of(inc.index, "pause")) {
@@ -207,11 +213,8 @@ CheckResult check_staleness(const HistoryModel& m, const Json& params) {
           w.pause_end = std::max(w.pause_end.value_or(pause->end), pause->end);
         }
       }
-      if (w.pause_end) {
-        w.late_ms = std::max(0.0, HistoryModel::ms(*w.pause_end, w.to) - after_resume);
-      } else {
-        w.late_ms = std::max(0.0, w.ms - unpaused_bound);
-      }
+      w.deadline = visibility_deadline(m, p, inc.index, bounds);
+      w.late_ms = std::max(0.0, HistoryModel::ms(w.deadline, w.to));
       windows.push_back(w);
     }
   }
@@ -246,7 +249,8 @@ CheckResult check_staleness(const HistoryModel& m, const Json& params) {
                                           {"from_t", w.from},
                                           {"to_t", w.to},
                                           {"closed_by", w.closed_by},
-                                          {"ms", round_ms(w.ms)}});
+                                          {"ms", round_ms(w.ms)},
+                                          {"deadline_t", w.deadline}});
   }
 
   std::vector<const StaleWindow*> worst;
@@ -293,7 +297,8 @@ CheckResult check_staleness(const HistoryModel& m, const Json& params) {
   } else {
     r.bound = "0 missed; a paused worker's stale window ends <= " + fmt_num(after_resume) +
               " ms after its pause, others' <= poll_interval " + fmt_num(m.poll_interval_ms) +
-              " ms + slack " + fmt_num(slack) + " ms";
+              " ms + slack " + fmt_num(slack) + " ms, or " + fmt_num(bounds.after_fault_ms) +
+              " ms after a lock, full disk or I/O fault that held it back";
     if (missed != 0) {
       r.summary =
           std::to_string(missed) + " invalidations never reached their worker (" + stall + ")";

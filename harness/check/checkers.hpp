@@ -76,17 +76,23 @@
 //     `flushed` at or after P's t_begin (`flushed`: the row committed
 //     somewhere in the publish call, and a flush during the call covers it
 //     whether it came before or after the commit); when neither happens, `never`,
-//     ending at the incarnation's end or the history end. expect=reproduced:
+//     ending at the history end; `ended` when the incarnation was killed,
+//     stopped or exited first (its cache went with it). expect=reproduced:
 //     reproduced iff missed_events > 0, else fail ("expected missed
 //     invalidations after a pause longer than retention, saw none").
-//     Otherwise pass iff missed_events == 0 and every window ends within
-//     params.after_resume_ms (default poll_interval_ms + slack_ms) after the
-//     end of the last pause of that incarnation overlapping it, or, for windows
-//     with no pause, lasts <= poll_interval_ms + params.slack_ms (default 250).
+//     Otherwise pass iff missed_events == 0 and every window ends by P's
+//     visibility deadline at that incarnation (visibility_deadline in
+//     check_support.hpp, the rule stale_reads uses): t_commit +
+//     poll_interval_ms + params.slack_ms (default 250), extended to the end
+//     of its own pause + params.after_resume_ms (default poll_interval_ms +
+//     slack), or of a lock, disk_full, vfs_fault, readonly_dir, redis_restart
+//     or client_kill window + params.after_fault_ms (default 1500 +
+//     poll_interval_ms), when one overlaps.
 //     Needs >= 1 window. Evidence: the worst windows, `never` first. Metrics:
 //     stall_ms (longest pause window), retention_ms, missed_events (closed by
 //     never), flushed_events (closed by flush), max_stale_ms, stale_windows.
-//     Details: stale_windows [{worker, publish_id, from_t, to_t, closed_by, ms}].
+//     Details: stale_windows [{worker, publish_id, from_t, to_t, closed_by, ms,
+//     deadline_t}].
 //  6. rejection: every meta.workers entry with expect_fatal: true (and a
 //     `why`) emitted `fatal` with a non-empty message, never emitted `ready`,
 //     and exited with a status != 0, in every incarnation. Needs >= 1 such

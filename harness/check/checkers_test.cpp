@@ -353,6 +353,36 @@ TEST(StalenessCheck, ReproducesMissedInvalidationsAfterAPauseLongerThanRetention
   EXPECT_TRUE(contains(r.evidence[0], "w2 never received or flushed for publish 1")) << dump(r);
 }
 
+// The same deadline as stale_reads: a lock holding a queued publish back
+// extends it to the lock's end + 1500 ms + poll.
+TEST(StalenessCheck, AWindowHeldBackByALockIsJudgedFromTheLocksEnd) {
+  auto run = [](double delivered_at) {
+    HistoryBuilder b({"staleness"});
+    b.start_workers({"w0", "w1"}).fault(100, "lock", "begin");
+    b.publish_op(110, "w0", 1).published_queued(120, "w0", 1);
+    b.fault(1100, "lock", "end").receive(delivered_at, "w1", 1);
+    b.finish(3500);
+    return check("staleness", b);
+  };
+  EXPECT_EQ(run(2500).verdict, "pass") << "1.4 s after the lock: within 1550 ms";
+  const CheckResult late = run(2800);
+  EXPECT_EQ(late.verdict, "fail") << dump(late);
+  EXPECT_TRUE(has_line(late, "ms over its bound")) << dump(late);
+}
+
+// A listener killed before its deadline is not judged: its cache is gone.
+TEST(StalenessCheck, AListenerThatEndedBeforeItsDeadlineMissedNothing) {
+  HistoryBuilder b({"staleness"});
+  b.start_workers({"w0", "w1", "w2"});
+  b.publish(100, "w0", 1).receive(110, "w1", 1);
+  b.fault(150, "kill", "instant", "w2").exit(151, "w2", -9);
+  b.fan(400, "w0", 2, 10, {"w2"});
+  b.finish(1000);
+  const CheckResult r = check("staleness", b);
+  EXPECT_EQ(r.verdict, "pass") << dump(r);
+  EXPECT_EQ(r.metrics["missed_events"], 0);
+}
+
 TEST(StalenessCheck, FailsInReproducedModeWhenNothingWasMissed) {
   const CheckResult r =
       check("staleness", stall("reproduced", [](HistoryBuilder& b) { b.receive(1620, "w2", 1); }));
