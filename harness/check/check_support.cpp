@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <set>
 #include <stdexcept>
 #include <utility>
@@ -125,9 +126,14 @@ VisibilityBounds visibility_bounds(const HistoryModel& m, const Json& params) {
                           param_number(params, "after_fault_ms", 1500 + m.poll_interval_ms)};
 }
 
+bool lost_with_publisher(const HistoryModel& m, const Publish& p) {
+  return p.queued && m.incarnations[p.publisher].t_killed.has_value();
+}
+
 std::int64_t visibility_deadline(const HistoryModel& m, const Publish& p, std::size_t reader,
                                  const VisibilityBounds& b) {
   if (p.publisher == reader) return *p.t_commit;  // D1
+  if (lost_with_publisher(m, p)) return std::numeric_limits<std::int64_t>::max();
   std::int64_t d = *p.t_commit + ns_of(b.bound_ms);  // D2
   for (bool moved = true; moved;) {                  // D3
     moved = false;

@@ -71,7 +71,11 @@ bool reached_all_required(const HistoryModel& m, const Publish& p);
 //      `readonly_dir`, `redis_restart` or `client_kill` window of anyone,
 //      and the publisher's own pause when `p` was queued, to its end +
 //      after_fault_ms. Repeated until no window moves it.
+// Never (INT64_MAX) for a publish lost_with_publisher().
 // REQUIRES: p.t_commit.
+// A queued publish (kept in its worker's outbox, in memory) whose worker
+// was killed: it may never commit, and nobody can be held to it.
+bool lost_with_publisher(const HistoryModel& m, const Publish& p);
 struct VisibilityBounds {
   double bound_ms;         // D2 (default poll_interval_ms + 250)
   double after_resume_ms;  // D3, the reader's pause (default poll_interval_ms + 250)

@@ -200,6 +200,10 @@ CheckResult check_staleness(const HistoryModel& m, const Json& params) {
       } else if (flushed) {
         w.to = *flushed;
         w.closed_by = "flushed";
+      } else if (lost_with_publisher(m, p)) {
+        // Queued in a worker that was killed: its outbox died with it.
+        w.to = std::max(commit, std::min(ended.value_or(m.t_last), m.t_last));
+        w.closed_by = "lost_with_publisher";
       } else if (ended && *ended < m.quiesce_end()) {
         // Killed, stopped or exited before it got it: its cache is gone too.
         w.to = std::max(commit, *ended);
@@ -214,7 +218,9 @@ CheckResult check_staleness(const HistoryModel& m, const Json& params) {
         }
       }
       w.deadline = visibility_deadline(m, p, inc.index, bounds);
-      w.late_ms = std::max(0.0, HistoryModel::ms(w.deadline, w.to));
+      w.late_ms = w.closed_by == "lost_with_publisher"
+                      ? 0.0
+                      : std::max(0.0, HistoryModel::ms(w.deadline, w.to));
       windows.push_back(w);
     }
   }

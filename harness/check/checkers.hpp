@@ -77,7 +77,9 @@
 //     somewhere in the publish call, and a flush during the call covers it
 //     whether it came before or after the commit); when neither happens, `never`,
 //     ending at the history end; `ended` when the incarnation was killed,
-//     stopped or exited first (its cache went with it). expect=reproduced:
+//     stopped or exited first (its cache went with it);
+//     `lost_with_publisher` when P was queued in a publisher that was then
+//     killed (its in-memory outbox died with it; not judged). expect=reproduced:
 //     reproduced iff missed_events > 0, else fail ("expected missed
 //     invalidations after a pause longer than retention, saw none").
 //     Otherwise pass iff missed_events == 0 and every window ends by P's
@@ -237,7 +239,9 @@
 // 20. order: for each publisher incarnation and each other incarnation, the
 //     first deliveries of the publisher's acknowledged publishes (publish and
 //     write ops; a burst's run at once and are left out) come in the order
-//     of their ops. Needs >= 1 such pair with >= 2 deliveries. Evidence: each
+//     of their ops (a first delivery after a restore_db, replace_db or
+//     delete_db that followed the publish's commit is a replay of the file's
+//     earlier rows, left out). Needs >= 1 such pair with >= 2 deliveries. Evidence: each
 //     delivery that overtook an earlier publish. Metrics: order_pairs,
 //     ordered_deliveries, inversions.
 // 21. outbox: an incarnation advertising the `outbox` capability keeps what

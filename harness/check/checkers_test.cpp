@@ -383,6 +383,18 @@ TEST(StalenessCheck, AListenerThatEndedBeforeItsDeadlineMissedNothing) {
   EXPECT_EQ(r.metrics["missed_events"], 0);
 }
 
+// Queued in w0's outbox, then w0 is killed: the event died with the process.
+TEST(StalenessCheck, AQueuedPublishWhoseWorkerWasKilledIsNotJudged) {
+  HistoryBuilder b({"staleness"});
+  b.start_workers({"w0", "w1"}).fault(100, "lock", "begin");
+  b.publish_op(110, "w0", 1).published_queued(120, "w0", 1);
+  b.fault(150, "kill", "instant", "w0").exit(151, "w0", -9);
+  b.fault(300, "lock", "end").finish(4000);
+  const CheckResult r = check("staleness", b);
+  EXPECT_EQ(r.verdict, "pass") << dump(r);
+  EXPECT_EQ(r.details["stale_windows"][0]["closed_by"], "lost_with_publisher");
+}
+
 TEST(StalenessCheck, FailsInReproducedModeWhenNothingWasMissed) {
   const CheckResult r =
       check("staleness", stall("reproduced", [](HistoryBuilder& b) { b.receive(1620, "w2", 1); }));
@@ -1039,6 +1051,21 @@ TEST(OrderCheck, ADeliveryThatOvertakesAnEarlierPublishOfTheSamePublisherFails) 
   HistoryBuilder one({"order"});
   one.start_workers({"w0", "w1"}).fan(100, "w0", 1, 20).finish(500);
   EXPECT_EQ(check("order", one).verdict, "fail") << "a single publish shows no order";
+}
+
+// After a restore in place the listener reads the restored rows again: a
+// replay of the file's earlier history, not publish 1 overtaken by 2.
+TEST(OrderCheck, ARowReadAgainAfterARestoreIsNotAnInversion) {
+  auto run = [](const char* action) {
+    HistoryBuilder b({"order"});
+    b.start_workers({"w0", "w1", "w2"}).publish(100, "w0", 1).publish(110, "w0", 2);
+    b.receive(130, "w1", 2).receive(131, "w2", 1).receive(132, "w2", 2);
+    b.fault(200, action, "instant").flushed(210, "w1").receive(220, "w1", 1);
+    return check("order", b.finish(500));
+  };
+  EXPECT_EQ(run("restore_db").verdict, "pass") << dump(run("restore_db"));
+  EXPECT_EQ(run("replace_db").verdict, "pass");
+  EXPECT_EQ(run("pause").verdict, "fail") << "a pause is no reason to deliver out of order";
 }
 
 TEST(StalenessCheck, AFlushDuringThePublishCallCoversIt) {

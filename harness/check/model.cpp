@@ -425,6 +425,13 @@ std::vector<const FaultWindow*> HistoryModel::faults_named(std::string_view acti
   return out;
 }
 
+std::int64_t HistoryModel::workload_start() const {
+  for (const Phase& p : phases) {
+    if (p.name == "workload") return p.t;
+  }
+  return t_first;
+}
+
 std::int64_t HistoryModel::quiesce_end() const {
   std::int64_t end = t_last;
   for (std::size_t i = phases.size(); i-- > 0;) {

@@ -193,6 +193,9 @@ class HistoryModel {
   std::vector<const FaultWindow*> faults_named(std::string_view action) const;
   // The end of the last `quiesce` phase (the next phase's t), else the history end.
   std::int64_t quiesce_end() const;
+  // The start of the `workload` phase (the time scenario durations count
+  // from), else the meta record's t.
+  std::int64_t workload_start() const;
   // meta.workers entry of that name, or null.
   const Json* worker_spec(std::string_view name) const;
   // Distinct worker names that became ready at least once.

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "bench.hpp"
+#include "chaos_cli.hpp"
 #include "check/checkers.hpp"
 #include "check/history.hpp"
 #include "child_process.hpp"
@@ -73,6 +74,23 @@ std::string default_worker_cmd() {
   const fs::path beside = self_dir() / "pjx-worker";
   if (!self_dir().empty() && ::access(beside.c_str(), X_OK) == 0) return beside.string();
   return "pjx-worker";
+}
+
+// The upstream emulation's command line: the source tree's (a build tree
+// sits two levels under it), else the installed one; "" when neither exists.
+std::string default_python_cmd() {
+  std::vector<fs::path> candidates = {self_dir() / ".." / ".." / "harness" / "worker" / "upstream_worker.py"};
+#ifdef PJX_SOURCE_DIR
+  candidates.push_back(fs::path(PJX_SOURCE_DIR) / "harness" / "worker" / "upstream_worker.py");
+#endif
+  candidates.push_back(self_dir() / ".." / "share" / "pjx_inval" / "pjx-upstream-worker.py");
+  std::error_code ec;
+  for (const fs::path& p : candidates) {
+    if (!self_dir().empty() && fs::is_regular_file(p, ec)) {
+      return "python3 " + quote_word(fs::weakly_canonical(p, ec).string());
+    }
+  }
+  return "";
 }
 
 fs::path scenarios_dir(const std::string& flag) {
@@ -675,6 +693,13 @@ int main(int argc, char** argv) {
       "Multi-process benchmarks: delivery latency, idle CPU, publish throughput, file growth");
   add_bench_flags(bench, bench_flags);
 
+  ChaosFlags chaos_flags;
+  CLI::App* chaos = app.add_subcommand(
+      "chaos",
+      "Seeded random fault schedules over real workers, judged by every check, with a shrunk "
+      "reproducer for the first violation");
+  add_chaos_flags(chaos, chaos_flags);
+
   std::vector<std::string> cleanup_tmpdirs;
   bool cleanup_dry_run = false;
   CLI::App* cleanup = app.add_subcommand(
@@ -694,12 +719,13 @@ int main(int argc, char** argv) {
   }
 
   if (*cleanup) return cmd_cleanup(cleanup_tmpdirs, cleanup_dry_run);
-  if (*conform || *run || *bench) prepare_host();
+  if (*conform || *run || *bench || *chaos) prepare_host();
   if (*conform) return cmd_conform(conform_flags, command);
   if (*run) return cmd_run(run_files, run_flags, command);
   if (*analyze) return cmd_analyze(analyze_files, analyze_json, analyze_junit, command);
   if (*probe) return cmd_probe(probe_db, probe_json);
   if (*report) return cmd_report(report_files, report_out);
   if (*bench) return cmd_bench(bench_flags, command);
+  if (*chaos) return cmd_chaos(chaos_flags, default_worker_cmd(), default_python_cmd(), command);
   return kExitUsage;
 }

@@ -37,7 +37,9 @@ constexpr std::int64_t kSecond = 1'000 * kMs;
 constexpr std::int64_t kStartDeadline = 15 * kSecond;  // spawn to ready
 constexpr std::int64_t kExitDeadline = 3 * kSecond;    // kill or fatal to exit
 constexpr std::int64_t kWriteDeadline = 2 * kSecond;   // an op into a pipe
-constexpr int kLockAcquireMs = 2000;
+// A worker stopped (pause) in the middle of a commit holds the write lock
+// until it is continued: wait that long for it.
+constexpr int kLockAcquireMs = 10000;
 // The size of the tmpfs a disk_full scenario runs on: room for the database
 // and its WAL, small enough to fill in a few milliseconds.
 constexpr std::uint64_t kDiskFullFsBytes = 8u << 20;
@@ -294,7 +296,9 @@ void Runner::prepare_slot(Slot& s, const WorkerSpec& spec) {
     if (f.action == "clock_step" && f.worker == spec.name) faketime = true;
   }
   if (faketime) {
-    s.faketime_file = run_dir_ / (spec.name + ".faketime");
+    // Beside the run directory, like the truth store: a full or read-only
+    // run directory must not stop the harness from stepping a clock.
+    s.faketime_file = options_.dir / (scenario_.name + "." + spec.name + ".faketime");
     const char* preload = std::getenv("LD_PRELOAD");
     s.env["LD_PRELOAD"] = libfaketime_.string() +
                           (preload != nullptr && *preload != '\0' ? ":" + std::string(preload) : "");
@@ -319,7 +323,7 @@ void Runner::spawn(Slot& s) {
   s.fatal_message.clear();
   s.start_error.clear();
   s.received.clear();
-  std::vector<std::string> argv = split_command_line(options_.worker_cmd);
+  std::vector<std::string> argv = split_command_line(s.spec->cmd.value_or(options_.worker_cmd));
   if (s.spec->inotify_instances) {
     std::vector<std::string> prefix = inotify_limit_prefix(*s.spec->inotify_instances);
     argv.insert(argv.begin(), prefix.begin(), prefix.end());
@@ -467,11 +471,12 @@ Json Runner::meta() const {
     // Reported as the scenario's error.
   }
   for (const auto& s : slots_) {
+    const std::string& cmd = s->spec->cmd.value_or(options_.worker_cmd);
     Json env = s->env;
     if (env.contains("REDIS_URL")) env["REDIS_URL"] = mask_url(env["REDIS_URL"].get<std::string>());
     Json w = {{"name", s->name},
               {"channel", s->channel},
-              {"cmd", options_.worker_cmd},
+              {"cmd", cmd},
               {"db", s->db},
               {"env", env},
               {"expect_fatal", s->spec->expect_fatal},
@@ -681,6 +686,10 @@ void Runner::run_timeline() {
         break;
       case PlannedAction::Kind::kStartWorker: {
         Slot& s = slot(a.worker());
+        if (s.proc && !s.proc->exited()) {  // a restart fault started it already
+          note("late start of " + s.name + " not applied: it already runs");
+          break;
+        }
         spawn(s);
         s.start_sent = true;
         send(s, {{"op", "start"}});

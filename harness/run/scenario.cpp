@@ -9,6 +9,8 @@
 
 #include <toml++/toml.h>
 
+#include "command_line.hpp"
+
 namespace pjx::harness {
 namespace {
 
@@ -235,6 +237,14 @@ WorkerSpec read_worker(const toml::table& t, const std::string& source) {
   w.start_at = r.duration("start_at");
   w.faketime = r.boolean("faketime").value_or(false);
   if (auto n = r.integer("inotify_instances", 0, 65536)) w.inotify_instances = static_cast<int>(*n);
+  if (auto cmd = r.str("cmd")) {
+    try {
+      if (split_command_line(*cmd).empty()) throw std::invalid_argument("it is empty");
+    } catch (const std::invalid_argument& e) {
+      r.fail(w.line, "worker '" + w.name + "' cmd '" + *cmd + "' is not a command line: " + e.what());
+    }
+    w.cmd = *cmd;
+  }
   r.finish();
   return w;
 }

@@ -52,6 +52,9 @@ struct WorkerSpec {
   // when the per-user limit is exhausted), in a user namespace of its own so
   // that no other process is affected (nemesis.hpp). Empty: no limit.
   std::optional<int> inotify_instances;
+  // Its own command line (split like a shell), for a fleet of several
+  // implementations on one file; empty: the run's --worker-cmd.
+  std::optional<std::string> cmd;
   int line = 0;
 };
 
