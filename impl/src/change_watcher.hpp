@@ -14,7 +14,7 @@
 //   publishers ring it (ring_doorbell) after COMMIT returns, so a doorbell
 //   wake finds the commit. Upstream publishers do not ring it; data events
 //   cover them, except while the listener hears only doorbells (see Listen
-//   in sqlite_backend.cpp's poll_loop).
+//   in wake_scheduler.hpp).
 //
 // A wake is a hint, never a guarantee: wakes can be lost, so the poller keeps
 // its timed poll as the safety net.

@@ -1,4 +1,4 @@
-// Group commit (invariant I13 of sqlite_backend.cpp): threads that publish
+// Group commit (invariant I13, publisher.hpp): threads that publish
 // while another thread's commit is under way share the next commit, and each
 // still gets its own event's outcome. A lock holder (a plain connection in
 // BEGIN IMMEDIATE) keeps the first publisher inside its commit while the

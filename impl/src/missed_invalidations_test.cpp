@@ -1,4 +1,4 @@
-// Invariants I8 and I9 of sqlite_backend.cpp: a listener that finds unread rows
+// Invariants I8 (gap_rule.hpp) and I9 (listener.hpp): a listener that finds unread rows
 // pruned, or that stalled past retention while others committed, asks for a
 // flush; one that keeps up never does.
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// The outbox (invariant I10 of sqlite_backend.cpp): a publish that cannot
+// The outbox (invariant I10, outbox.hpp): a publish that cannot
 // commit for a transient reason is queued, committed later in publish order
 // and delivered; overflow throws; stop() drains and reports what it cannot
 // commit. Also the background checkpoint (I11) and the bounded prune (I7).

@@ -19,4 +19,8 @@ void set_start_seed_hook(std::function<void()> hook);
 // default; thread-safe to set.
 void set_after_open_hook(std::function<void()> hook);
 
+// The library's side: run the hook set, if any (outside the seams' lock).
+void run_start_seed_hook();
+void run_after_open_hook();
+
 }  // namespace pjx::detail

@@ -614,7 +614,7 @@ TEST_F(SqliteBackendTest, LagCountsUnreadRowsOfItsChannelFromOthers) {
 }
 
 // stats() runs its lag query on a connection of its own: a publish waiting
-// up to busy_timeout for another process's write lock (holding write_mu all
+// up to busy_timeout for another process's write lock (holding the writer's lock all
 // that time) does not hold it up.
 TEST_F(SqliteBackendTest, StatsDoesNotWaitForAPublishBlockedOnAnotherProcesssWriteLock) {
   SqliteOptions o = manual_options();

@@ -1,0 +1,124 @@
+// The listener's reads (snapshot_reader.hpp, I2 and I3) on a real file,
+// written as other publishers would write it.
+#include "snapshot_reader.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "db_path.hpp"
+#include "event_log.hpp"
+#include "temp_dir.hpp"
+#include "test_util.hpp"
+
+namespace pjx::detail {
+namespace {
+
+using pjx::testing::RawDb;
+using pjx::testing::TempDir;
+
+const std::string kChannel = "c";
+const std::string kMe = std::string(32, 'a');
+const std::string kOther = std::string(32, 'b');
+
+class SnapshotReaderTest : public ::testing::Test {
+ protected:
+  SnapshotReaderTest() : log_(check_db_path(db_), db_, std::chrono::milliseconds(5000), &busy_waits_) {}
+
+  std::vector<std::int64_t> ids(const std::vector<LogRow>& rows) {
+    std::vector<std::int64_t> out;
+    for (const auto& row : rows) out.push_back(row.id);
+    return out;
+  }
+
+  TempDir dir_;
+  std::string db_ = dir_.file("pjx.db");
+  std::atomic<std::uint64_t> busy_waits_{0};
+  EventLog log_;  // creates the file and its schema
+  RawDb raw_{db_};
+};
+
+TEST_F(SnapshotReaderTest, TheSeedOfANewFileIsZero) { EXPECT_EQ(read_seed(log_).top, 0); }
+
+TEST_F(SnapshotReaderTest, TheSeedIsTheHighestIdOfEveryChannelAndInstance) {
+  raw_.insert_row(kOther, kChannel, R"(["a"])", 1.0);
+  raw_.insert_row(kMe, "elsewhere", R"(["b"])", 1.0);
+  EXPECT_EQ(read_seed(log_).top, 2);
+}
+
+TEST_F(SnapshotReaderTest, TheSeedIsTheHighestIdIssuedEvenWhenPruningEmptiedTheTable) {
+  for (int i = 0; i < 3; ++i) raw_.insert_row(kOther, kChannel, R"(["a"])", 1.0);
+  raw_.exec("DELETE FROM pjx_invalidation");
+  EXPECT_EQ(read_seed(log_).top, 3);
+}
+
+TEST_F(SnapshotReaderTest, NothingCommittedSinceTheSeedReadsAsNothing) {
+  raw_.insert_row(kOther, kChannel, R"(["a"])", 1.0);
+  const Seed seed = read_seed(log_);
+  EXPECT_FALSE(read_snapshot(log_, seed.top, seed.version, kChannel, kMe).has_value());
+  raw_.insert_row(kOther, kChannel, R"(["b"])", 1.0);
+  const auto snapshot = read_snapshot(log_, seed.top, seed.version, kChannel, kMe);
+  ASSERT_TRUE(snapshot.has_value());
+  EXPECT_NE(snapshot->version, seed.version);
+  EXPECT_FALSE(read_snapshot(log_, seed.top, snapshot->version, kChannel, kMe).has_value());
+}
+
+TEST_F(SnapshotReaderTest, ASnapshotHoldsTheChannelsRowsFromOthersInIdOrderAboveTheCursor) {
+  raw_.insert_row(kOther, kChannel, R"(["below"])", 1.0);   // 1: at the cursor
+  raw_.insert_row(kOther, kChannel, R"(["x"])", 1.0);       // 2
+  raw_.insert_row(kMe, kChannel, R"(["mine"])", 1.0);       // 3: our own
+  raw_.insert_row(kOther, "elsewhere", R"(["y"])", 1.0);    // 4: another channel
+  raw_.insert_row(kOther, kChannel, R"(["z"])", 1.0);       // 5
+  const auto snapshot = read_snapshot(log_, 1, -1, kChannel, kMe);
+  ASSERT_TRUE(snapshot.has_value());
+  EXPECT_EQ(ids(snapshot->rows), (std::vector<std::int64_t>{2, 5}));
+  EXPECT_EQ(snapshot->rows[0].keys_json, R"(["x"])");
+  EXPECT_EQ(snapshot->top, 5);
+  EXPECT_EQ(snapshot->present, 4) << "every row in (1, 5] counts, of any channel or instance";
+}
+
+TEST_F(SnapshotReaderTest, PrunedRowsAreMissingFromPresentButNotFromTop) {
+  for (int i = 0; i < 6; ++i) raw_.insert_row(kOther, kChannel, R"(["a"])", 1.0);
+  raw_.exec("DELETE FROM pjx_invalidation WHERE id IN (3, 6)");
+  const auto snapshot = read_snapshot(log_, 1, -1, kChannel, kMe);
+  ASSERT_TRUE(snapshot.has_value());
+  EXPECT_EQ(snapshot->top, 6);
+  EXPECT_EQ(snapshot->present, 3);
+  EXPECT_EQ(ids(snapshot->rows), (std::vector<std::int64_t>{2, 4, 5}));
+}
+
+TEST_F(SnapshotReaderTest, ARestoredFileHasItsTopBelowTheCursor) {
+  raw_.insert_row(kOther, kChannel, R"(["a"])", 1.0);
+  const auto snapshot = read_snapshot(log_, 10, -1, kChannel, kMe);
+  ASSERT_TRUE(snapshot.has_value());
+  EXPECT_EQ(snapshot->top, 1);
+  EXPECT_EQ(snapshot->present, 0);
+  EXPECT_TRUE(snapshot->rows.empty());
+}
+
+TEST_F(SnapshotReaderTest, AReadTransactionAnErrorLeftOpenIsRolledBackFirst) {
+  log_.begin_read.step();
+  log_.begin_read.reset();
+  ASSERT_TRUE(log_.connection().in_transaction());
+  raw_.insert_row(kOther, kChannel, R"(["a"])", 1.0);
+  const auto snapshot = read_snapshot(log_, 0, -1, kChannel, kMe);
+  ASSERT_TRUE(snapshot.has_value());
+  EXPECT_EQ(ids(snapshot->rows), (std::vector<std::int64_t>{1}));
+  EXPECT_FALSE(log_.connection().in_transaction());
+}
+
+TEST_F(SnapshotReaderTest, LagCountsTheChannelsRowsFromOthersAboveTheCursor) {
+  raw_.insert_row(kOther, kChannel, R"(["a"])", 1.0);
+  raw_.insert_row(kMe, kChannel, R"(["b"])", 1.0);
+  raw_.insert_row(kOther, "elsewhere", R"(["c"])", 1.0);
+  raw_.insert_row(kOther, kChannel, R"(["d"])", 1.0);
+  EXPECT_EQ(count_lag(log_, 0, kChannel, kMe), 2);
+  EXPECT_EQ(count_lag(log_, 1, kChannel, kMe), 1);
+  EXPECT_EQ(count_lag(log_, 4, kChannel, kMe), 0);
+}
+
+}  // namespace
+}  // namespace pjx::detail
