@@ -75,18 +75,20 @@ std::string default_worker_cmd() {
   return "pjx-worker";
 }
 
+// --scenarios, else $PJX_SCENARIOS_DIR, else the scenarios installed beside
+// this executable (bin/../share/pjx-inval/scenarios, which the build tree
+// mirrors: cmake/PjxLayout.cmake). Never a source tree: an installed harness
+// runs what it was installed with.
 fs::path scenarios_dir(const std::string& flag) {
   if (!flag.empty()) return flag;
   if (const char* env = std::getenv("PJX_SCENARIOS_DIR"); env != nullptr && *env != '\0') {
     return env;
   }
+  // Resolved, so that the build tree's link shows as the source folder it is.
   std::error_code ec;
-#ifdef PJX_SOURCE_DIR
-  if (fs::is_directory(fs::path(PJX_SOURCE_DIR) / "scenarios", ec)) {
-    return fs::path(PJX_SOURCE_DIR) / "scenarios";
-  }
-#endif
-  return self_dir() / ".." / "share" / "pjx-inval" / "scenarios";
+  const fs::path beside = self_dir() / ".." / "share" / "pjx-inval" / "scenarios";
+  const fs::path resolved = fs::weakly_canonical(beside, ec);
+  return ec ? beside.lexically_normal() : resolved;
 }
 
 std::string random_hex(std::size_t bytes) {
@@ -178,7 +180,7 @@ void add_run_flags(CLI::App* app, RunFlags& f, bool conform) {
                     "glob); several separated by commas");
     app->add_option("--scenarios", f.scenarios,
                     "Scenario folder holding conformance/ (default: $PJX_SCENARIOS_DIR, else "
-                    "the source tree's scenarios/)");
+                    "../share/pjx-inval/scenarios beside pjx-harness)");
   }
   app->add_option("--seed", f.seed, "Seed of the workload's random choices (default 1)");
   app->add_option("--json", f.json, "Write results.json here (histories go to histories/ beside it)");
