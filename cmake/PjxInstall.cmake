@@ -8,6 +8,7 @@
 # | runtime | the shared library, libpjx_inval.so.<SOVERSION> (shared builds only) |
 # | dev     | headers (include/pjx/), the static library or the .so link, the CMake package (find_package(pjx_inval)) |
 # | harness | pjx-harness, pjx-worker, pjx-report, pjx-pyjinhx-worker and the Python workers, the scenarios |
+# | man     | man pages of the programs (help2man; cmake/PjxManPages.cmake) |
 # | doc     | LICENSE (as copyright), README.md, PROTOCOL.md (the worker protocol) |
 #
 # Layout: cmake/PjxLayout.cmake.

@@ -16,8 +16,8 @@ packages=(
   # tools the tests and the harness drive
   sqlite3 python3 faketime libfaketime redis-server procps util-linux
   python3-redis  # redis-py, for the Redis interop tests (upstream's client)
-  # packaging: the .deb (cpack runs dpkg-shlibdeps)
-  dpkg-dev
+  # packaging: man pages from --help, and the .deb (cpack, dpkg-shlibdeps)
+  help2man dpkg-dev
   chromium
 )
 

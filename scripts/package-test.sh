@@ -10,7 +10,8 @@
 #   2. the installed pjx-pyjinhx-worker (the Python adapter and the upstream
 #      emulation) through two scenarios, found by the installed harness;
 #   3. a consumer project built with find_package(pjx_inval) against the
-#      installed CMake package, and run.
+#      installed CMake package, and run;
+#   4. the installed man pages, rendered by man.
 #
 #   scripts/package-test.sh [DEB]     (default: build it)
 #
@@ -51,7 +52,7 @@ bin=$root/usr/bin
 status=0
 
 echo "=== installed pjx-harness conform (quick, the installed pjx-worker and scenarios) ==="
-"$bin/pjx-harness" conform --timing quick --dir "$work/run" \
+"$bin/pjx-harness" conform --timing quick --quiet --dir "$work/run" \
   --junit "$work/out/junit.xml" --json "$work/out/results.json" || status=1
 grep -q "usr/share/pjx-inval/scenarios/conformance/" "$work/out/results.json" || {
   echo "package-test: the results do not name the installed scenarios" >&2
@@ -59,7 +60,7 @@ grep -q "usr/share/pjx-inval/scenarios/conformance/" "$work/out/results.json" ||
 }
 
 echo "=== installed pjx-pyjinhx-worker (the Python adapter, upstream emulation) ==="
-"$bin/pjx-harness" conform --timing quick --filter no-replay,keys-and-channels \
+"$bin/pjx-harness" conform --timing quick --quiet --filter no-replay,keys-and-channels \
   --worker-cmd "$bin/pjx-pyjinhx-worker --cache guarded" --dir "$work/run-python" || status=1
 
 echo "=== find_package(pjx_inval) against the installed package ==="
@@ -75,6 +76,16 @@ else
   status=1
 fi
 
+echo "=== installed man pages ==="
+for page in "$root"/usr/share/man/man1/*.1; do
+  if ! text=$(MANWIDTH=80 man -l "$page" 2>"$work/man.err") || [ -s "$work/man.err" ] ||
+     ! grep -qi "exit status" <<<"$text" || ! grep -q "^EXAMPLES" <<<"$text"; then
+    cat "$work/man.err" >&2
+    echo "package-test: $(basename "$page") does not render with its exit status and examples" >&2
+    status=1
+  fi
+done
+echo "$(ls "$root"/usr/share/man/man1 | wc -l) man pages render"
 exit "$status"
 INSIDE
 

@@ -6,7 +6,7 @@
 #
 # The package (cmake/PjxPackaging.cmake) installs under /usr: pjx-harness,
 # pjx-worker, pjx-report, pjx-pyjinhx-worker and the Python workers, the
-# scenarios, the library with its headers and CMake package.
+# scenarios, the man pages, the library with its headers and CMake package.
 # A target host then needs two commands (README.md, "Installing"):
 #
 #   apt-get install ./pjx-inval_<version>_<arch>.deb
@@ -22,8 +22,10 @@ preset=${PRESET:-ci}
 out=${PJX_PACKAGE_DIR:-build/package}
 build=build/$preset
 
-cmake --preset "$preset" >/dev/null || exit 2
-cmake --build --preset "$preset" --target pjx-harness pjx-worker pjx-report pjx_inval || exit 2
+# help2man must be there: a package without man pages is incomplete.
+cmake --preset "$preset" -DPJX_MAN_PAGES=ON >/dev/null || exit 2
+cmake --build --preset "$preset" --target pjx-harness pjx-worker pjx-report pjx_inval \
+  pjx_man_pages || exit 2
 rm -rf "$out"
 mkdir -p "$out"
 # CPack installs the build into its own staging folder, then runs dpkg-deb.
@@ -45,6 +47,9 @@ for path in ./usr/bin/pjx-harness ./usr/bin/pjx-worker ./usr/bin/pjx-report \
     ./usr/share/pjx-inval/worker/pyjinhx_worker.py ./usr/share/pjx-inval/worker/upstream_worker.py \
     ./usr/share/pjx-inval/scenarios/conformance/fanout.toml \
     ./usr/share/pjx-inval/scenarios/repro/stale-after-pause.toml \
+    ./usr/share/man/man1/pjx-harness.1 ./usr/share/man/man1/pjx-harness-conform.1 \
+    ./usr/share/man/man1/pjx-worker.1 ./usr/share/man/man1/pjx-pyjinhx-worker.1 \
+    ./usr/share/man/man1/pjx-report.1 \
     ./usr/include/pjx/version.hpp ./usr/lib/cmake/pjx_inval/pjx_inval-config.cmake \
     ./usr/share/doc/pjx-inval/copyright; do
   if ! grep -q "^$path\( \|$\)" <<<"$contents"; then

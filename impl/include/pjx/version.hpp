@@ -3,7 +3,8 @@
 // This file is the one place the version is written: the top-level
 // CMakeLists.txt reads it for project(VERSION), so the CMake package
 // (pjx_inval-config-version.cmake), the shared library's SOVERSION, the
-// .deb and every program's --version follow it.
+// .deb and every program's --version follow it (ctest cli_version checks
+// them, the Python worker's VERSION included).
 //
 // Compatibility while the major version is 0: releases with the same major
 // and minor version are compatible (source and ABI); a new minor version may
