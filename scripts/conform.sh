@@ -5,7 +5,7 @@
 # and the histories) to build/report/ (or $PJX_REPORT_DIR).
 # Extra arguments go to `pjx-harness conform`, for example:
 #   scripts/conform.sh --timing documented
-#   scripts/conform.sh --worker-cmd 'python3 harness/worker/upstream_worker.py'
+#   scripts/conform.sh --worker-cmd 'python3 harness/worker/pyjinhx_worker.py'
 # Exit status: 0 every guarantee held, 1 one was violated, 2 it could not run.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -17,6 +17,8 @@ packages=(
   sqlite3 python3 faketime libfaketime redis-server procps util-linux
   bindfs  # a FUSE filesystem for the network-filesystem scenario
   python3-redis  # redis-py, for the Redis interop tests (upstream's client)
+  # packaging: man pages from --help, and the .deb (cpack, dpkg-shlibdeps)
+  help2man dpkg-dev
   chromium
 )
 

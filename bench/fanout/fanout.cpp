@@ -39,6 +39,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <pjx/sqlite_backend.hpp>
+#include <pjx/version.hpp>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -366,6 +367,22 @@ int main(int argc, char** argv) {
   app.add_option("--runs", c.runs, "runs per configuration; figures are medians over runs")->check(CLI::Range(1, 100));
   app.add_option("--json", c.json_path, "write the results as JSON to this file");
   app.add_option("--seed", c.seed, "seed of the random gaps");
+  bool quiet = false;
+  app.add_flag("-q,--quiet", quiet, "print no table (only errors; the JSON file is still written)");
+  app.set_version_flag("--version", std::string("pjx_bench_fanout ") + pjx::kVersionString);
+  app.footer(
+      "Exit status:\n"
+      "  0    every delivery arrived\n"
+      "  1    some deliveries were missing or a listener failed (see the JSON)\n"
+      "  2    the benchmark could not run (a bad option, a failed fork, an unwritable --json)\n"
+      "  130  interrupted by SIGINT (killed by the signal; the listeners die with it)\n"
+      "\n"
+      "Environment:\n"
+      "  PJX_BENCH_DIR  where the databases go (default: a folder under $TMPDIR, else /tmp)\n"
+      "\n"
+      "Examples:\n"
+      "  pjx_bench_fanout --workers 16,64 --wake off,wal,on --runs 3 --json fanout.json\n"
+      "  pjx_bench_fanout --workers 4 --poll 0.5 --wake off\n");
   app.add_flag("--spin", c.spin,
                "the publisher spins through the gaps instead of sleeping (keeps its CPU busy: separates the cost "
                "of waking an idle CPU from the library's)");
@@ -388,7 +405,9 @@ int main(int argc, char** argv) {
                {{"events", c.events}, {"warmup", c.warmup}, {"gap_ms", c.gap_ms}, {"spin", c.spin}, {"poll_s", c.poll_s},
                 {"runs", c.runs}, {"seed", c.seed}, {"dir", base.string()}}},
               {"results", Json::array()}};
-  std::cout << "pjx_bench_fanout: " << c.events << " events, gap " << c.gap_ms << " ms, poll " << c.poll_s
+  std::ostream silent(nullptr);  // discards what it is given
+  std::ostream& out = quiet ? silent : std::cout;
+  out << "pjx_bench_fanout: " << c.events << " events, gap " << c.gap_ms << " ms, poll " << c.poll_s
             << " s, medians of " << c.runs << " run(s); latency from the start of the publish call, ms\n"
             << "wake workers       p50       p99       max  all-p50   all-p99  call-p50  cpu-us/ev missing  empty  timed\n";
   bool ok = true;
@@ -407,7 +426,7 @@ int main(int argc, char** argv) {
         if (samples.back().contains("failures") || samples.back().at("missing").get<std::int64_t>() != 0) ok = false;
       }
       Json row = {{"wake", wake_name(wake)}, {"workers", workers}, {"metrics", pjx::harness::median_metrics(samples)}, {"samples", samples}};
-      print_row(std::cout, row);
+      print_row(out, row);
       doc["results"].push_back(row);
     }
   }

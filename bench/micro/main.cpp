@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "bench_dir.hpp"
+#include "pjx/version.hpp"
 #include "summary_reporter.hpp"
 
 namespace {
@@ -29,7 +30,30 @@ std::string flag(int argc, char** argv, std::string_view name, std::string fallb
 
 }  // namespace
 
+constexpr const char* kHelpFooter =
+    "pjx_bench_micro: Google Benchmark's options follow. The summary of paired figures goes\n"
+    "to stderr after the run.\n"
+    "\n"
+    "Exit status: 0 the benchmarks ran, 1 an unrecognized argument; interrupted by SIGINT it\n"
+    "dies of the signal (130 in a shell).\n"
+    "\n"
+    "Environment:\n"
+    "  PJX_BENCH_DIR  where the databases go (default: a folder under $TMPDIR, else /tmp)\n"
+    "\n"
+    "Examples:\n"
+    "  pjx_bench_micro --benchmark_filter=Publish --benchmark_repetitions=3\n"
+    "  pjx_bench_micro --benchmark_format=json --benchmark_out=micro.json\n"
+    "\n";
+
 int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--version") {
+      std::cout << "pjx_bench_micro " << pjx::kVersionString << "\n";
+      return 0;
+    }
+    if (arg == "--help") std::cout << kHelpFooter << std::flush;
+  }
   // Read before Initialize() removes the flags it knows from argv.
   const std::string format = flag(argc, argv, "benchmark_format", "console");
   const std::string color = flag(argc, argv, "benchmark_color", "auto");

@@ -4,7 +4,9 @@
 //
 // Exit status: 0 every guarantee held (pass, or reproduced as expected;
 // skips allowed), 1 a guarantee was violated, 2 the run could not be done
-// (usage, setup, a scenario that could not run).
+// (usage, setup, a scenario that could not run), 130 (128 + the signal)
+// interrupted by SIGINT, 143 by SIGTERM (the scenario under way is torn
+// down and the results so far are written).
 #include <algorithm>
 #include <chrono>
 #include <csignal>
@@ -12,6 +14,7 @@
 #include <cstdlib>
 #include <fnmatch.h>
 #include <fstream>
+#include <initializer_list>
 #include <iostream>
 #include <optional>
 #include <random>
@@ -51,10 +54,11 @@ void write_text_file(const fs::path& path, const std::string& content) {
   if (!out) throw std::runtime_error("cannot write " + path.string());
 }
 
-// Renders results files into a report folder and says where it is.
-void render_report(const std::vector<fs::path>& results, const fs::path& out_dir) {
+// Renders results files into a report folder and, unless quiet, says where.
+void render_report(const std::vector<fs::path>& results, const fs::path& out_dir,
+                   bool quiet = false) {
   pjx::reports::write_report(results, out_dir);
-  std::cout << "report: " << (out_dir / "index.html").string() << "\n";
+  if (!quiet) std::cout << "report: " << (out_dir / "index.html").string() << "\n";
 }
 
 }  // namespace
@@ -62,6 +66,46 @@ void render_report(const std::vector<fs::path>& results, const fs::path& out_dir
 namespace {
 
 constexpr int kExitUsage = 2;
+
+// The help footers: exit statuses, environment, examples (also the man
+// pages' sections, through help2man).
+constexpr const char* kExitStatusHelp =
+    "Exit status:\n"
+    "  0    every guarantee held (pass, or reproduced where a scenario expects it; skip is\n"
+    "       allowed, except for a missing capability under --require-caps)\n"
+    "  1    a guarantee was violated (fail)\n"
+    "  2    the run could not be done: bad usage, a scenario file that does not load, a\n"
+    "       scenario that could not run (error), an output that cannot be written\n"
+    "  130  interrupted by SIGINT (Ctrl-C), 143 by SIGTERM: the scenario under way is torn\n"
+    "       down (workers stopped, faults undone) and the results so far are written\n";
+
+constexpr const char* kEnvironmentHelp =
+    "Environment:\n"
+    "  PJX_SCENARIOS_DIR  scenario folder when --scenarios is not given (default: the one\n"
+    "                     installed beside pjx-harness, ../share/pjx-inval/scenarios)\n"
+    "  TMPDIR             where temporary run folders go (default /tmp)\n"
+    "  PJX_REDIS_SERVER   the redis-server to start for --backend redis (default: PATH)\n"
+    "  The workers' variables (PJX_INVALIDATION_DB, REDIS_URL, PJX_POLL_INTERVAL, ...) are\n"
+    "  set by the harness for each worker (PROTOCOL.md); the harness's own are not passed on.\n";
+
+constexpr const char* kExamplesHelp =
+    "Examples:\n"
+    "  pjx-harness conform\n"
+    "      every conformance scenario against pjx-worker, quick timing, temporary folder\n"
+    "  pjx-harness conform --require-caps --junit out/junit.xml --report out/\n"
+    "      the reference profile, as a CI job runs it\n"
+    "  pjx-harness conform --timing documented --dir /srv/app/tmp\n"
+    "      upstream's timing, on the filesystem of the host you deploy to\n"
+    "  pjx-harness conform --worker-cmd 'pjx-pyjinhx-worker --backend pyjinhx.integrations.sqlite:SqliteInvalidationBackend'\n"
+    "      the installed Python pyjinhx package instead of the C++ reference\n"
+    "  pjx-harness probe /var/lib/app/pjx.db\n"
+    "      what a live database holds, without writing to it\n";
+
+std::string footer(std::initializer_list<const char*> parts) {
+  std::string out;
+  for (const char* part : parts) out += std::string(out.empty() ? "" : "\n") + part;
+  return out;
+}
 
 fs::path self_dir() {
   std::error_code ec;
@@ -76,36 +120,34 @@ std::string default_worker_cmd() {
   return "pjx-worker";
 }
 
-// The upstream emulation's command line: the source tree's (a build tree
-// sits two levels under it), else the installed one; "" when neither exists.
+// The upstream emulation's command line, for `chaos --mix python=N`: the
+// Python worker installed beside this executable (the build tree mirrors
+// it), which loads the emulation by default; "" when it is not there.
 std::string default_python_cmd() {
-  std::vector<fs::path> candidates = {self_dir() / ".." / ".." / "harness" / "worker" / "upstream_worker.py"};
-#ifdef PJX_SOURCE_DIR
-  candidates.push_back(fs::path(PJX_SOURCE_DIR) / "harness" / "worker" / "upstream_worker.py");
-#endif
-  candidates.push_back(self_dir() / ".." / "share" / "pjx_inval" / "pjx-upstream-worker.py");
   std::error_code ec;
-  for (const fs::path& p : candidates) {
-    if (!self_dir().empty() && fs::is_regular_file(p, ec)) {
-      return "python3 " + quote_word(fs::weakly_canonical(p, ec).string());
-    }
-  }
-  return "";
+  const fs::path py = self_dir() / ".." / "share" / "pjx-inval" / "worker" / "pyjinhx_worker.py";
+  if (self_dir().empty() || !fs::is_regular_file(py, ec)) return "";
+  return "python3 " + quote_word(fs::weakly_canonical(py, ec).string());
 }
 
+// --scenarios, else $PJX_SCENARIOS_DIR, else the scenarios installed beside
+// this executable (bin/../share/pjx-inval/scenarios, which the build tree
+// mirrors: cmake/PjxLayout.cmake). Never a source tree: an installed harness
+// runs what it was installed with.
 fs::path scenarios_dir(const std::string& flag) {
   if (!flag.empty()) return flag;
   if (const char* env = std::getenv("PJX_SCENARIOS_DIR"); env != nullptr && *env != '\0') {
     return env;
   }
+  // Resolved, so that the build tree's link shows as the source folder it is.
   std::error_code ec;
-#ifdef PJX_SOURCE_DIR
-  if (fs::is_directory(fs::path(PJX_SOURCE_DIR) / "scenarios", ec)) {
-    return fs::path(PJX_SOURCE_DIR) / "scenarios";
-  }
-#endif
-  return self_dir() / ".." / "share" / "pjx-inval" / "scenarios";
+  const fs::path beside = self_dir() / ".." / "share" / "pjx-inval" / "scenarios";
+  const fs::path resolved = fs::weakly_canonical(beside, ec);
+  return ec ? beside.lexically_normal() : resolved;
 }
+
+// The exit status after a signal interrupted the run: 128 + its number.
+int interrupted_status(int signal) { return 128 + (signal > 0 ? signal : SIGINT); }
 
 std::string random_hex(std::size_t bytes) {
   std::random_device rd;
@@ -177,15 +219,18 @@ struct RunFlags {
   std::string backend = "sqlite";  // sqlite, redis or both
   std::string redis_url;
   bool require_caps = false;
+  bool quiet = false;
 };
 
 void add_run_flags(CLI::App* app, RunFlags& f, bool conform) {
   app->add_option("--worker-cmd", f.worker_cmd,
                   "Worker command line, split like a shell (default: the pjx-worker beside "
-                  "pjx-harness, else from PATH)");
+                  "pjx-harness, else from PATH)")
+      ->type_name("CMD");
   app->add_option("--dir", f.dir,
                   "Run directory on the filesystem under test (default: a temporary one, "
-                  "removed at the end unless --keep)");
+                  "removed at the end unless --keep)")
+      ->type_name("DIR");
   app->add_option("--timing", f.timing,
                   "quick (poll 50 ms, retention 500 ms) or documented (0.5 s, 5 s); default: "
                   "the scenario's, else quick")
@@ -196,12 +241,15 @@ void add_run_flags(CLI::App* app, RunFlags& f, bool conform) {
                     "glob); several separated by commas");
     app->add_option("--scenarios", f.scenarios,
                     "Scenario folder holding conformance/ (default: $PJX_SCENARIOS_DIR, else "
-                    "the source tree's scenarios/)");
+                    "../share/pjx-inval/scenarios beside pjx-harness)")
+        ->type_name("DIR");
   }
   app->add_option("--seed", f.seed, "Seed of the workload's random choices (default 1)");
-  app->add_option("--json", f.json, "Write results.json here (histories go to histories/ beside it)");
-  app->add_option("--junit", f.junit, "Write JUnit XML here");
-  app->add_option("--report", f.report, "Render an HTML/Markdown report into this folder");
+  app->add_option("--json", f.json, "Write results.json here (histories go to histories/ beside it)")
+      ->type_name("FILE");
+  app->add_option("--junit", f.junit, "Write JUnit XML here")->type_name("FILE");
+  app->add_option("--report", f.report, "Render an HTML/Markdown report into this folder")
+      ->type_name("DIR");
   app->add_flag("--keep", f.keep, "Keep the run directory (databases, histories, worker stderr)");
   app->add_option("--backend", f.backend,
                   "Backend under test: sqlite (default), redis, or both (every scenario on "
@@ -213,6 +261,9 @@ void add_run_flags(CLI::App* app, RunFlags& f, bool conform) {
   app->add_flag("--require-caps", f.require_caps,
                 "The reference profile: a scenario or check skipped because the worker lacks a "
                 "capability (flush, reopen, reads, ...) fails instead of being skipped");
+  app->add_flag("-q,--quiet", f.quiet,
+                "Print only what failed or could not run and the one-line summary: no line per "
+                "scenario, no progress, no table");
 }
 
 int run_scenarios(std::vector<Scenario> scenarios, const RunFlags& f, const std::string& command) {
@@ -280,7 +331,7 @@ int run_scenarios(std::vector<Scenario> scenarios, const RunFlags& f, const std:
         not_applicable += (not_applicable.empty() ? "" : ", ") + s.name;
       }
     }
-    if (!not_applicable.empty() && backends.size() + scenarios.size() > 1) {
+    if (!not_applicable.empty() && backends.size() + scenarios.size() > 1 && !f.quiet) {
       std::cout << "pjx-harness: not applicable to " << backend << " (their 'backends' do not "
                 << "list it): " << not_applicable << "\n";
     }
@@ -297,10 +348,15 @@ int run_scenarios(std::vector<Scenario> scenarios, const RunFlags& f, const std:
   summary.seed = o.seed;
   summary.dir = dir;
   const auto start = std::chrono::steady_clock::now();
-  std::cout << "pjx-harness: " << runs.size() << " scenario(s), worker: " << o.worker_cmd
-            << ", seed " << o.seed << ", dir " << dir.string();
-  if (f.backend != "sqlite") std::cout << ", backend " << f.backend;
-  std::cout << "\n";
+  if (!f.quiet) {
+    std::cout << "pjx-harness: " << runs.size() << " scenario(s), worker: " << o.worker_cmd
+              << ", seed " << o.seed << ", dir " << dir.string();
+    if (f.backend != "sqlite") std::cout << ", backend " << f.backend;
+    std::cout << "\n";
+  }
+  ProgressLog progress(std::cout);
+  if (!f.quiet) o.progress = &progress;
+  int interrupt_signal = 0;
   int index = 0;
   const fs::path base_dir = o.dir;
   const fs::path base_history_dir = o.history_dir;
@@ -312,20 +368,24 @@ int run_scenarios(std::vector<Scenario> scenarios, const RunFlags& f, const std:
     o.dir = backend == "sqlite" ? base_dir : base_dir / backend;
     o.history_dir = backend == "sqlite" ? base_history_dir : base_history_dir / backend;
     const std::string label = backend == "sqlite" ? s.name : backend + "/" + s.name;
-    std::cout << "[" << index << "/" << runs.size() << "] " << label << " ... " << std::flush;
+    if (!f.quiet) {
+      progress.begin("[" + std::to_string(index) + "/" + std::to_string(runs.size()) + "] " +
+                     label);
+    }
     ScenarioResult r;
     try {
       r = run_scenario(s, o);
     } catch (const std::exception& e) {
-      std::cout << "\n";
+      if (!f.quiet) progress.end("could not run");
       std::cerr << "pjx-harness: " << label << ": " << e.what() << "\n";
       return kExitUsage;
     }
     if (f.require_caps) apply_required_caps(r);
     char secs[32];
     std::snprintf(secs, sizeof secs, "%.1f", r.duration_s);
-    std::cout << r.verdict.verdict << " (" << secs << " s, " << r.timing << ")\n";
+    if (!f.quiet) progress.end(r.verdict.verdict + " (" + secs + " s, " + r.timing + ")");
     const bool interrupted = r.interrupted;
+    if (interrupted) interrupt_signal = r.interrupt_signal;
     summary.results.push_back(std::move(r));
     if (interrupted) {
       std::cout << "interrupted: the remaining scenarios are not run\n";
@@ -339,20 +399,29 @@ int run_scenarios(std::vector<Scenario> scenarios, const RunFlags& f, const std:
     if (r.timing != summary.timing) summary.timing = "mixed";
   }
 
-  std::cout << "\n";
-  print_table(std::cout, summary.results);
+  if (f.quiet) {
+    // Only the table's last line, the summary ("24 scenarios: 24 pass (43.0 s)").
+    std::ostringstream table;
+    print_table(table, summary.results);
+    std::string text = table.str();
+    while (!text.empty() && text.back() == '\n') text.pop_back();
+    std::cout << text.substr(text.rfind('\n') + 1) << "\n";
+  } else {
+    std::cout << "\n";
+    print_table(std::cout, summary.results);
+  }
   print_failures(std::cout, summary.results, !(temp && !f.keep && results_file.empty()));
   int code = exit_code(summary.results);
   try {
     if (!results_file.empty()) {
       write_results(summary, results_file);
-      if (!f.json.empty()) std::cout << "\nresults: " << results_file.string() << "\n";
+      if (!f.json.empty() && !f.quiet) std::cout << "\nresults: " << results_file.string() << "\n";
     }
     if (!f.junit.empty()) {
       write_text_file(f.junit, junit_xml(summary));
     }
     if (!f.report.empty()) {
-      render_report({results_file}, f.report);
+      render_report({results_file}, f.report, f.quiet);
     }
   } catch (const std::exception& e) {
     std::cerr << "pjx-harness: " << e.what() << "\n";
@@ -361,9 +430,10 @@ int run_scenarios(std::vector<Scenario> scenarios, const RunFlags& f, const std:
   if (temp && !f.keep) {
     std::error_code ec;
     fs::remove_all(dir, ec);
-  } else {
+  } else if (!f.quiet) {
     std::cout << "run directory kept: " << dir.string() << "\n";
   }
+  if (interrupt_signal != 0) return interrupted_status(interrupt_signal);
   return code;
 }
 
@@ -469,10 +539,20 @@ std::string human_bytes(const std::optional<std::uintmax_t>& size) {
   return buf;
 }
 
-int cmd_probe(const std::string& db, bool json) {
+int cmd_probe(const std::string& db, const std::string& json) {
   const DbInspection info = inspect_db(db);
-  if (json) {
-    std::cout << info.to_json().dump(2) << "\n";
+  if (!json.empty()) {
+    const std::string text = info.to_json().dump(2) + "\n";
+    if (json == "-") {
+      std::cout << text;
+    } else {
+      try {
+        write_text_file(json, text);
+      } catch (const std::exception& e) {
+        std::cerr << "pjx-harness: " << e.what() << "\n";
+        return kExitUsage;
+      }
+    }
     return info.error.empty() ? 0 : kExitUsage;
   }
   std::cout << "database:     " << info.path.string() << "\n";
@@ -526,6 +606,7 @@ struct BenchFlags {
   std::string report;
   bool quick = false;
   bool keep = false;
+  bool quiet = false;
 };
 
 void add_bench_flags(CLI::App* app, BenchFlags& f) {
@@ -564,10 +645,11 @@ void add_bench_flags(CLI::App* app, BenchFlags& f) {
   app->add_option("--seed", f.options.seed, "Seed of the publish spacing (default 1)");
   app->add_option("--worker-cmd", f.worker_cmd, "Worker command line (default pjx-worker)");
   app->add_option("--dir", f.dir, "Run folder (default a temporary one, removed afterwards)");
-  app->add_option("--json", f.json, "Write bench.json here");
-  app->add_option("--report", f.report, "Write a report into this folder");
+  app->add_option("--json", f.json, "Write bench.json here")->type_name("FILE");
+  app->add_option("--report", f.report, "Write a report into this folder")->type_name("DIR");
   app->add_flag("--quick", f.quick, "Small sizes, for CI");
   app->add_flag("--keep", f.keep, "Keep the temporary run folder");
+  app->add_flag("-q,--quiet", f.quiet, "No progress lines while the runs go (the table still prints)");
 }
 
 int cmd_bench(BenchFlags& f, const std::string& command) {
@@ -594,7 +676,8 @@ int cmd_bench(BenchFlags& f, const std::string& command) {
                 {"started_at", utc_now_iso()},
                 {"command", command},
                 {"worker_cmd", o.worker_cmd}};
-    const Json runs = run_benches(o, std::cerr);
+    std::ostream silent(nullptr);  // discards what it is given
+    const Json runs = run_benches(o, f.quiet ? silent : std::cerr);
     doc["runs"] = runs;
     print_bench_table(std::cout, runs);
     code = bench_exit_code(runs);
@@ -606,7 +689,7 @@ int cmd_bench(BenchFlags& f, const std::string& command) {
       std::cout << "\nbench: " << json_file.string() << "\n";
     }
     if (!f.report.empty()) {
-      render_report({json_file}, f.report);
+      render_report({json_file}, f.report, f.quiet);
     }
   } catch (const std::exception& e) {
     std::cerr << "pjx-harness: " << e.what() << "\n";
@@ -648,11 +731,14 @@ int main(int argc, char** argv) {
       "invalidation over SQLite"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("pjx-harness ") + kHarnessVersion);
+  app.footer(footer({"Run `pjx-harness COMMAND --help` for a command's options.\n",
+                     kExitStatusHelp, kEnvironmentHelp, kExamplesHelp}));
 
   RunFlags conform_flags;
   CLI::App* conform = app.add_subcommand(
       "conform", "Run every scenario in scenarios/conformance/ and print the verdicts");
   add_run_flags(conform, conform_flags, true);
+  conform->footer(footer({kExitStatusHelp, kEnvironmentHelp, kExamplesHelp}));
 
   RunFlags run_flags;
   std::vector<std::string> run_files;
@@ -660,6 +746,12 @@ int main(int argc, char** argv) {
   run->add_option("scenario", run_files, "Scenario TOML file(s)")->required()->check(
       CLI::ExistingFile);
   add_run_flags(run, run_flags, false);
+  run->footer(footer({kExitStatusHelp, kEnvironmentHelp,
+                      "Examples:\n"
+                      "  pjx-harness run /usr/share/pjx-inval/scenarios/repro/stale-after-pause.toml\n"
+                      "      upstream's incident, reproduced (installed from the .deb)\n"
+                      "  pjx-harness run fanout.toml --worker-cmd 'pjx-worker --defect skip-rows'\n"
+                      "      a deliberately broken worker, caught by the fanout check\n"}));
 
   std::vector<std::string> analyze_files;
   std::string analyze_json;
@@ -669,15 +761,34 @@ int main(int argc, char** argv) {
   analyze->add_option("history", analyze_files, "History files (*.history.jsonl)")
       ->required()
       ->check(CLI::ExistingFile);
-  analyze->add_option("--json", analyze_json, "Write results.json here");
-  analyze->add_option("--junit", analyze_junit, "Write JUnit XML here");
+  analyze->add_option("--json", analyze_json, "Write results.json here")->type_name("FILE");
+  analyze->add_option("--junit", analyze_junit, "Write JUnit XML here")->type_name("FILE");
+  analyze->footer(
+      "Exit status:\n"
+      "  0  every guarantee held in the histories\n"
+      "  1  one was violated\n"
+      "  2  a history cannot be read, or an output cannot be written\n\n"
+      "Examples:\n"
+      "  pjx-harness analyze out/histories/*.history.jsonl --json again/results.json\n"
+      "      judge a run's histories again with the current checkers\n");
 
   std::string probe_db;
-  bool probe_json = false;
+  std::string probe_json;
   CLI::App* probe = app.add_subcommand(
       "probe", "Describe a live invalidation database without writing to it");
   probe->add_option("db", probe_db, "Database file")->required();
-  probe->add_flag("--json", probe_json, "Print JSON");
+  probe->add_option("--json", probe_json,
+                    "Write the description as JSON to this file instead (- for stdout)")
+      ->type_name("FILE");
+  probe->footer(
+      "Exit status:\n"
+      "  0  described\n"
+      "  2  the database cannot be read (the reason is printed)\n\n"
+      "Examples:\n"
+      "  pjx-harness probe /var/lib/app/pjx.db\n"
+      "      journal mode, sidecar sizes, rows per channel, oldest and newest row\n"
+      "  pjx-harness probe /var/lib/app/pjx.db --json - | jq .channels\n"
+      "      the same as JSON on stdout\n");
 
   std::vector<std::string> report_files;
   std::string report_out;
@@ -685,13 +796,35 @@ int main(int argc, char** argv) {
       app.add_subcommand("report", "Render results files (results.json, bench.json) into a report");
   report->add_option("results", report_files, "Results files")->required()->check(
       CLI::ExistingFile);
-  report->add_option("-o,--out", report_out, "Output folder")->required();
+  report->add_option("-o,--out", report_out, "Output folder")->required()->type_name("DIR");
+  report->footer(
+      "Exit status:\n"
+      "  0  written\n"
+      "  2  a results file cannot be read, or the report cannot be written\n\n"
+      "Examples:\n"
+      "  pjx-harness report out/results.json -o report/\n"
+      "      index.html, summary.md, junit.xml and the histories in report/\n"
+      "  pjx-harness report results.json bench.json -o report/\n"
+      "      conformance and benchmark results in one report\n");
 
   BenchFlags bench_flags;
   CLI::App* bench = app.add_subcommand(
       "bench",
       "Multi-process benchmarks: delivery latency, idle CPU, publish throughput, file growth");
   add_bench_flags(bench, bench_flags);
+  bench->footer(
+      "Exit status:\n"
+      "  0    every delivery arrived\n"
+      "  1    some run lost, missed or failed publishes\n"
+      "  2    the benchmark could not run\n"
+      "  130  interrupted by SIGINT (it dies of the signal; its workers with it)\n\n"
+      "Environment:\n"
+      "  TMPDIR  where the temporary run folder goes (default /tmp)\n\n"
+      "Examples:\n"
+      "  pjx-harness bench --quick --json bench.json\n"
+      "      every kind of run, small, as CI runs it\n"
+      "  pjx-harness bench --kind latency --wake all --workers 1,16,64 --runs 3\n"
+      "      delivery latency through the worker protocol, medians of 3 runs\n");
 
   ChaosFlags chaos_flags;
   CLI::App* chaos = app.add_subcommand(
@@ -710,6 +843,15 @@ int main(int argc, char** argv) {
                       "Folder holding the runs' temporary folders (default: $TMPDIR, else /tmp); "
                       "may be repeated");
   cleanup->add_flag("--dry-run", cleanup_dry_run, "Only list what would be removed");
+  cleanup->footer(
+      "Exit status:\n"
+      "  0  nothing was left, or all of it was removed\n"
+      "  2  something could not be removed (the reason is printed)\n\n"
+      "Examples:\n"
+      "  pjx-harness cleanup --dry-run\n"
+      "      list what killed runs left, remove nothing\n"
+      "  pjx-harness cleanup --tmpdir /srv/app/tmp\n"
+      "      where runs were given TMPDIR=/srv/app/tmp\n");
 
   try {
     app.parse(argc, argv);

@@ -17,7 +17,8 @@
 
 namespace pjx::harness {
 
-inline constexpr const char* kHarnessVersion = "0.1.0";
+// The project's version (impl/include/pjx/version.hpp, through CMake).
+inline constexpr const char* kHarnessVersion = PJX_HARNESS_VERSION;
 
 struct RunSummary {
   std::string command;     // the command line that ran, for the record

@@ -232,6 +232,7 @@ class Runner {
   // stopped, locks released, mounts undone) instead of killing the harness.
   boost::asio::signal_set signals_{io_, SIGINT, SIGTERM};
   bool interrupted_ = false;
+  int interrupt_signal_ = 0;
 };
 
 // ---------------------------------------------------------------- history
@@ -669,6 +670,9 @@ void Runner::start_workers() {
 void Runner::run_timeline() {
   phase("workload");
   workload_t0_ = monotonic_ns();
+  const ProgressTicker progress(io_, options_.progress, workload_t0_,
+                                plan_.empty() ? 0 : plan_.back().at_ns,
+                                [this] { return history_->records().size(); });
   for (const PlannedAction& a : plan_) {
     pump_until([] { return false; }, workload_t0_ + a.at_ns);
     switch (a.kind) {
@@ -1348,8 +1352,10 @@ ScenarioResult Runner::run() {
     }
   }
 
-  signals_.async_wait([this](const boost::system::error_code& error, int /*signal*/) {
-    if (!error) interrupted_ = true;
+  signals_.async_wait([this](const boost::system::error_code& error, int signal) {
+    if (error) return;
+    interrupted_ = true;
+    interrupt_signal_ = signal;
   });
   std::optional<Abort> abort;
   bool needs_faketime = false;
@@ -1433,6 +1439,7 @@ ScenarioResult Runner::run() {
   }
   signals_.cancel();
   result.interrupted = interrupted_;
+  result.interrupt_signal = interrupt_signal_;
   result.verdict = judge(history_->records());
   result.duration_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();

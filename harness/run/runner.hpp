@@ -34,6 +34,7 @@
 #include <string>
 
 #include "check/checkers.hpp"
+#include "progress.hpp"
 #include "scenario.hpp"
 
 namespace pjx::harness {
@@ -56,6 +57,8 @@ struct RunOptions {
   // the end. Faults that need the server itself (redis_restart, a
   // pubsub_limit) are `skip` against a given URL.
   std::string redis_url;
+  // Progress lines within a long workload (progress.hpp); null: none.
+  ProgressLog* progress = nullptr;
 };
 
 struct ScenarioResult {
@@ -71,6 +74,7 @@ struct ScenarioResult {
   std::filesystem::path history;  // the history file written
   std::string rerun;              // the command that reruns this scenario
   bool interrupted = false;       // SIGINT/SIGTERM arrived: stop running scenarios
+  int interrupt_signal = 0;       // which of the two (the exit status is 128 + it)
 };
 
 // Runs `scenario` (as Scenario::for_backend(options.backend) gives it; the

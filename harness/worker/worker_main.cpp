@@ -38,7 +38,15 @@ void print_usage(std::FILE* out) {
       "PJX_INVALIDATION_DB, PJX_INVALIDATION_CHANNEL, PJX_POLL_INTERVAL, PJX_RETENTION,\n"
       "PJX_BUSY_TIMEOUT, REDIS_URL. --defect (or PJX_WORKER_DEFECT) runs a broken worker.\n"
       "PJX_WORKER_FAULT=kind=K,nth=N,error=E,persistent=0|1 injects SQLite I/O faults\n"
-      "(SIGUSR1 arms, SIGUSR2 clears; PJX_WORKER_FAULT_ARMED=0 waits for SIGUSR1).\n",
+      "(SIGUSR1 arms, SIGUSR2 clears; PJX_WORKER_FAULT_ARMED=0 waits for SIGUSR1).\n"
+      "\n"
+      "Exit status:\n"
+      "  0  after the stop op or the end of stdin\n"
+      "  2  the configuration was rejected (after a fatal event) or a bad command line\n"
+      "\n"
+      "Examples:\n"
+      "  pjx-harness conform --worker-cmd 'pjx-worker --defect skip-rows'\n"
+      "  echo '{\"op\":\"start\"}' | PJX_INVALIDATION_DB=x.db pjx-worker\n",
       out);
 }
 

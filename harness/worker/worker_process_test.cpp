@@ -1,6 +1,6 @@
 // End-to-end tests of the pjx-worker executable over its stdin/stdout
-// protocol, alone, with its defects, and against upstream_worker.py (the
-// upstream emulation) on one database file.
+// protocol, alone, with its defects, and against pyjinhx_worker.py driving
+// upstream_worker.py (the upstream emulation) on one database file.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <unistd.h>
@@ -53,7 +53,8 @@ bool have_python() {
   return !python.empty() && ::access(python.c_str(), X_OK) == 0;
 }
 
-std::vector<std::string> upstream_worker() { return {PJX_PYTHON3, PJX_UPSTREAM_WORKER_PY}; }
+// The Python adapter with its default backend, the upstream emulation.
+std::vector<std::string> upstream_worker() { return {PJX_PYTHON3, PJX_PYJINHX_WORKER_PY}; }
 
 // Sends start and returns `ready` (null after a failure, recorded).
 json start(ChildProcess& worker) {

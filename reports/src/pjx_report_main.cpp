@@ -1,6 +1,8 @@
 // pjx-report: renders results files into a report directory.
 //   pjx-report RESULTS... -o DIR
-// Exit status: 0 written, 1 bad input or unwritable output, 2 bad usage.
+// Exit status: 0 written, 1 bad input or unwritable output, 2 bad usage
+// (help footer below). Interrupted by SIGINT, it dies of the signal (130 in
+// a shell): it has nothing to tear down.
 #include <exception>
 #include <filesystem>
 #include <iostream>
@@ -13,16 +15,28 @@
 namespace {
 
 constexpr std::string_view kUsage =
-    "usage: pjx-report RESULTS... -o DIR\n"
+    "usage: pjx-report RESULTS... -o DIR [--quiet]\n"
     "\n"
     "Renders results files (results.json from pjx-harness conform/run, bench.json\n"
     "from pjx-harness bench, or a results.json from an earlier report) and the\n"
     "histories they name into DIR: index.html, summary.md, junit.xml,\n"
     "results.json and histories/.\n"
     "\n"
-    "options:\n"
-    "  -o, --output DIR  directory to write (created if missing)\n"
-    "  -h, --help        show this help\n";
+    "Options:\n"
+    "  -o, --out DIR  directory to write (created if missing); --output is the older\n"
+    "                 spelling\n"
+    "  -q, --quiet    do not print what was written\n"
+    "  -h, --help     show this help\n"
+    "  --version      show the version\n"
+    "\n"
+    "Exit status:\n"
+    "  0  the report was written\n"
+    "  1  a results file could not be read or the report could not be written\n"
+    "  2  bad usage\n"
+    "\n"
+    "Examples:\n"
+    "  pjx-report out/results.json -o report/\n"
+    "  pjx-report results.json bench.json -o report/\n";
 
 int usage_error(std::string_view message) {
   std::cerr << "pjx-report: " << message << "\n\n" << kUsage;
@@ -34,6 +48,7 @@ int usage_error(std::string_view message) {
 int main(int argc, char** argv) {
   std::vector<std::filesystem::path> inputs;
   std::filesystem::path out_dir;
+  bool quiet = false;
   const std::vector<std::string_view> args(argv + 1, argv + argc);
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string_view arg = args[i];
@@ -41,10 +56,18 @@ int main(int argc, char** argv) {
       std::cout << kUsage;
       return 0;
     }
-    if (arg == "-o" || arg == "--output") {
+    if (arg == "--version") {
+      std::cout << "pjx-report " << PJX_REPORT_VERSION << "\n";
+      return 0;
+    }
+    if (arg == "-q" || arg == "--quiet") {
+      quiet = true;
+    } else if (arg == "-o" || arg == "--out" || arg == "--output") {
       if (i + 1 == args.size()) return usage_error(std::string(arg) + " needs a directory");
       out_dir = args[++i];
-    } else if (arg.rfind("--output=", 0) == 0) {
+    } else if (arg.starts_with("--out=")) {
+      out_dir = arg.substr(6);
+    } else if (arg.starts_with("--output=")) {
       out_dir = arg.substr(9);
     } else if (arg.size() > 1 && arg.front() == '-') {
       return usage_error("unknown option " + std::string(arg));
@@ -60,7 +83,9 @@ int main(int argc, char** argv) {
     std::cerr << "pjx-report: error: " << e.what() << "\n";
     return 1;
   }
-  std::cout << "pjx-report: wrote " << (out_dir / "index.html").string() << ", summary.md, "
-            << "junit.xml, results.json\n";
+  if (!quiet) {
+    std::cout << "pjx-report: wrote " << (out_dir / "index.html").string() << ", summary.md, "
+              << "junit.xml, results.json\n";
+  }
   return 0;
 }

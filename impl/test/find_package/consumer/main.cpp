@@ -1,5 +1,6 @@
 // A user's program: two backends on one file, one publishes, one receives.
 #include <pjx/sqlite_backend.hpp>
+#include <pjx/version.hpp>
 
 #include <chrono>
 #include <condition_variable>
@@ -23,6 +24,6 @@ int main(int argc, char** argv) {
   publisher.publish({"a"});
   std::unique_lock lock(mu);
   if (!cv.wait_for(lock, std::chrono::seconds(10), [&] { return !got.empty(); })) return 1;
-  std::cout << "received " << *got.begin() << "\n";
+  std::cout << "received " << *got.begin() << " with pjx-inval " << pjx::kVersionString << "\n";
   return 0;
 }
