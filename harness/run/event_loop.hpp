@@ -12,6 +12,10 @@
 
 namespace pjx::harness {
 
+// Monotonic nanoseconds (check/history.hpp: monotonic_ns()).
+inline constexpr std::int64_t kMs = 1'000'000;
+inline constexpr std::int64_t kSecond = 1'000 * kMs;
+
 // Runs handlers of `io` until `done()` holds or the monotonic clock passes
 // `deadline_ns` (or `stop()`, when given, holds). Returns done().
 bool pump_until(boost::asio::io_context& io, const std::function<bool()>& done,
