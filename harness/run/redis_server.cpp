@@ -19,6 +19,8 @@
 #include <thread>
 
 #include "child_process.hpp"
+#include "pjx/errors.hpp"
+#include "pjx/redis_backend.hpp"
 #include "leftovers.hpp"
 
 namespace pjx::harness {
@@ -83,33 +85,6 @@ RedisReply convert(const redisReply* r) {
   return out;
 }
 
-std::string mask(std::string_view url) {
-  const std::size_t scheme = url.find("://");
-  const std::size_t at = url.rfind('@');
-  if (scheme == std::string_view::npos || at == std::string_view::npos || at < scheme) {
-    return std::string(url);
-  }
-  const std::size_t colon = url.find(':', scheme + 3);
-  if (colon == std::string_view::npos || colon > at) return std::string(url);
-  return std::string(url.substr(0, colon + 1)) + "***" + std::string(url.substr(at));
-}
-
-int parse_int(std::string_view text, std::string_view url, const char* what) {
-  int value = 0;
-  if (text.empty() || text.size() > 9) {
-    throw RedisError("REDIS_URL \"" + mask(url) + "\": " + what + " \"" + std::string(text) +
-                     "\" is not a number");
-  }
-  for (const char c : text) {
-    if (c < '0' || c > '9') {
-      throw RedisError("REDIS_URL \"" + mask(url) + "\": " + what + " \"" + std::string(text) +
-                       "\" is not a number");
-    }
-    value = value * 10 + (c - '0');
-  }
-  return value;
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------- find
@@ -144,64 +119,22 @@ fs::path find_redis_server() {
 // ---------------------------------------------------------------- endpoint
 
 RedisEndpoint RedisEndpoint::from_url(std::string_view url) {
+  pjx::RedisUrl parsed;
+  try {
+    parsed = pjx::RedisUrl::parse(url);
+  } catch (const pjx::ConfigError& e) {
+    throw RedisError(e.what());
+  }
   RedisEndpoint e;
-  std::string_view rest;
-  bool unix_socket = false;
-  if (url.rfind("redis://", 0) == 0) {
-    rest = url.substr(8);
-  } else if (url.rfind("unix://", 0) == 0) {
-    rest = url.substr(7);
-    unix_socket = true;
+  if (parsed.kind == pjx::RedisUrl::Kind::kUnix) {
+    e.socket = parsed.socket_path;
   } else {
-    throw RedisError("REDIS_URL \"" + mask(url) +
-                     "\" must start with redis:// or unix:// (e.g. redis://127.0.0.1:6379/0)");
+    e.host = parsed.host;
+    e.port = parsed.port;
   }
-  if (const std::size_t at = rest.rfind('@'); at != std::string_view::npos) {
-    const std::string_view auth = rest.substr(0, at);
-    rest = rest.substr(at + 1);
-    const std::size_t colon = auth.find(':');
-    if (colon == std::string_view::npos) {
-      e.password = std::string(auth);
-    } else {
-      e.username = std::string(auth.substr(0, colon));
-      e.password = std::string(auth.substr(colon + 1));
-    }
-  }
-  if (unix_socket) {
-    std::string_view path = rest;
-    if (const std::size_t q = rest.find('?'); q != std::string_view::npos) {
-      path = rest.substr(0, q);
-      const std::string_view query = rest.substr(q + 1);
-      if (query.rfind("db=", 0) == 0) e.db = parse_int(query.substr(3), url, "db");
-    }
-    if (path.empty() || path[0] != '/') {
-      throw RedisError("REDIS_URL \"" + mask(url) + "\": the socket path must be absolute");
-    }
-    e.socket = std::string(path);
-    return e;
-  }
-  std::string_view hostport = rest;
-  if (const std::size_t slash = rest.find('/'); slash != std::string_view::npos) {
-    hostport = rest.substr(0, slash);
-    const std::string_view db = rest.substr(slash + 1);
-    if (!db.empty()) e.db = parse_int(db, url, "db");
-  }
-  std::string_view host = hostport;
-  if (!hostport.empty() && hostport[0] == '[') {
-    const std::size_t close = hostport.find(']');
-    if (close == std::string_view::npos) {
-      throw RedisError("REDIS_URL \"" + mask(url) + "\": unterminated [IPv6 address]");
-    }
-    host = hostport.substr(1, close - 1);
-    if (close + 1 < hostport.size() && hostport[close + 1] == ':') {
-      e.port = parse_int(hostport.substr(close + 2), url, "port");
-    }
-  } else if (const std::size_t colon = hostport.rfind(':'); colon != std::string_view::npos) {
-    host = hostport.substr(0, colon);
-    e.port = parse_int(hostport.substr(colon + 1), url, "port");
-  }
-  if (host.empty()) throw RedisError("REDIS_URL \"" + mask(url) + "\" names no host");
-  e.host = std::string(host);
+  e.username = parsed.username;
+  e.password = parsed.password;
+  e.db = parsed.db;
   return e;
 }
 

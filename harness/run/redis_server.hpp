@@ -63,10 +63,9 @@ struct RedisEndpoint {
   std::string password;
   int db = 0;
 
-  // Parses the REDIS_URL forms redis://[[user]:password@]host[:port][/db]
-  // and unix://[[user]:password@]/path[?db=N] (enough for the harness's
-  // command connection; workers parse URLs with the library). Throws
-  // RedisError naming the URL (password masked) and what is wrong.
+  // Reads REDIS_URL as every worker does: with the library's parser
+  // (pjx::RedisUrl, percent-decoding included). Throws RedisError with the
+  // parser's message (URL masked, what is wrong, the fix).
   static RedisEndpoint from_url(std::string_view url);
   // "unix:///path" or "host:port", for messages.
   std::string describe() const;

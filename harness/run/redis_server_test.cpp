@@ -11,6 +11,8 @@
 
 #include <gtest/gtest.h>
 
+#include "pjx/redis_backend.hpp"
+
 namespace pjx::harness {
 namespace {
 
@@ -132,6 +134,25 @@ TEST(RedisEndpoint, ParsesTheUrlFormsUsersWrite) {
     EXPECT_EQ(std::string(e.what()).find("pw"), std::string::npos) << "password not masked";
   }
   EXPECT_THROW(RedisEndpoint::from_url("redis://host:port"), RedisError);
+}
+
+// The harness's command connection (nemesis, probes) must log in as the
+// workers do: they read REDIS_URL with the library's parser.
+TEST(RedisEndpoint, ReadsAUrlAsTheWorkersDo) {
+  for (const char* url : {"redis://:p%40ss@127.0.0.1:6379/0", "redis://us%3Aer:p%2Fw@host:7000/3",
+                          "unix://:s%20cret@/run/redis.sock?db=2"}) {
+    const RedisEndpoint e = RedisEndpoint::from_url(url);
+    const pjx::RedisUrl w = pjx::RedisUrl::parse(url);
+    EXPECT_EQ(e.password, w.password) << url;
+    EXPECT_EQ(e.username, w.username) << url;
+    EXPECT_EQ(e.db, w.db) << url;
+    if (w.kind == pjx::RedisUrl::Kind::kUnix) {
+      EXPECT_EQ(e.socket.string(), w.socket_path) << url;
+    } else {
+      EXPECT_EQ(e.host, w.host) << url;
+      EXPECT_EQ(e.port, w.port) << url;
+    }
+  }
 }
 
 }  // namespace

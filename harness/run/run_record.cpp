@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "command_line.hpp"
+#include "pjx/redis_backend.hpp"
 
 namespace pjx::harness {
 
@@ -33,7 +34,7 @@ Json workers_meta(const RunFacts& r) {
   Json workers = Json::array();
   for (const auto& s : r.workers.all()) {
     Json env = s->env;
-    if (env.contains("REDIS_URL")) env["REDIS_URL"] = mask_url(env["REDIS_URL"].get<std::string>());
+    if (env.contains("REDIS_URL")) env["REDIS_URL"] = pjx::mask_redis_url(env["REDIS_URL"].get<std::string>());
     Json w = {{"name", s->name},
               {"channel", s->channel},
               {"cmd", r.options.worker_cmd},
@@ -100,22 +101,13 @@ Json workload_meta(const RunFacts& r) {
 Json redis_meta(const RunFacts& r) {
   if (r.redis == nullptr) return Json();
   const RedisServer* server = r.redis->server();
-  return {{"url", mask_url(r.redis->url())},
+  return {{"url", pjx::mask_redis_url(r.redis->url())},
           {"owned", server != nullptr},
           {"version", server != nullptr ? server->version() : std::string()},
           {"pubsub_limit", r.scenario.redis_pubsub_limit}};
 }
 
 }  // namespace
-
-std::string mask_url(const std::string& url) {
-  const std::size_t scheme = url.find("://");
-  const std::size_t at = url.rfind('@');
-  if (scheme == std::string::npos || at == std::string::npos || at < scheme) return url;
-  const std::size_t colon = url.find(':', scheme + 3);
-  if (colon == std::string::npos || colon > at) return url;
-  return url.substr(0, colon + 1) + "***" + url.substr(at);
-}
 
 Json meta_record(const RunFacts& r) {
   const bool redis = r.redis != nullptr;
@@ -186,7 +178,7 @@ std::string rerun_command(const std::string& file, const RunOptions& options,
                     std::to_string(options.seed) + " --timing " + timing;
   if (!options.worker_cmd_is_default) cmd += " --worker-cmd " + quote_word(options.worker_cmd);
   if (options.backend != "sqlite") cmd += " --backend " + options.backend;
-  if (!options.redis_url.empty()) cmd += " --redis-url " + quote_word(mask_url(options.redis_url));
+  if (!options.redis_url.empty()) cmd += " --redis-url " + quote_word(pjx::mask_redis_url(options.redis_url));
   return cmd;
 }
 

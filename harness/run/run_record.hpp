@@ -44,7 +44,4 @@ ScenarioResult new_result(const Scenario& scenario, const RunOptions& options,
 void finish_result(ScenarioResult& result, const std::vector<Json>& history,
                    std::chrono::steady_clock::time_point started);
 
-// `url` with any password replaced by "***", for histories and messages.
-std::string mask_url(const std::string& url);
-
 }  // namespace pjx::harness
