@@ -12,7 +12,7 @@
 
 #include "bench_kinds.hpp"
 #include "bench_measure.hpp"
-#include "redis_server.hpp"
+#include "redis_launcher.hpp"
 
 namespace pjx::harness {
 namespace {
@@ -92,9 +92,9 @@ class BenchSession {
     // One redis-server on loopback for the whole bench (persistence off);
     // each run has its own channel on it.
     if (o.backend == "redis" || o.backend == "both") {
-      RedisServerOptions ro;
+      pjx::testing::RedisServerOptions ro;
       ro.dir = o.dir / "redis";
-      server_ = std::make_unique<RedisServer>(ro);
+      server_ = std::make_unique<pjx::testing::RedisServer>(ro);
       progress << "bench: redis-server " << server_->version() << " at " << server_->url() << "\n";
     }
   }
@@ -177,7 +177,7 @@ class BenchSession {
   const BenchOptions& o_;
   BenchContext ctx_;
   std::ostream& progress_;
-  std::unique_ptr<RedisServer> server_;
+  std::unique_ptr<pjx::testing::RedisServer> server_;
   Json runs_ = Json::array();
 };
 

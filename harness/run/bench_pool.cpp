@@ -60,9 +60,9 @@ BenchWorker& Pool::add() {
   const std::string name = "w" + std::to_string(workers_.size());
   auto overrides = env_;
   overrides["PJX_WORKER_NAME"] = name;
-  ChildProcess::Handlers h;
+  pjx::testing::Subprocess::Handlers h;
   h.on_line = [wp](std::string line) { on_worker_line(*wp, line); };
-  w->proc = ChildProcess::spawn(io_, split_command_line(options_.worker_cmd),
+  w->proc = pjx::testing::Subprocess::spawn(io_, split_command_line(options_.worker_cmd),
                                 worker_environment(overrides), dir_ / (name + ".stderr"),
                                 std::move(h));
   workers_.push_back(std::move(w));

@@ -17,13 +17,13 @@
 #include <vector>
 
 #include "bench.hpp"
-#include "child_process.hpp"
 #include "check/history.hpp"
+#include "subprocess.hpp"
 
 namespace pjx::harness {
 
 struct BenchWorker {
-  std::unique_ptr<ChildProcess> proc;
+  std::unique_ptr<pjx::testing::Subprocess> proc;
   bool ready = false;
   bool stopped = false;
   std::string fatal;

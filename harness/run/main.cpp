@@ -25,7 +25,6 @@
 #include "bench.hpp"
 #include "check/checkers.hpp"
 #include "check/history.hpp"
-#include "child_process.hpp"
 #include "command_line.hpp"
 #include "db_probe.hpp"
 #include "leftovers.hpp"

@@ -139,12 +139,13 @@ void NemesisDriver::vfs_fault(const PlannedAction& a, const FaultSpec& f, Json& 
 // ---------------------------------------------------------------- Redis
 
 void NemesisDriver::redis_restart(const PlannedAction& a, const FaultSpec& f, Json& params) {
-  RedisServer* server = redis_.server();
+  pjx::testing::RedisServer* server = redis_.server();
   if (server == nullptr) throw Abort{"skip", "redis_restart needs the harness's own redis-server"};
   try {
     if (a.kind == Kind::kFaultInstant) {
       record_fault(f, "instant", params);
-      server->restart();
+      server->kill();  // a crash: every connection drops at once
+      server->start();
       loop_.note("redis-server restarted (pid " + std::to_string(server->pid()) + ")");
     } else if (a.kind == Kind::kFaultBegin) {
       record_fault(f, "begin", params);
@@ -156,7 +157,7 @@ void NemesisDriver::redis_restart(const PlannedAction& a, const FaultSpec& f, Js
       params["pid"] = server->pid();
       record_fault(f, "end", params);
     }
-  } catch (const RedisError& e) {
+  } catch (const pjx::testing::RedisError& e) {
     throw Abort{"error", std::string("redis_restart fault: ") + e.what()};
   }
 }
@@ -173,7 +174,7 @@ void NemesisDriver::client_kill(const PlannedAction& /*a*/, const FaultSpec& f, 
   // longer reach the old connection.
   try {
     params["killed"] = redis_.client().kill_clients_named(name);
-  } catch (const RedisError& e) {
+  } catch (const pjx::testing::RedisError& e) {
     throw Abort{"error", std::string("client_kill fault: ") + e.what()};
   }
   record_fault(f, "instant", params);

@@ -2,7 +2,7 @@
 // every fault window open until its end, the heal phase or the teardown.
 //
 // The fault actions themselves are in nemesis.hpp (database lock, file
-// operations, mounts, filler files) and ChildProcess::signal (SIGSTOP,
+// operations, mounts, filler files) and Subprocess::signal (SIGSTOP,
 // SIGCONT, SIGKILL, SIGUSR1/2); this class decides which to call for a
 // planned action and records a `fault` record for it (phase begin, end or
 // instant, with its params), after the action took effect where a later

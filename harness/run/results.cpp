@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <ctime>
 #include <fstream>
 #include <iomanip>
@@ -12,55 +11,17 @@
 #include <thread>
 
 #include <sqlite3.h>
-#include <sys/statfs.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include "child_process.hpp"
 #include "command_line.hpp"
+#include "filesystem_type.hpp"
+#include "subprocess.hpp"
 
 namespace pjx::harness {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string filesystem_type(const fs::path& dir) {
-  std::error_code ec;
-  const fs::path real = fs::weakly_canonical(fs::absolute(dir, ec), ec);
-  const std::string target = real.string();
-  std::ifstream mounts("/proc/self/mounts");
-  std::string device, mount_point, type, rest;
-  std::string best_type;
-  std::size_t best_len = 0;
-  std::string line;
-  while (std::getline(mounts, line)) {
-    std::istringstream fields(line);
-    if (!(fields >> device >> mount_point >> type)) continue;
-    // Mount points escape spaces as \040.
-    std::string mp;
-    for (std::size_t i = 0; i < mount_point.size(); ++i) {
-      if (mount_point[i] == '\\' && i + 3 < mount_point.size()) {
-        mp += static_cast<char>(std::stoi(mount_point.substr(i + 1, 3), nullptr, 8));
-        i += 3;
-      } else {
-        mp += mount_point[i];
-      }
-    }
-    const bool inside = target == mp || mp == "/" ||
-                        (target.rfind(mp, 0) == 0 && target.size() > mp.size() &&
-                         target[mp.size()] == '/');
-    if (inside && mp.size() >= best_len) {
-      best_len = mp.size();
-      best_type = type;
-    }
-  }
-  if (!best_type.empty()) return best_type;
-  struct statfs info {};
-  if (::statfs(real.c_str(), &info) != 0) return "unknown";
-  char hex[32];
-  std::snprintf(hex, sizeof hex, "0x%lx", static_cast<unsigned long>(info.f_type));
-  return hex;
-}
 
 std::string shorten(const std::string& text, std::size_t width) {
   if (text.size() <= width) return text;
@@ -124,7 +85,7 @@ Json machine_info(const fs::path& dir) {
     m["memory_gib"] = std::round(gib * 10) / 10;
   }
   m["sqlite"] = sqlite3_libversion();
-  m["filesystem"] = filesystem_type(dir);
+  m["filesystem"] = pjx::testing::filesystem_type(dir);
   return m;
 }
 
@@ -136,7 +97,7 @@ std::string commit_id() {
       argv.push_back(dir);
     }
     argv.insert(argv.end(), {"rev-parse", "--short", "HEAD"});
-    return run_for_output(argv, 5000);
+    return pjx::testing::run_for_output(argv, 5000);
   };
   std::optional<std::string> out = git("");
 #ifdef PJX_SOURCE_DIR

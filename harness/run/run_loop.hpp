@@ -9,7 +9,7 @@
 // begin_teardown() is called, an interruption no longer throws: the teardown
 // must finish.
 //
-// Lifetime: everything that queues handlers on io() (ChildProcess) must be
+// Lifetime: everything that queues handlers on io() (pjx::testing::Subprocess) must be
 // destroyed before the RunLoop.
 //
 // Thread safety: none; one thread.

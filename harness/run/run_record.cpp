@@ -100,7 +100,7 @@ Json workload_meta(const RunFacts& r) {
 
 Json redis_meta(const RunFacts& r) {
   if (r.redis == nullptr) return Json();
-  const RedisServer* server = r.redis->server();
+  const pjx::testing::RedisServer* server = r.redis->server();
   return {{"url", pjx::mask_redis_url(r.redis->url())},
           {"owned", server != nullptr},
           {"version", server != nullptr ? server->version() : std::string()},

@@ -1,5 +1,7 @@
 #include "run_redis.hpp"
 
+#include "leftovers.hpp"
+#include "redis_endpoint.hpp"
 #include "run_loop.hpp"
 
 namespace pjx::harness {
@@ -32,11 +34,14 @@ void RunRedis::start(const Scenario& scenario, const RunOptions& options,
     }
     url_ = options.redis_url;
   } else {
-    RedisServerOptions o;
+    pjx::testing::RedisServerOptions o;
     o.dir = run_dir / "redis";
+    // Named after this process, so that a later run removes it if the
+    // harness is killed (leftovers.hpp).
+    o.make_socket_dir = [] { return make_run_folder(temp_root(), "redis", false); };
     if (!scenario.redis_pubsub_limit.empty()) o.pubsub_limit = scenario.redis_pubsub_limit;
     try {
-      server_ = std::make_unique<RedisServer>(o);
+      server_ = std::make_unique<pjx::testing::RedisServer>(o);
     } catch (const std::exception& e) {
       throw Abort{"error", std::string("cannot start redis-server for the Redis backend: ") +
                                e.what()};
@@ -54,9 +59,9 @@ void RunRedis::start(const Scenario& scenario, const RunOptions& options,
   }
 }
 
-RedisClient& RunRedis::client() {
+pjx::testing::RedisClient& RunRedis::client() {
   if (server_) return server_->client();
-  if (!client_) client_ = std::make_unique<RedisClient>(RedisEndpoint::from_url(url_));
+  if (!client_) client_ = std::make_unique<pjx::testing::RedisClient>(pjx::testing::redis_endpoint(url_));
   return *client_;
 }
 

@@ -10,7 +10,7 @@
 #include <memory>
 #include <string>
 
-#include "redis_server.hpp"
+#include "redis_launcher.hpp"
 #include "runner.hpp"
 #include "scenario.hpp"
 #include "worker_slots.hpp"
@@ -29,17 +29,17 @@ class RunRedis {
              const std::filesystem::path& run_dir, Workers& workers);
 
   // The own server; null with --redis-url.
-  RedisServer* server() { return server_.get(); }
-  const RedisServer* server() const { return server_.get(); }
+  pjx::testing::RedisServer* server() { return server_.get(); }
+  const pjx::testing::RedisServer* server() const { return server_.get(); }
   const std::string& url() const { return url_; }
   // A command connection to the server. Throws RedisError.
-  RedisClient& client();
+  pjx::testing::RedisClient& client();
   // Drops the command connection and stops the own server.
   void stop();
 
  private:
-  std::unique_ptr<RedisServer> server_;
-  std::unique_ptr<RedisClient> client_;
+  std::unique_ptr<pjx::testing::RedisServer> server_;
+  std::unique_ptr<pjx::testing::RedisClient> client_;
   std::string url_;
 };
 

@@ -246,7 +246,7 @@ void Runner::check_probes() {
 void Runner::probe_redis_clients() {
   try {
     Json names = Json::array();
-    for (const RedisClientInfo& c : redis_.client().client_list()) {
+    for (const pjx::testing::RedisClientInfo& c : redis_.client().client_list()) {
       if (!c.name.empty()) names.push_back(c.name);
     }
     loop_.probe("redis_clients", true, names);

@@ -101,12 +101,12 @@ void Workers::spawn(WorkerSlot& s) {
   WorkerSlot* sp = &s;
   // The handlers compare the process with the slot's current one, so that
   // output of an earlier incarnation never updates the current state.
-  auto holder = std::make_shared<ChildProcess*>(nullptr);
-  ChildProcess::Handlers handlers;
+  auto holder = std::make_shared<pjx::testing::Subprocess*>(nullptr);
+  pjx::testing::Subprocess::Handlers handlers;
   handlers.on_line = [this, sp, holder](std::string line) { on_line(*sp, *holder, line); };
   handlers.on_exit = [this, sp, holder](int status) { on_exit(*sp, *holder, status); };
   try {
-    s.proc = ChildProcess::spawn(loop_.io(), argv, worker_environment(s.env), stderr_file(s),
+    s.proc = pjx::testing::Subprocess::spawn(loop_.io(), argv, worker_environment(s.env), stderr_file(s),
                                  std::move(handlers));
   } catch (const std::exception& e) {
     throw Abort{"error", std::string("worker ") + s.name + ": " + e.what()};
@@ -129,7 +129,7 @@ void Workers::send(WorkerSlot& s, Json op) {
   r["worker"] = s.name;
   loop_.record(std::move(r));
   s.proc->write_line(op.dump());
-  ChildProcess* p = s.proc.get();
+  pjx::testing::Subprocess* p = s.proc.get();
   if (!loop_.pump_until([p] { return !p->writing() || p->write_failed() || p->exited(); },
                         monotonic_ns() + kWriteDeadline)) {
     loop_.note("the op to " + s.name +
@@ -137,7 +137,7 @@ void Workers::send(WorkerSlot& s, Json op) {
   }
 }
 
-void Workers::on_line(WorkerSlot& s, ChildProcess* p, const std::string& line) {
+void Workers::on_line(WorkerSlot& s, pjx::testing::Subprocess* p, const std::string& line) {
   const std::int64_t rt = monotonic_ns();
   Json ev;
   try {
@@ -221,7 +221,7 @@ void Workers::on_event(WorkerSlot& s, const Json& ev, std::int64_t t) {
   }
 }
 
-void Workers::on_exit(WorkerSlot& s, ChildProcess* p, int status) {
+void Workers::on_exit(WorkerSlot& s, pjx::testing::Subprocess* p, int status) {
   const bool current = p == s.proc.get();
   // Expected: the harness ended it, or it had to reject its configuration.
   const bool expected =
@@ -235,7 +235,7 @@ void Workers::on_exit(WorkerSlot& s, ChildProcess* p, int status) {
 
 bool Workers::wait_gone(WorkerSlot& s, std::int64_t deadline_ns) {
   if (!s.proc) return true;
-  ChildProcess* p = s.proc.get();
+  pjx::testing::Subprocess* p = s.proc.get();
   const bool exited = loop_.pump_until([p] { return p->exited(); }, deadline_ns);
   // The rest of its output, if the pipe is not held open by a grandchild.
   loop_.pump_until([p] { return p->eof(); }, std::min(deadline_ns, monotonic_ns() + 500 * kMs));

@@ -23,11 +23,11 @@
 #include <string>
 #include <vector>
 
-#include "child_process.hpp"
 #include "event_loop.hpp"
 #include "run_loop.hpp"
 #include "runner.hpp"
 #include "scenario.hpp"
+#include "subprocess.hpp"
 
 namespace pjx::harness {
 
@@ -42,8 +42,8 @@ struct WorkerSlot {
   std::string db;
   std::map<std::string, std::string> env;  // what the harness sets (recorded in meta)
   std::filesystem::path faketime_file;     // empty: no libfaketime
-  std::unique_ptr<ChildProcess> proc;      // the current incarnation
-  std::vector<std::unique_ptr<ChildProcess>> retired;
+  std::unique_ptr<pjx::testing::Subprocess> proc;      // the current incarnation
+  std::vector<std::unique_ptr<pjx::testing::Subprocess>> retired;
   int spawns = 0;
   // State of the current incarnation.
   bool start_sent = false;
@@ -75,7 +75,7 @@ struct WorkerSlot {
 struct PublishState {
   std::string worker;
   std::string channel;
-  const ChildProcess* proc = nullptr;
+  const pjx::testing::Subprocess* proc = nullptr;
   bool answered = false;
   bool committed = false;
   std::int64_t t_begin = 0;
@@ -83,7 +83,7 @@ struct PublishState {
 
 struct ReadState {
   std::string worker;
-  const ChildProcess* proc = nullptr;
+  const pjx::testing::Subprocess* proc = nullptr;
   bool answered = false;
 };
 
@@ -137,9 +137,9 @@ class Workers {
   std::filesystem::path stderr_file(const WorkerSlot& s) const;
 
  private:
-  void on_line(WorkerSlot& s, ChildProcess* p, const std::string& line);
+  void on_line(WorkerSlot& s, pjx::testing::Subprocess* p, const std::string& line);
   void on_event(WorkerSlot& s, const Json& ev, std::int64_t t);
-  void on_exit(WorkerSlot& s, ChildProcess* p, int status);
+  void on_exit(WorkerSlot& s, pjx::testing::Subprocess* p, int status);
   void configure(WorkerSlot& s, const WorkerSpec& spec, const SlotSettings& settings) const;
   void start_rejected(const std::vector<WorkerSlot*>& starting);
   void start_one_by_one(const std::vector<WorkerSlot*>& starting);

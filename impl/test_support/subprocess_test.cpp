@@ -1,4 +1,4 @@
-#include "child_process.hpp"
+#include "subprocess.hpp"
 
 #include <unistd.h>
 
@@ -12,21 +12,16 @@
 #include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 
-namespace pjx::harness {
+#include "temp_dir.hpp"
+
+namespace pjx::testing {
 namespace {
 
 namespace fs = std::filesystem;
 
-class ChildProcessTest : public ::testing::Test {
+class SubprocessTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::signal(SIGPIPE, SIG_IGN);
-    const char* tmp = std::getenv("TMPDIR");
-    std::string pattern = std::string(tmp != nullptr ? tmp : "/tmp") + "/pjx-child-XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  void SetUp() override { std::signal(SIGPIPE, SIG_IGN); }
 
   // Runs the io_context until `done` or 10 s.
   template <typename Pred>
@@ -40,12 +35,13 @@ class ChildProcessTest : public ::testing::Test {
   }
 
   boost::asio::io_context io_;
-  fs::path dir_;
+  TempDir tmp_;
+  const fs::path dir_ = tmp_.path();
   std::vector<std::string> lines_;
   int status_ = 999;
   bool exited_ = false;
 
-  ChildProcess::Handlers handlers() {
+  Subprocess::Handlers handlers() {
     return {[this](std::string l) { lines_.push_back(std::move(l)); }, nullptr,
             [this](int s) {
               status_ = s;
@@ -54,8 +50,8 @@ class ChildProcessTest : public ::testing::Test {
   }
 };
 
-TEST_F(ChildProcessTest, PassesExactlyTheGivenEnvironmentAndReportsTheExitCode) {
-  auto p = ChildProcess::spawn(io_, {"sh", "-c", "echo \"$PJX_X|$HOME\"; echo oops >&2; exit 3"},
+TEST_F(SubprocessTest, PassesExactlyTheGivenEnvironmentAndReportsTheExitCode) {
+  auto p = Subprocess::spawn(io_, {"sh", "-c", "echo \"$PJX_X|$HOME\"; echo oops >&2; exit 3"},
                                {"PATH=/usr/bin:/bin", "PJX_X=hello world"}, dir_ / "err",
                                handlers());
   ASSERT_TRUE(run_until([&] { return exited_ && p->eof(); }));
@@ -67,8 +63,8 @@ TEST_F(ChildProcessTest, PassesExactlyTheGivenEnvironmentAndReportsTheExitCode) 
   EXPECT_EQ(text, "oops");
 }
 
-TEST_F(ChildProcessTest, WritesLinesToStdinInOrder) {
-  auto p = ChildProcess::spawn(io_, {"cat"}, {"PATH=/usr/bin:/bin"}, dir_ / "err", handlers());
+TEST_F(SubprocessTest, WritesLinesToStdinInOrder) {
+  auto p = Subprocess::spawn(io_, {"cat"}, {"PATH=/usr/bin:/bin"}, dir_ / "err", handlers());
   p->write_line("one");
   p->write_line("{\"op\":\"two\"}");
   ASSERT_TRUE(run_until([&] { return lines_.size() == 2; }));
@@ -80,8 +76,8 @@ TEST_F(ChildProcessTest, WritesLinesToStdinInOrder) {
   EXPECT_FALSE(p->signal(SIGKILL));  // gone: never signals a recycled pid
 }
 
-TEST_F(ChildProcessTest, AStoppedChildIsKilledAndReaped) {
-  auto p = ChildProcess::spawn(io_, {"sleep", "60"}, {"PATH=/usr/bin:/bin"}, dir_ / "err",
+TEST_F(SubprocessTest, AStoppedChildIsKilledAndReaped) {
+  auto p = Subprocess::spawn(io_, {"sleep", "60"}, {"PATH=/usr/bin:/bin"}, dir_ / "err",
                                handlers());
   ASSERT_TRUE(p->signal(SIGSTOP));
   ASSERT_TRUE(p->signal(SIGKILL));
@@ -89,24 +85,42 @@ TEST_F(ChildProcessTest, AStoppedChildIsKilledAndReaped) {
   EXPECT_EQ(status_, -SIGKILL);
 }
 
-TEST_F(ChildProcessTest, DestroyingARunningChildKillsIt) {
+TEST_F(SubprocessTest, DestroyingARunningChildKillsIt) {
   int pid = 0;
   {
-    auto p = ChildProcess::spawn(io_, {"sleep", "60"}, {"PATH=/usr/bin:/bin"}, dir_ / "err",
+    auto p = Subprocess::spawn(io_, {"sleep", "60"}, {"PATH=/usr/bin:/bin"}, dir_ / "err",
                                  handlers());
     pid = p->pid();
   }
   EXPECT_NE(::kill(pid, 0), 0);  // reaped: no such process (or not ours any more)
 }
 
-TEST_F(ChildProcessTest, AMissingProgramIsAClearError) {
+TEST_F(SubprocessTest, AMissingProgramIsAClearError) {
   try {
-    ChildProcess::spawn(io_, {"no-such-program-pjx"}, {"PATH=/usr/bin:/bin"}, dir_ / "err",
+    Subprocess::spawn(io_, {"no-such-program-pjx"}, {"PATH=/usr/bin:/bin"}, dir_ / "err",
                         handlers());
     FAIL();
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("no-such-program-pjx"), std::string::npos);
   }
+}
+
+TEST_F(SubprocessTest, AServerWritesItsOutputToAFileInASessionOfItsOwn) {
+  auto p = Subprocess::spawn(io_, {"sh", "-c", "echo out; echo err >&2; cut -d' ' -f6 /proc/$$/stat"},
+                             {"PATH=/usr/bin:/bin"},
+                             {Subprocess::Options::Stdio::kFile, dir_ / "out", true}, handlers());
+  ASSERT_TRUE(run_until([&] { return exited_; }));
+  EXPECT_EQ(status_, 0);
+  EXPECT_TRUE(p->eof());
+  EXPECT_TRUE(lines_.empty());
+  std::ifstream out(dir_ / "out");
+  std::string first, second, sid;
+  std::getline(out, first);
+  std::getline(out, second);
+  std::getline(out, sid);
+  EXPECT_EQ(first, "out");
+  EXPECT_EQ(second, "err");
+  EXPECT_EQ(std::stoi(sid), p->pid());  // setsid: it leads its own session
 }
 
 TEST(RunForOutput, ReturnsStdoutOrNothing) {
@@ -116,4 +130,4 @@ TEST(RunForOutput, ReturnsStdoutOrNothing) {
 }
 
 }  // namespace
-}  // namespace pjx::harness
+}  // namespace pjx::testing

@@ -1,7 +1,6 @@
-#include "child_process.hpp"
+#include "subprocess.hpp"
 
 #include "boost_process.hpp"
-
 
 #include <chrono>
 #include <csignal>
@@ -22,7 +21,7 @@
 
 extern char** environ;
 
-namespace pjx::harness {
+namespace pjx::testing {
 
 namespace asio = boost::asio;
 namespace bp = boost::process::v2;
@@ -32,6 +31,7 @@ namespace {
 // Runs in the child between fork and exec: only async-signal-safe calls.
 struct ChildSetup {
   pid_t parent;
+  bool new_session;
   bp::error_code on_exec_setup(bp::posix::default_launcher& /*launcher*/,
                                const bp::filesystem::path& /*exe*/,
                                const char* const*& /*argv*/) const {
@@ -40,9 +40,35 @@ struct ChildSetup {
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     die_with_parent(parent);
+    if (new_session) ::setsid();
     return {};
   }
 };
+
+// argv[0] found and executable, else std::runtime_error saying why.
+std::filesystem::path executable_of(const std::vector<std::string>& argv) {
+  if (argv.empty()) throw std::runtime_error("cannot start a program: the command is empty");
+  const std::filesystem::path exe = Subprocess::find_program(argv[0]);
+  if (exe.empty()) {
+    throw std::runtime_error("cannot start \"" + argv[0] +
+                             "\": not found in PATH (give its path, e.g. ./pjx-worker)");
+  }
+  if (::access(exe.c_str(), X_OK) != 0) {
+    throw std::runtime_error("cannot start \"" + exe.string() +
+                             "\": " + std::generic_category().message(errno));
+  }
+  return exe;
+}
+
+// `file` opened for appending, else std::runtime_error naming it and `what`.
+int open_append(const std::filesystem::path& file, const char* what) {
+  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    throw std::runtime_error("cannot open \"" + file.string() + "\" for " + what + ": " +
+                             std::generic_category().message(errno));
+  }
+  return fd;
+}
 
 }  // namespace
 
@@ -59,7 +85,7 @@ void require_main_thread(const char* what) {
   }
 }
 
-struct ChildProcess::Impl {
+struct Subprocess::Impl {
   Impl(asio::io_context& io, Handlers h) : in(io), out(io), handlers(std::move(h)) {}
 
   asio::writable_pipe in;
@@ -116,6 +142,23 @@ struct ChildProcess::Impl {
                       });
   }
 
+  // Starts argv (found by executable_of) with `stdio`.
+  template <typename Stdio>
+  void start(asio::io_context& io, const std::vector<std::string>& argv,
+             const std::vector<std::string>& env, Stdio stdio, bool new_session) {
+    const std::filesystem::path exe = executable_of(argv);
+    bp::error_code ec;
+    std::vector<std::string> args(argv.begin() + 1, argv.end());
+    bp::process started = bp::default_process_launcher()(io.get_executor(), ec, exe, args,
+                                                          bp::process_environment(env), stdio,
+                                                          ChildSetup{::getpid(), new_session});
+    if (ec) throw std::runtime_error("cannot start \"" + exe.string() + "\": " + ec.message());
+    pid = started.id();
+    // Not reaped yet, so the pid still names our child.
+    pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    proc = std::make_unique<bp::process>(std::move(started));
+  }
+
   void wait_exit() {
     proc->async_wait([this](const boost::system::error_code& ec, int /*code*/) {
       if (ec == asio::error::operation_aborted) return;
@@ -135,9 +178,9 @@ struct ChildProcess::Impl {
   }
 };
 
-ChildProcess::ChildProcess(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Subprocess::Subprocess(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-ChildProcess::~ChildProcess() {
+Subprocess::~Subprocess() {
   if (!impl_) return;
   if (impl_->proc) {
     if (!impl_->exited) {
@@ -156,7 +199,7 @@ ChildProcess::~ChildProcess() {
   impl_->out.close(ignored);
 }
 
-std::filesystem::path ChildProcess::find_program(const std::string& name) {
+std::filesystem::path Subprocess::find_program(const std::string& name) {
   if (name.find('/') != std::string::npos) return name;
   const char* path = std::getenv("PATH");
   std::string dirs = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
@@ -175,64 +218,66 @@ std::filesystem::path ChildProcess::find_program(const std::string& name) {
   return {};
 }
 
-std::unique_ptr<ChildProcess> ChildProcess::spawn(asio::io_context& io,
-                                                  const std::vector<std::string>& argv,
-                                                  const std::vector<std::string>& env,
-                                                  const std::filesystem::path& stderr_file,
-                                                  Handlers handlers) {
-  require_main_thread("ChildProcess::spawn");
-  if (argv.empty()) throw std::runtime_error("cannot start a worker: the command is empty");
-  const std::filesystem::path exe = find_program(argv[0]);
-  if (exe.empty()) {
-    throw std::runtime_error("cannot start \"" + argv[0] +
-                             "\": not found in PATH (give a path, e.g. --worker-cmd ./pjx-worker)");
-  }
-  if (::access(exe.c_str(), X_OK) != 0) {
-    throw std::runtime_error("cannot start \"" + exe.string() +
-                             "\": " + std::generic_category().message(errno));
-  }
-  const int err_fd =
-      ::open(stderr_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (err_fd < 0) {
-    throw std::runtime_error("cannot open \"" + stderr_file.string() +
-                             "\" for the worker's stderr: " +
-                             std::generic_category().message(errno));
-  }
-  auto impl = std::make_unique<Impl>(io, std::move(handlers));
-  bp::error_code ec;
-  std::vector<std::string> args(argv.begin() + 1, argv.end());
-  bp::process proc = bp::default_process_launcher()(
-      io.get_executor(), ec, exe, args, bp::process_environment(env),
-      bp::process_stdio{impl->in, impl->out, err_fd}, ChildSetup{::getpid()});
-  ::close(err_fd);
-  if (ec) {
-    throw std::runtime_error("cannot start \"" + exe.string() + "\": " + ec.message());
-  }
-  impl->pid = proc.id();
-  // Not reaped yet, so the pid still names our child.
-  impl->pidfd = static_cast<int>(::syscall(SYS_pidfd_open, impl->pid, 0));
-  impl->proc = std::make_unique<bp::process>(std::move(proc));
-  impl->read_next();
-  impl->wait_exit();
-  return std::unique_ptr<ChildProcess>(new ChildProcess(std::move(impl)));
+std::unique_ptr<Subprocess> Subprocess::spawn(asio::io_context& io,
+                                              const std::vector<std::string>& argv,
+                                              const std::vector<std::string>& env,
+                                              const std::filesystem::path& stderr_file,
+                                              Handlers handlers) {
+  return spawn(io, argv, env, Options{Options::Stdio::kPipes, stderr_file, false},
+               std::move(handlers));
 }
 
-int ChildProcess::pid() const { return impl_->pid; }
+std::unique_ptr<Subprocess> Subprocess::spawn(asio::io_context& io,
+                                              const std::vector<std::string>& argv,
+                                              const std::vector<std::string>& env,
+                                              const Options& options, Handlers handlers) {
+  require_main_thread("Subprocess::spawn");
+  executable_of(argv);  // before the output file is created
+  using Stdio = Options::Stdio;
+  const int fd = options.stdio == Stdio::kInherit
+                     ? -1
+                     : open_append(options.file, options.stdio == Stdio::kPipes
+                                                     ? "the child's stderr"
+                                                     : "the child's output");
+  auto impl = std::make_unique<Impl>(io, std::move(handlers));
+  try {
+    if (options.stdio == Stdio::kPipes) {
+      impl->start(io, argv, env, bp::process_stdio{impl->in, impl->out, fd}, options.new_session);
+    } else if (options.stdio == Stdio::kFile) {
+      impl->start(io, argv, env, bp::process_stdio{nullptr, fd, fd}, options.new_session);
+    } else {
+      impl->start(io, argv, env, bp::process_stdio{}, options.new_session);
+    }
+  } catch (...) {
+    if (fd >= 0) ::close(fd);
+    throw;
+  }
+  if (fd >= 0) ::close(fd);
+  if (options.stdio == Stdio::kPipes) {
+    impl->read_next();
+  } else {
+    impl->eof = true;  // no stdout pipe
+  }
+  impl->wait_exit();
+  return std::unique_ptr<Subprocess>(new Subprocess(std::move(impl)));
+}
 
-void ChildProcess::write_line(std::string line) {
+int Subprocess::pid() const { return impl_->pid; }
+
+void Subprocess::write_line(std::string line) {
   if (impl_->write_failed) return;
   line += '\n';
   impl_->write_queue.push_back(std::move(line));
   impl_->write_next();
 }
 
-bool ChildProcess::writing() const { return !impl_->write_queue.empty(); }
-bool ChildProcess::write_failed() const { return impl_->write_failed; }
-bool ChildProcess::exited() const { return impl_->exited; }
-int ChildProcess::status() const { return impl_->status; }
-bool ChildProcess::eof() const { return impl_->eof; }
+bool Subprocess::writing() const { return !impl_->write_queue.empty(); }
+bool Subprocess::write_failed() const { return impl_->write_failed; }
+bool Subprocess::exited() const { return impl_->exited; }
+int Subprocess::status() const { return impl_->status; }
+bool Subprocess::eof() const { return impl_->eof; }
 
-bool ChildProcess::signal(int sig) {
+bool Subprocess::signal(int sig) {
   if (impl_->exited || !impl_->proc) return false;
   if (impl_->pidfd >= 0) {
     return ::syscall(SYS_pidfd_send_signal, impl_->pidfd, sig, nullptr, 0) == 0;
@@ -240,16 +285,33 @@ bool ChildProcess::signal(int sig) {
   return ::kill(impl_->pid, sig) == 0;
 }
 
+std::vector<std::string> current_environment() {
+  std::vector<std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) env.emplace_back(*e);
+  return env;
+}
+
+bool run_io_until(asio::io_context& io, const std::function<bool()>& done,
+                  std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    const auto left = deadline - std::chrono::steady_clock::now();
+    if (left <= std::chrono::steady_clock::duration::zero()) break;
+    if (io.stopped()) io.restart();
+    io.run_one_for(std::min<std::chrono::steady_clock::duration>(left, std::chrono::milliseconds(50)));
+  }
+  return done();
+}
+
 std::optional<std::string> run_for_output(const std::vector<std::string>& argv, int timeout_ms) {
   asio::io_context io;
   std::string output;
   bool done = false;
   int status = -1;
-  std::vector<std::string> env;
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) env.emplace_back(*e);
-  std::unique_ptr<ChildProcess> child;
+  const std::vector<std::string> env = current_environment();
+  std::unique_ptr<Subprocess> child;
   try {
-    child = ChildProcess::spawn(
+    child = Subprocess::spawn(
         io, argv, env, "/dev/null",
         {[&output](std::string line) { output += line + "\n"; }, nullptr,
          [&](int s) {
@@ -268,4 +330,4 @@ std::optional<std::string> run_for_output(const std::vector<std::string>& argv, 
   return output;
 }
 
-}  // namespace pjx::harness
+}  // namespace pjx::testing
