@@ -6,7 +6,6 @@
 #include <fstream>
 #include <iomanip>
 #include <map>
-#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -16,6 +15,7 @@
 
 #include "command_line.hpp"
 #include "filesystem_type.hpp"
+#include "pjx/reports/report.hpp"
 #include "subprocess.hpp"
 
 namespace pjx::harness {
@@ -33,27 +33,6 @@ std::string pad(const std::string& text, std::size_t width) {
   std::string s = shorten(text, width);
   s.resize(width, ' ');
   return s;
-}
-
-std::string xml_escape(const std::string& text) {
-  std::string out;
-  for (const char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default:
-        // XML 1.0 allows no control characters but tab, newline and return.
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r') {
-          out += '?';
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out;
 }
 
 bool held(const std::string& verdict) {
@@ -179,49 +158,7 @@ void write_results(const RunSummary& summary, const fs::path& results_file) {
 }
 
 std::string junit_xml(const RunSummary& summary) {
-  int failures = 0;
-  int errors = 0;
-  int skipped = 0;
-  for (const ScenarioResult& r : summary.results) {
-    failures += r.verdict.verdict == "fail";
-    errors += r.verdict.verdict == "error";
-    skipped += r.verdict.verdict == "skip";
-  }
-  std::ostringstream x;
-  x << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-  x << "<testsuites>\n";
-  x << "  <testsuite name=\"pjx-harness\" tests=\"" << summary.results.size() << "\" failures=\""
-    << failures << "\" errors=\"" << errors << "\" skipped=\"" << skipped << "\" time=\""
-    << std::fixed << std::setprecision(3) << summary.duration_s << "\">\n";
-  for (const ScenarioResult& r : summary.results) {
-    x << "    <testcase classname=\"pjx-harness." << xml_escape(r.timing) << "\" name=\""
-      << xml_escape(r.name) << "\" time=\"" << std::fixed << std::setprecision(3) << r.duration_s
-      << "\"";
-    const std::string& v = r.verdict.verdict;
-    if (v == "pass" || v == "reproduced") {
-      x << ">\n      <system-out>" << xml_escape(v + ": " + r.guarantee) << "</system-out>\n";
-      x << "    </testcase>\n";
-      continue;
-    }
-    x << ">\n";
-    std::string body = r.verdict.reason + "\n";
-    for (const CheckResult& c : r.verdict.checks) {
-      if (c.verdict == "pass" || c.verdict == "reproduced") continue;
-      body += c.name + ": " + c.verdict + " (measured " + c.measured + "; bound " + c.bound + ")\n";
-      for (const std::string& e : c.evidence) body += "  " + e + "\n";
-    }
-    body += "rerun: " + r.rerun + "\n";
-    if (v == "skip") {
-      x << "      <skipped message=\"" << xml_escape(r.verdict.reason) << "\"/>\n";
-    } else {
-      const char* tag = v == "fail" ? "failure" : "error";
-      x << "      <" << tag << " message=\"" << xml_escape(shorten(r.verdict.reason, 200))
-        << "\">" << xml_escape(body) << "</" << tag << ">\n";
-    }
-    x << "    </testcase>\n";
-  }
-  x << "  </testsuite>\n</testsuites>\n";
-  return x.str();
+  return pjx::reports::junit_xml(results_json(summary, "junit.xml").dump(), "the run's results");
 }
 
 void print_table(std::ostream& out, const std::vector<ScenarioResult>& results) {
