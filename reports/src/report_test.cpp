@@ -106,8 +106,8 @@ TEST(Junit, CountsVerdictsAndCarriesTheEvidence) {
             std::string::npos);
   EXPECT_NE(xml.find("w2 never received e:15 (published by w0 at 4.80 s) and did not flush"),
             std::string::npos);
-  EXPECT_NE(xml.find("<skipped message=\"worker &apos;python3 -m pyjinhx_worker&apos; does not "
-                     "list capability &apos;flush&apos;\"/>"),
+  EXPECT_NE(xml.find("<skipped message=\"worker &#39;python3 -m pyjinhx_worker&#39; does not "
+                     "list capability &#39;flush&#39;\"/>"),
             std::string::npos);
   EXPECT_NE(xml.find("REPRODUCED"), std::string::npos);
 }
@@ -257,7 +257,7 @@ TEST_F(Hostile, JunitIsWellFormedEnoughToCarryTheText) {
   EXPECT_EQ(xml.find("<script"), std::string::npos);
   EXPECT_EQ(xml.find("]]>"), std::string::npos);
   EXPECT_NE(xml.find("name=\"&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;q&quot; "
-                     "&apos;a&apos;"),
+                     "&#39;a&#39;"),
             std::string::npos);
   EXPECT_NE(xml.find("name=\"skipped &amp; &lt;i&gt;\""), std::string::npos);
   // Every '<' starts markup we wrote; every '&' starts an entity.
