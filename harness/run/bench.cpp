@@ -12,6 +12,7 @@
 
 #include "bench_kinds.hpp"
 #include "bench_measure.hpp"
+#include "check/stats.hpp"
 #include "redis_launcher.hpp"
 
 namespace pjx::harness {
@@ -54,7 +55,7 @@ Json median_metrics(const std::vector<Json>& samples) {
       out[key] = first;
       continue;
     }
-    const double med = bench_percentile(values, 50);
+    const double med = percentile(values, 50);
     const bool integral = std::all_of(samples.begin(), samples.end(), [&key](const Json& s) {
       return s[key].is_number_integer() || s[key].is_number_unsigned();
     });

@@ -173,23 +173,15 @@ Json LatencyRun::delivery_metrics() {
       after_return_ms.push_back(static_cast<double>(it->second - returned_[k]) / 1e6);
     }
   }
-  const double poll_ms = poll_s_ * 1000.0;
-  const double p50 = bench_percentile(lat_ms, 50);
-  const double p99 = bench_percentile(lat_ms, 99);
-  const double mx = lat_ms.empty() ? 0 : *std::max_element(lat_ms.begin(), lat_ms.end());
-  return {{"p50_ms", round3(p50)},
-          {"p99_ms", round3(p99)},
-          {"max_ms", round3(mx)},
-          {"publish_call_p50_ms", round3(bench_percentile(call_ms_, 50))},
-          {"publish_call_p99_ms", round3(bench_percentile(call_ms_, 99))},
-          {"p50_after_return_ms", round3(bench_percentile(after_return_ms, 50))},
-          {"p99_after_return_ms", round3(bench_percentile(after_return_ms, 99))},
-          {"p50_over_poll", round3(p50 / poll_ms)},
-          {"p99_over_poll", round3(p99 / poll_ms)},
-          {"max_over_poll", round3(mx / poll_ms)},
-          {"deliveries", static_cast<std::int64_t>(lat_ms.size())},
-          {"missing", missing},
-          {"errors", errors_}};
+  Json m = delivery_figures(lat_ms, poll_s_ * 1000.0);
+  m.update(Json{{"publish_call_p50_ms", round3(percentile_or_zero(call_ms_, 50))},
+                {"publish_call_p99_ms", round3(percentile_or_zero(call_ms_, 99))},
+                {"p50_after_return_ms", round3(percentile_or_zero(after_return_ms, 50))},
+                {"p99_after_return_ms", round3(percentile_or_zero(after_return_ms, 99))},
+                {"deliveries", static_cast<std::int64_t>(lat_ms.size())},
+                {"missing", missing},
+                {"errors", errors_}});
+  return m;
 }
 
 // The receivers' wake counters; empty when a worker does not report them.

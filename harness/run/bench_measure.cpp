@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "check/stats.hpp"
 #include "db_probe.hpp"
 
 namespace pjx::harness {
@@ -20,14 +21,20 @@ namespace fs = std::filesystem;
 double round3(double x) { return std::round(x * 1000.0) / 1000.0; }
 double round6(double x) { return std::round(x * 1e6) / 1e6; }
 
-double bench_percentile(const std::vector<double>& values, double p) {
-  if (values.empty()) return 0;
-  std::vector<double> v = values;
-  std::sort(v.begin(), v.end());
-  const double rank = p / 100.0 * static_cast<double>(v.size() - 1);
-  const auto lo = static_cast<std::size_t>(std::floor(rank));
-  const auto hi = static_cast<std::size_t>(std::ceil(rank));
-  return v[lo] + (v[hi] - v[lo]) * (rank - static_cast<double>(lo));
+double percentile_or_zero(const std::vector<double>& values, double p) {
+  return values.empty() ? 0.0 : percentile(values, p);
+}
+
+Json delivery_figures(const std::vector<double>& lat_ms, double poll_ms) {
+  const double p50 = percentile_or_zero(lat_ms, 50);
+  const double p99 = percentile_or_zero(lat_ms, 99);
+  const double mx = percentile_or_zero(lat_ms, 100);
+  return {{"p50_ms", round3(p50)},
+          {"p99_ms", round3(p99)},
+          {"max_ms", round3(mx)},
+          {"p50_over_poll", round3(p50 / poll_ms)},
+          {"p99_over_poll", round3(p99 / poll_ms)},
+          {"max_over_poll", round3(mx / poll_ms)}};
 }
 
 std::int64_t stat_i(const Json& stats, const char* key) {

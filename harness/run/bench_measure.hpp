@@ -19,8 +19,14 @@ namespace pjx::harness {
 double round3(double x);
 double round6(double x);
 
-// The p-th percentile of `values` (0 when there are none).
-double bench_percentile(const std::vector<double>& values, double p);
+// The p-th percentile of `values` by the project's one definition
+// (check/stats.hpp: nearest rank, always a measured value), 0 when there are
+// none.
+double percentile_or_zero(const std::vector<double>& values, double p);
+
+// The delivery figures of a latency run from its latencies (ms) and its
+// poll interval: p50_ms, p99_ms, max_ms and each over poll_interval.
+Json delivery_figures(const std::vector<double>& lat_ms, double poll_ms);
 
 // A counter of a `stats` answer; 0 (has_stat false) when it has none.
 std::int64_t stat_i(const Json& stats, const char* key);

@@ -24,7 +24,6 @@ Json throughput_bench(BenchContext& ctx, int publishers, double duration_s) {
   const double elapsed = static_cast<double>(monotonic_ns() - t0) / 1e9;
   const PublishLoad::Outcome outcome = load.finish();
   const auto& lat = b2b.lat_us;
-  const double mx = lat.empty() ? 0 : *std::max_element(lat.begin(), lat.end());
   return {
       {"bench", "throughput"},
       {"params",
@@ -32,10 +31,10 @@ Json throughput_bench(BenchContext& ctx, int publishers, double duration_s) {
       {"metrics",
        {{"commits_per_s", round3(static_cast<double>(b2b.acked.size()) / elapsed)},
         {"commits", static_cast<std::int64_t>(b2b.acked.size())},
-        {"p50_us", round3(bench_percentile(lat, 50))},
-        {"p99_us", round3(bench_percentile(lat, 99))},
-        {"p999_us", round3(bench_percentile(lat, 99.9))},
-        {"max_us", round3(mx)},
+        {"p50_us", round3(percentile_or_zero(lat, 50))},
+        {"p99_us", round3(percentile_or_zero(lat, 99))},
+        {"p999_us", round3(percentile_or_zero(lat, 99.9))},
+        {"max_us", round3(percentile_or_zero(lat, 100))},
         {"errors", b2b.errors},
         {"busy_waits", outcome.busy_waits},
         {"lost", outcome.lost},
