@@ -221,7 +221,8 @@ void RedisServer::wait_until_ready() {
   const auto deadline = std::chrono::steady_clock::now() + options_.start_timeout;
   std::string last;
   while (std::chrono::steady_clock::now() < deadline) {
-    if (run_io_until(io_, [this] { return proc_->exited(); }, 10ms)) {
+    if (run_io_until(io_, [this] { return proc_->exited(); },
+                     std::chrono::steady_clock::now() + 10ms)) {
       const int status = proc_->status();
       proc_.reset();
       throw RedisError("redis-server (" + executable_.string() + ") exited at start (" +
@@ -254,7 +255,8 @@ void RedisServer::wait_until_ready() {
 
 bool RedisServer::signal_and_wait(int sig, std::chrono::milliseconds timeout) {
   proc_->signal(sig);
-  return run_io_until(io_, [this] { return proc_->exited(); }, timeout);
+  return run_io_until(io_, [this] { return proc_->exited(); },
+                      std::chrono::steady_clock::now() + timeout);
 }
 
 void RedisServer::start() {

@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include <boost/asio/read_until.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/readable_pipe.hpp>
 #include <boost/asio/writable_pipe.hpp>
 #include <boost/asio/write.hpp>
@@ -292,14 +293,17 @@ std::vector<std::string> current_environment() {
 }
 
 bool run_io_until(asio::io_context& io, const std::function<bool()>& done,
-                  std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    const auto left = deadline - std::chrono::steady_clock::now();
-    if (left <= std::chrono::steady_clock::duration::zero()) break;
+                  std::chrono::steady_clock::time_point deadline,
+                  const std::function<bool()>& stop) {
+  if (done()) return true;
+  auto fired = std::make_shared<bool>(false);
+  asio::steady_timer timer(io, deadline);
+  timer.async_wait([fired](const boost::system::error_code&) { *fired = true; });
+  while (!done() && !*fired && !(stop && stop())) {
     if (io.stopped()) io.restart();
-    io.run_one_for(std::min<std::chrono::steady_clock::duration>(left, std::chrono::milliseconds(50)));
+    io.run_one();
   }
+  timer.cancel();
   return done();
 }
 

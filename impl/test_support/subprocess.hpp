@@ -102,10 +102,13 @@ class Subprocess {
 // This process's environment as NAME=VALUE entries.
 std::vector<std::string> current_environment();
 
-// Runs `io` until `done()` holds or `timeout` passes; returns done(). For
-// callers that own `io` (a launcher waiting for its own child).
+// Runs handlers of `io` until `done()` holds, `deadline` passes (a timer
+// wakes the loop then) or `stop()`, when given, holds; returns done(). The
+// one event-loop wait of the tests and tools (the harness's pump_until is
+// this with its clock's deadline).
 bool run_io_until(boost::asio::io_context& io, const std::function<bool()>& done,
-                  std::chrono::milliseconds timeout);
+                  std::chrono::steady_clock::time_point deadline,
+                  const std::function<bool()>& stop = {});
 
 // Every process the tests and tools start calls this between fork and exec:
 // the kernel then sends it SIGKILL when its parent dies, so that nothing

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <stdexcept>
 
 #include <boost/asio/io_context.hpp>
@@ -24,14 +25,8 @@ class SubprocessTest : public ::testing::Test {
   void SetUp() override { std::signal(SIGPIPE, SIG_IGN); }
 
   // Runs the io_context until `done` or 10 s.
-  template <typename Pred>
-  bool run_until(Pred done) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (!done() && std::chrono::steady_clock::now() < deadline) {
-      if (io_.stopped()) io_.restart();
-      io_.run_one_for(std::chrono::milliseconds(100));
-    }
-    return done();
+  bool run_until(const std::function<bool()>& done) {
+    return run_io_until(io_, done, std::chrono::steady_clock::now() + std::chrono::seconds(10));
   }
 
   boost::asio::io_context io_;
