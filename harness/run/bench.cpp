@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
-#include <ostream>
 #include <memory>
+#include <ostream>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -89,7 +89,8 @@ namespace {
 // metrics the medians, a progress line per configuration.
 class BenchSession {
  public:
-  BenchSession(const BenchOptions& o, std::ostream& progress) : o_(o), ctx_(o), progress_(progress) {
+  BenchSession(const BenchOptions& o, std::ostream& progress)
+      : o_(o), ctx_(o), progress_(progress) {
     // One redis-server on loopback for the whole bench (persistence off);
     // each run has its own channel on it.
     if (o.backend == "redis" || o.backend == "both") {

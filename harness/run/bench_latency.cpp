@@ -116,8 +116,7 @@ void LatencyRun::publish_and_wait(std::int64_t id, const std::string& key, const
   pub_.proc->write_line(op.dump());
   if (!pool_.pump_until([&] { return answered_ || pub_.proc->exited(); },
                         monotonic_ns() + 30 * kSecond)) {
-    throw std::runtime_error(std::string("the publisher did not answer ") + what +
-                             " within 30 s");
+    throw std::runtime_error(std::string("the publisher did not answer ") + what + " within 30 s");
   }
 }
 

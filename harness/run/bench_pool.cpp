@@ -63,8 +63,8 @@ BenchWorker& Pool::add() {
   pjx::testing::Subprocess::Handlers h;
   h.on_line = [wp](std::string line) { on_worker_line(*wp, line); };
   w->proc = pjx::testing::Subprocess::spawn(io_, split_command_line(options_.worker_cmd),
-                                worker_environment(overrides), dir_ / (name + ".stderr"),
-                                std::move(h));
+                                            worker_environment(overrides),
+                                            dir_ / (name + ".stderr"), std::move(h));
   workers_.push_back(std::move(w));
   return *wp;
 }
@@ -97,9 +97,8 @@ void Pool::collect_stats(const std::vector<BenchWorker*>& which) {
   }
   pump_until(
       [&which] {
-        return std::all_of(which.begin(), which.end(), [](BenchWorker* w) {
-          return !w->stats.is_null() || w->proc->exited();
-        });
+        return std::all_of(which.begin(), which.end(),
+                           [](BenchWorker* w) { return !w->stats.is_null() || w->proc->exited(); });
       },
       monotonic_ns() + 10 * kSecond);
 }

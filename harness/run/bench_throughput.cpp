@@ -24,21 +24,20 @@ Json throughput_bench(BenchContext& ctx, int publishers, double duration_s) {
   const double elapsed = static_cast<double>(monotonic_ns() - t0) / 1e9;
   const PublishLoad::Outcome outcome = load.finish();
   const auto& lat = b2b.lat_us;
-  return {
-      {"bench", "throughput"},
-      {"params",
-       {{"publishers", publishers}, {"backend", "sqlite"}, {"duration_s", round3(duration_s)}}},
-      {"metrics",
-       {{"commits_per_s", round3(static_cast<double>(b2b.acked.size()) / elapsed)},
-        {"commits", static_cast<std::int64_t>(b2b.acked.size())},
-        {"p50_us", round3(percentile_or_zero(lat, 50))},
-        {"p99_us", round3(percentile_or_zero(lat, 99))},
-        {"p999_us", round3(percentile_or_zero(lat, 99.9))},
-        {"max_us", round3(percentile_or_zero(lat, 100))},
-        {"errors", b2b.errors},
-        {"busy_waits", outcome.busy_waits},
-        {"lost", outcome.lost},
-        {"elapsed_s", round3(elapsed)}}}};
+  return {{"bench", "throughput"},
+          {"params",
+           {{"publishers", publishers}, {"backend", "sqlite"}, {"duration_s", round3(duration_s)}}},
+          {"metrics",
+           {{"commits_per_s", round3(static_cast<double>(b2b.acked.size()) / elapsed)},
+            {"commits", static_cast<std::int64_t>(b2b.acked.size())},
+            {"p50_us", round3(percentile_or_zero(lat, 50))},
+            {"p99_us", round3(percentile_or_zero(lat, 99))},
+            {"p999_us", round3(percentile_or_zero(lat, 99.9))},
+            {"max_us", round3(percentile_or_zero(lat, 100))},
+            {"errors", b2b.errors},
+            {"busy_waits", outcome.busy_waits},
+            {"lost", outcome.lost},
+            {"elapsed_s", round3(elapsed)}}}};
 }
 
 }  // namespace pjx::harness

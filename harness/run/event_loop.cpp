@@ -10,8 +10,9 @@ namespace pjx::harness {
 
 bool pump_until(boost::asio::io_context& io, const std::function<bool()>& done,
                 std::int64_t deadline_ns, const std::function<bool()>& stop) {
-  const auto deadline = std::chrono::steady_clock::now() +
-                        std::chrono::nanoseconds(std::max<std::int64_t>(0, deadline_ns - monotonic_ns()));
+  const auto deadline =
+      std::chrono::steady_clock::now() +
+      std::chrono::nanoseconds(std::max<std::int64_t>(0, deadline_ns - monotonic_ns()));
   return pjx::testing::run_io_until(io, done, deadline, stop);
 }
 

@@ -49,7 +49,8 @@ void NemesisDriver::apply(const PlannedAction& a) {
 }
 
 void NemesisDriver::record_fault(const FaultSpec& f, const char* phase, Json params) {
-  Json rec = {{"type", "fault"}, {"action", f.action}, {"phase", phase}, {"params", std::move(params)}};
+  Json rec = {
+      {"type", "fault"}, {"action", f.action}, {"phase", phase}, {"params", std::move(params)}};
   if (!f.worker.empty()) rec["worker"] = f.worker;
   loop_.record(std::move(rec));
 }

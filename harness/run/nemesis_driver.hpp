@@ -99,7 +99,7 @@ class NemesisDriver {
   std::unique_ptr<SizeLimitedFs> small_fs_;
   std::map<std::size_t, std::filesystem::path> fillers_;
   std::map<std::size_t, std::string> vfs_faults_;  // fault index -> worker
-  std::map<std::size_t, bool> outages_;           // redis_restart windows open
+  std::map<std::size_t, bool> outages_;            // redis_restart windows open
 };
 
 }  // namespace pjx::harness

@@ -135,10 +135,8 @@ void NemesisDriver::end_storage_faults() {
   for (const auto& [index, filler] : fillers_) {
     std::error_code ec;
     fs::remove(filler, ec);
-    loop_.record({{"type", "fault"},
-                  {"action", "disk_full"},
-                  {"phase", "end"},
-                  {"params", Json::object()}});
+    loop_.record(
+        {{"type", "fault"}, {"action", "disk_full"}, {"phase", "end"}, {"params", Json::object()}});
   }
   fillers_.clear();
   for (const auto& [index, name] : vfs_faults_) {

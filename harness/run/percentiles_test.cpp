@@ -1,13 +1,13 @@
 // One percentile definition (check/stats.hpp) for everything that prints
 // one: for the same latencies, bench.json's figures, the checker's and the
 // report's CDF marks are the same numbers.
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "bench_measure.hpp"
 #include "check/stats.hpp"

@@ -29,9 +29,7 @@ void RunLoop::record(Json r) {
 
 void RunLoop::phase(const std::string& name) { record({{"type", "phase"}, {"name", name}}); }
 
-void RunLoop::note(const std::string& message) {
-  record({{"type", "note"}, {"message", message}});
-}
+void RunLoop::note(const std::string& message) { record({{"type", "note"}, {"message", message}}); }
 
 void RunLoop::probe(const std::string& what, bool ok, Json value, Json detail) {
   record({{"type", "probe"},

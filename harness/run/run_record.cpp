@@ -12,8 +12,7 @@ namespace fs = std::filesystem;
 namespace {
 
 double wall_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 std::string defect_of(const std::vector<std::string>& argv) {
@@ -34,7 +33,8 @@ Json workers_meta(const RunFacts& r) {
   Json workers = Json::array();
   for (const auto& s : r.workers.all()) {
     Json env = s->env;
-    if (env.contains("REDIS_URL")) env["REDIS_URL"] = pjx::mask_redis_url(env["REDIS_URL"].get<std::string>());
+    if (env.contains("REDIS_URL"))
+      env["REDIS_URL"] = pjx::mask_redis_url(env["REDIS_URL"].get<std::string>());
     Json w = {{"name", s->name},
               {"channel", s->channel},
               {"cmd", r.options.worker_cmd},
@@ -178,7 +178,8 @@ std::string rerun_command(const std::string& file, const RunOptions& options,
                     std::to_string(options.seed) + " --timing " + timing;
   if (!options.worker_cmd_is_default) cmd += " --worker-cmd " + quote_word(options.worker_cmd);
   if (options.backend != "sqlite") cmd += " --backend " + options.backend;
-  if (!options.redis_url.empty()) cmd += " --redis-url " + quote_word(pjx::mask_redis_url(options.redis_url));
+  if (!options.redis_url.empty())
+    cmd += " --redis-url " + quote_word(pjx::mask_redis_url(options.redis_url));
   return cmd;
 }
 

@@ -43,8 +43,8 @@ void RunRedis::start(const Scenario& scenario, const RunOptions& options,
     try {
       server_ = std::make_unique<pjx::testing::RedisServer>(o);
     } catch (const std::exception& e) {
-      throw Abort{"error", std::string("cannot start redis-server for the Redis backend: ") +
-                               e.what()};
+      throw Abort{"error",
+                  std::string("cannot start redis-server for the Redis backend: ") + e.what()};
     }
     url_ = server_->url();
   }
@@ -53,15 +53,16 @@ void RunRedis::start(const Scenario& scenario, const RunOptions& options,
   const std::string unix_url = server_ ? server_->unix_url() : std::string();
   for (const auto& s : workers.all()) {
     for (const auto& [k, v] : s->spec->env) {
-      s->env[k] = replace_all(replace_all(v, "{dir}", run_dir.string()), "{redis_unix_url}",
-                              unix_url);
+      s->env[k] =
+          replace_all(replace_all(v, "{dir}", run_dir.string()), "{redis_unix_url}", unix_url);
     }
   }
 }
 
 pjx::testing::RedisClient& RunRedis::client() {
   if (server_) return server_->client();
-  if (!client_) client_ = std::make_unique<pjx::testing::RedisClient>(pjx::testing::redis_endpoint(url_));
+  if (!client_)
+    client_ = std::make_unique<pjx::testing::RedisClient>(pjx::testing::redis_endpoint(url_));
   return *client_;
 }
 

@@ -208,9 +208,9 @@ void Runner::probe_rows() {
 
 void Runner::quiesce() {
   loop_.phase("quiesce");
-  const std::int64_t timeout =
-      scenario_.quiesce_timeout ? scenario_.quiesce_timeout->resolve_ns(timing_)
-                                : static_cast<std::int64_t>(timing_.poll_ms * 1e6) + 2 * kSecond;
+  const std::int64_t timeout = scenario_.quiesce_timeout
+                                   ? scenario_.quiesce_timeout->resolve_ns(timing_)
+                                   : static_cast<std::int64_t>(timing_.poll_ms * 1e6) + 2 * kSecond;
   auto delivered = [&] {
     for (const auto& [id, p] : workers_.publishes()) {
       if (!p.committed) continue;

@@ -63,8 +63,9 @@ void Workers::configure(WorkerSlot& s, const WorkerSpec& spec, const SlotSetting
   if (faketime) {
     s.faketime_file = settings.run_dir / (spec.name + ".faketime");
     const char* preload = std::getenv("LD_PRELOAD");
-    s.env["LD_PRELOAD"] = settings.libfaketime.string() +
-                          (preload != nullptr && *preload != '\0' ? ":" + std::string(preload) : "");
+    s.env["LD_PRELOAD"] =
+        settings.libfaketime.string() +
+        (preload != nullptr && *preload != '\0' ? ":" + std::string(preload) : "");
     s.env["FAKETIME_TIMESTAMP_FILE"] = s.faketime_file.string();
     s.env["FAKETIME_NO_CACHE"] = "1";
     s.env["FAKETIME_DONT_FAKE_MONOTONIC"] = "1";
@@ -106,8 +107,8 @@ void Workers::spawn(WorkerSlot& s) {
   handlers.on_line = [this, sp, holder](std::string line) { on_line(*sp, *holder, line); };
   handlers.on_exit = [this, sp, holder](int status) { on_exit(*sp, *holder, status); };
   try {
-    s.proc = pjx::testing::Subprocess::spawn(loop_.io(), argv, worker_environment(s.env), stderr_file(s),
-                                 std::move(handlers));
+    s.proc = pjx::testing::Subprocess::spawn(loop_.io(), argv, worker_environment(s.env),
+                                             stderr_file(s), std::move(handlers));
   } catch (const std::exception& e) {
     throw Abort{"error", std::string("worker ") + s.name + ": " + e.what()};
   }
@@ -132,8 +133,7 @@ void Workers::send(WorkerSlot& s, Json op) {
   pjx::testing::Subprocess* p = s.proc.get();
   if (!loop_.pump_until([p] { return !p->writing() || p->write_failed() || p->exited(); },
                         monotonic_ns() + kWriteDeadline)) {
-    loop_.note("the op to " + s.name +
-               " could not be written within 2 s (it does not read stdin)");
+    loop_.note("the op to " + s.name + " could not be written within 2 s (it does not read stdin)");
   }
 }
 
@@ -164,8 +164,7 @@ namespace {
 
 std::string message_of(const Json& ev) {
   const auto message = ev.find("message");
-  return message != ev.end() && message->is_string() ? message->get<std::string>()
-                                                     : "(no message)";
+  return message != ev.end() && message->is_string() ? message->get<std::string>() : "(no message)";
 }
 
 // The publish ids of the unique keys "e:<id>" among a delivery's keys.
@@ -213,9 +212,8 @@ void Workers::on_event(WorkerSlot& s, const Json& ev, std::int64_t t) {
     if (kind == "error") return;
     it->second.committed = true;
     const auto begin = ev.find("t_begin");
-    it->second.t_begin = begin != ev.end() && begin->is_number_integer()
-                             ? begin->get<std::int64_t>()
-                             : t;
+    it->second.t_begin =
+        begin != ev.end() && begin->is_number_integer() ? begin->get<std::int64_t>() : t;
   } else if (kind == "received" && ev.contains("keys") && ev["keys"].is_array()) {
     add_delivered_ids(ev["keys"], s.received);
   }
@@ -224,8 +222,7 @@ void Workers::on_event(WorkerSlot& s, const Json& ev, std::int64_t t) {
 void Workers::on_exit(WorkerSlot& s, pjx::testing::Subprocess* p, int status) {
   const bool current = p == s.proc.get();
   // Expected: the harness ended it, or it had to reject its configuration.
-  const bool expected =
-      !current || s.killed || s.stop_sent || s.spec->expect_fatal || torn_down_;
+  const bool expected = !current || s.killed || s.stop_sent || s.spec->expect_fatal || torn_down_;
   loop_.record({{"type", "exit"},
                 {"worker", s.name},
                 {"pid", p->pid()},

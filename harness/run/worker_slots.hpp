@@ -40,9 +40,9 @@ struct WorkerSlot {
   std::string name;
   std::string channel;
   std::string db;
-  std::map<std::string, std::string> env;  // what the harness sets (recorded in meta)
-  std::filesystem::path faketime_file;     // empty: no libfaketime
-  std::unique_ptr<pjx::testing::Subprocess> proc;      // the current incarnation
+  std::map<std::string, std::string> env;          // what the harness sets (recorded in meta)
+  std::filesystem::path faketime_file;             // empty: no libfaketime
+  std::unique_ptr<pjx::testing::Subprocess> proc;  // the current incarnation
   std::vector<std::unique_ptr<pjx::testing::Subprocess>> retired;
   int spawns = 0;
   // State of the current incarnation.
@@ -90,16 +90,15 @@ struct ReadState {
 // Where a run's workers find their database, channel and clocks.
 struct SlotSettings {
   std::filesystem::path run_dir;
-  std::string channel;            // the run's channel; a worker's own is "<channel>:<name>"
-  std::filesystem::path truth;    // the [reads] truth store
+  std::string channel;          // the run's channel; a worker's own is "<channel>:<name>"
+  std::filesystem::path truth;  // the [reads] truth store
   std::filesystem::path libfaketime;
-  bool redis = false;             // REDIS_URL comes later (RunRedis::start)
+  bool redis = false;  // REDIS_URL comes later (RunRedis::start)
 };
 
 class Workers {
  public:
-  Workers(RunLoop& loop, const RunOptions& options, const Scenario& scenario,
-          const Timing& timing);
+  Workers(RunLoop& loop, const RunOptions& options, const Scenario& scenario, const Timing& timing);
 
   // Adds a slot for each of the scenario's workers, its environment set
   // from `settings` (nothing is started).

@@ -48,8 +48,7 @@ void WorkloadDriver::publish(const PlannedAction& a) {
   }
   if (publisher == nullptr) {
     loop_.note("publish " + std::to_string(a.publish_id) + " not sent: none of " +
-               join_names(a.candidates) +
-               " could publish (not ready, paused, killed or stopped)");
+               join_names(a.candidates) + " could publish (not ready, paused, killed or stopped)");
     return;
   }
   workers_.track_publish(a.publish_id, *publisher);
@@ -59,11 +58,9 @@ void WorkloadDriver::publish(const PlannedAction& a) {
   WorkerSlot* p = publisher;
   auto& publishes = workers_.publishes();
   if (!loop_.pump_until([&] { return publishes[id].answered || !p->alive(); },
-                        monotonic_ns() +
-                            static_cast<std::int64_t>(timing_.busy_timeout_ms * 1e6) +
+                        monotonic_ns() + static_cast<std::int64_t>(timing_.busy_timeout_ms * 1e6) +
                             2 * kSecond)) {
-    loop_.note("publish " + std::to_string(id) +
-               " was not answered in time; the timeline goes on");
+    loop_.note("publish " + std::to_string(id) + " was not answered in time; the timeline goes on");
   }
 }
 

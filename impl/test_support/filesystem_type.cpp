@@ -35,9 +35,9 @@ std::string mount_type(const std::string& target) {
         mp += mount_point[i];
       }
     }
-    const bool inside = target == mp || mp == "/" ||
-                        (target.rfind(mp, 0) == 0 && target.size() > mp.size() &&
-                         target[mp.size()] == '/');
+    const bool inside =
+        target == mp || mp == "/" ||
+        (target.rfind(mp, 0) == 0 && target.size() > mp.size() && target[mp.size()] == '/');
     if (inside && mp.size() >= best_len) {
       best_len = mp.size();
       best_type = type;

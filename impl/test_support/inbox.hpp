@@ -46,9 +46,8 @@ class Inbox {
   // Until a key set equal to `keys` arrived.
   bool wait_for(const KeySet& keys, std::chrono::milliseconds timeout = kWait) {
     std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, timeout, [&] {
-      return std::find(got_.begin(), got_.end(), keys) != got_.end();
-    });
+    return cv_.wait_for(lock, timeout,
+                        [&] { return std::find(got_.begin(), got_.end(), keys) != got_.end(); });
   }
   // Until each of `keys` arrived, in any key sets.
   bool wait_for_keys(const std::vector<std::string>& keys,

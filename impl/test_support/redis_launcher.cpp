@@ -69,8 +69,8 @@ fs::path find_redis_server() {
     }
     looked = "PATH, ";
   }
-  for (const char* fixed : {"/usr/bin/redis-server", "/usr/local/bin/redis-server",
-                            "/usr/sbin/redis-server"}) {
+  for (const char* fixed :
+       {"/usr/bin/redis-server", "/usr/local/bin/redis-server", "/usr/sbin/redis-server"}) {
     if (executable(fixed)) return fixed;
   }
   throw RedisError("redis-server not found (looked in " + looked +
@@ -106,8 +106,8 @@ RedisServer::RedisServer(RedisServerOptions options) : options_(std::move(option
     std::error_code ec;
     fs::create_directories(options_.dir, ec);
     if (ec) {
-      throw RedisError("cannot create \"" + options_.dir.string() + "\" for redis-server: " +
-                       ec.message());
+      throw RedisError("cannot create \"" + options_.dir.string() +
+                       "\" for redis-server: " + ec.message());
     }
     dir_ = fs::absolute(options_.dir);
   }
@@ -185,17 +185,28 @@ void RedisServer::spawn() {
     throw RedisError("pubsub output buffer limit \"" + options_.pubsub_limit +
                      "\" must be three words: <hard> <soft> <soft seconds>, e.g. \"64kb 0 0\"");
   }
+  // clang-format off: option, value
   std::vector<std::string> args = {executable_.string(),
-                                   "--port", std::to_string(port_),
-                                   "--bind", "127.0.0.1",
-                                   "--unixsocket", socket_.string(),
-                                   "--unixsocketperm", "700",
-                                   "--save", "",
-                                   "--appendonly", "no",
-                                   "--daemonize", "no",
-                                   "--dir", dir_.string(),
-                                   "--logfile", (dir_ / "redis.log").string(),
+                                   "--port",
+                                   std::to_string(port_),
+                                   "--bind",
+                                   "127.0.0.1",
+                                   "--unixsocket",
+                                   socket_.string(),
+                                   "--unixsocketperm",
+                                   "700",
+                                   "--save",
+                                   "",
+                                   "--appendonly",
+                                   "no",
+                                   "--daemonize",
+                                   "no",
+                                   "--dir",
+                                   dir_.string(),
+                                   "--logfile",
+                                   (dir_ / "redis.log").string(),
                                    "--client-output-buffer-limit"};
+  // clang-format on
   args.insert(args.end(), pubsub.begin(), pubsub.end());
   if (!options_.password.empty()) {
     args.push_back("--requirepass");
@@ -221,14 +232,14 @@ void RedisServer::wait_until_ready() {
   const auto deadline = std::chrono::steady_clock::now() + options_.start_timeout;
   std::string last;
   while (std::chrono::steady_clock::now() < deadline) {
-    if (run_io_until(io_, [this] { return proc_->exited(); },
-                     std::chrono::steady_clock::now() + 10ms)) {
+    if (run_io_until(
+            io_, [this] { return proc_->exited(); }, std::chrono::steady_clock::now() + 10ms)) {
       const int status = proc_->status();
       proc_.reset();
-      throw RedisError("redis-server (" + executable_.string() + ") exited at start (" +
-                       (status < 0 ? "signal " + std::to_string(-status)
-                                   : "status " + std::to_string(status)) +
-                       "); the end of its log in " + dir_.string() + ":" + log_tail());
+      throw RedisError(
+          "redis-server (" + executable_.string() + ") exited at start (" +
+          (status < 0 ? "signal " + std::to_string(-status) : "status " + std::to_string(status)) +
+          "); the end of its log in " + dir_.string() + ":" + log_tail());
     }
     try {
       auto c = std::make_unique<RedisClient>(socket_endpoint(), 500ms);
@@ -255,8 +266,8 @@ void RedisServer::wait_until_ready() {
 
 bool RedisServer::signal_and_wait(int sig, std::chrono::milliseconds timeout) {
   proc_->signal(sig);
-  return run_io_until(io_, [this] { return proc_->exited(); },
-                      std::chrono::steady_clock::now() + timeout);
+  return run_io_until(
+      io_, [this] { return proc_->exited(); }, std::chrono::steady_clock::now() + timeout);
 }
 
 void RedisServer::start() {

@@ -2,14 +2,13 @@
 // fail with find_redis_server()'s message, never skip.
 #include "redis_launcher.hpp"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "pjx/redis_backend.hpp"
 #include "redis_endpoint.hpp"

@@ -1,7 +1,16 @@
 #include "subprocess.hpp"
 
-#include "boost_process.hpp"
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/readable_pipe.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/writable_pipe.hpp>
+#include <boost/asio/write.hpp>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -9,16 +18,7 @@
 #include <stdexcept>
 #include <system_error>
 
-#include <boost/asio/read_until.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/readable_pipe.hpp>
-#include <boost/asio/writable_pipe.hpp>
-#include <boost/asio/write.hpp>
-#include <fcntl.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include "boost_process.hpp"
 
 extern char** environ;
 
@@ -104,26 +104,25 @@ struct Subprocess::Impl {
   int status = 0;
 
   void read_next() {
-    asio::async_read_until(
-        out, asio::dynamic_buffer(read_buffer), '\n',
-        [this](const boost::system::error_code& ec, std::size_t n) {
-          if (!ec) {
-            std::string line = read_buffer.substr(0, n - 1);
-            read_buffer.erase(0, n);
-            if (!line.empty() && line.back() == '\r') line.pop_back();
-            if (handlers.on_line) handlers.on_line(std::move(line));
-            read_next();
-            return;
-          }
-          if (ec == asio::error::operation_aborted) return;
-          if (!read_buffer.empty() && handlers.on_line) {
-            std::string rest;
-            rest.swap(read_buffer);
-            handlers.on_line(std::move(rest));  // a last line without "\n"
-          }
-          eof = true;
-          if (handlers.on_eof) handlers.on_eof();
-        });
+    asio::async_read_until(out, asio::dynamic_buffer(read_buffer), '\n',
+                           [this](const boost::system::error_code& ec, std::size_t n) {
+                             if (!ec) {
+                               std::string line = read_buffer.substr(0, n - 1);
+                               read_buffer.erase(0, n);
+                               if (!line.empty() && line.back() == '\r') line.pop_back();
+                               if (handlers.on_line) handlers.on_line(std::move(line));
+                               read_next();
+                               return;
+                             }
+                             if (ec == asio::error::operation_aborted) return;
+                             if (!read_buffer.empty() && handlers.on_line) {
+                               std::string rest;
+                               rest.swap(read_buffer);
+                               handlers.on_line(std::move(rest));  // a last line without "\n"
+                             }
+                             eof = true;
+                             if (handlers.on_eof) handlers.on_eof();
+                           });
   }
 
   void write_next() {
@@ -151,8 +150,8 @@ struct Subprocess::Impl {
     bp::error_code ec;
     std::vector<std::string> args(argv.begin() + 1, argv.end());
     bp::process started = bp::default_process_launcher()(io.get_executor(), ec, exe, args,
-                                                          bp::process_environment(env), stdio,
-                                                          ChildSetup{::getpid(), new_session});
+                                                         bp::process_environment(env), stdio,
+                                                         ChildSetup{::getpid(), new_session});
     if (ec) throw std::runtime_error("cannot start \"" + exe.string() + "\": " + ec.message());
     pid = started.id();
     // Not reaped yet, so the pid still names our child.
@@ -235,11 +234,11 @@ std::unique_ptr<Subprocess> Subprocess::spawn(asio::io_context& io,
   require_main_thread("Subprocess::spawn");
   executable_of(argv);  // before the output file is created
   using Stdio = Options::Stdio;
-  const int fd = options.stdio == Stdio::kInherit
-                     ? -1
-                     : open_append(options.file, options.stdio == Stdio::kPipes
-                                                     ? "the child's stderr"
-                                                     : "the child's output");
+  const int fd =
+      options.stdio == Stdio::kInherit
+          ? -1
+          : open_append(options.file, options.stdio == Stdio::kPipes ? "the child's stderr"
+                                                                     : "the child's output");
   auto impl = std::make_unique<Impl>(io, std::move(handlers));
   try {
     if (options.stdio == Stdio::kPipes) {
@@ -315,13 +314,12 @@ std::optional<std::string> run_for_output(const std::vector<std::string>& argv, 
   const std::vector<std::string> env = current_environment();
   std::unique_ptr<Subprocess> child;
   try {
-    child = Subprocess::spawn(
-        io, argv, env, "/dev/null",
-        {[&output](std::string line) { output += line + "\n"; }, nullptr,
-         [&](int s) {
-           status = s;
-           done = true;
-         }});
+    child = Subprocess::spawn(io, argv, env, "/dev/null",
+                              {[&output](std::string line) { output += line + "\n"; }, nullptr,
+                               [&](int s) {
+                                 status = s;
+                                 done = true;
+                               }});
   } catch (const std::exception&) {
     return std::nullopt;
   }

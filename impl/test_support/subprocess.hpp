@@ -23,6 +23,9 @@
 // Thread safety: none; use from the io_context's thread only.
 #pragma once
 
+#include <sys/types.h>
+
+#include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -31,17 +34,14 @@
 #include <string>
 #include <vector>
 
-#include <boost/asio/io_context.hpp>
-#include <sys/types.h>
-
 namespace pjx::testing {
 
 class Subprocess {
  public:
   struct Handlers {
     std::function<void(std::string line)> on_line;  // one stdout line, without "\n"
-    std::function<void()> on_eof;                    // stdout closed
-    std::function<void(int status)> on_exit;         // exit code, or -signal
+    std::function<void()> on_eof;                   // stdout closed
+    std::function<void(int status)> on_exit;        // exit code, or -signal
   };
 
   // Where the child's standard streams go.

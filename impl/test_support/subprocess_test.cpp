@@ -1,7 +1,9 @@
 #include "subprocess.hpp"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -9,9 +11,6 @@
 #include <fstream>
 #include <functional>
 #include <stdexcept>
-
-#include <boost/asio/io_context.hpp>
-#include <gtest/gtest.h>
 
 #include "temp_dir.hpp"
 
@@ -47,8 +46,7 @@ class SubprocessTest : public ::testing::Test {
 
 TEST_F(SubprocessTest, PassesExactlyTheGivenEnvironmentAndReportsTheExitCode) {
   auto p = Subprocess::spawn(io_, {"sh", "-c", "echo \"$PJX_X|$HOME\"; echo oops >&2; exit 3"},
-                               {"PATH=/usr/bin:/bin", "PJX_X=hello world"}, dir_ / "err",
-                               handlers());
+                             {"PATH=/usr/bin:/bin", "PJX_X=hello world"}, dir_ / "err", handlers());
   ASSERT_TRUE(run_until([&] { return exited_ && p->eof(); }));
   EXPECT_EQ(lines_, std::vector<std::string>{"hello world|"});
   EXPECT_EQ(status_, 3);
@@ -72,8 +70,8 @@ TEST_F(SubprocessTest, WritesLinesToStdinInOrder) {
 }
 
 TEST_F(SubprocessTest, AStoppedChildIsKilledAndReaped) {
-  auto p = Subprocess::spawn(io_, {"sleep", "60"}, {"PATH=/usr/bin:/bin"}, dir_ / "err",
-                               handlers());
+  auto p =
+      Subprocess::spawn(io_, {"sleep", "60"}, {"PATH=/usr/bin:/bin"}, dir_ / "err", handlers());
   ASSERT_TRUE(p->signal(SIGSTOP));
   ASSERT_TRUE(p->signal(SIGKILL));
   ASSERT_TRUE(run_until([&] { return exited_; }));
@@ -83,8 +81,8 @@ TEST_F(SubprocessTest, AStoppedChildIsKilledAndReaped) {
 TEST_F(SubprocessTest, DestroyingARunningChildKillsIt) {
   int pid = 0;
   {
-    auto p = Subprocess::spawn(io_, {"sleep", "60"}, {"PATH=/usr/bin:/bin"}, dir_ / "err",
-                                 handlers());
+    auto p =
+        Subprocess::spawn(io_, {"sleep", "60"}, {"PATH=/usr/bin:/bin"}, dir_ / "err", handlers());
     pid = p->pid();
   }
   EXPECT_NE(::kill(pid, 0), 0);  // reaped: no such process (or not ours any more)
@@ -93,7 +91,7 @@ TEST_F(SubprocessTest, DestroyingARunningChildKillsIt) {
 TEST_F(SubprocessTest, AMissingProgramIsAClearError) {
   try {
     Subprocess::spawn(io_, {"no-such-program-pjx"}, {"PATH=/usr/bin:/bin"}, dir_ / "err",
-                        handlers());
+                      handlers());
     FAIL();
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("no-such-program-pjx"), std::string::npos);
@@ -101,9 +99,9 @@ TEST_F(SubprocessTest, AMissingProgramIsAClearError) {
 }
 
 TEST_F(SubprocessTest, AServerWritesItsOutputToAFileInASessionOfItsOwn) {
-  auto p = Subprocess::spawn(io_, {"sh", "-c", "echo out; echo err >&2; cut -d' ' -f6 /proc/$$/stat"},
-                             {"PATH=/usr/bin:/bin"},
-                             {Subprocess::Options::Stdio::kFile, dir_ / "out", true}, handlers());
+  auto p = Subprocess::spawn(
+      io_, {"sh", "-c", "echo out; echo err >&2; cut -d' ' -f6 /proc/$$/stat"},
+      {"PATH=/usr/bin:/bin"}, {Subprocess::Options::Stdio::kFile, dir_ / "out", true}, handlers());
   ASSERT_TRUE(run_until([&] { return exited_; }));
   EXPECT_EQ(status_, 0);
   EXPECT_TRUE(p->eof());

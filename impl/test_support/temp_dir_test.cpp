@@ -1,13 +1,12 @@
 #include "temp_dir.hpp"
 
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
 #include <string>
-
-#include <gtest/gtest.h>
 
 namespace pjx::testing {
 namespace {

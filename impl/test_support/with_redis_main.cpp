@@ -9,6 +9,8 @@
 // CMD by itself (same process group), so it is only held off here. Exits with CMD's
 // status (128 + the signal when a signal ended it); with 2 when the server
 // or CMD cannot be started.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <csignal>
 #include <cstdlib>
 #include <exception>
@@ -17,9 +19,6 @@
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 
 #include "redis_launcher.hpp"
 #include "subprocess.hpp"
@@ -40,9 +39,9 @@ int run_command(const std::vector<std::string>& argv) {
     status = s;
     done = true;
   };
-  const auto child = Subprocess::spawn(io, argv, pjx::testing::current_environment(),
-                                       {Subprocess::Options::Stdio::kInherit, {}, false},
-                                       std::move(handlers));
+  const auto child =
+      Subprocess::spawn(io, argv, pjx::testing::current_environment(),
+                        {Subprocess::Options::Stdio::kInherit, {}, false}, std::move(handlers));
   std::function<void(const boost::system::error_code&, int)> forward =
       [&](const boost::system::error_code& error, int sig) {
         if (error) return;
