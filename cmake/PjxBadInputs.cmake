@@ -53,7 +53,7 @@ pjx_bad_cli_test(bad_cli_worker_unknown_argument CODE 2 REGEX "unknown argument 
 
 # Every test binary whose cases the catalogue may name.
 set(_pjx_gtest_binaries pjx_impl_tests pjx_multiprocess_tests pjx_worker_tests
-    pjx_worker_process_tests pjx_harness_check_tests pjx_harness_run_tests)
+    pjx_worker_process_tests pjx_harness_check_tests pjx_harness_run_tests pjx_testbed_tests)
 set(_pjx_gtest_args)
 foreach(t IN LISTS _pjx_gtest_binaries)
   if(TARGET ${t})

@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "bench_dir.hpp"
+#include "filesystem_type.hpp"
 #include "pjx/version.hpp"
 #include "summary_reporter.hpp"
 
@@ -64,7 +65,7 @@ int main(int argc, char** argv) {
 
   const auto base = pjx::bench::bench_base_dir();
   benchmark::AddCustomContext("pjx_bench_dir", base.string());
-  benchmark::AddCustomContext("pjx_bench_filesystem", pjx::bench::filesystem_name(base));
+  benchmark::AddCustomContext("pjx_bench_filesystem", pjx::testing::filesystem_type(base));
   benchmark::AddCustomContext("sqlite_version", sqlite3_libversion());
   benchmark::AddCustomContext("pjx_build_type", PJX_BENCH_BUILD_TYPE);
 

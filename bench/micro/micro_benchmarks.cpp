@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "bench_dir.hpp"
+#include "check/stats.hpp"
 #include "keys_json.hpp"  // private to the library: only for decode_keys
 #include "pjx/clock.hpp"
 #include "pjx/load_cache.hpp"
@@ -80,12 +81,11 @@ class Latencies {
   }
   void report(benchmark::State& state) {
     if (us_.empty()) return;
-    std::sort(us_.begin(), us_.end());
-    const auto at = [this](double q) {
-      return us_[static_cast<std::size_t>(q * static_cast<double>(us_.size() - 1))];
-    };
-    state.counters["p50_us"] = benchmark::Counter(at(0.50), benchmark::Counter::kAvgThreads);
-    state.counters["p99_us"] = benchmark::Counter(at(0.99), benchmark::Counter::kAvgThreads);
+    // The project's one percentile definition (check/stats.hpp).
+    state.counters["p50_us"] =
+        benchmark::Counter(harness::percentile(us_, 50), benchmark::Counter::kAvgThreads);
+    state.counters["p99_us"] =
+        benchmark::Counter(harness::percentile(us_, 99), benchmark::Counter::kAvgThreads);
   }
 
  private:

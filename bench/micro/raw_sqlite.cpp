@@ -2,18 +2,14 @@
 
 #include <stdexcept>
 
+#include "event_log.hpp"
+
 namespace pjx::bench {
 namespace {
 
-constexpr const char* kCreateTable =
-    "CREATE TABLE IF NOT EXISTS pjx_invalidation ("
-    "id INTEGER PRIMARY KEY AUTOINCREMENT, "
-    "instance_id TEXT NOT NULL, "
-    "channel TEXT NOT NULL, "
-    "keys_json TEXT NOT NULL, "
-    "created_at REAL NOT NULL)";
-constexpr const char* kCreateIndex =
-    "CREATE INDEX IF NOT EXISTS ix_pjx_invalidation_created_at ON pjx_invalidation(created_at)";
+// The schema: the library's own (event_log.hpp).
+using detail::kCreateIndexSql;
+using detail::kCreateTableSql;
 constexpr const char* kInsert =
     "INSERT INTO pjx_invalidation (instance_id, channel, keys_json, created_at) "
     "VALUES (?1, ?2, ?3, ?4)";
@@ -90,8 +86,8 @@ void upstream_publish(const std::string& db_path, const EventRow& row, double no
   { Stmt(db, db_path, "PRAGMA journal_mode=WAL").run(); }
   { Stmt(db, db_path, "PRAGMA busy_timeout=5000").run(); }
   if (!synchronous_full) exec_on(db, db_path, "PRAGMA synchronous=NORMAL");
-  { Stmt(db, db_path, kCreateTable).run(); }
-  { Stmt(db, db_path, kCreateIndex).run(); }
+  { Stmt(db, db_path, kCreateTableSql.data()).run(); }
+  { Stmt(db, db_path, kCreateIndexSql.data()).run(); }
   // Python's sqlite3 opens a (deferred) transaction before the first DML.
   exec_on(db, db_path, "BEGIN");
   try {
@@ -119,8 +115,8 @@ RawDb::RawDb(const std::string& db_path) : db_(open_db(db_path)), path_(db_path)
   try {
     sqlite3_busy_timeout(db_, 5000);
     Stmt(db_, path_, "PRAGMA journal_mode=WAL").run();
-    exec(kCreateTable);
-    exec(kCreateIndex);
+    exec(kCreateTableSql);
+    exec(kCreateIndexSql);
   } catch (...) {
     sqlite3_close_v2(db_);
     throw;

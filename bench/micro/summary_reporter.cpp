@@ -6,6 +6,9 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
+
+#include "check/stats.hpp"
 
 namespace pjx::bench {
 namespace {
@@ -32,27 +35,26 @@ Figures figures_of(const Run& run) {
   return f;
 }
 
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  const std::size_t n = values.size();
-  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-}
+// The median by the project's one percentile (check/stats.hpp).
+double median(const std::vector<double>& values) { return harness::percentile(values, 50); }
 
-// Medians per benchmark, keyed by the full name without the aggregate suffix.
+// Medians per benchmark, keyed by the full name without the aggregate
+// suffix: of the repetitions, or, when only aggregates were reported
+// (--benchmark_report_aggregates_only), the library's own median.
 std::map<std::string, Figures> medians(const std::vector<Run>& runs) {
   std::map<std::string, std::vector<Figures>> repetitions;
   std::map<std::string, Figures> result;
   for (const auto& run : runs) {
     if (run.error_occurred) continue;
     const std::string name = run.run_name.str();
-    if (run.run_type == Run::RT_Aggregate) {
-      if (run.aggregate_name == "median") result[name] = figures_of(run);
-    } else {
+    if (run.run_type != Run::RT_Aggregate) {
       repetitions[name].push_back(figures_of(run));
+    } else if (run.aggregate_name == "median") {
+      result[name] = figures_of(run);
     }
   }
   for (const auto& [name, reps] : repetitions) {
-    if (result.count(name) != 0 || reps.empty()) continue;
+    if (reps.empty()) continue;
     Figures f;
     std::vector<double> real, cpu;
     for (const auto& r : reps) {

@@ -73,8 +73,11 @@ void print_bench_table(std::ostream& out, const Json& runs);
 int bench_exit_code(const Json& runs);
 
 // The median of each numeric metric over `samples` (objects with the same
-// keys); a non-numeric value is taken from the first sample. Empty input
-// gives an empty object.
+// keys): its p50 by the project's one percentile (check/stats.hpp, nearest
+// rank: of an even number of runs the lower middle one, a value that was
+// measured). A non-numeric value is taken from the first sample; the
+// counters that must be 0 (missing, lost, errors) give their worst run.
+// Empty input gives an empty object.
 Json median_metrics(const std::vector<Json>& samples);
 
 }  // namespace pjx::harness

@@ -1,5 +1,5 @@
 // A killed harness leaves nothing behind (issue #24; leftovers.hpp,
-// mount_namespace.hpp, die_with_parent in child_process.hpp).
+// mount_namespace.hpp, die_with_parent in subprocess.hpp).
 //
 // For each fault scenario of scenarios/conformance/ (a file with a
 // [[fault]], on its first backend), pjx-harness runs it three times and is
@@ -46,6 +46,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -57,6 +58,7 @@
 #include <nlohmann/json.hpp>
 
 #include "leftovers.hpp"
+#include "temp_dir.hpp"
 #include "dead_owner_for_test.hpp"
 
 namespace pjx::harness {
@@ -211,9 +213,8 @@ class CleanupKillTest : public ::testing::TestWithParam<FaultScenario> {
 
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root: mounts and network namespaces";
-    std::string pattern = (temp_root() / "pjx-cleanup-test-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    base_ = pattern;
+    base_dir_.emplace(temp_root(), "pjx-cleanup-test-");
+    base_ = base_dir_->path();
     tmp_ = base_ / "tmp";
     user_dir_ = base_ / "srv-app-tmp";
     fs::create_directories(tmp_);
@@ -230,8 +231,7 @@ class CleanupKillTest : public ::testing::TestWithParam<FaultScenario> {
     shell("ip netns delete " + live_netns_ + " 2>/dev/null");
     for (const std::string& ns : fake_netns_) shell("ip netns delete " + ns + " 2>/dev/null");
     for (const std::string& link : fake_links_) shell("ip link delete " + link + " 2>/dev/null");
-    std::error_code ec;
-    fs::remove_all(base_, ec);
+    base_dir_.reset();
   }
 
   // Starts pjx-harness with `args`, stdout and stderr to `out`.
@@ -317,6 +317,7 @@ class CleanupKillTest : public ::testing::TestWithParam<FaultScenario> {
     p.folders.clear();
   }
 
+  std::optional<pjx::testing::TempDir> base_dir_;
   fs::path base_;
   fs::path tmp_;
   fs::path user_dir_;

@@ -12,8 +12,13 @@
 
 namespace pjx::harness {
 
+// Monotonic nanoseconds (check/history.hpp: monotonic_ns()).
+inline constexpr std::int64_t kMs = 1'000'000;
+inline constexpr std::int64_t kSecond = 1'000 * kMs;
+
 // Runs handlers of `io` until `done()` holds or the monotonic clock passes
 // `deadline_ns` (or `stop()`, when given, holds). Returns done().
+// (subprocess.hpp's run_io_until with a monotonic_ns() deadline.)
 bool pump_until(boost::asio::io_context& io, const std::function<bool()>& done,
                 std::int64_t deadline_ns, const std::function<bool()>& stop = {});
 

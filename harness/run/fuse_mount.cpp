@@ -25,7 +25,7 @@ bool on_fuse(const fs::path& path) {
 }
 
 std::string FuseMount::unavailable() {
-  if (ChildProcess::find_program("bindfs").empty()) {
+  if (pjx::testing::Subprocess::find_program("bindfs").empty()) {
     return "needs bindfs to mount a FUSE filesystem (Debian: apt-get install bindfs)";
   }
   if (::access("/dev/fuse", R_OK | W_OK) != 0) {
@@ -46,7 +46,7 @@ FuseMount::FuseMount(boost::asio::io_context& io, const fs::path& backing, const
   fs::create_directories(backing, ec);
   fs::create_directories(mountpoint, ec);
   // -f: stay in the foreground, a child of the harness that dies with it.
-  bindfs_ = ChildProcess::spawn(io, {"bindfs", "-f", backing.string(), mountpoint.string()}, {},
+  bindfs_ = pjx::testing::Subprocess::spawn(io, {"bindfs", "-f", backing.string(), mountpoint.string()}, {},
                                 stderr_file, {});
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   while (!on_fuse(mountpoint)) {

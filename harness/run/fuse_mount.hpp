@@ -18,7 +18,7 @@
 
 #include <boost/asio/io_context.hpp>
 
-#include "child_process.hpp"
+#include "subprocess.hpp"
 
 namespace pjx::harness {
 
@@ -43,7 +43,7 @@ class FuseMount {
 
  private:
   std::filesystem::path mountpoint_;
-  std::unique_ptr<ChildProcess> bindfs_;
+  std::unique_ptr<pjx::testing::Subprocess> bindfs_;
   bool mounted_ = false;
 };
 

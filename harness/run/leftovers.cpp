@@ -204,18 +204,9 @@ bool owner_alive(pid_t pid, std::optional<std::uint64_t> start_ticks) {
   return !start_ticks || *start == *start_ticks;
 }
 
-fs::path temp_root() {
-  const char* tmp = std::getenv("TMPDIR");
-  return tmp != nullptr && *tmp != '\0' ? fs::path(tmp) : fs::path("/tmp");
-}
-
 fs::path make_run_folder(const fs::path& root, std::string_view kind, bool keep) {
-  std::string pattern =
-      (root / ("pjx-" + std::string(kind) + "-" + RunOwner::self().tag() + "-XXXXXX")).string();
-  if (::mkdtemp(pattern.data()) == nullptr) {
-    throw std::runtime_error("cannot create a folder from " + pattern + ": " + errno_text(errno));
-  }
-  const fs::path dir = pattern;
+  const fs::path dir =
+      pjx::testing::make_temp_dir(root, "pjx-" + std::string(kind) + "-" + RunOwner::self().tag() + "-");
   if (keep) {
     std::ofstream marker(dir / kKeepMarker);
     marker << "made with --keep: pjx-harness cleanup leaves this folder alone\n";

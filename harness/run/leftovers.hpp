@@ -27,7 +27,7 @@
 // Mounts are not in this list: a run mounts only in its private mount
 // namespace (mount_namespace.hpp), which the kernel destroys with the last
 // process of the run. Processes are not either: each one the harness starts
-// dies with it (PR_SET_PDEATHSIG, child_process.hpp).
+// dies with it (PR_SET_PDEATHSIG, subprocess.hpp).
 //
 // Thread safety: no shared state.
 #pragma once
@@ -40,6 +40,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "temp_dir.hpp"
 
 namespace pjx::harness {
 
@@ -62,8 +64,8 @@ std::optional<std::uint64_t> live_process_start(pid_t pid);
 // whether it is the process that started then.
 bool owner_alive(pid_t pid, std::optional<std::uint64_t> start_ticks);
 
-// $TMPDIR when set and not empty, else /tmp.
-std::filesystem::path temp_root();
+// $TMPDIR when set and not empty, else /tmp (temp_dir.hpp).
+using pjx::testing::temp_root;
 
 // Creates a fresh folder `<root>/pjx-<kind>-<owner tag>-XXXXXX` (mkdtemp, so
 // the owner is in the name from the first instant) and, when `keep`, the

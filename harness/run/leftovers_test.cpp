@@ -24,16 +24,12 @@ using testing::dead_owner;
 class LeftoversTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (temp_root() / "pjx-leftovers-test-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
     places_.temp_roots = {dir_};
     places_.netns_dir = dir_ / "no-netns";
     places_.net_class_dir = dir_ / "no-net";
   }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  fs::path dir_;
+  pjx::testing::TempDir tmp_{temp_root(), "pjx-leftovers-test-"};
+  const fs::path dir_ = tmp_.path();
   CleanupPlaces places_;
 };
 

@@ -29,7 +29,6 @@
 #include "chaos_cli.hpp"
 #include "check/checkers.hpp"
 #include "check/history.hpp"
-#include "child_process.hpp"
 #include "command_line.hpp"
 #include "db_probe.hpp"
 #include "leftovers.hpp"

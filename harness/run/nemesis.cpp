@@ -19,7 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "child_process.hpp"
+#include "subprocess.hpp"
 #include "db_probe.hpp"
 #include "mount_namespace.hpp"
 
@@ -396,7 +396,7 @@ std::string inotify_limit_unavailable() {
   if (pid == 0) {
     // The child: system calls only. Reports the failed step, else whether
     // inotify_init1 now fails as it should.
-    die_with_parent(parent);
+    pjx::testing::die_with_parent(parent);
     ::close(pipe_fds[0]);
     const char* step = apply_inotify_limit(0);
     const int e = errno;

@@ -2,65 +2,26 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <ctime>
 #include <fstream>
 #include <iomanip>
 #include <map>
-#include <sstream>
 #include <stdexcept>
 #include <thread>
 
 #include <sqlite3.h>
-#include <sys/statfs.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include "child_process.hpp"
 #include "command_line.hpp"
+#include "filesystem_type.hpp"
+#include "pjx/reports/report.hpp"
+#include "subprocess.hpp"
 
 namespace pjx::harness {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string filesystem_type(const fs::path& dir) {
-  std::error_code ec;
-  const fs::path real = fs::weakly_canonical(fs::absolute(dir, ec), ec);
-  const std::string target = real.string();
-  std::ifstream mounts("/proc/self/mounts");
-  std::string device, mount_point, type, rest;
-  std::string best_type;
-  std::size_t best_len = 0;
-  std::string line;
-  while (std::getline(mounts, line)) {
-    std::istringstream fields(line);
-    if (!(fields >> device >> mount_point >> type)) continue;
-    // Mount points escape spaces as \040.
-    std::string mp;
-    for (std::size_t i = 0; i < mount_point.size(); ++i) {
-      if (mount_point[i] == '\\' && i + 3 < mount_point.size()) {
-        mp += static_cast<char>(std::stoi(mount_point.substr(i + 1, 3), nullptr, 8));
-        i += 3;
-      } else {
-        mp += mount_point[i];
-      }
-    }
-    const bool inside = target == mp || mp == "/" ||
-                        (target.rfind(mp, 0) == 0 && target.size() > mp.size() &&
-                         target[mp.size()] == '/');
-    if (inside && mp.size() >= best_len) {
-      best_len = mp.size();
-      best_type = type;
-    }
-  }
-  if (!best_type.empty()) return best_type;
-  struct statfs info {};
-  if (::statfs(real.c_str(), &info) != 0) return "unknown";
-  char hex[32];
-  std::snprintf(hex, sizeof hex, "0x%lx", static_cast<unsigned long>(info.f_type));
-  return hex;
-}
 
 std::string shorten(const std::string& text, std::size_t width) {
   if (text.size() <= width) return text;
@@ -72,27 +33,6 @@ std::string pad(const std::string& text, std::size_t width) {
   std::string s = shorten(text, width);
   s.resize(width, ' ');
   return s;
-}
-
-std::string xml_escape(const std::string& text) {
-  std::string out;
-  for (const char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default:
-        // XML 1.0 allows no control characters but tab, newline and return.
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r') {
-          out += '?';
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out;
 }
 
 bool held(const std::string& verdict) {
@@ -124,7 +64,7 @@ Json machine_info(const fs::path& dir) {
     m["memory_gib"] = std::round(gib * 10) / 10;
   }
   m["sqlite"] = sqlite3_libversion();
-  m["filesystem"] = filesystem_type(dir);
+  m["filesystem"] = pjx::testing::filesystem_type(dir);
   return m;
 }
 
@@ -136,7 +76,7 @@ std::string commit_id() {
       argv.push_back(dir);
     }
     argv.insert(argv.end(), {"rev-parse", "--short", "HEAD"});
-    return run_for_output(argv, 5000);
+    return pjx::testing::run_for_output(argv, 5000);
   };
   std::optional<std::string> out = git("");
 #ifdef PJX_SOURCE_DIR
@@ -218,49 +158,7 @@ void write_results(const RunSummary& summary, const fs::path& results_file) {
 }
 
 std::string junit_xml(const RunSummary& summary) {
-  int failures = 0;
-  int errors = 0;
-  int skipped = 0;
-  for (const ScenarioResult& r : summary.results) {
-    failures += r.verdict.verdict == "fail";
-    errors += r.verdict.verdict == "error";
-    skipped += r.verdict.verdict == "skip";
-  }
-  std::ostringstream x;
-  x << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-  x << "<testsuites>\n";
-  x << "  <testsuite name=\"pjx-harness\" tests=\"" << summary.results.size() << "\" failures=\""
-    << failures << "\" errors=\"" << errors << "\" skipped=\"" << skipped << "\" time=\""
-    << std::fixed << std::setprecision(3) << summary.duration_s << "\">\n";
-  for (const ScenarioResult& r : summary.results) {
-    x << "    <testcase classname=\"pjx-harness." << xml_escape(r.timing) << "\" name=\""
-      << xml_escape(r.name) << "\" time=\"" << std::fixed << std::setprecision(3) << r.duration_s
-      << "\"";
-    const std::string& v = r.verdict.verdict;
-    if (v == "pass" || v == "reproduced") {
-      x << ">\n      <system-out>" << xml_escape(v + ": " + r.guarantee) << "</system-out>\n";
-      x << "    </testcase>\n";
-      continue;
-    }
-    x << ">\n";
-    std::string body = r.verdict.reason + "\n";
-    for (const CheckResult& c : r.verdict.checks) {
-      if (c.verdict == "pass" || c.verdict == "reproduced") continue;
-      body += c.name + ": " + c.verdict + " (measured " + c.measured + "; bound " + c.bound + ")\n";
-      for (const std::string& e : c.evidence) body += "  " + e + "\n";
-    }
-    body += "rerun: " + r.rerun + "\n";
-    if (v == "skip") {
-      x << "      <skipped message=\"" << xml_escape(r.verdict.reason) << "\"/>\n";
-    } else {
-      const char* tag = v == "fail" ? "failure" : "error";
-      x << "      <" << tag << " message=\"" << xml_escape(shorten(r.verdict.reason, 200))
-        << "\">" << xml_escape(body) << "</" << tag << ">\n";
-    }
-    x << "    </testcase>\n";
-  }
-  x << "  </testsuite>\n</testsuites>\n";
-  return x.str();
+  return pjx::reports::junit_xml(results_json(summary, "junit.xml").dump(), "the run's results");
 }
 
 void print_table(std::ostream& out, const std::vector<ScenarioResult>& results) {

@@ -49,8 +49,10 @@ Json results_json(const RunSummary& summary, const std::filesystem::path& result
 // Writes results.json (creating its folder). Throws std::runtime_error.
 void write_results(const RunSummary& summary, const std::filesystem::path& results_file);
 
-// JUnit XML: one testsuite, one testcase per scenario; `fail` and `error`
-// verdicts become <failure>/<error> with the evidence, `skip` <skipped>.
+// JUnit XML of results_json(summary), as pjx-report writes it (the one
+// JUnit writer: pjx::reports::junit_xml): one testsuite, one testcase per
+// scenario; `fail` and `error` verdicts become <failure>/<error> with the
+// evidence, `skip` <skipped>.
 std::string junit_xml(const RunSummary& summary);
 
 // The table: scenario, guarantee (shortened), verdict, measured, bound; one

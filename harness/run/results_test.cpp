@@ -1,4 +1,4 @@
-// The reference profile (apply_required_caps) and the exit status.
+// The reference profile (apply_required_caps), the exit status, JUnit XML.
 #include "results.hpp"
 
 #include <gtest/gtest.h>
@@ -45,6 +45,35 @@ TEST(RequiredCaps, ACheckSkippedForACapabilityFailsAPassingScenario) {
   EXPECT_TRUE(apply_required_caps(r));
   EXPECT_EQ(r.verdict.checks[1].verdict, "fail");
   EXPECT_EQ(r.verdict.verdict, "fail");
+}
+
+// One JUnit writer (the reports library's): the harness's --junit file and
+// pjx-report's junit.xml name and escape a scenario alike.
+TEST(JUnit, IsTheReportsOneWithItsClassnameAndEscaping) {
+  ScenarioResult r;
+  r.name = "gap<1>";
+  r.guarantee = "every delivery";
+  r.timing = "quick";
+  r.verdict.verdict = "fail";
+  CheckResult c;
+  c.name = "fanout";
+  c.verdict = "fail";
+  c.measured = "1 missing";
+  c.bound = "0";
+  r.verdict.checks = {c};
+  ScenarioResult e;
+  e.name = "kill";
+  e.verdict.verdict = "error";
+  e.verdict.reason = "worker said \x01 & stopped";
+  RunSummary summary;
+  summary.results = {r, e};
+  const std::string xml = junit_xml(summary);
+  EXPECT_NE(xml.find("classname=\"pjx.conformance\" name=\"gap&lt;1&gt;\""), std::string::npos)
+      << xml;
+  EXPECT_NE(xml.find("<failure "), std::string::npos) << xml;
+  EXPECT_NE(xml.find("<error "), std::string::npos) << xml;
+  EXPECT_NE(xml.find("worker said \xEF\xBF\xBD &amp; stopped"), std::string::npos) << xml;
+  EXPECT_EQ(xml.find('\x01'), std::string::npos);
 }
 
 }  // namespace

@@ -13,17 +13,6 @@
 namespace pjx::detail {
 namespace {
 
-constexpr std::string_view kCreateTable =
-    "CREATE TABLE IF NOT EXISTS pjx_invalidation ("
-    "id INTEGER PRIMARY KEY AUTOINCREMENT, "
-    "instance_id TEXT NOT NULL, "
-    "channel TEXT NOT NULL, "
-    "keys_json TEXT NOT NULL, "
-    "created_at REAL NOT NULL)";
-constexpr std::string_view kCreateIndex =
-    "CREATE INDEX IF NOT EXISTS ix_pjx_invalidation_created_at "
-    "ON pjx_invalidation(created_at)";
-
 // Sleeps of the busy handler, in microseconds: short first (a commit takes
 // tens of microseconds), then 1 ms steps. SQLite's own handler sleeps up to
 // 100 ms at a time, which gives publishes under contention a tail of tenths
@@ -102,9 +91,9 @@ void EventLog::set_up(const std::string& display_name) {
     }
     conn_.exec("PRAGMA synchronous=NORMAL");
     conn_.exec("PRAGMA journal_size_limit=4194304");
-    conn_.exec(kCreateTable);
+    conn_.exec(kCreateTableSql);
     check_schema(conn_);
-    conn_.exec(kCreateIndex);
+    conn_.exec(kCreateIndexSql);
   } catch (const BackendError& e) {
     if (is_not_a_database(e)) {
       throw ConfigError("\"" + display_name +

@@ -24,10 +24,24 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "sqlite_db.hpp"
 
 namespace pjx::detail {
+
+// The schema above as every writer of the log creates it, if missing: the
+// library (EventLog) and the micro benchmarks' upstream-pattern publisher.
+inline constexpr std::string_view kCreateTableSql =
+    "CREATE TABLE IF NOT EXISTS pjx_invalidation ("
+    "id INTEGER PRIMARY KEY AUTOINCREMENT, "
+    "instance_id TEXT NOT NULL, "
+    "channel TEXT NOT NULL, "
+    "keys_json TEXT NOT NULL, "
+    "created_at REAL NOT NULL)";
+inline constexpr std::string_view kCreateIndexSql =
+    "CREATE INDEX IF NOT EXISTS ix_pjx_invalidation_created_at "
+    "ON pjx_invalidation(created_at)";
 
 struct DbLocation;
 

@@ -46,6 +46,7 @@
 #include "pjx/errors.hpp"
 #include "pjx/fault_vfs.hpp"
 #include "pjx/sqlite_backend.hpp"
+#include "inbox.hpp"
 #include "temp_dir.hpp"
 #include "test_util.hpp"
 
@@ -53,40 +54,12 @@ namespace pjx {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::Inbox;
 
 constexpr int kPublishes = 3;
 constexpr auto kDeliveryWait = 10s;   // for a delivery that must come
 constexpr auto kCommitGlance = 50ms;  // for an acknowledged publish to show at R before the next
 constexpr auto kRunWatchdog = 60s;
-
-// Unique keys received by one listener, with how often each came.
-class Inbox {
- public:
-  void on_keys(const KeySet& keys) {
-    std::lock_guard lock(mu_);
-    for (const auto& key : keys) ++seen_[key];
-    cv_.notify_all();
-  }
-  bool wait_for(const std::vector<std::string>& keys, std::chrono::milliseconds timeout) {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, timeout, [&] {
-      for (const auto& key : keys) {
-        if (seen_.count(key) == 0) return false;
-      }
-      return true;
-    });
-  }
-  int count(const std::string& key) {
-    std::lock_guard lock(mu_);
-    const auto it = seen_.find(key);
-    return it == seen_.end() ? 0 : it->second;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::map<std::string, int> seen_;
-};
 
 SqliteOptions options_for(const std::string& vfs) {
   SqliteOptions options;
@@ -186,7 +159,7 @@ RunResult run_workload(FaultVfs& vfs, const std::optional<FaultSpec>& spec) {
     try {
       publisher->publish({key});
       acked.push_back(key);
-      reference.inbox.wait_for({key}, kCommitGlance);  // let it show (or be queued) before the next
+      reference.inbox.wait_for_keys({key}, kCommitGlance);  // let it show (or be queued) before the next
     } catch (const BackendError& e) {
       failed.push_back(key);
       log << key << " failed: " << e.what() << "\n";
@@ -237,11 +210,11 @@ RunResult run_workload(FaultVfs& vfs, const std::optional<FaultSpec>& spec) {
   for (const auto& key : acked) {
     if (listener_was_listening[key]) for_listener.push_back(key);
   }
-  if (!reference.inbox.wait_for(acked, std::chrono::duration_cast<std::chrono::milliseconds>(kDeliveryWait))) {
+  if (!reference.inbox.wait_for_keys(acked, std::chrono::duration_cast<std::chrono::milliseconds>(kDeliveryWait))) {
     fail("an acknowledged publish never reached the clean reference listener");
   }
   if (listener.listening &&
-      !listener.inbox.wait_for(for_listener, std::chrono::duration_cast<std::chrono::milliseconds>(kDeliveryWait))) {
+      !listener.inbox.wait_for_keys(for_listener, std::chrono::duration_cast<std::chrono::milliseconds>(kDeliveryWait))) {
     fail("an acknowledged publish never reached the listener on the fault VFS (poll thread dead or stuck?)");
   }
   for (const auto& key : acked) {

@@ -17,6 +17,7 @@
 
 #include "pjx/errors.hpp"
 #include "pjx/sqlite_backend.hpp"
+#include "inbox.hpp"
 #include "temp_dir.hpp"
 #include "test_util.hpp"
 
@@ -25,28 +26,10 @@ namespace {
 
 using namespace std::chrono_literals;
 using pjx::testing::eventually;
+using pjx::testing::Inbox;
 using pjx::testing::RawDb;
 using pjx::testing::TempDir;
 using pjx::testing::quiet_options;
-
-// Collects handler calls in order.
-class Inbox {
- public:
-  InvalidationHandler handler() {
-    return [this](const KeySet& keys) {
-      std::lock_guard lock(mu_);
-      got_.push_back(keys);
-    };
-  }
-  std::vector<KeySet> got() {
-    std::lock_guard lock(mu_);
-    return got_;
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<KeySet> got_;
-};
 
 // Collects warnings.
 class Warnings {

@@ -32,6 +32,7 @@
 
 #include "child_process.hpp"
 #include "pjx/errors.hpp"
+#include "inbox.hpp"
 #include "redis_server.hpp"
 
 namespace pjx {
@@ -39,6 +40,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::RawRedis;
+using testing::Inbox;
 using testing::RedisServer;
 using testing::shared_redis_url;
 using Steady = std::chrono::steady_clock;
@@ -52,53 +54,6 @@ std::string unique_channel() {
   return std::string("pjx-test:") + info->name() + ":" + std::to_string(::getpid()) + ":" +
          std::to_string(counter.fetch_add(1));
 }
-
-// Records what a backend delivers, and waits for it.
-class Inbox {
- public:
-  InvalidationHandler handler() {
-    return [this](const KeySet& keys) {
-      std::lock_guard lock(mu_);
-      received_.push_back(keys);
-      cv_.notify_all();
-    };
-  }
-  FlushHandler flush_handler() {
-    return [this](FlushReason reason) {
-      std::lock_guard lock(mu_);
-      flushes_.push_back(reason);
-      cv_.notify_all();
-    };
-  }
-  // Waits until `keys` arrived; true when it did.
-  bool wait_for(const KeySet& keys) {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, kWait, [&] {
-      for (const auto& k : received_) {
-        if (k == keys) return true;
-      }
-      return false;
-    });
-  }
-  bool wait_for_flushes(std::size_t n) {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, kWait, [&] { return flushes_.size() >= n; });
-  }
-  std::vector<KeySet> received() {
-    std::lock_guard lock(mu_);
-    return received_;
-  }
-  std::vector<FlushReason> flushes() {
-    std::lock_guard lock(mu_);
-    return flushes_;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<KeySet> received_;
-  std::vector<FlushReason> flushes_;
-};
 
 // Collects warnings passed to RedisOptions::on_warning.
 struct Warnings {
@@ -195,8 +150,8 @@ TEST(RedisBackend, ChannelsAreIsolated) {
   ASSERT_TRUE(inbox_two.wait_for({"marker"}));
   on_one.stop();
   on_two.stop();
-  EXPECT_EQ(inbox_two.received(), std::vector<KeySet>{KeySet{"marker"}});
-  EXPECT_EQ(inbox_one.received(), std::vector<KeySet>{KeySet{"for-one"}});
+  EXPECT_EQ(inbox_two.got(), std::vector<KeySet>{KeySet{"marker"}});
+  EXPECT_EQ(inbox_one.got(), std::vector<KeySet>{KeySet{"for-one"}});
 }
 
 TEST(RedisBackend, StartTwiceIsANoOpStopIsIdempotentAndStartAgainWorks) {
@@ -213,7 +168,7 @@ TEST(RedisBackend, StartTwiceIsANoOpStopIsIdempotentAndStartAgainWorks) {
   a.publish({"again"});
   EXPECT_TRUE(inbox.wait_for({"again"}));
   a.stop();
-  EXPECT_EQ(inbox.received().size(), 1u);  // subscribed once, not twice
+  EXPECT_EQ(inbox.got().size(), 1u);  // subscribed once, not twice
 }
 
 TEST(RedisBackend, StopFromInsideTheHandlerEndsDelivery) {
@@ -499,7 +454,7 @@ TEST(RedisBackend, MalformedPayloadsAreCountedAndSkipped) {
   EXPECT_EQ(raw.command({"PUBLISH", channel, "[\"fine\"]"}), "1");
   ASSERT_TRUE(inbox.wait_for({"fine"}));
   listener.stop();
-  EXPECT_EQ(inbox.received(), std::vector<KeySet>{KeySet{"fine"}});
+  EXPECT_EQ(inbox.got(), std::vector<KeySet>{KeySet{"fine"}});
   const RedisStats s = listener.stats();
   EXPECT_EQ(s.malformed_messages, 5u);
   EXPECT_EQ(s.messages_received, 6u);

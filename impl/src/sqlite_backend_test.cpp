@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "pjx/errors.hpp"
+#include "inbox.hpp"
 #include "sqlite_backend_seams.hpp"
 #include "temp_dir.hpp"
 #include "test_util.hpp"
@@ -34,33 +35,9 @@ namespace {
 
 using namespace std::chrono_literals;
 using pjx::testing::eventually;
+using pjx::testing::Inbox;
 using pjx::testing::RawDb;
 using pjx::testing::TempDir;
-
-// Collects handler calls; waits for them with a deadline.
-class Inbox {
- public:
-  InvalidationHandler handler() {
-    return [this](const KeySet& keys) {
-      std::lock_guard lock(mu_);
-      got_.push_back(keys);
-      cv_.notify_all();
-    };
-  }
-  bool wait_for(std::size_t n, std::chrono::milliseconds timeout = 10s) {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, timeout, [&] { return got_.size() >= n; });
-  }
-  std::vector<KeySet> got() {
-    std::lock_guard lock(mu_);
-    return got_;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<KeySet> got_;
-};
 
 // Options for explicit polling: the poll thread would wait an hour, and no
 // change notification wakes it.

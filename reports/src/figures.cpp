@@ -54,6 +54,10 @@ std::optional<LatencyFigures> latency_figures(const Scenario& scenario) {
     if (!f.bound_ms) f.bound_ms = number_at(c.metrics, "bound_ms");
     if (!f.bound_ms) f.bound_ms = number_at(scenario.metrics, "latency_bound_ms");
     if (!f.bound_ms) f.bound_ms = parse_bound_ms(c.bound);
+    f.p50_ms = number_at(c.metrics, "latency_p50_ms");
+    if (!f.p50_ms) f.p50_ms = number_at(scenario.metrics, "latency_p50_ms");
+    f.p99_ms = number_at(c.metrics, "latency_p99_ms");
+    if (!f.p99_ms) f.p99_ms = number_at(scenario.metrics, "latency_p99_ms");
     return f;
   }
   return std::nullopt;

@@ -25,12 +25,16 @@ struct LatencyFigures {
   std::vector<double> latencies_ms;
   std::optional<double> poll_interval_ms;
   std::optional<double> bound_ms;
+  std::optional<double> p50_ms;  // the checker's latency_p50_ms
+  std::optional<double> p99_ms;  // the checker's latency_p99_ms
 };
 
 // The first check with details.latencies_ms (non-numbers skipped). poll_interval
 // from the scenario or check metrics, else the history's meta params; the
 // bound from details.bound_ms, the check's metrics.bound_ms, the scenario's
-// metrics.latency_bound_ms, else parse_bound_ms(check.bound).
+// metrics.latency_bound_ms, else parse_bound_ms(check.bound). p50 and p99
+// from the check's metrics latency_p50_ms and latency_p99_ms, else the
+// scenario's.
 std::optional<LatencyFigures> latency_figures(const Scenario& scenario);
 
 // The sum of the "<number> ms" terms of a bound text ("<= poll_interval 50 ms

@@ -331,7 +331,8 @@ std::string scenario_section(const Scenario& s, const std::string& id) {
   out += checks_table(s);
 
   if (const auto lat = latency_figures(s)) {
-    LatencyPlot plot{lat->latencies_ms, lat->poll_interval_ms, lat->bound_ms, ""};
+    LatencyPlot plot{lat->latencies_ms, lat->poll_interval_ms, lat->bound_ms, "", lat->p50_ms,
+                     lat->p99_ms};
     const std::string n = std::to_string(lat->latencies_ms.size());
     plot.title = s.name + ": delivery latency histogram (" + n + " deliveries)";
     out += "<h4>Delivery latency</h4>\n<div class=\"plots\">\n<figure>\n" +

@@ -117,7 +117,7 @@ Check parse_check(const json& j, const Where& where) {
 }
 
 Scenario parse_scenario(const json& j, std::size_t index, const fs::path& file,
-                        const std::string& doc_where) {
+                        const std::string& doc_where, bool read_histories) {
   const Where where{file, doc_where + "scenario #" + std::to_string(index + 1)};
   if (!j.is_object()) where.error("must be an object");
   Scenario s;
@@ -136,7 +136,7 @@ Scenario parse_scenario(const json& j, std::size_t index, const fs::path& file,
     for (const json& c : *checks) s.checks.push_back(parse_check(c, here));
   }
   const std::string history = text_field(j, "history", here);
-  if (!history.empty()) {
+  if (read_histories && !history.empty()) {
     const fs::path history_path = file.parent_path() / fs::path(history);
     try {
       s.history = std::make_shared<const History>(load_history(history_path));
@@ -147,7 +147,8 @@ Scenario parse_scenario(const json& j, std::size_t index, const fs::path& file,
   return s;
 }
 
-ResultsDoc parse_doc(const json& j, const fs::path& file, const std::string& doc_where) {
+ResultsDoc parse_doc(const json& j, const fs::path& file, const std::string& doc_where,
+                     bool read_histories) {
   const Where where{file, doc_where};
   if (!j.is_object()) where.error("a results document must be a JSON object");
   ResultsDoc d;
@@ -182,7 +183,7 @@ ResultsDoc parse_doc(const json& j, const fs::path& file, const std::string& doc
   } else {
     const json* scenarios = array_field(j, "scenarios", where, true);
     for (std::size_t i = 0; i < scenarios->size(); ++i) {
-      d.scenarios.push_back(parse_scenario((*scenarios)[i], i, file, doc_where));
+      d.scenarios.push_back(parse_scenario((*scenarios)[i], i, file, doc_where, read_histories));
     }
   }
   return d;
@@ -205,10 +206,14 @@ std::optional<Verdict> parse_verdict(std::string_view name) {
 }
 
 std::vector<ResultsDoc> load_results_file(const fs::path& path) {
-  const std::string bytes = read_bytes(path, "results file");
+  return parse_results(read_bytes(path, "results file"), path, true);
+}
+
+std::vector<ResultsDoc> parse_results(std::string_view text, const fs::path& path,
+                                      bool read_histories) {
   json j;
   try {
-    j = json::parse(bytes);
+    j = json::parse(text);
   } catch (const json::exception& e) {
     fail(path, std::string("not valid JSON: ") + e.what());
   }
@@ -216,10 +221,11 @@ std::vector<ResultsDoc> load_results_file(const fs::path& path) {
   if (j.is_array()) {
     if (j.empty()) fail(path, "an empty array holds no results documents");
     for (std::size_t i = 0; i < j.size(); ++i) {
-      docs.push_back(parse_doc(j[i], path, "document #" + std::to_string(i + 1) + " "));
+      docs.push_back(
+          parse_doc(j[i], path, "document #" + std::to_string(i + 1) + " ", read_histories));
     }
   } else {
-    docs.push_back(parse_doc(j, path, ""));
+    docs.push_back(parse_doc(j, path, "", read_histories));
   }
   return docs;
 }

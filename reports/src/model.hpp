@@ -91,6 +91,12 @@ struct ResultsDoc {
 // from paths relative to the file's directory.
 std::vector<ResultsDoc> load_results_file(const std::filesystem::path& path);
 
+// The same for a results file's text; `path` names it in messages and is
+// where history paths are relative to. Histories are read only when
+// `read_histories`.
+std::vector<ResultsDoc> parse_results(std::string_view text, const std::filesystem::path& path,
+                                      bool read_histories);
+
 // Reads one history JSONL file. Blank lines are ignored.
 History load_history(const std::filesystem::path& path);
 

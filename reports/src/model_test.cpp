@@ -59,9 +59,9 @@ TEST(LoadResults, ReadsABenchDocument) {
 
 TEST(LoadResults, ReadsAnArrayOfDocuments) {
   TempDir dir;
-  write_file(dir / "merged.json",
+  write_file(dir.path() / "merged.json",
              R"([{"scenarios":[]},{"kind":"bench","runs":[{"bench":"idle"}]}])");
-  const auto docs = load_results_file(dir / "merged.json");
+  const auto docs = load_results_file(dir.path() / "merged.json");
   ASSERT_EQ(docs.size(), 2u);
   EXPECT_FALSE(docs[0].is_bench);
   EXPECT_TRUE(docs[1].is_bench);
@@ -69,74 +69,74 @@ TEST(LoadResults, ReadsAnArrayOfDocuments) {
 
 TEST(LoadResults, NamesTheFileWhenItIsMissing) {
   TempDir dir;
-  expect_error([&] { load_results_file(dir / "nope.json"); }, {"nope.json", "cannot read"});
+  expect_error([&] { load_results_file(dir.path() / "nope.json"); }, {"nope.json", "cannot read"});
 }
 
 TEST(LoadResults, NamesTheFileWhenJsonIsInvalid) {
   TempDir dir;
-  write_file(dir / "bad.json", "{\"scenarios\": [");
-  expect_error([&] { load_results_file(dir / "bad.json"); }, {"bad.json", "not valid JSON"});
+  write_file(dir.path() / "bad.json", "{\"scenarios\": [");
+  expect_error([&] { load_results_file(dir.path() / "bad.json"); }, {"bad.json", "not valid JSON"});
 }
 
 TEST(LoadResults, RejectsAnUnknownVerdictNamingTheScenario) {
   TempDir dir;
-  write_file(dir / "r.json", R"({"scenarios":[{"name":"s1","verdict":"maybe"}]})");
-  expect_error([&] { load_results_file(dir / "r.json"); },
+  write_file(dir.path() / "r.json", R"({"scenarios":[{"name":"s1","verdict":"maybe"}]})");
+  expect_error([&] { load_results_file(dir.path() / "r.json"); },
                {"r.json", "scenario #1", "\"s1\"", "maybe", "pass, fail, skip, error, reproduced"});
 }
 
 TEST(LoadResults, RejectsAScenarioWithoutName) {
   TempDir dir;
-  write_file(dir / "r.json", R"({"scenarios":[{"verdict":"pass"}]})");
-  expect_error([&] { load_results_file(dir / "r.json"); }, {"r.json", "missing \"name\""});
+  write_file(dir.path() / "r.json", R"({"scenarios":[{"verdict":"pass"}]})");
+  expect_error([&] { load_results_file(dir.path() / "r.json"); }, {"r.json", "missing \"name\""});
 }
 
 TEST(LoadResults, RejectsAResultsFileWithoutScenarios) {
   TempDir dir;
-  write_file(dir / "r.json", R"({"tool":"pjx-harness"})");
-  expect_error([&] { load_results_file(dir / "r.json"); }, {"r.json", "\"scenarios\""});
+  write_file(dir.path() / "r.json", R"({"tool":"pjx-harness"})");
+  expect_error([&] { load_results_file(dir.path() / "r.json"); }, {"r.json", "\"scenarios\""});
 }
 
 TEST(LoadResults, NamesAMissingHistoryFile) {
   TempDir dir;
-  write_file(dir / "r.json",
+  write_file(dir.path() / "r.json",
              R"({"scenarios":[{"name":"s","verdict":"pass","history":"h/s.history.jsonl"}]})");
-  expect_error([&] { load_results_file(dir / "r.json"); },
+  expect_error([&] { load_results_file(dir.path() / "r.json"); },
                {"r.json", "\"s\"", "s.history.jsonl", "cannot read history"});
 }
 
 TEST(LoadResults, ResolvesHistoriesAgainstTheResultsFileDirectory) {
   TempDir dir;
-  write_file(dir / "run/h/s.history.jsonl", kMinimalHistory);
-  write_file(dir / "run/r.json",
+  write_file(dir.path() / "run/h/s.history.jsonl", kMinimalHistory);
+  write_file(dir.path() / "run/r.json",
              R"({"scenarios":[{"name":"s","verdict":"pass","history":"h/s.history.jsonl"}]})");
-  const auto docs = load_results_file(dir / "run/r.json");
+  const auto docs = load_results_file(dir.path() / "run/r.json");
   ASSERT_TRUE(docs.front().scenarios.front().history);
   EXPECT_EQ(docs.front().scenarios.front().history->bytes, kMinimalHistory);
 }
 
 TEST(LoadHistory, NamesTheLineOfABadRecord) {
   TempDir dir;
-  write_file(dir / "h.jsonl", std::string(kMinimalHistory) + "{\"type\":\"op\",\"t\":5}\n{oops\n");
-  expect_error([&] { load_history(dir / "h.jsonl"); }, {"h.jsonl", "line 3", "not valid JSON"});
+  write_file(dir.path() / "h.jsonl", std::string(kMinimalHistory) + "{\"type\":\"op\",\"t\":5}\n{oops\n");
+  expect_error([&] { load_history(dir.path() / "h.jsonl"); }, {"h.jsonl", "line 3", "not valid JSON"});
 }
 
 TEST(LoadHistory, RequiresTypeAndIntegerTime) {
   TempDir dir;
-  write_file(dir / "h.jsonl", std::string(kMinimalHistory) + "{\"type\":\"op\"}\n");
-  expect_error([&] { load_history(dir / "h.jsonl"); }, {"h.jsonl", "line 2", "\"t\""});
+  write_file(dir.path() / "h.jsonl", std::string(kMinimalHistory) + "{\"type\":\"op\"}\n");
+  expect_error([&] { load_history(dir.path() / "h.jsonl"); }, {"h.jsonl", "line 2", "\"t\""});
 }
 
 TEST(LoadHistory, RequiresMetaFirst) {
   TempDir dir;
-  write_file(dir / "h.jsonl", "{\"type\":\"phase\",\"t\":1,\"name\":\"setup\"}\n");
-  expect_error([&] { load_history(dir / "h.jsonl"); }, {"h.jsonl", "line 1", "meta"});
+  write_file(dir.path() / "h.jsonl", "{\"type\":\"phase\",\"t\":1,\"name\":\"setup\"}\n");
+  expect_error([&] { load_history(dir.path() / "h.jsonl"); }, {"h.jsonl", "line 1", "meta"});
 }
 
 TEST(LoadHistory, SkipsBlankLines) {
   TempDir dir;
-  write_file(dir / "h.jsonl", std::string(kMinimalHistory) + "\n\n{\"type\":\"note\",\"t\":7}\n");
-  EXPECT_EQ(load_history(dir / "h.jsonl").records.size(), 2u);
+  write_file(dir.path() / "h.jsonl", std::string(kMinimalHistory) + "\n\n{\"type\":\"note\",\"t\":7}\n");
+  EXPECT_EQ(load_history(dir.path() / "h.jsonl").records.size(), 2u);
 }
 
 TEST(Verdicts, ParseTheFiveNamesAndNothingElse) {

@@ -137,15 +137,6 @@ double fault_opacity(std::string_view action, bool whole_height) {
 
 }  // namespace
 
-double percentile(std::vector<double> values, double p) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  const double rank = std::ceil(p / 100.0 * static_cast<double>(values.size()));
-  const auto index =
-      static_cast<std::size_t>(std::clamp(rank - 1, 0.0, static_cast<double>(values.size() - 1)));
-  return values[index];
-}
-
 std::string latency_histogram_svg(const LatencyPlot& p) {
   const LatencyAxis axis = latency_axis(p);
   const double range = axis.x.hi - axis.x.lo;
@@ -195,14 +186,16 @@ std::string latency_cdf_svg(const LatencyPlot& p) {
     }
     pts.emplace_back(f.x(axis.x.hi), f.y(1));
     s.polyline(pts, Stroke{kBlue, 2.5, ""});
-    // p50 and p99: dotted guides from the y axis, labelled at the left where
-    // a latency CDF leaves room (it rises towards the right).
+    // p50 and p99 (the checker's): dotted guides from the y axis, labelled at
+    // the left where a latency CDF leaves room (it rises towards the right).
     TextStyle style;
     style.size = 12;
     style.bold = true;
-    for (const auto& [q, name, shape] :
-         {std::tuple{50.0, "p50", Shape::kCircle}, std::tuple{99.0, "p99", Shape::kSquare}}) {
-      const double v = percentile(sorted, q);
+    for (const auto& [q, name, shape, value] :
+         {std::tuple{50.0, "p50", Shape::kCircle, p.p50_ms},
+          std::tuple{99.0, "p99", Shape::kSquare, p.p99_ms}}) {
+      if (!value) continue;
+      const double v = *value;
       const double y = f.y(q / 100);
       s.line({f.area().x, y}, {f.x(v), y}, Stroke{"#555555", 1, "2 3"});
       s.marker({f.x(v), y}, shape, 8, kInk, "#ffffff");

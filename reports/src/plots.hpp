@@ -23,6 +23,11 @@ struct LatencyPlot {
   std::optional<double> poll_interval_ms;
   std::optional<double> bound_ms;
   std::string title;
+  // The checker's p50 and p99 of these latencies (its metrics
+  // latency_p50_ms, latency_p99_ms): the report shows the figures the
+  // results hold and computes none of its own.
+  std::optional<double> p50_ms;
+  std::optional<double> p99_ms;
 };
 
 // class "plot histogram": deliveries per latency bin, poll_interval and the
@@ -31,7 +36,8 @@ struct LatencyPlot {
 std::string latency_histogram_svg(const LatencyPlot& plot);
 
 // class "plot cdf": fraction of deliveries at or below each latency, with
-// p50/p99 marked, poll_interval and the bound as in the histogram.
+// p50/p99 marked where the plot has them, poll_interval and the bound as in
+// the histogram.
 std::string latency_cdf_svg(const LatencyPlot& plot);
 
 // class "plot timeline": one lane per worker over seconds since the first
@@ -98,7 +104,5 @@ std::string range_chart_svg(std::string_view css_kind, std::string_view title,
                             const std::vector<RangeSeries>& series, bool log_y,
                             std::string_view reference_label);
 
-// Nearest-rank percentile (p in [0, 100]) of values; 0 when empty.
-double percentile(std::vector<double> values, double p);
 
 }  // namespace pjx::reports

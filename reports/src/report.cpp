@@ -104,4 +104,8 @@ void write_report(const std::vector<fs::path>& result_files, const fs::path& out
   write_file(out_dir / "results.json", results);
 }
 
+std::string junit_xml(std::string_view results_json, const std::string& source) {
+  return render_junit(parse_results(results_json, source, false));
+}
+
 }  // namespace pjx::reports

@@ -36,10 +36,10 @@ TEST(WriteReport, WritesEveryOutputAndCopiesHistoriesByteForByte) {
   TempDir out;
   write_report(both_inputs(), out.path());
   for (const std::string& name : kOutputs) {
-    ASSERT_TRUE(fs::exists(out / name)) << name;
-    EXPECT_GT(fs::file_size(out / name), 0u) << name;
+    ASSERT_TRUE(fs::exists(out.path() / name)) << name;
+    EXPECT_GT(fs::file_size(out.path() / name), 0u) << name;
   }
-  EXPECT_EQ(read_file(out / "histories/stall-longer-than-retention.history.jsonl"),
+  EXPECT_EQ(read_file(out.path() / "histories/stall-longer-than-retention.history.jsonl"),
             read_file(testdata() / "histories/stall-longer-than-retention.history.jsonl"));
 }
 
@@ -49,7 +49,7 @@ TEST(WriteReport, IsDeterministic) {
   write_report(both_inputs(), a.path());
   write_report(both_inputs(), b.path() / "nested" / "dir");
   for (const std::string& name : kOutputs) {
-    EXPECT_EQ(read_file(a / name), read_file(b.path() / "nested" / "dir" / name)) << name;
+    EXPECT_EQ(read_file(a.path() / name), read_file(b.path() / "nested" / "dir" / name)) << name;
   }
 }
 
@@ -57,16 +57,16 @@ TEST(WriteReport, ReRenderingTheReportsOwnResultsGivesTheSamePages) {
   TempDir first;
   TempDir second;
   write_report({testdata() / "results.json"}, first.path());
-  write_report({first / "results.json"}, second.path());
+  write_report({first.path() / "results.json"}, second.path());
   for (const std::string& name : kOutputs) {
-    EXPECT_EQ(read_file(first / name), read_file(second / name)) << name;
+    EXPECT_EQ(read_file(first.path() / name), read_file(second.path() / name)) << name;
   }
 }
 
 TEST(WriteReport, MergesSeveralInputsIntoOneResultsArray) {
   TempDir out;
   write_report(both_inputs(), out.path());
-  const auto merged = nlohmann::json::parse(read_file(out / "results.json"));
+  const auto merged = nlohmann::json::parse(read_file(out.path() / "results.json"));
   ASSERT_TRUE(merged.is_array());
   ASSERT_EQ(merged.size(), 2u);
   EXPECT_EQ(merged[1].at("kind"), "bench");
@@ -79,22 +79,22 @@ TEST(WriteReport, GivesCollidingHistoryNamesDistinctFiles) {
   TempDir out;
   const std::string history = R"({"type":"meta","t":1})"
                               "\n";
-  write_file(in / "a/h/s.history.jsonl", history);
-  write_file(in / "b/h/s.history.jsonl", history + R"({"type":"note","t":2})"
+  write_file(in.path() / "a/h/s.history.jsonl", history);
+  write_file(in.path() / "b/h/s.history.jsonl", history + R"({"type":"note","t":2})"
                                                    "\n");
   const std::string results =
       R"({"scenarios":[{"name":"s","verdict":"pass","history":"h/s.history.jsonl"}]})";
-  write_file(in / "a/results.json", results);
-  write_file(in / "b/results.json", results);
-  write_report({in / "a/results.json", in / "b/results.json"}, out.path());
-  EXPECT_EQ(read_file(out / "histories/s.history.jsonl"), read_file(in / "a/h/s.history.jsonl"));
-  EXPECT_EQ(read_file(out / "histories/2-s.history.jsonl"), read_file(in / "b/h/s.history.jsonl"));
+  write_file(in.path() / "a/results.json", results);
+  write_file(in.path() / "b/results.json", results);
+  write_report({in.path() / "a/results.json", in.path() / "b/results.json"}, out.path());
+  EXPECT_EQ(read_file(out.path() / "histories/s.history.jsonl"), read_file(in.path() / "a/h/s.history.jsonl"));
+  EXPECT_EQ(read_file(out.path() / "histories/2-s.history.jsonl"), read_file(in.path() / "b/h/s.history.jsonl"));
 }
 
 TEST(Junit, CountsVerdictsAndCarriesTheEvidence) {
   TempDir out;
   write_report({testdata() / "results.json"}, out.path());
-  const std::string xml = read_file(out / "junit.xml");
+  const std::string xml = read_file(out.path() / "junit.xml");
   EXPECT_EQ(count_of(xml, "<testsuite "), 1u);
   EXPECT_EQ(count_of(xml, "<testcase "), 5u);
   EXPECT_EQ(count_of(xml, "classname=\"pjx.conformance\""), 5u);
@@ -106,8 +106,8 @@ TEST(Junit, CountsVerdictsAndCarriesTheEvidence) {
             std::string::npos);
   EXPECT_NE(xml.find("w2 never received e:15 (published by w0 at 4.80 s) and did not flush"),
             std::string::npos);
-  EXPECT_NE(xml.find("<skipped message=\"worker &apos;python3 -m pyjinhx_worker&apos; does not "
-                     "list capability &apos;flush&apos;\"/>"),
+  EXPECT_NE(xml.find("<skipped message=\"worker &#39;python3 -m pyjinhx_worker&#39; does not "
+                     "list capability &#39;flush&#39;\"/>"),
             std::string::npos);
   EXPECT_NE(xml.find("REPRODUCED"), std::string::npos);
 }
@@ -115,7 +115,7 @@ TEST(Junit, CountsVerdictsAndCarriesTheEvidence) {
 TEST(Junit, HasOneSuitePerResultsDocument) {
   TempDir out;
   write_report(both_inputs(), out.path());
-  const std::string xml = read_file(out / "junit.xml");
+  const std::string xml = read_file(out.path() / "junit.xml");
   EXPECT_EQ(count_of(xml, "<testsuite "), 2u);
   EXPECT_GT(count_of(xml, "classname=\"pjx.bench\""), 0u);
 }
@@ -123,7 +123,7 @@ TEST(Junit, HasOneSuitePerResultsDocument) {
 TEST(Summary, HasTheVerdictTableAndKeyFigures) {
   TempDir out;
   write_report({testdata() / "results.json"}, out.path());
-  const std::string md = read_file(out / "summary.md");
+  const std::string md = read_file(out.path() / "summary.md");
   EXPECT_NE(md.find("| Scenario | Guarantee | Verdict | Measured | Bound | Rerun |\n|---|---|"),
             std::string::npos);
   EXPECT_EQ(count_of(md, "\n| latency-within-poll-interval |"), 2u);  // verdicts + latency
@@ -137,7 +137,7 @@ TEST(Summary, HasTheVerdictTableAndKeyFigures) {
 TEST(Html, HasTheVerdictTableAndThePlots) {
   TempDir out;
   write_report(both_inputs(), out.path());
-  const std::string html = read_file(out / "index.html");
+  const std::string html = read_file(out.path() / "index.html");
   EXPECT_EQ(count_of(html, "<table id=\"verdicts\">"), 1u);
   EXPECT_EQ(count_of(html, "<svg class=\"plot histogram\""), 1u);
   EXPECT_EQ(count_of(html, "<svg class=\"plot cdf\""), 1u);
@@ -157,7 +157,7 @@ TEST(Html, HasTheVerdictTableAndThePlots) {
 TEST(Html, ABenchOnlyPageLeadsWithTheSummaryAndHasNoVerdicts) {
   TempDir out;
   write_report({testdata() / "bench.json"}, out.path());
-  const std::string html = read_file(out / "index.html");
+  const std::string html = read_file(out.path() / "index.html");
   EXPECT_EQ(html.find("id=\"verdicts\""), std::string::npos);
   EXPECT_EQ(html.find("No conformance results"), std::string::npos);
   EXPECT_EQ(count_of(html, "<tr class=\"run"), 37u);  // one summary row per run
@@ -172,7 +172,7 @@ TEST(Html, ABenchOnlyPageLeadsWithTheSummaryAndHasNoVerdicts) {
 TEST(Html, AConformanceOnlyPageHasNoBenchSections) {
   TempDir out;
   write_report({testdata() / "results.json"}, out.path());
-  const std::string html = read_file(out / "index.html");
+  const std::string html = read_file(out.path() / "index.html");
   EXPECT_EQ(html.find("class=\"bench"), std::string::npos);
   EXPECT_EQ(html.find("class=\"plot bench"), std::string::npos);
   EXPECT_EQ(html.find("Benchmark"), std::string::npos);
@@ -181,7 +181,7 @@ TEST(Html, AConformanceOnlyPageHasNoBenchSections) {
 TEST(Html, RendersABenchFileWrittenBeforeWakeModes) {
   TempDir out;
   write_report({testdata() / "bench-old.json"}, out.path());
-  const std::string html = read_file(out / "index.html");
+  const std::string html = read_file(out.path() / "index.html");
   EXPECT_EQ(count_of(html, "<tr class=\"run"), 14u);
   EXPECT_EQ(count_of(html, "<svg class=\"plot bench-latency-workers\""), 2u);
   EXPECT_NE(html.find("data-series=\"SQLite\""), std::string::npos);
@@ -192,7 +192,7 @@ TEST(Html, RendersABenchFileWrittenBeforeWakeModes) {
 TEST(Html, IsSelfContained) {
   TempDir out;
   write_report(both_inputs(), out.path());
-  const std::string html = read_file(out / "index.html");
+  const std::string html = read_file(out.path() / "index.html");
   EXPECT_EQ(html.find("http://"), std::string::npos);
   EXPECT_EQ(html.find("https://"), std::string::npos);
   EXPECT_EQ(html.find("<script"), std::string::npos);
@@ -213,7 +213,7 @@ class Hostile : public ::testing::Test {
     nlohmann::json fault = {{"type", "fault"},       {"t", 2000},
                             {"action", "pause"},     {"phase", "instant"},
                             {"worker", "<b>w0</b>"}, {"params", {{"x", evil}}}};
-    write_file(in_ / "h.jsonl", history_meta.dump() + "\n" + fault.dump() + "\n");
+    write_file(in_.path() / "h.jsonl", history_meta.dump() + "\n" + fault.dump() + "\n");
     nlohmann::json check = {{"name", evil},
                             {"verdict", "fail"},
                             {"measured", evil},
@@ -233,8 +233,8 @@ class Hostile : public ::testing::Test {
                                  {"metrics", {{evil, evil}}},
                                  {"checks", {check}}},
                                 {{"name", "skipped & <i>"}, {"verdict", "skip"}, {"note", evil}}}}};
-    write_file(in_ / "results.json", results.dump());
-    write_report({in_ / "results.json"}, out_.path());
+    write_file(in_.path() / "results.json", results.dump());
+    write_report({in_.path() / "results.json"}, out_.path());
   }
 
   TempDir in_;
@@ -242,7 +242,7 @@ class Hostile : public ::testing::Test {
 };
 
 TEST_F(Hostile, HtmlEscapesEveryInputText) {
-  const std::string html = read_file(out_ / "index.html");
+  const std::string html = read_file(out_.path() / "index.html");
   EXPECT_EQ(html.find("<script"), std::string::npos);
   EXPECT_EQ(html.find("<b>w0"), std::string::npos);
   EXPECT_EQ(html.find("<i>"), std::string::npos);
@@ -253,11 +253,11 @@ TEST_F(Hostile, HtmlEscapesEveryInputText) {
 }
 
 TEST_F(Hostile, JunitIsWellFormedEnoughToCarryTheText) {
-  const std::string xml = read_file(out_ / "junit.xml");
+  const std::string xml = read_file(out_.path() / "junit.xml");
   EXPECT_EQ(xml.find("<script"), std::string::npos);
   EXPECT_EQ(xml.find("]]>"), std::string::npos);
   EXPECT_NE(xml.find("name=\"&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;q&quot; "
-                     "&apos;a&apos;"),
+                     "&#39;a&#39;"),
             std::string::npos);
   EXPECT_NE(xml.find("name=\"skipped &amp; &lt;i&gt;\""), std::string::npos);
   // Every '<' starts markup we wrote; every '&' starts an entity.
@@ -293,7 +293,7 @@ std::string without_code_spans(const std::string& md) {
 }
 
 TEST_F(Hostile, MarkdownKeepsTableCellsIntact) {
-  const std::string md = read_file(out_ / "summary.md");
+  const std::string md = read_file(out_.path() / "summary.md");
   // Outside code spans, every '<' is backslash-escaped.
   EXPECT_FALSE(std::regex_search(without_code_spans(md), std::regex(R"((^|[^\\])<)")));
   EXPECT_NE(md.find("\\<script\\>alert(1)\\</script\\> \\& \"q\" 'a' \\| \\`tick\\`"),
@@ -313,14 +313,14 @@ TEST_F(Hostile, MarkdownKeepsTableCellsIntact) {
 TEST(WriteReport, ThrowsNamingTheBadFileAndWritesNothing) {
   TempDir in;
   TempDir out;
-  write_file(in / "broken.json", "{\"scenarios\": [ {\"name\": \"x\", \"verdict\": \"pass\"} ");
+  write_file(in.path() / "broken.json", "{\"scenarios\": [ {\"name\": \"x\", \"verdict\": \"pass\"} ");
   try {
-    write_report({testdata() / "results.json", in / "broken.json"}, out / "report");
+    write_report({testdata() / "results.json", in.path() / "broken.json"}, out.path() / "report");
     FAIL() << "no exception";
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("broken.json"), std::string::npos) << e.what();
   }
-  EXPECT_FALSE(fs::exists(out / "report"));
+  EXPECT_FALSE(fs::exists(out.path() / "report"));
 }
 
 TEST(WriteReport, RejectsAnEmptyInputList) {
@@ -337,13 +337,13 @@ TEST(Cli, RendersAndReportsUsageAndInputErrorsByExitStatus) {
   TempDir out;
   const std::string exe = PJX_REPORT_EXE;
   const std::string results = (testdata() / "results.json").string();
-  EXPECT_EQ(run(exe + " '" + results + "' -o '" + (out / "r").string() + "'"), 0);
-  EXPECT_TRUE(fs::exists(out / "r/index.html"));
+  EXPECT_EQ(run(exe + " '" + results + "' -o '" + (out.path() / "r").string() + "'"), 0);
+  EXPECT_TRUE(fs::exists(out.path() / "r/index.html"));
   EXPECT_EQ(run(exe + " '" + results + "'"), 2);                 // no -o
   EXPECT_EQ(run(exe + " -o '" + out.path().string() + "'"), 2);  // no input
   EXPECT_EQ(run(exe + " --bogus '" + results + "' -o x"), 2);
   EXPECT_EQ(
-      run(exe + " '" + (out / "missing.json").string() + "' -o '" + (out / "r2").string() + "'"),
+      run(exe + " '" + (out.path() / "missing.json").string() + "' -o '" + (out.path() / "r2").string() + "'"),
       1);
   EXPECT_EQ(run(exe + " --help"), 0);
 }

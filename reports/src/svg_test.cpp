@@ -90,15 +90,18 @@ TEST(Frame, MapsTickRangeOntoTheAreaWithYUpwards) {
   EXPECT_DOUBLE_EQ(f.y(1), 20);
 }
 
-TEST(Percentile, UsesNearestRank) {
-  EXPECT_DOUBLE_EQ(percentile({5, 1, 4, 2, 3}, 50), 3);
-  EXPECT_DOUBLE_EQ(percentile({5, 1, 4, 2, 3}, 99), 5);
-  EXPECT_DOUBLE_EQ(percentile({5, 1, 4, 2, 3}, 0), 1);
-  EXPECT_DOUBLE_EQ(percentile({}, 50), 0);
+TEST(LatencyPlots, TheCdfMarksTheCheckersPercentilesAndComputesNone) {
+  LatencyPlot p{{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, 50.0, 60.0, "t", std::nullopt, std::nullopt};
+  EXPECT_EQ(latency_cdf_svg(p).find("p99"), std::string::npos);
+  p.p50_ms = 5;
+  p.p99_ms = 10;
+  const std::string svg = latency_cdf_svg(p);
+  EXPECT_NE(svg.find("p50 5 ms"), std::string::npos) << svg;
+  EXPECT_NE(svg.find("p99 10 ms"), std::string::npos) << svg;
 }
 
 TEST(LatencyPlots, MarkPollIntervalAndBoundWithLabels) {
-  LatencyPlot p{{10, 20, 30, 45}, 50.0, 60.0, "t"};
+  LatencyPlot p{{10, 20, 30, 45}, 50.0, 60.0, "t", 20.0, 45.0};
   const std::string hist = latency_histogram_svg(p);
   EXPECT_NE(hist.find("class=\"plot histogram\""), std::string::npos);
   EXPECT_NE(hist.find("poll_interval 50 ms"), std::string::npos);
@@ -111,7 +114,7 @@ TEST(LatencyPlots, MarkPollIntervalAndBoundWithLabels) {
 }
 
 TEST(LatencyPlots, NameABoundFarOffScaleInsteadOfSqueezingTheData) {
-  LatencyPlot p{{10, 20, 30, 45}, 50.0, 300.0, "t"};
+  LatencyPlot p{{10, 20, 30, 45}, 50.0, 300.0, "t", std::nullopt, std::nullopt};
   const std::string hist = latency_histogram_svg(p);
   EXPECT_NE(hist.find("bound 300 ms (off scale)"), std::string::npos);
   EXPECT_EQ(hist.find(">300<"), std::string::npos);  // no tick at 300: the axis stays near the data

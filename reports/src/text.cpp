@@ -16,32 +16,7 @@ bool is_forbidden_xml_control(unsigned char c) {
 
 }  // namespace
 
-std::string html_escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
+std::string html_escape(std::string_view text) { return xml_escape(text, false); }
 
 std::string xml_escape(std::string_view text, bool attribute) {
   std::string out;
@@ -66,7 +41,7 @@ std::string xml_escape(std::string_view text, bool attribute) {
         out += "&quot;";
         break;
       case '\'':
-        out += "&apos;";
+        out += "&#39;";  // not &apos;, which HTML 4 lacks
         break;
       case '\t':
         out += attribute ? "&#9;" : "\t";

@@ -12,14 +12,16 @@
 
 namespace pjx::reports {
 
-// Escapes & < > " ' for HTML (and inline SVG) text and attribute values.
-std::string html_escape(std::string_view text);
-
-// Escapes for XML 1.0 text or attribute values: & < > " ', and replaces the
-// control characters XML 1.0 cannot carry with U+FFFD. In attributes, tab,
-// newline and carriage return become character references so they survive
-// attribute-value normalisation.
+// The one escaper of the project's markup (the report's HTML and SVG, JUnit
+// XML): & < > " ' as references, and the control characters XML 1.0 cannot
+// carry (all below U+0020 but tab, newline and return) as U+FFFD. In XML
+// attributes (`attribute`), tab, newline and carriage return become
+// character references so they survive attribute-value normalisation.
 std::string xml_escape(std::string_view text, bool attribute);
+
+// xml_escape(text, false): HTML reads it alike, in text and in attribute
+// values (HTML does not normalise attribute whitespace).
+std::string html_escape(std::string_view text);
 
 // Text for one GitHub-flavoured Markdown table cell: Markdown punctuation and
 // HTML characters are backslash-escaped (`|` as `\|`), line breaks become spaces.

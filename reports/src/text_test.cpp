@@ -11,6 +11,8 @@ TEST(HtmlEscape, EscapesMarkupAndQuotes) {
   EXPECT_EQ(html_escape("<script>alert(\"x\" & 'y')</script>"),
             "&lt;script&gt;alert(&quot;x&quot; &amp; &#39;y&#39;)&lt;/script&gt;");
   EXPECT_EQ(html_escape("plain text"), "plain text");
+  // The same escaper as the XML: no control character reaches a page.
+  EXPECT_EQ(html_escape(std::string("a\x1b[31mb")), "a\xEF\xBF\xBD[31mb");
 }
 
 TEST(XmlEscape, ReplacesControlCharactersXmlCannotCarry) {
@@ -19,7 +21,7 @@ TEST(XmlEscape, ReplacesControlCharactersXmlCannotCarry) {
                        false),
             "a\xEF\xBF\xBD"
             "b");
-  EXPECT_EQ(xml_escape("a<b>&\"'", false), "a&lt;b&gt;&amp;&quot;&apos;");
+  EXPECT_EQ(xml_escape("a<b>&\"'", false), "a&lt;b&gt;&amp;&quot;&#39;");
 }
 
 TEST(XmlEscape, KeepsLineBreaksInAttributesAsReferences) {

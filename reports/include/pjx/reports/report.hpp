@@ -12,6 +12,8 @@
 #pragma once
 
 #include <filesystem>
+#include <string>
+#include <string_view>
 #include <vector>
 
 namespace pjx::reports {
@@ -35,5 +37,12 @@ namespace pjx::reports {
 // std::filesystem::filesystem_error when out_dir cannot be written.
 void write_report(const std::vector<std::filesystem::path>& result_files,
                   const std::filesystem::path& out_dir);
+
+// The junit.xml write_report writes, for one results document given as its
+// JSON text (e.g. the results.json pjx-harness is about to write); its
+// histories are not read. `source` names the document in messages. Throws
+// std::runtime_error as write_report does for a document that does not
+// follow HISTORY.md.
+std::string junit_xml(std::string_view results_json, const std::string& source);
 
 }  // namespace pjx::reports

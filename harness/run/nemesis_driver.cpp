@@ -1,0 +1,256 @@
+#include "nemesis_driver.hpp"
+
+#include <csignal>
+#include <stdexcept>
+#include <utility>
+
+namespace pjx::harness {
+
+namespace fs = std::filesystem;
+using Kind = PlannedAction::Kind;
+
+NemesisDriver::NemesisDriver(RunLoop& loop, Workers& workers, const Scenario& scenario,
+                             const Timing& timing, const fs::path& run_dir, RunRedis& redis)
+    : loop_(loop),
+      workers_(workers),
+      scenario_(scenario),
+      timing_(timing),
+      run_dir_(run_dir),
+      db_(run_dir / "pjx.db"),
+      redis_(redis) {}
+
+const std::map<std::string, NemesisDriver::Handler>& NemesisDriver::handlers() {
+  static const std::map<std::string, Handler> kHandlers = {
+      {"pause", &NemesisDriver::pause},
+      {"kill", &NemesisDriver::kill},
+      {"stop", &NemesisDriver::stop},
+      {"restart", &NemesisDriver::restart},
+      {"clock_step", &NemesisDriver::clock_step},
+      {"vfs_fault", &NemesisDriver::vfs_fault},
+      {"redis_restart", &NemesisDriver::redis_restart},
+      {"client_kill", &NemesisDriver::client_kill},
+      {"lock", &NemesisDriver::lock},
+      {"delete_db", &NemesisDriver::delete_db},
+      {"snapshot_db", &NemesisDriver::copy_db},
+      {"restore_db", &NemesisDriver::copy_db},
+      {"replace_db", &NemesisDriver::replace_db},
+      {"readonly_dir", &NemesisDriver::readonly_dir},
+      {"disk_full", &NemesisDriver::disk_full},
+  };
+  return kHandlers;
+}
+
+void NemesisDriver::apply(const PlannedAction& a) {
+  const FaultSpec& f = scenario_.faults.at(a.fault);
+  const auto it = handlers().find(f.action);
+  if (it == handlers().end()) throw std::logic_error("no nemesis for the fault " + f.action);
+  Json params = Json::object();
+  if (f.duration) params["duration_ms"] = f.duration->resolve_ms(timing_);
+  (this->*(it->second))(a, f, params);
+}
+
+void NemesisDriver::record_fault(const FaultSpec& f, const char* phase, Json params) {
+  Json rec = {
+      {"type", "fault"}, {"action", f.action}, {"phase", phase}, {"params", std::move(params)}};
+  if (!f.worker.empty()) rec["worker"] = f.worker;
+  loop_.record(std::move(rec));
+}
+
+// ---------------------------------------------------------------- processes
+
+void NemesisDriver::pause(const PlannedAction& a, const FaultSpec& f, Json& params) {
+  WorkerSlot& s = workers_.slot(f.worker);
+  if (a.kind == Kind::kFaultBegin) {
+    if (!s.alive()) {
+      loop_.note("pause of " + s.name + " not applied: it is not running");
+      return;
+    }
+    record_fault(f, "begin", params);
+    s.proc->signal(SIGSTOP);
+    s.paused = true;
+    paused_[a.fault] = s.name;
+    return;
+  }
+  if (paused_.erase(a.fault) == 0) return;
+  if (s.proc) s.proc->signal(SIGCONT);
+  s.paused = false;
+  record_fault(f, "end", params);
+}
+
+void NemesisDriver::kill(const PlannedAction& a, const FaultSpec& f, Json& params) {
+  WorkerSlot& s = workers_.slot(f.worker);
+  if (!s.alive()) {
+    loop_.note("kill of " + s.name + " not applied: it is not running");
+    return;
+  }
+  if (f.during_publish && s.ready) {
+    workers_.track_publish(a.publish_id, s);
+    params["publish_id"] = a.publish_id;
+    // The op is written into the pipe, then the worker dies at once: the
+    // publish may or may not have committed.
+    workers_.send(s, {{"op", "publish"}, {"id", a.publish_id}, {"keys", a.keys}});
+  }
+  params["during_publish"] = f.during_publish;
+  record_fault(f, "instant", params);
+  workers_.kill(s);
+  workers_.wait_gone(s, monotonic_ns() + kExitDeadline);
+}
+
+// A clean stop in the middle of the run (a deploy rolling one worker): the
+// worker gets `stop`, finishes what it queued and exits. Later publishes go
+// to the others; its exit is expected.
+void NemesisDriver::stop(const PlannedAction& /*a*/, const FaultSpec& f, Json& params) {
+  WorkerSlot& s = workers_.slot(f.worker);
+  if (!s.alive() || s.stop_sent) {
+    loop_.note("stop of " + s.name + " not applied: it is not running");
+    return;
+  }
+  if (s.paused && s.proc) {
+    s.proc->signal(SIGCONT);
+    s.paused = false;
+  }
+  record_fault(f, "instant", params);
+  workers_.send(s, {{"op", "stop"}});
+  s.stop_sent = true;
+}
+
+void NemesisDriver::restart(const PlannedAction& /*a*/, const FaultSpec& f, Json& params) {
+  WorkerSlot& s = workers_.slot(f.worker);
+  if (s.alive()) {
+    loop_.record({{"type", "fault"},
+                  {"action", "kill"},
+                  {"worker", s.name},
+                  {"phase", "instant"},
+                  {"params", {{"reason", "restart of a running worker"}}}});
+    workers_.kill(s);
+    workers_.wait_gone(s, monotonic_ns() + kExitDeadline);
+  }
+  record_fault(f, "instant", params);
+  workers_.spawn_and_start(s);
+}
+
+void NemesisDriver::clock_step(const PlannedAction& /*a*/, const FaultSpec& f, Json& params) {
+  WorkerSlot& s = workers_.slot(f.worker);
+  params["offset_s"] = f.offset_s;
+  params["offset"] = f.offset;
+  record_fault(f, "instant", params);
+  write_faketime_offset(s.faketime_file, f.offset_s);
+}
+
+void NemesisDriver::vfs_fault(const PlannedAction& a, const FaultSpec& f, Json& params) {
+  WorkerSlot& s = workers_.slot(f.worker);
+  const auto spec = s.spec->env.find("PJX_WORKER_FAULT");
+  params["spec"] = spec != s.spec->env.end() ? spec->second : "";
+  if (a.kind == Kind::kFaultBegin) {
+    if (!s.alive()) {
+      loop_.note("vfs_fault on " + s.name + " not applied: it is not running");
+      return;
+    }
+    record_fault(f, "begin", params);
+    s.proc->signal(SIGUSR1);  // pjx-worker arms its PJX_WORKER_FAULT (worker_fault.hpp)
+    vfs_faults_[a.fault] = s.name;
+    return;
+  }
+  if (vfs_faults_.erase(a.fault) == 0) return;
+  if (s.alive()) s.proc->signal(SIGUSR2);  // clears it
+  record_fault(f, "end", params);
+}
+
+// ---------------------------------------------------------------- Redis
+
+void NemesisDriver::redis_restart(const PlannedAction& a, const FaultSpec& f, Json& params) {
+  pjx::testing::RedisServer* server = redis_.server();
+  if (server == nullptr) throw Abort{"skip", "redis_restart needs the harness's own redis-server"};
+  try {
+    if (a.kind == Kind::kFaultInstant) {
+      record_fault(f, "instant", params);
+      server->kill();  // a crash: every connection drops at once
+      server->start();
+      loop_.note("redis-server restarted (pid " + std::to_string(server->pid()) + ")");
+    } else if (a.kind == Kind::kFaultBegin) {
+      record_fault(f, "begin", params);
+      server->kill();  // the outage: every connection drops, publishes fail
+      outages_[a.fault] = true;
+    } else {
+      if (outages_.erase(a.fault) == 0) return;
+      server->start();
+      params["pid"] = server->pid();
+      record_fault(f, "end", params);
+    }
+  } catch (const pjx::testing::RedisError& e) {
+    throw Abort{"error", std::string("redis_restart fault: ") + e.what()};
+  }
+}
+
+void NemesisDriver::client_kill(const PlannedAction& /*a*/, const FaultSpec& f, Json& params) {
+  WorkerSlot& s = workers_.slot(f.worker);
+  if (!s.alive()) {
+    loop_.note("client_kill of " + s.name + " not applied: it is not running");
+    return;
+  }
+  const std::string name = "pjx-sub-" + std::to_string(s.proc->pid());
+  params["client_name"] = name;
+  // Recorded once the kill is done: a publish that begins later can no
+  // longer reach the old connection.
+  try {
+    params["killed"] = redis_.client().kill_clients_named(name);
+  } catch (const pjx::testing::RedisError& e) {
+    throw Abort{"error", std::string("client_kill fault: ") + e.what()};
+  }
+  record_fault(f, "instant", params);
+}
+
+// ---------------------------------------------------------------- heal, teardown
+
+void NemesisDriver::end_windows() {
+  for (const auto& [index, name] : std::map<std::size_t, std::string>(paused_)) {
+    PlannedAction end;
+    end.kind = Kind::kFaultEnd;
+    end.fault = index;
+    end.candidates = {name};
+    apply(end);
+  }
+  for (const auto& s : workers_.all()) {
+    if (s->paused && s->proc) s->proc->signal(SIGCONT);
+    s->paused = false;
+  }
+  for (const auto& [index, lock] : locks_) {
+    lock->release();
+    loop_.record(
+        {{"type", "fault"}, {"action", "lock"}, {"phase", "end"}, {"params", Json::object()}});
+  }
+  locks_.clear();
+  for (const auto& [index, bind] : readonly_) {
+    const std::string err = bind->undo();
+    if (!err.empty()) loop_.note(err);
+    loop_.record({{"type", "fault"},
+                  {"action", "readonly_dir"},
+                  {"phase", "end"},
+                  {"params", Json::object()}});
+  }
+  readonly_.clear();
+  end_storage_faults();
+}
+
+void NemesisDriver::end_outages() {
+  for (const auto& [index, open] : std::map<std::size_t, bool>(outages_)) {
+    PlannedAction end;
+    end.kind = Kind::kFaultEnd;
+    end.fault = index;
+    apply(end);
+  }
+}
+
+void NemesisDriver::release_all() {
+  for (const auto& s : workers_.all()) {
+    if (s->proc && !s->proc->exited()) s->proc->signal(SIGCONT);
+    s->paused = false;
+  }
+  for (auto& [index, lock] : locks_) lock->release();
+  locks_.clear();
+  for (auto& [index, bind] : readonly_) bind->undo();
+  readonly_.clear();
+  end_storage_faults();  // workers may need the space to stop cleanly
+}
+
+}  // namespace pjx::harness

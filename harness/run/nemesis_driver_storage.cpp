@@ -1,0 +1,157 @@
+// NemesisDriver's faults on the database and the run directory
+// (nemesis_driver.hpp): lock, delete_db, snapshot_db, restore_db,
+// replace_db, readonly_dir, disk_full.
+#include <csignal>
+#include <system_error>
+
+#include "nemesis_driver.hpp"
+
+namespace pjx::harness {
+
+namespace fs = std::filesystem;
+using Kind = PlannedAction::Kind;
+
+namespace {
+// A worker stopped (pause) in the middle of a commit holds the write lock
+// until it is continued: wait that long for it.
+constexpr int kLockAcquireMs = 10000;
+}  // namespace
+
+void NemesisDriver::mount_small_fs_if_needed() {
+  bool disk_full = false;
+  for (const FaultSpec& f : scenario_.faults) disk_full = disk_full || f.action == "disk_full";
+  if (!disk_full) return;
+  try {
+    small_fs_ = std::make_unique<SizeLimitedFs>(run_dir_, kDiskFullFsBytes);
+  } catch (const std::exception& e) {
+    throw Abort{"error", std::string("disk_full: ") + e.what()};
+  }
+  loop_.note("mounted a " + std::to_string(kDiskFullFsBytes >> 20) + " MiB tmpfs on " +
+             run_dir_.string() + " for disk_full");
+}
+
+void NemesisDriver::unmount_small_fs() {
+  if (!small_fs_) return;
+  if (const std::string err = small_fs_->undo(); !err.empty()) loop_.note(err);
+  small_fs_.reset();
+}
+
+void NemesisDriver::lock(const PlannedAction& a, const FaultSpec& f, Json& params) {
+  if (a.kind == Kind::kFaultBegin) {
+    params["busy_timeout_ms"] = timing_.busy_timeout_ms;
+    try {
+      auto lock = std::make_unique<DbWriteLock>(db_, kLockAcquireMs);
+      record_fault(f, "begin", params);
+      locks_[a.fault] = std::move(lock);
+    } catch (const std::exception& e) {
+      throw Abort{"error", std::string("lock fault: ") + e.what()};
+    }
+    return;
+  }
+  auto it = locks_.find(a.fault);
+  if (it == locks_.end()) return;
+  it->second->release();
+  locks_.erase(it);
+  record_fault(f, "end", params);
+}
+
+void NemesisDriver::delete_db(const PlannedAction& /*a*/, const FaultSpec& f, Json& params) {
+  params["sidecars"] = f.sidecars;
+  params["detail"] = harness::delete_db(db_, f.sidecars);
+  record_fault(f, "instant", params);
+}
+
+void NemesisDriver::copy_db(const PlannedAction& /*a*/, const FaultSpec& f, Json& params) {
+  const fs::path snapshot = run_dir_ / "pjx.snapshot.db";
+  try {
+    params["detail"] =
+        f.action == "snapshot_db" ? snapshot_db(db_, snapshot) : restore_db(db_, snapshot);
+  } catch (const std::exception& e) {
+    throw Abort{"error", f.action + " fault: " + e.what()};
+  }
+  record_fault(f, "instant", params);
+}
+
+void NemesisDriver::replace_db(const PlannedAction& /*a*/, const FaultSpec& f, Json& params) {
+  try {
+    params["sidecars"] = f.sidecars;
+    params["detail"] = harness::replace_db(db_, f.sidecars);
+  } catch (const std::exception& e) {
+    throw Abort{"error", std::string("replace_db fault: ") + e.what()};
+  }
+  record_fault(f, "instant", params);
+}
+
+void NemesisDriver::readonly_dir(const PlannedAction& a, const FaultSpec& f, Json& params) {
+  if (a.kind == Kind::kFaultBegin) {
+    try {
+      auto bind = std::make_unique<ReadonlyBind>(run_dir_);
+      params["dir"] = run_dir_.string();
+      record_fault(f, "begin", params);
+      readonly_[a.fault] = std::move(bind);
+    } catch (const std::exception& e) {
+      throw Abort{"skip", std::string("readonly_dir needs a read-only bind mount: ") + e.what()};
+    }
+    return;
+  }
+  auto it = readonly_.find(a.fault);
+  if (it == readonly_.end()) return;
+  const std::string err = it->second->undo();
+  readonly_.erase(it);
+  if (!err.empty()) loop_.note(err);
+  record_fault(f, "end", params);
+}
+
+void NemesisDriver::disk_full(const PlannedAction& a, const FaultSpec& f, Json& params) {
+  if (a.kind == Kind::kFaultBegin) {
+    const fs::path filler = run_dir_ / ("disk-full-" + std::to_string(a.fault) + ".filler");
+    FillResult filled;
+    try {
+      filled = fill_filesystem(filler);
+    } catch (const std::exception& e) {
+      throw Abort{"error", std::string("disk_full fault: ") + e.what()};
+    }
+    fillers_[a.fault] = filler;
+    params["dir"] = run_dir_.string();
+    params["fs_bytes"] = kDiskFullFsBytes;
+    params["filler_bytes"] = filled.written;
+    params["free_bytes_before"] = filled.free_before;
+    params["free_bytes_after"] = filled.free_after;
+    record_fault(f, "begin", params);
+    return;
+  }
+  auto it = fillers_.find(a.fault);
+  if (it == fillers_.end()) return;
+  std::error_code ec;
+  fs::remove(it->second, ec);
+  fillers_.erase(it);
+  if (ec) loop_.note("cannot remove the disk_full filler: " + ec.message());
+  try {
+    params["free_bytes"] = free_bytes(run_dir_);
+  } catch (const std::exception& e) {
+    loop_.note(e.what());
+  }
+  record_fault(f, "end", params);
+}
+
+void NemesisDriver::end_storage_faults() {
+  for (const auto& [index, filler] : fillers_) {
+    std::error_code ec;
+    fs::remove(filler, ec);
+    loop_.record(
+        {{"type", "fault"}, {"action", "disk_full"}, {"phase", "end"}, {"params", Json::object()}});
+  }
+  fillers_.clear();
+  for (const auto& [index, name] : vfs_faults_) {
+    WorkerSlot& s = workers_.slot(name);
+    if (s.alive()) s.proc->signal(SIGUSR2);
+    loop_.record({{"type", "fault"},
+                  {"action", "vfs_fault"},
+                  {"worker", name},
+                  {"phase", "end"},
+                  {"params", Json::object()}});
+  }
+  vfs_faults_.clear();
+}
+
+}  // namespace pjx::harness

@@ -1,0 +1,320 @@
+#include "redis_launcher.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <system_error>
+#include <vector>
+
+namespace pjx::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+// sun_path holds 108 bytes with the terminating NUL; keep a margin.
+constexpr std::size_t kMaxSocketPath = 100;
+
+std::string errno_text(int err) { return std::generic_category().message(err); }
+
+bool executable(const fs::path& p) { return !p.empty() && ::access(p.c_str(), X_OK) == 0; }
+
+std::string percent_encode(const std::string& text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (std::isalnum(byte) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += c;
+    } else {
+      out += '%';
+      out += kHex[byte >> 4];
+      out += kHex[byte & 0xF];
+    }
+  }
+  return out;
+}
+
+std::string read_all(const fs::path& file) {
+  std::ifstream in(file);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+}  // namespace
+
+fs::path find_redis_server() {
+  if (const char* env = std::getenv("PJX_REDIS_SERVER"); env != nullptr && *env != '\0') {
+    if (executable(env)) return env;
+    throw RedisError(std::string("PJX_REDIS_SERVER=\"") + env +
+                     "\" is not an executable file; point it at redis-server or unset it");
+  }
+  std::string looked;
+  if (const char* path = std::getenv("PATH"); path != nullptr) {
+    std::stringstream dirs(path);
+    std::string dir;
+    while (std::getline(dirs, dir, ':')) {
+      if (dir.empty()) continue;
+      const fs::path candidate = fs::path(dir) / "redis-server";
+      if (executable(candidate)) return candidate;
+    }
+    looked = "PATH, ";
+  }
+  for (const char* fixed :
+       {"/usr/bin/redis-server", "/usr/local/bin/redis-server", "/usr/sbin/redis-server"}) {
+    if (executable(fixed)) return fixed;
+  }
+  throw RedisError("redis-server not found (looked in " + looked +
+                   "/usr/bin, /usr/local/bin, /usr/sbin): install it (Debian: apt-get install "
+                   "redis-server, or scripts/install-deps.sh), set PJX_REDIS_SERVER to its path, "
+                   "or pass --redis-url URL of a running server");
+}
+
+int free_loopback_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw RedisError("cannot create a socket to find a free port: " + errno_text(errno));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    const int err = errno;
+    ::close(fd);
+    throw RedisError("cannot bind 127.0.0.1:0 to find a free port: " + errno_text(err));
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+RedisServer::RedisServer(RedisServerOptions options) : options_(std::move(options)) {
+  executable_ = options_.executable.empty() ? find_redis_server() : options_.executable;
+  if (options_.dir.empty()) {
+    own_dir_.emplace(temp_root(), "pjx-redis-");
+    dir_ = own_dir_->path();
+  } else {
+    std::error_code ec;
+    fs::create_directories(options_.dir, ec);
+    if (ec) {
+      throw RedisError("cannot create \"" + options_.dir.string() +
+                       "\" for redis-server: " + ec.message());
+    }
+    dir_ = fs::absolute(options_.dir);
+  }
+  socket_ = dir_ / "redis.sock";
+  if (socket_.string().size() > kMaxSocketPath) {
+    try {
+      socket_dir_ = options_.make_socket_dir ? options_.make_socket_dir()
+                                             : make_temp_dir(temp_root(), "pjx-redis-");
+    } catch (const std::runtime_error& e) {
+      throw RedisError(std::string("cannot create a folder for the redis-server socket: ") +
+                       e.what());
+    }
+    socket_ = socket_dir_ / "redis.sock";
+  }
+  // A port that was free may be taken before redis-server binds it: retry.
+  for (int attempt = 0;; ++attempt) {
+    port_ = free_loopback_port();
+    try {
+      spawn();
+      wait_until_ready();
+      return;
+    } catch (const RedisError&) {
+      kill();
+      if (attempt >= 4) {
+        std::error_code ec;
+        if (!socket_dir_.empty()) fs::remove_all(socket_dir_, ec);
+        throw;
+      }
+    }
+  }
+}
+
+RedisServer::~RedisServer() {
+  stop();
+  std::error_code ec;
+  if (!socket_dir_.empty()) fs::remove_all(socket_dir_, ec);
+}
+
+std::string RedisServer::url(int db) const {
+  const std::string auth =
+      options_.password.empty() ? "" : ":" + percent_encode(options_.password) + "@";
+  return "redis://" + auth + "127.0.0.1:" + std::to_string(port_) + "/" + std::to_string(db);
+}
+
+std::string RedisServer::unix_url(int db) const {
+  const std::string auth =
+      options_.password.empty() ? "" : ":" + percent_encode(options_.password) + "@";
+  return "unix://" + auth + socket_.string() + "?db=" + std::to_string(db);
+}
+
+std::string RedisServer::log() const {
+  return read_all(dir_ / "redis.out") + read_all(dir_ / "redis.log");
+}
+
+std::string RedisServer::log_tail() const {
+  std::stringstream text(log());
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(text, line);) lines.push_back(line);
+  std::string out;
+  const std::size_t from = lines.size() > 5 ? lines.size() - 5 : 0;
+  for (std::size_t i = from; i < lines.size(); ++i) out += "\n  " + lines[i];
+  return out.empty() ? " (its log is empty)" : out;
+}
+
+void RedisServer::spawn() {
+  client_.reset();
+  std::error_code ec;
+  fs::remove(socket_, ec);
+  std::vector<std::string> pubsub = {"pubsub"};
+  {
+    std::stringstream words(options_.pubsub_limit);
+    for (std::string w; words >> w;) pubsub.push_back(w);
+  }
+  if (pubsub.size() != 4) {
+    throw RedisError("pubsub output buffer limit \"" + options_.pubsub_limit +
+                     "\" must be three words: <hard> <soft> <soft seconds>, e.g. \"64kb 0 0\"");
+  }
+  // clang-format off: option, value
+  std::vector<std::string> args = {executable_.string(),
+                                   "--port",
+                                   std::to_string(port_),
+                                   "--bind",
+                                   "127.0.0.1",
+                                   "--unixsocket",
+                                   socket_.string(),
+                                   "--unixsocketperm",
+                                   "700",
+                                   "--save",
+                                   "",
+                                   "--appendonly",
+                                   "no",
+                                   "--daemonize",
+                                   "no",
+                                   "--dir",
+                                   dir_.string(),
+                                   "--logfile",
+                                   (dir_ / "redis.log").string(),
+                                   "--client-output-buffer-limit"};
+  // clang-format on
+  args.insert(args.end(), pubsub.begin(), pubsub.end());
+  if (!options_.password.empty()) {
+    args.push_back("--requirepass");
+    args.push_back(options_.password);
+  }
+  try {
+    proc_ = Subprocess::spawn(io_, args, current_environment(),
+                              {Subprocess::Options::Stdio::kFile, dir_ / "redis.out", true}, {});
+  } catch (const std::runtime_error& e) {
+    throw RedisError(std::string("cannot start redis-server: ") + e.what());
+  }
+  paused_ = false;
+}
+
+RedisEndpoint RedisServer::socket_endpoint() const {
+  RedisEndpoint e;
+  e.socket = socket_;
+  e.password = options_.password;
+  return e;
+}
+
+void RedisServer::wait_until_ready() {
+  const auto deadline = std::chrono::steady_clock::now() + options_.start_timeout;
+  std::string last;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (run_io_until(
+            io_, [this] { return proc_->exited(); }, std::chrono::steady_clock::now() + 10ms)) {
+      const int status = proc_->status();
+      proc_.reset();
+      throw RedisError(
+          "redis-server (" + executable_.string() + ") exited at start (" +
+          (status < 0 ? "signal " + std::to_string(-status) : "status " + std::to_string(status)) +
+          "); the end of its log in " + dir_.string() + ":" + log_tail());
+    }
+    try {
+      auto c = std::make_unique<RedisClient>(socket_endpoint(), 500ms);
+      const RedisReply pong = c->command({"PING"});
+      if (pong.type == RedisReply::Type::kStatus && pong.text == "PONG") {
+        const RedisReply info = c->command({"INFO", "server"});
+        const std::size_t v = info.text.find("redis_version:");
+        if (v != std::string::npos) {
+          const std::size_t end = info.text.find_first_of("\r\n", v);
+          version_ = info.text.substr(v + 14, end - v - 14);
+        }
+        client_ = std::move(c);
+        return;
+      }
+      last = pong.text;
+    } catch (const RedisError& e) {
+      last = e.what();
+    }
+  }
+  throw RedisError("redis-server did not answer PING within " +
+                   std::to_string(options_.start_timeout.count()) + " ms (" + last +
+                   "); the end of its log:" + log_tail());
+}
+
+bool RedisServer::signal_and_wait(int sig, std::chrono::milliseconds timeout) {
+  proc_->signal(sig);
+  return run_io_until(
+      io_, [this] { return proc_->exited(); }, std::chrono::steady_clock::now() + timeout);
+}
+
+void RedisServer::start() {
+  if (proc_) return;
+  spawn();
+  try {
+    wait_until_ready();
+  } catch (const RedisError&) {
+    kill();
+    throw;
+  }
+}
+
+void RedisServer::stop() {
+  client_.reset();
+  if (!proc_) return;
+  if (paused_) proc_->signal(SIGCONT);
+  if (!signal_and_wait(SIGTERM, 5s)) signal_and_wait(SIGKILL, 10s);
+  proc_.reset();  // reaps it when the SIGKILL is still on its way
+  paused_ = false;
+}
+
+void RedisServer::kill() {
+  client_.reset();
+  if (!proc_) return;
+  signal_and_wait(SIGKILL, 10s);
+  proc_.reset();
+  paused_ = false;
+}
+
+void RedisServer::restart() {
+  stop();
+  start();
+}
+
+void RedisServer::pause() {
+  if (proc_ && proc_->signal(SIGSTOP)) paused_ = true;
+}
+
+void RedisServer::resume() {
+  if (proc_ && proc_->signal(SIGCONT)) paused_ = false;
+}
+
+RedisClient& RedisServer::client() {
+  if (!proc_) throw RedisError("redis-server is not running (killed or stopped)");
+  if (!client_) client_ = std::make_unique<RedisClient>(socket_endpoint());
+  return *client_;
+}
+
+}  // namespace pjx::testing
