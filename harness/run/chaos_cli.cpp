@@ -4,11 +4,11 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
-#include <random>
 #include <stdexcept>
 
 #include "chaos.hpp"
 #include "command_line.hpp"
+#include "duration.hpp"
 #include "leftovers.hpp"
 #include "results.hpp"
 
@@ -32,36 +32,7 @@ std::vector<std::string> split_commas(const std::string& text) {
   return out;
 }
 
-std::string hex_id() {
-  std::random_device rd;
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%06x", rd() & 0xffffffu);
-  return buf;
-}
-
 }  // namespace
-
-double parse_seconds(const std::string& text) {
-  std::size_t used = 0;
-  double value = 0;
-  try {
-    value = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  const std::string unit = used == 0 ? "?" : text.substr(used);
-  double scale = -1;
-  if (unit.empty() || unit == "s") scale = 1;
-  if (unit == "ms") scale = 0.001;
-  if (unit == "m") scale = 60;
-  if (unit == "h") scale = 3600;
-  if (scale < 0 || !std::isfinite(value) || value < 0) {
-    throw std::invalid_argument("\"" + text +
-                                "\" is not a duration: write a number of seconds with an "
-                                "optional unit ms, s, m or h, e.g. \"90s\", \"2m\", \"0.5h\"");
-  }
-  return value * scale;
-}
 
 void add_chaos_flags(CLI::App* app, ChaosFlags& f) {
   app->add_option("--seed", f.seed, "Seed of the plans: the same seed draws the same plans (default 1)");
@@ -104,7 +75,8 @@ void add_chaos_flags(CLI::App* app, ChaosFlags& f) {
 }
 
 int cmd_chaos(const ChaosFlags& f, const std::string& default_worker_cmd,
-              const std::string& default_python_cmd, const std::string& command) {
+              const std::string& default_python_cmd, const std::string& run_id,
+              const std::string& command) {
   ChaosOptions o;
   o.command = command;
   try {
@@ -179,7 +151,7 @@ int cmd_chaos(const ChaosFlags& f, const std::string& default_worker_cmd,
   o.run.seed = f.seed;
   o.run.dir = o.out / "runs";
   o.run.history_dir = o.out / "histories";
-  o.run.run_id = hex_id();
+  o.run.run_id = run_id;
   o.run.harness_version = kHarnessVersion;
   o.run.backend = f.backend;
   o.doublecheck = f.doublecheck;

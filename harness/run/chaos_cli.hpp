@@ -32,12 +32,11 @@ struct ChaosFlags {
 void add_chaos_flags(CLI::App* app, ChaosFlags& flags);
 
 // `default_worker_cmd`: the pjx-worker beside pjx-harness; `default_python_cmd`:
-// the upstream emulation's command line, "" when it cannot be found.
+// the upstream emulation's command line, "" when it cannot be found;
+// `run_id`: the run's random id (its channels are "pjx-test:<run_id>...").
 int cmd_chaos(const ChaosFlags& flags, const std::string& default_worker_cmd,
-              const std::string& default_python_cmd, const std::string& command);
+              const std::string& default_python_cmd, const std::string& run_id,
+              const std::string& command);
 
-// "90s", "2m", "1.5h", "500ms", or a bare number of seconds, in seconds.
-// Throws std::invalid_argument naming the text and the forms accepted.
-double parse_seconds(const std::string& text);
 
 }  // namespace pjx::harness

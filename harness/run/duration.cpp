@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <stdexcept>
+#include <string>
 #include <system_error>
 
 namespace pjx::harness {
@@ -93,6 +94,30 @@ std::string format_seconds(double seconds) {
   const auto [ptr, ec] = std::to_chars(buf, buf + sizeof buf, seconds);
   if (ec != std::errc()) return std::to_string(seconds);
   return std::string(buf, ptr);
+}
+
+double parse_seconds(std::string_view text) {
+  const std::string t(text);
+  std::size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(t, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  const std::string unit = used == 0 ? "?" : t.substr(used);
+  double scale = -1;
+  if (unit.empty() || unit == "s") scale = 1;
+  if (unit == "ms") scale = 0.001;
+  if (unit == "m") scale = 60;
+  if (unit == "h") scale = 3600;
+  if (unit == "d") scale = 86400;
+  if (scale < 0 || !std::isfinite(value) || value < 0 || t[0] == '+' || t[0] == '-') {
+    throw std::invalid_argument("\"" + t +
+                                "\" is not a duration: write a number of seconds with an "
+                                "optional unit ms, s, m, h or d, e.g. \"90s\", \"2m\", \"0.5h\"");
+  }
+  return value * scale;
 }
 
 }  // namespace pjx::harness

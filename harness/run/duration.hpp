@@ -47,6 +47,11 @@ struct Duration {
 // std::invalid_argument with the text and the accepted forms.
 Duration parse_duration(std::string_view text);
 
+// "90s", "2m", "1.5h", "1d", "500ms", or a bare number of seconds, in
+// seconds (a command line's durations, a clock step's size). Throws
+// std::invalid_argument naming the text and the forms accepted.
+double parse_seconds(std::string_view text);
+
 // Formats seconds for an environment variable: the shortest decimal that
 // reads back as the same double ("0.05", "5", "0.5").
 std::string format_seconds(double seconds);

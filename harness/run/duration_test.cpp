@@ -70,5 +70,17 @@ TEST(FormatSeconds, ShortestDecimal) {
   EXPECT_EQ(format_seconds(0.5), "0.5");
 }
 
+TEST(ParseSeconds, ReadsACommandLinesDurations) {
+  EXPECT_DOUBLE_EQ(parse_seconds("90"), 90);
+  EXPECT_DOUBLE_EQ(parse_seconds("90s"), 90);
+  EXPECT_DOUBLE_EQ(parse_seconds("500ms"), 0.5);
+  EXPECT_DOUBLE_EQ(parse_seconds("2m"), 120);
+  EXPECT_DOUBLE_EQ(parse_seconds("1.5h"), 5400);
+  EXPECT_DOUBLE_EQ(parse_seconds("1d"), 86400);
+  for (const char* bad : {"", "m", "2 m", "2min", "-5s", "+5s", "nan", "inf"}) {
+    EXPECT_THROW(parse_seconds(bad), std::invalid_argument) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace pjx::harness

@@ -867,6 +867,7 @@ int main(int argc, char** argv) {
   if (*probe) return cmd_probe(probe_db, probe_json);
   if (*report) return cmd_report(report_files, report_out);
   if (*bench) return cmd_bench(bench_flags, command);
-  if (*chaos) return cmd_chaos(chaos_flags, default_worker_cmd(), default_python_cmd(), command);
+  if (*chaos) return cmd_chaos(chaos_flags, default_worker_cmd(), default_python_cmd(), random_hex(6),
+                                 command);
   return kExitUsage;
 }

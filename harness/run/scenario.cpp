@@ -629,31 +629,21 @@ Scenario parse_scenario(std::string_view toml_text, const std::string& source,
       if (!offset) r.fail(f.line, "fault 'clock_step' needs 'offset' (e.g. \"+3600s\")");
       f.offset = *offset;
       // "+3600s", "-90", "+1.5h", "+2m", "+1d": signed number with an optional unit.
+      // "+3600s", "-90", "+1.5h", "+2m", "+1d": a sign, then a duration.
       const std::string& o = f.offset;
-      std::size_t i = (o.empty() || (o[0] != '+' && o[0] != '-')) ? std::string::npos : 1;
-      double value = 0;
-      double unit = 1;
-      bool ok = i != std::string::npos;
-      if (ok) {
-        std::size_t used = 0;
+      std::optional<double> seconds;
+      if (!o.empty() && (o[0] == '+' || o[0] == '-')) {
         try {
-          value = std::stod(o.substr(1), &used);
-        } catch (const std::exception&) {
-          ok = false;
+          seconds = parse_seconds(o.substr(1));
+        } catch (const std::invalid_argument&) {
         }
-        const std::string suffix = ok ? o.substr(1 + used) : "";
-        if (suffix.empty() || suffix == "s") unit = 1;
-        else if (suffix == "m") unit = 60;
-        else if (suffix == "h") unit = 3600;
-        else if (suffix == "d") unit = 86400;
-        else ok = false;
       }
-      if (!ok || !std::isfinite(value)) {
+      if (!seconds) {
         r.fail(f.line, "clock_step offset '" + o +
                            "' must be a signed number of seconds with an optional unit s, m, h "
                            "or d, e.g. \"+3600s\" or \"-2m\"");
       }
-      f.offset_s = (o[0] == '-' ? -value : value) * unit;
+      f.offset_s = o[0] == '-' ? -*seconds : *seconds;
     }
     r.finish();
     s.faults.push_back(std::move(f));
