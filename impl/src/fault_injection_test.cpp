@@ -34,6 +34,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <future>
 #include <map>
 #include <memory>
@@ -471,6 +472,66 @@ TEST(FaultInjectionWorkload, MakesCallsOfEveryKindTheLoopsNeed) {
   std::ostringstream line;
   for (const auto& [kind, count] : counts) line << to_string(kind) << "=" << count << " ";
   std::printf("calls in one clean workload: %s\n", line.str().c_str());
+}
+
+// A replaced file (I9) is flushed for even when the poll that noticed it
+// fails after reopening: for each kind of call a poll makes, fail the 1st,
+// 2nd, ... such call of the poll that first sees the new file, then poll
+// again cleanly. The listener must flush for the replacement exactly once
+// and read the new file's rows, whichever step failed (a flush decided
+// before the failing read and dropped with its exception would leave the
+// cache serving what the old file's last rows invalidated).
+TEST(FaultInjectionReplacedFile, APollThatFailsAfterNoticingTheReplacementStillFlushes) {
+  FaultVfs& vfs = FaultVfs::install();
+  for (const FaultKind kind : {FaultKind::kOpen, FaultKind::kRead, FaultKind::kLock, FaultKind::kShmMap,
+                               FaultKind::kShmLock, FaultKind::kFileSize, FaultKind::kAccess}) {
+    int runs_with_faults = 0;
+    for (std::uint64_t nth = 1; nth <= 64; ++nth) {
+      SCOPED_TRACE(std::string(to_string(kind)) + " nth=" + std::to_string(nth));
+      testing::TempDir dir;
+      const std::string db = dir.file("events.db");
+      SqliteOptions options = options_for(vfs.name());
+      options.wake_on_change = false;
+      options.poll_interval = 3600s;  // polled by poll_now() only
+      options.retention = 7200s;
+      SqliteInvalidationBackend listener(db, options);
+      Inbox inbox;
+      std::vector<FlushReason> flushes;
+      listener.start(inbox.handler(), [&](FlushReason reason) { flushes.push_back(reason); });
+      {
+        SqliteInvalidationBackend elsewhere(dir.file("other.db"), options_for(""));
+        elsewhere.publish({"in-the-new-file"});
+      }  // closed: checkpointed, its -wal gone
+      std::filesystem::remove(db + "-wal");
+      std::filesystem::remove(db + "-shm");
+      std::filesystem::rename(dir.file("other.db"), db);
+
+      const std::uint64_t injected_before = vfs.faults_injected();
+      vfs.arm(FaultSpec{kind, nth, FaultError::kIo, false});
+      std::string failure;
+      try {
+        listener.poll_now();
+      } catch (const BackendError& e) {
+        failure = e.what();
+      }
+      vfs.clear();
+      const bool faulted = vfs.faults_injected() > injected_before;
+      for (int attempt = 0; attempt < 3 && inbox.got().empty(); ++attempt) {
+        try {
+          listener.poll_now();
+        } catch (const BackendError&) {
+        }
+      }
+      EXPECT_EQ(flushes, std::vector<FlushReason>{FlushReason::kReplacedFile}) << "first poll: " << failure;
+      EXPECT_EQ(inbox.got(), std::vector<KeySet>{{"in-the-new-file"}}) << "first poll: " << failure;
+      listener.stop();
+      if (!faulted) break;  // the poll makes fewer than nth calls of this kind
+      ++runs_with_faults;
+    }
+    if (kind == FaultKind::kRead || kind == FaultKind::kLock || kind == FaultKind::kShmLock) {
+      EXPECT_GT(runs_with_faults, 0) << to_string(kind) << ": no run injected a fault";
+    }
+  }
 }
 
 }  // namespace

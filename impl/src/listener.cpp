@@ -183,9 +183,11 @@ std::optional<Snapshot> Listener::read(bool* replaced, std::int64_t* from) {
   try {
     if (!reader_) open_reader();
     reopen_if_replaced();
-    *replaced = std::exchange(replaced_pending_, false);
     *from = cursor_.load();
     auto snapshot = read_snapshot(*reader_, *from, last_data_version_, ctx_.options.channel, ctx_.instance_id);
+    // Taken only once the new file was read: a read that throws leaves the
+    // flush owed to the next poll, which finds the file already reopened.
+    *replaced = std::exchange(replaced_pending_, false);
     if (snapshot) last_data_version_ = snapshot->version;
     return snapshot;
   } catch (const BackendError& e) {
