@@ -169,7 +169,8 @@ Json FanoutAnalysis::metrics() const {
           {"duplicates", duplicates}, {"self_deliveries", self},
           {"cross_channel", cross},   {"uncommitted_deliveries", uncommitted},
           {"unmatched", unmatched},   {"workers", workers},
-          {"own_required", own_required}, {"own_delivered", own_delivered}};
+          {"own_required", own_required}, {"own_delivered", own_delivered},
+          {"exempt", exempt}};
 }
 
 std::string FanoutAnalysis::measured() const {
@@ -190,7 +191,7 @@ SelfRule self_rule(const Json& params) {
                            "\"allowed\", got " + v.dump());
 }
 
-FanoutAnalysis analyse_fanout(const HistoryModel& m, SelfRule self) {
+FanoutAnalysis analyse_fanout(const HistoryModel& m, SelfRule self, std::int64_t required_from) {
   FanoutAnalysis a;
   a.self_rule = self;
   a.workers = m.ready_worker_count();
@@ -216,6 +217,10 @@ FanoutAnalysis analyse_fanout(const HistoryModel& m, SelfRule self) {
   for (const Publish& p : m.publishes) {
     if (!p.acked()) continue;
     ++a.acked;
+    if (p.begin() < required_from) {
+      ++a.exempt;
+      continue;
+    }
     const Incarnation& pub = m.incarnations[p.publisher];
     const auto gone = pub.t_end();
     if (self == SelfRule::kExpected && pub.t_ready && *pub.t_ready < p.begin() &&

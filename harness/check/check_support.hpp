@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -110,6 +112,9 @@ struct FanoutAnalysis {
   SelfRule self_rule = SelfRule::kForbidden;
   std::size_t own_required = 0;  // kExpected: publishes that must reach their publisher
   std::size_t own_delivered = 0;  // deliveries of own publishes (first ones)
+  // Acknowledged publishes begun before `required_from` (the fanout
+  // parameter `after`): counted, but required of no receiver.
+  std::size_t exempt = 0;
   Evidence evidence;
 
   std::size_t violations() const {
@@ -119,7 +124,9 @@ struct FanoutAnalysis {
   Json metrics() const;
   std::string measured() const;
 };
-FanoutAnalysis analyse_fanout(const HistoryModel& m, SelfRule self = SelfRule::kForbidden);
+// Publishes begun before `required_from` (ns) are required of no receiver.
+FanoutAnalysis analyse_fanout(const HistoryModel& m, SelfRule self = SelfRule::kForbidden,
+                              std::int64_t required_from = std::numeric_limits<std::int64_t>::min());
 
 // A number from params, else `fallback`. Throws std::runtime_error naming the
 // parameter when it is present but not a number.

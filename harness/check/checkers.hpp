@@ -41,7 +41,13 @@
 //     violation), "expected" (the publisher, ready before t_begin and alive
 //     to the end of quiesce, is a required receiver too), "allowed" (neither).
 //     crash_safety takes the same `self`, and `integrity = false` for a
-//     backend without a database file.
+//     backend without a database file. params.after names a fault action
+//     (a file swap: "replace_db", "delete_db"): publishes begun before the
+//     end of its last window are exempt (counted in metrics.exempt), since
+//     what went into the swapped-out file is covered only by the flush;
+//     every publish begun after it must reach everyone (a publisher or a
+//     listener still on the old file fails). An action the run never
+//     injected is an error.
 //  2. isolation: no delivery crosses channels. Bound: 0 cross-channel
 //     deliveries, >= 1 delivery within a channel, >= 2 channels in use.
 //     Evidence: counts per "from -> to" channel pair. Metrics: cross_channel,

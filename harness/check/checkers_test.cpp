@@ -96,6 +96,43 @@ TEST(FanoutCheck, FailsOnAKeySetThatMatchesNoPublish) {
   EXPECT_TRUE(has_line(r, "w1 received keys [x]")) << dump(r);
 }
 
+// `after`: a publish begun before the last file swap may be lost with the
+// old file (only the flush covers it); one begun after must reach everyone.
+TEST(FanoutCheck, AfterAFileSwapOnlyLaterPublishesAreRequired) {
+  HistoryBuilder b({"fanout"});
+  b.start_workers({"w0", "w1", "w2"})
+      .fan(100, "w0", 1, 20, {"w2"})
+      .fault(150, "replace_db", "instant")
+      .fan(200, "w1", 2, 30)
+      .finish(400);
+  const Json after = {{"after", "replace_db"}};
+  const CheckResult r = check("fanout", b, after);
+  EXPECT_EQ(r.verdict, "pass") << dump(r);
+  EXPECT_EQ(r.metrics["exempt"], 1);
+  EXPECT_EQ(r.metrics["required"], 2);
+  EXPECT_TRUE(contains(r.bound, "after the last replace_db")) << r.bound;
+  EXPECT_EQ(check("fanout", b).verdict, "fail");  // without `after`, publish 1 is missing at w2
+
+  HistoryBuilder late({"fanout"});
+  late.start_workers({"w0", "w1", "w2"})
+      .fault(150, "replace_db", "instant")
+      .fan(200, "w1", 2, 30, {"w0"})  // a publisher still on the swapped-out file
+      .finish(400);
+  const CheckResult lost = check("fanout", late, after);
+  EXPECT_EQ(lost.verdict, "fail") << dump(lost);
+  EXPECT_TRUE(has_line(lost, "w0 never received publish 2 from w1")) << dump(lost);
+}
+
+TEST(FanoutCheck, AfterAFaultTheRunNeverInjectedIsAnError) {
+  std::vector<Json> history = healthy().finish(400).build();
+  history[0]["check_params"] = {{"fanout", {{"after", "replace_db"}}}};
+  const ScenarioVerdict v = judge(history);
+  EXPECT_EQ(v.verdict, "error");
+  EXPECT_TRUE(contains(v.checks[0].summary, "never injected")) << v.checks[0].summary;
+  history[0]["check_params"] = {{"fanout", {{"after", 3}}}};
+  EXPECT_EQ(judge(history).verdict, "error");
+}
+
 TEST(FanoutCheck, FailsOnADeliveryToAnotherChannel) {
   HistoryBuilder b({"fanout"});
   b.worker("w3", {{"channel", "other"}})
