@@ -7,7 +7,7 @@
 # |---|---|
 # | runtime | the shared library, libpjx_inval.so.<SOVERSION> (shared builds only) |
 # | dev     | headers (include/pjx/), the static library or the .so link, the CMake package (find_package(pjx_inval)) |
-# | harness | pjx-harness, pjx-worker, pjx-report, pjx-pyjinhx-worker and the Python workers, the scenarios |
+# | harness | pjx-harness, pjx-worker, pjx-report, pjx-pyjinhx-worker and the Python workers, the scenarios, the CI recipe (share/pjx-inval/ci/) |
 # | man     | man pages of the programs (help2man; cmake/PjxManPages.cmake) |
 # | doc     | LICENSE (as copyright), README.md, PROTOCOL.md (the worker protocol) |
 #
@@ -55,6 +55,11 @@ if(TARGET pjx-harness)
           DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT harness)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/scenarios/
           DESTINATION ${PJX_DATA_DIR}/scenarios COMPONENT harness)
+  # The CI recipe (docs/ci/): the shell step and the GitHub Actions workflow.
+  install(PROGRAMS ${PROJECT_SOURCE_DIR}/docs/ci/conform.sh
+          DESTINATION ${PJX_DATA_DIR}/ci COMPONENT harness)
+  install(FILES ${PROJECT_SOURCE_DIR}/docs/ci/github-actions.yml
+          DESTINATION ${PJX_DATA_DIR}/ci COMPONENT harness)
 endif()
 
 install(FILES ${PROJECT_SOURCE_DIR}/LICENSE

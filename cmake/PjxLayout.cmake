@@ -8,6 +8,7 @@
 #   bin/pjx-pyjinhx-worker                 -> ../share/pjx-inval/worker/pyjinhx_worker.py
 #   share/pjx-inval/scenarios/             conformance/ and repro/
 #   share/pjx-inval/worker/                pyjinhx_worker.py, upstream_worker.py
+#   share/pjx-inval/ci/                    conform.sh, github-actions.yml (installed only)
 include(GNUInstallDirs)
 set(PJX_DATA_DIR ${CMAKE_INSTALL_DATADIR}/pjx-inval)
 set(PJX_PYTHON_WORKER_FILES

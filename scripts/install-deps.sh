@@ -17,6 +17,7 @@ packages=(
   sqlite3 python3 faketime libfaketime redis-server procps util-linux
   bindfs  # a FUSE filesystem for the network-filesystem scenario
   python3-redis  # redis-py, for the Redis interop tests (upstream's client)
+  python3-yaml   # checks the CI workflow under docs/ci/ (ctest ci_recipe)
   # packaging: man pages from --help, and the .deb (cpack, dpkg-shlibdeps)
   help2man dpkg-dev
   chromium

@@ -47,6 +47,7 @@ for path in ./usr/bin/pjx-harness ./usr/bin/pjx-worker ./usr/bin/pjx-report \
     ./usr/share/pjx-inval/worker/pyjinhx_worker.py ./usr/share/pjx-inval/worker/upstream_worker.py \
     ./usr/share/pjx-inval/scenarios/conformance/fanout.toml \
     ./usr/share/pjx-inval/scenarios/repro/stale-after-pause.toml \
+    ./usr/share/pjx-inval/ci/conform.sh ./usr/share/pjx-inval/ci/github-actions.yml \
     ./usr/share/man/man1/pjx-harness.1 ./usr/share/man/man1/pjx-harness-conform.1 \
     ./usr/share/man/man1/pjx-worker.1 ./usr/share/man/man1/pjx-pyjinhx-worker.1 \
     ./usr/share/man/man1/pjx-report.1 \
