@@ -47,6 +47,7 @@ std::string kind_of(const std::string& action, bool during_publish, const std::s
   if (action == "delete_db") return "delete";
   if (action == "restore_db") return "restore";
   if (action == "readonly_dir") return "readonly";
+  if (action == "power_loss") return "power-loss";
   return "";
 }
 
@@ -219,6 +220,10 @@ class Analyser {
     }
     if (k == "restore") return flushed(std::nullopt, w.begin, w.begin + grace, {});
     if (k == "clock-step") return flushed(std::nullopt, w.begin, m.t_last, {"gap"});
+    // The disk dropped (or kept) writes it had not been asked to sync.
+    if (k == "power-loss") {
+      return w.params.value("changes_undone", 0) > 0 || w.params.value("changes_kept", 0) > 0;
+    }
     return std::nullopt;
   }
 

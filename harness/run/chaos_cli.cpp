@@ -45,7 +45,7 @@ void add_chaos_flags(CLI::App* app, ChaosFlags& f) {
   app->add_option("--faults", f.faults,
                   "Fault kinds, comma-separated (default: every kind of the backend): pause, kill, "
                   "kill-during-publish, lock, clock-step, io, disk-full, replace, delete, restore, "
-                  "readonly");
+                  "readonly, power-loss (planned only when every worker is cpp)");
   app->add_option("--mix", f.mix,
                   "Implementations sharing the file, e.g. cpp=3,python=1 (default: cpp for every "
                   "worker); python is the upstream emulation, judged by what upstream documents");

@@ -147,6 +147,12 @@ struct Planner {
     } else if (kind == "delete") {
       add("delete_db", outside_blocking(at(0.2, 0.8)));
       faults.back().sidecars = true;
+    } else if (kind == "power-loss" && cpp.size() == names.size()) {
+      // Every worker dies and restarts: only where each records what it
+      // writes (the cpp workers' power-loss log). Half the time the disk
+      // also kept a random half of what was not synced.
+      add("power_loss", outside_blocking(at(0.2, 0.8)));
+      faults.back().keep = draw.chance(0.5) ? 0.5 : 0;
     } else if (kind == "restore") {
       const double snap = outside_blocking(at(0.05, 0.4));
       add("snapshot_db", snap);
@@ -166,7 +172,7 @@ std::uint64_t epoch_seed(std::uint64_t seed, int epoch) {
 const std::vector<std::string>& chaos_fault_kinds() {
   static const std::vector<std::string> kinds = {
       "pause", "kill",      "kill-during-publish", "lock",    "clock-step", "io",
-      "disk-full", "replace", "delete",            "restore", "readonly"};
+      "disk-full", "replace", "delete",            "restore", "readonly", "power-loss"};
   return kinds;
 }
 
@@ -243,6 +249,13 @@ Scenario plan_chaos_epoch(const ChaosConfig& config, int epoch, const Timing& ti
         }
       }
     }
+  }
+  const bool power_loss = std::any_of(p.faults.begin(), p.faults.end(),
+                                     [](const FaultSpec& f) { return f.action == "power_loss"; });
+  if (power_loss) {
+    // Frequent checkpoints: the WAL is synced, copied and restarted many
+    // times in an epoch, so a power loss lands among all of that.
+    for (WorkerSpec& w : s.workers) w.env["PJX_WORKER_CHECKPOINT_PAGES"] = "40";
   }
   std::stable_sort(p.faults.begin(), p.faults.end(), [&](const FaultSpec& a, const FaultSpec& b) {
     return a.at.resolve_ms(timing) < b.at.resolve_ms(timing);

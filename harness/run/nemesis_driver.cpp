@@ -10,14 +10,16 @@ namespace fs = std::filesystem;
 using Kind = PlannedAction::Kind;
 
 NemesisDriver::NemesisDriver(RunLoop& loop, Workers& workers, const Scenario& scenario,
-                             const Timing& timing, const fs::path& run_dir, RunRedis& redis)
+                             const Timing& timing, const fs::path& run_dir, RunRedis& redis,
+                             std::uint64_t seed)
     : loop_(loop),
       workers_(workers),
       scenario_(scenario),
       timing_(timing),
       run_dir_(run_dir),
       db_(run_dir / "pjx.db"),
-      redis_(redis) {}
+      redis_(redis),
+      seed_(seed) {}
 
 const std::map<std::string, NemesisDriver::Handler>& NemesisDriver::handlers() {
   static const std::map<std::string, Handler> kHandlers = {
@@ -36,6 +38,7 @@ const std::map<std::string, NemesisDriver::Handler>& NemesisDriver::handlers() {
       {"replace_db", &NemesisDriver::replace_db},
       {"readonly_dir", &NemesisDriver::readonly_dir},
       {"disk_full", &NemesisDriver::disk_full},
+      {"power_loss", &NemesisDriver::power_loss},
   };
   return kHandlers;
 }

@@ -37,8 +37,9 @@ inline constexpr std::uint64_t kDiskFullFsBytes = 8u << 20;
 
 class NemesisDriver {
  public:
+  // `seed`: the run's, for the faults that draw (power_loss's `keep`).
   NemesisDriver(RunLoop& loop, Workers& workers, const Scenario& scenario, const Timing& timing,
-                const std::filesystem::path& run_dir, RunRedis& redis);
+                const std::filesystem::path& run_dir, RunRedis& redis, std::uint64_t seed);
 
   // A scenario with a disk_full fault runs on a size-limited filesystem
   // mounted on the run directory for the whole run (before its files are
@@ -83,6 +84,8 @@ class NemesisDriver {
   void replace_db(const PlannedAction& a, const FaultSpec& f, Json& params);
   void readonly_dir(const PlannedAction& a, const FaultSpec& f, Json& params);
   void disk_full(const PlannedAction& a, const FaultSpec& f, Json& params);
+  void power_loss(const PlannedAction& a, const FaultSpec& f, Json& params);
+  void forget_power_log();
   void end_storage_faults();
 
   RunLoop& loop_;
@@ -92,6 +95,7 @@ class NemesisDriver {
   std::filesystem::path run_dir_;
   std::filesystem::path db_;
   RunRedis& redis_;
+  std::uint64_t seed_;
   std::map<std::size_t, std::string> paused_;  // fault index -> worker
   std::map<std::size_t, std::unique_ptr<DbWriteLock>> locks_;
   std::map<std::size_t, std::unique_ptr<ReadonlyBind>> readonly_;

@@ -1,10 +1,14 @@
 // NemesisDriver's faults on the database and the run directory
 // (nemesis_driver.hpp): lock, delete_db, snapshot_db, restore_db,
-// replace_db, readonly_dir, disk_full.
+// replace_db, readonly_dir, disk_full, power_loss.
+#include "nemesis_driver.hpp"
+
 #include <csignal>
 #include <system_error>
+#include <vector>
 
-#include "nemesis_driver.hpp"
+#include "db_probe.hpp"
+#include "pjx/fault_vfs.hpp"
 
 namespace pjx::harness {
 
@@ -58,7 +62,20 @@ void NemesisDriver::lock(const PlannedAction& a, const FaultSpec& f, Json& param
 void NemesisDriver::delete_db(const PlannedAction& /*a*/, const FaultSpec& f, Json& params) {
   params["sidecars"] = f.sidecars;
   params["detail"] = harness::delete_db(db_, f.sidecars);
+  forget_power_log();
   record_fault(f, "instant", params);
+}
+
+// After the harness swapped or rewrote the files, what the power-loss log
+// says they held before describes files that are gone: a later power loss
+// must not write it back. The log is emptied in place (workers append to it
+// through descriptors they keep), which only makes that loss milder: the
+// unsynced writes before this moment are treated as synced.
+void NemesisDriver::forget_power_log() {
+  const fs::path log = power_log_path(run_dir_);
+  std::error_code ec;
+  if (fs::exists(log, ec)) fs::resize_file(log, 0, ec);
+  if (ec) loop_.note("cannot empty the power-loss log: " + ec.message());
 }
 
 void NemesisDriver::copy_db(const PlannedAction& /*a*/, const FaultSpec& f, Json& params) {
@@ -66,6 +83,7 @@ void NemesisDriver::copy_db(const PlannedAction& /*a*/, const FaultSpec& f, Json
   try {
     params["detail"] =
         f.action == "snapshot_db" ? snapshot_db(db_, snapshot) : restore_db(db_, snapshot);
+    if (f.action == "restore_db") forget_power_log();
   } catch (const std::exception& e) {
     throw Abort{"error", f.action + " fault: " + e.what()};
   }
@@ -76,6 +94,7 @@ void NemesisDriver::replace_db(const PlannedAction& /*a*/, const FaultSpec& f, J
   try {
     params["sidecars"] = f.sidecars;
     params["detail"] = harness::replace_db(db_, f.sidecars);
+    forget_power_log();
   } catch (const std::exception& e) {
     throw Abort{"error", std::string("replace_db fault: ") + e.what()};
   }
@@ -132,6 +151,55 @@ void NemesisDriver::disk_full(const PlannedAction& a, const FaultSpec& f, Json& 
     loop_.note(e.what());
   }
   record_fault(f, "end", params);
+}
+
+// A power loss: every worker process dies at once (SIGKILL, paused ones
+// too), the disk keeps only what was synced (FaultVfs's power-loss log,
+// which every worker records into, is rolled back), the file is checked,
+// and every worker that was running starts again, as after a reboot.
+// Workers of other implementations cannot record what they write: the
+// scenario requires the `power_loss` cap of every worker.
+void NemesisDriver::power_loss(const PlannedAction& a, const FaultSpec& f, Json& params) {
+  std::vector<WorkerSlot*> down;
+  for (const auto& slot : workers_.all()) {
+    WorkerSlot& s = *slot;
+    if (!s.proc || s.proc->exited()) continue;
+    loop_.record({{"type", "fault"},
+                  {"action", "kill"},
+                  {"worker", s.name},
+                  {"phase", "instant"},
+                  {"params", {{"reason", "power loss"}}}});
+    workers_.kill(s);
+    down.push_back(&s);
+  }
+  for (WorkerSlot* s : down) workers_.wait_gone(*s, monotonic_ns() + kExitDeadline);
+  const fs::path log = power_log_path(run_dir_);
+  params["workers_killed"] = down.size();
+  try {
+    if (fs::exists(log)) {
+      // The disk keeps a seeded share of the unsynced writes: the same run
+      // seed and fault give the same choice over the same log.
+      const PowerLossModel model{f.keep, seed_ * 1000003 + a.fault + 1};
+      const UnsyncedRollback r = roll_back_unsynced(log.string(), model);
+      params["keep"] = f.keep;
+      params["changes_kept"] = r.changes_kept;
+      params["log_records"] = r.records;
+      params["files"] = r.files;
+      params["changes_undone"] = r.changes_undone;
+      params["bytes_undone"] = r.bytes_undone;
+      params["last_sync_t"] = r.last_sync_ns;
+      params["notes"] = r.notes;
+      fs::remove(log);  // consumed: the next power loss starts from this state
+    } else {
+      params["log_records"] = 0;
+    }
+  } catch (const std::exception& e) {
+    throw Abort{"error", std::string("power_loss fault: ") + e.what()};
+  }
+  record_fault(f, "instant", params);
+  const std::string integrity = integrity_check(db_);
+  loop_.probe("integrity", integrity == "ok", integrity, {{"after", "power_loss"}});
+  for (WorkerSlot* s : down) workers_.spawn_and_start(*s);
 }
 
 void NemesisDriver::end_storage_faults() {

@@ -82,7 +82,7 @@ class Runner {
         loop_(paths_.history),
         workers_(loop_, options_, scenario_, timing_),
         workload_(loop_, workers_, timing_),
-        nemesis_(loop_, workers_, scenario_, timing_, paths_.run_dir, redis_) {}
+        nemesis_(loop_, workers_, scenario_, timing_, paths_.run_dir, redis_, options_.seed) {}
 
   ScenarioResult run();
 

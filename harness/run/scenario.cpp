@@ -19,13 +19,13 @@ using Json = nlohmann::json;
 const std::set<std::string, std::less<>> kActions = {
     "pause",      "kill",       "stop",         "restart",       "lock",          "clock_step",
     "delete_db",  "replace_db", "readonly_dir", "redis_restart", "client_kill",
-    "disk_full",  "vfs_fault",  "snapshot_db",  "restore_db"};
+    "disk_full",  "vfs_fault",  "snapshot_db",  "restore_db",    "power_loss"};
 // Fault actions that exist only for one backend.
 const std::map<std::string, std::string, std::less<>> kBackendOnlyActions = {
     {"lock", "sqlite"},         {"delete_db", "sqlite"},      {"replace_db", "sqlite"},
     {"readonly_dir", "sqlite"}, {"redis_restart", "redis"}, {"client_kill", "redis"},
     {"disk_full", "sqlite"},    {"vfs_fault", "sqlite"},    {"snapshot_db", "sqlite"},
-    {"restore_db", "sqlite"}};
+    {"restore_db", "sqlite"},   {"power_loss", "sqlite"}};
 
 int line_of(const toml::node& node) { return static_cast<int>(node.source().begin.line); }
 
@@ -620,6 +620,14 @@ Scenario parse_scenario(std::string_view toml_text, const std::string& source,
     f.sidecars = r.boolean("sidecars").value_or(false);
     if (f.sidecars && f.action != "delete_db" && f.action != "replace_db") {
       r.fail(f.line, "'sidecars' applies to delete_db and replace_db faults only");
+    }
+    if (const std::optional<double> keep = r.number("keep")) {
+      if (f.action != "power_loss") r.fail(f.line, "'keep' applies to power_loss faults only");
+      if (!(*keep >= 0 && *keep <= 1)) {
+        r.fail(f.line, "'keep' is the share of unsynced writes a power loss keeps: a number from 0 to 1, got " +
+                           std::to_string(*keep));
+      }
+      f.keep = *keep;
     }
     const std::optional<std::string> offset = r.str("offset");
     if (offset && f.action != "clock_step") {

@@ -124,6 +124,7 @@ struct FaultSpec {
   bool sidecars = false;             // delete_db, replace_db: also unlink -wal and -shm
   double offset_s = 0;               // clock_step: seconds added to the wall clock
   std::string offset;                // clock_step: as written
+  double keep = 0;                   // power_loss: share of the unsynced writes the disk keeps
   int line = 0;
 
   bool is_window() const { return duration.has_value(); }

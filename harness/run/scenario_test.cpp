@@ -144,6 +144,21 @@ TEST(ScenarioLoad, StopNeedsAWorkerAndReplaceDbMayTakeItsSidecars) {
   EXPECT_TRUE(s.faults[1].sidecars);
 }
 
+TEST(ScenarioLoad, APowerLossTakesNoWorkerAndMayKeepAShareOfTheUnsyncedWrites) {
+  const Scenario s = parse(std::string(kMinimal) + "[[fault]]\naction = \"power_loss\"\nat = \"1 poll\"\n" +
+                           "[[fault]]\naction = \"power_loss\"\nat = \"3 poll\"\nkeep = 0.5\n");
+  ASSERT_EQ(s.faults.size(), 2u);
+  EXPECT_EQ(s.faults[0].keep, 0.0);
+  EXPECT_EQ(s.faults[1].keep, 0.5);
+  std::string e = error_of(std::string(kMinimal) +
+                           "[[fault]]\naction = \"power_loss\"\nworker = \"w0\"\nat = \"1 poll\"\n");
+  EXPECT_NE(e.find("fault 'power_loss' takes no 'worker'"), std::string::npos) << e;
+  e = error_of(std::string(kMinimal) + "[[fault]]\naction = \"power_loss\"\nat = \"1 poll\"\nkeep = 1.5\n");
+  EXPECT_NE(e.find("a number from 0 to 1, got 1.5"), std::string::npos) << e;
+  e = error_of(std::string(kMinimal) + "[[fault]]\naction = \"replace_db\"\nat = \"1 poll\"\nkeep = 0.5\n");
+  EXPECT_NE(e.find("'keep' applies to power_loss faults only"), std::string::npos) << e;
+}
+
 TEST(ScenarioLoad, AWriteMayInvalidateSeveralKeysIncludingItsOwn) {
   const std::string reads = std::string(kMinimal) + "[reads]\nops = 0\n";
   const Scenario s = parse(reads + "[[write]]\nat = \"1 poll\"\nworker = \"w0\"\nkey = \"a\"\n"

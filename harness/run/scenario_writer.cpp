@@ -56,6 +56,7 @@ void write_fault(std::ostream& out, const FaultSpec& f) {
   if (f.duration) out << "duration = " << duration(*f.duration) << "\n";
   if (f.during_publish) out << "during_publish = true\n";
   if (f.sidecars) out << "sidecars = true\n";
+  if (f.keep > 0) out << "keep = " << f.keep << "\n";
   if (f.action == "clock_step") out << "offset = " << toml_string(f.offset) << "\n";
 }
 

@@ -39,6 +39,10 @@ void Workers::prepare(const SlotSettings& settings) {
   }
 }
 
+std::filesystem::path power_log_path(const std::filesystem::path& run_dir) {
+  return run_dir.parent_path() / (run_dir.filename().string() + ".power.log");
+}
+
 void Workers::configure(WorkerSlot& s, const WorkerSpec& spec, const SlotSettings& settings) const {
   s.spec = &spec;
   s.name = spec.name;
@@ -55,6 +59,9 @@ void Workers::configure(WorkerSlot& s, const WorkerSpec& spec, const SlotSetting
     s.env["PJX_BUSY_TIMEOUT"] = format_seconds(timing_.busy_timeout_ms / 1000);
   }
   s.env["PJX_WORKER_NAME"] = spec.name;
+  for (const FaultSpec& f : scenario_.faults) {
+    if (f.action == "power_loss") s.env["PJX_WORKER_POWER_LOG"] = power_log_path(settings.run_dir).string();
+  }
   if (scenario_.reads) s.env["PJX_TRUTH_DB"] = settings.truth.string();
   bool faketime = spec.faketime;
   for (const FaultSpec& f : scenario_.faults) {

@@ -96,6 +96,11 @@ struct SlotSettings {
   bool redis = false;  // REDIS_URL comes later (RunRedis::start)
 };
 
+// The power-loss log every worker of a run with a power_loss fault records
+// into (PJX_WORKER_POWER_LOG): beside the run directory, like the faketime
+// files, so that a full or read-only run directory cannot stop it.
+std::filesystem::path power_log_path(const std::filesystem::path& run_dir);
+
 class Workers {
  public:
   Workers(RunLoop& loop, const RunOptions& options, const Scenario& scenario, const Timing& timing);

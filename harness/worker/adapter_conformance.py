@@ -39,12 +39,13 @@ EXPECTED = {
     # Polls only: no change wake, so delivery is spread over the poll interval.
     "symlinked-path": ("fail", {"wake_latency"}),
     # Capabilities upstream lacks: flush, reopen, fault_vfs, reentrant,
-    # outbox, stats.
+    # outbox, stats, power_loss.
     "deleted-file": ("skip", set()),
     "disk-full": ("skip", set()),
     "gap-without-stall": ("skip", set()),
     "io-faults": ("skip", set()),
     "pause-long": ("skip", set()),
+    "power-loss": ("skip", set()),
     "reentrant-handler": ("skip", set()),
     "replaced-file": ("skip", set()),
     "restore-in-place": ("skip", set()),

@@ -44,6 +44,14 @@ bool install_worker_fault(const WorkerFault& fault, Settings& settings, bool red
   return true;
 }
 
+bool install_power_loss_log(const std::string& log_path, Settings& settings, bool redis_defect) {
+  if (settings.backend != BackendKind::kSqlite || redis_defect) return false;
+  FaultVfs& vfs = FaultVfs::install(kVfsName);
+  vfs.record_unsynced(log_path);
+  settings.sqlite.vfs = vfs.name();
+  return true;
+}
+
 void start_fault_signals(const WorkerFault& fault, std::function<void(const std::string&)> report) {
   sigset_t set;
   sigemptyset(&set);

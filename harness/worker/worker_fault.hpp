@@ -42,6 +42,15 @@ std::optional<WorkerFault> worker_fault_from_env(const Settings::Getenv& getenv)
 // other worker that lacks it.
 bool install_worker_fault(const WorkerFault& fault, Settings& settings, bool redis_defect);
 
+// PJX_WORKER_POWER_LOG=<path>: the shim records into the power-loss log at
+// <path> what every write of the database and its WAL overwrites
+// (FaultVfs::record_unsynced), so that the harness can undo what was not
+// synced after killing every worker (the `power_loss` nemesis action).
+// Installs the shim as install_worker_fault does and returns true; false
+// (nothing done) without SQLite below, as there. Throws std::runtime_error
+// naming the path when the log cannot be opened.
+bool install_power_loss_log(const std::string& log_path, Settings& settings, bool redis_defect);
+
 // Blocks SIGUSR1 and SIGUSR2 in the calling thread (so in every thread it
 // creates later) and starts a detached thread that waits for them: SIGUSR1
 // arms `fault.spec` anew, SIGUSR2 clears it; each change is reported through

@@ -39,6 +39,9 @@ void print_usage(std::FILE* out) {
       "PJX_BUSY_TIMEOUT, REDIS_URL. --defect (or PJX_WORKER_DEFECT) runs a broken worker.\n"
       "PJX_WORKER_FAULT=kind=K,nth=N,error=E,persistent=0|1 injects SQLite I/O faults\n"
       "(SIGUSR1 arms, SIGUSR2 clears; PJX_WORKER_FAULT_ARMED=0 waits for SIGUSR1).\n"
+      "PJX_WORKER_POWER_LOG=FILE records what each write of the database overwrites,\n"
+      "so that a power loss can be simulated (cap power_loss); PJX_WORKER_CHECKPOINT_PAGES=N\n"
+      "checkpoints after N WAL pages instead of 1000.\n"
       "\n"
       "Exit status:\n"
       "  0  after the stop op or the end of stdin\n"
@@ -145,6 +148,27 @@ int main(int argc, char** argv) {
                    defect_name ? "defect worker" : "backend");
       fault.reset();
     }
+    // PJX_WORKER_CHECKPOINT_PAGES: checkpoint after this many WAL pages
+    // instead of the library's 1000, so that a short scenario's WAL is
+    // synced, copied and restarted many times (the power-loss scenario).
+    if (const char* pages = std::getenv("PJX_WORKER_CHECKPOINT_PAGES"); pages != nullptr && *pages != '\0') {
+      char* end = nullptr;
+      const unsigned long n = std::strtoul(pages, &end, 10);
+      if (end == pages || *end != '\0' || n == 0 || n > 1'000'000) {
+        return fatal(std::string("PJX_WORKER_CHECKPOINT_PAGES=\"") + pages +
+                     "\" is not a page count; give a whole number from 1 to 1000000 (the library's default is 1000)");
+      }
+      settings.sqlite.checkpoint_pages = n;
+    }
+    // PJX_WORKER_POWER_LOG: the power-loss log (worker_fault.hpp).
+    bool power_loss = false;
+    if (const char* log = std::getenv("PJX_WORKER_POWER_LOG"); log != nullptr && *log != '\0') {
+      power_loss = pjx::harness::install_power_loss_log(log, settings, redis_defect != nullptr);
+      if (!power_loss) {
+        std::fprintf(stderr, "pjx-worker: ignoring PJX_WORKER_POWER_LOG (it applies to SQLite backends only); "
+                             "not listing the power_loss cap\n");
+      }
+    }
     if (fault) {
       pjx::harness::start_fault_signals(*fault, [&sink](const std::string& message) {
         nlohmann::json event = pjx::harness::make_event("warning", pjx::harness::monotonic_ns());
@@ -167,6 +191,7 @@ int main(int argc, char** argv) {
       backend = pjx::harness::apply_redis_defect(std::move(backend), settings, *redis_defect);
     }
     if (fault) backend.caps.push_back("fault_vfs");
+    if (power_loss) backend.caps.push_back("power_loss");
     // Protocol v2: read/write through the cache and the truth store, burst.
     backend.caps.push_back("reads");
     backend.caps.push_back("burst");

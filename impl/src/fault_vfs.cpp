@@ -13,18 +13,24 @@
 // counter) that fails first.
 #include "pjx/fault_vfs.hpp"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
 #include <utility>
+
+#include "power_loss_log.hpp"
 
 namespace pjx {
 namespace {
@@ -182,6 +188,8 @@ struct FaultVfs::State {
   std::mutex spec_mu;                   // serialises arm()/clear(); guards spec
   std::optional<FaultSpec> spec;        // what armed() reports
   std::unique_ptr<FaultVfs> handle;
+  std::atomic<int> log_fd{-1};          // the power-loss log, or -1
+  std::string log_path;                 // guarded by spec_mu
 
   // Counts one call of `kind`; returns the error to inject, or SQLITE_OK.
   int inject(FaultKind kind) noexcept {
@@ -209,6 +217,8 @@ using State = FaultVfs::State;
 struct FaultFile {
   sqlite3_file base;  // pMethods: one of kMethods*
   State* state;
+  const char* path;   // as SQLite opened it (valid until xClose); may be null
+  bool recorded;      // a main database or WAL file: its changes go to the power-loss log
 };
 static_assert(alignof(FaultFile) <= 8, "SQLite aligns sqlite3_file objects to 8 bytes only");
 constexpr int kRealOffset = static_cast<int>((sizeof(FaultFile) + 7) / 8 * 8);
@@ -232,14 +242,46 @@ int file_read(sqlite3_file* file, void* buffer, int amount, sqlite3_int64 offset
   return r->pMethods->xRead(r, buffer, amount, offset);
 }
 
+// The power-loss log's fd when `file`'s changes are recorded, else -1.
+int log_fd_for(sqlite3_file* file) {
+  const auto* f = reinterpret_cast<FaultFile*>(file);
+  return f->recorded ? f->state->log_fd.load(std::memory_order_acquire) : -1;
+}
+
+// Writes down what a write of [offset, offset + amount) or a truncate to
+// `offset` (amount < 0) of `file` will overwrite; false when it cannot.
+bool record_before_change(sqlite3_file* file, int fd, sqlite3_int64 offset, sqlite3_int64 amount,
+                          const void* buffer = nullptr) {
+  sqlite3_file* r = real(file);
+  sqlite3_int64 old_size = 0;
+  if (r->pMethods->xFileSize(r, &old_size) != SQLITE_OK) return false;
+  const sqlite3_int64 end = amount < 0 ? old_size : std::min(old_size, offset + amount);
+  std::string old_bytes(static_cast<std::size_t>(std::max<sqlite3_int64>(0, end - offset)), '\0');
+  if (!old_bytes.empty() &&
+      r->pMethods->xRead(r, old_bytes.data(), static_cast<int>(old_bytes.size()), offset) != SQLITE_OK) {
+    return false;
+  }
+  const auto* f = reinterpret_cast<FaultFile*>(file);
+  return detail::append_log_record(
+      fd, amount < 0 ? detail::LogRecordType::kTruncate : detail::LogRecordType::kWrite, f->path, offset,
+      old_size, old_bytes,
+      amount < 0 ? std::string_view{} : std::string_view(static_cast<const char*>(buffer), static_cast<std::size_t>(amount)));
+}
+
 int file_write(sqlite3_file* file, const void* buffer, int amount, sqlite3_int64 offset) {
   if (const int rc = state_of(file)->inject(FaultKind::kWrite)) return rc;
+  if (const int fd = log_fd_for(file); fd >= 0 && !record_before_change(file, fd, offset, amount, buffer)) {
+    return SQLITE_IOERR_WRITE;
+  }
   sqlite3_file* r = real(file);
   return r->pMethods->xWrite(r, buffer, amount, offset);
 }
 
 int file_truncate(sqlite3_file* file, sqlite3_int64 size) {
   if (const int rc = state_of(file)->inject(FaultKind::kTruncate)) return rc;
+  if (const int fd = log_fd_for(file); fd >= 0 && !record_before_change(file, fd, size, -1)) {
+    return SQLITE_IOERR_TRUNCATE;
+  }
   sqlite3_file* r = real(file);
   return r->pMethods->xTruncate(r, size);
 }
@@ -247,7 +289,13 @@ int file_truncate(sqlite3_file* file, sqlite3_int64 size) {
 int file_sync(sqlite3_file* file, int flags) {
   if (const int rc = state_of(file)->inject(FaultKind::kSync)) return rc;
   sqlite3_file* r = real(file);
-  return r->pMethods->xSync(r, flags);
+  const int rc = r->pMethods->xSync(r, flags);
+  // A mark that cannot be written only makes the rollback undo more.
+  if (const int fd = log_fd_for(file); fd >= 0 && rc == SQLITE_OK) {
+    static_cast<void>(detail::append_log_record(fd, detail::LogRecordType::kSync,
+                                                reinterpret_cast<FaultFile*>(file)->path, 0, 0, {}));
+  }
+  return rc;
 }
 
 int file_size(sqlite3_file* file, sqlite3_int64* size) {
@@ -370,6 +418,8 @@ int vfs_open(sqlite3_vfs* vfs, const char* name, sqlite3_file* file, int flags, 
   auto* f = reinterpret_cast<FaultFile*>(file);
   f->base.pMethods = nullptr;  // SQLite calls xClose only when this is set
   f->state = s;
+  f->path = name;
+  f->recorded = name != nullptr && (flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_WAL)) != 0;
   sqlite3_file* r = real(file);
   r->pMethods = nullptr;
   if (const int rc = s->inject(FaultKind::kOpen)) return rc;
@@ -382,7 +432,11 @@ int vfs_open(sqlite3_vfs* vfs, const char* name, sqlite3_file* file, int flags, 
 int vfs_delete(sqlite3_vfs* vfs, const char* name, int sync_dir) {
   State* s = state_of(vfs);
   if (const int rc = s->inject(FaultKind::kDelete)) return rc;
-  return s->base->xDelete(s->base, name, sync_dir);
+  const int rc = s->base->xDelete(s->base, name, sync_dir);
+  if (const int fd = s->log_fd.load(std::memory_order_acquire); fd >= 0 && rc == SQLITE_OK && name != nullptr) {
+    static_cast<void>(detail::append_log_record(fd, detail::LogRecordType::kDelete, name, 0, 0, {}));
+  }
+  return rc;
 }
 
 int vfs_access(sqlite3_vfs* vfs, const char* name, int flags, int* out) {
@@ -546,6 +600,23 @@ void FaultVfs::clear() noexcept {
 std::optional<FaultSpec> FaultVfs::armed() const noexcept {
   std::lock_guard lock(state_->spec_mu);
   return state_->spec;
+}
+
+void FaultVfs::record_unsynced(const std::string& log_path) {
+  const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    throw std::runtime_error("FaultVfs::record_unsynced: cannot open the power-loss log \"" + log_path +
+                             "\": " + std::strerror(errno));
+  }
+  std::lock_guard lock(state_->spec_mu);
+  // A previous log's fd is kept open: a call under way may still write to it.
+  state_->log_fd.store(fd, std::memory_order_release);
+  state_->log_path = log_path;
+}
+
+std::string FaultVfs::recording() const {
+  std::lock_guard lock(state_->spec_mu);
+  return state_->log_path;
 }
 
 std::uint64_t FaultVfs::calls(FaultKind kind) const noexcept {

@@ -42,12 +42,28 @@
 // call sees either the previous fault or the new one, never a mix.
 // A FaultVfs lives until the process exits (SQLite may hold files opened
 // through it); install() with the same name returns the same object.
+//
+// Power loss (in the spirit of LazyFS, which keeps unsynced writes in a page
+// cache it can drop): record_unsynced(log) makes the shim write down, before
+// every xWrite and xTruncate of a main database or WAL file, what the call
+// overwrites (the old bytes and the old size), and a mark after every xSync
+// of such a file that succeeded, in a log that several processes may share.
+// Once every process that wrote through it is dead, roll_back_unsynced(log)
+// puts each file back as its last sync left it: what a power loss would leave
+// if the disk kept nothing it had not been asked to make durable, or (with a
+// PowerLossModel) some of it, in any combination. The model's limits:
+// directory changes (creating, renaming, deleting a file) count as durable
+// at once, and a write is kept whole or not at all (a real disk may keep
+// part of one, though SQLite's pages are written whole). The -shm file is
+// left as it is: the first process to open the database afterwards finds no
+// other user and rebuilds it from the WAL, as after a real power loss.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace pjx {
 
@@ -98,6 +114,35 @@ int fault_result_code(FaultKind kind, FaultError error) noexcept;
 FaultSpec parse_fault_spec(std::string_view text);
 std::string to_string(const FaultSpec& spec);
 
+// Which unsynced changes a power loss keeps: none (keep = 0, the default:
+// the disk kept exactly what was synced), or each with probability `keep`,
+// drawn from `seed` (a disk that wrote some of its cache back in time, in
+// no particular order: what synchronous=NORMAL must also survive).
+struct PowerLossModel {
+  double keep = 0;
+  std::uint64_t seed = 1;
+};
+
+// What roll_back_unsynced did.
+struct UnsyncedRollback {
+  std::uint64_t records = 0;        // records read from the log
+  std::uint64_t files = 0;          // files with unsynced changes
+  std::uint64_t changes_undone = 0;  // writes and truncates lost
+  std::uint64_t changes_kept = 0;    // unsynced writes and truncates the model kept
+  std::uint64_t bytes_undone = 0;    // bytes written back
+  std::int64_t last_sync_ns = 0;     // CLOCK_MONOTONIC of the last sync mark (0: none)
+  std::vector<std::string> notes;    // files that were gone, a torn last record
+};
+
+// Undoes, file by file and newest first, every write and truncate recorded
+// in the power-loss log at `log_path` after that file's last sync (or its
+// last deletion), then makes again, in their order, those `model` keeps.
+// REQUIRES: no process writes through the log any more (all
+// of them were killed). Throws std::runtime_error naming the file when the
+// log cannot be read or is not a power-loss log, or when a file cannot be
+// written back.
+UnsyncedRollback roll_back_unsynced(const std::string& log_path, const PowerLossModel& model = {});
+
 class FaultVfs {
  public:
   // Registers the shim named `name` over the current default VFS, unless a
@@ -123,6 +168,17 @@ class FaultVfs {
   // The armed fault, if any (a persistent one stays armed after it fired;
   // a one-shot one is reported until clear() even after it fired).
   std::optional<FaultSpec> armed() const noexcept;
+
+  // Power loss: from now on, record what every write and truncate of a main
+  // database or WAL file opened through the shim overwrites, and every sync
+  // of one, into the log at `log_path` (created if missing, appended to).
+  // Files opened before the call are recorded too. Throws std::runtime_error
+  // naming the path when the log cannot be opened. A call whose record
+  // cannot be written fails with SQLITE_IOERR_WRITE (or _TRUNCATE), so that
+  // nothing is changed that the rollback could not undo.
+  void record_unsynced(const std::string& log_path);
+  // The log being recorded into, or "".
+  std::string recording() const;
 
   // Calls of `kind` through the shim since installation or reset_counters()
   // (faulted calls included).
