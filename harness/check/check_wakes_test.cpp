@@ -31,9 +31,11 @@ const char* kWarning =
 // w0 publishes 10 times (poll_interval 50 ms); w1 (wakes) receives each
 // `wake_ms` after the commit and "nowake" (inotify_instances 0) `poll_ms`
 // after. Stats and warnings are the caller's.
-HistoryBuilder run(double wake_ms, double poll_ms) {
+// `caps`, when given, is what all three advertise.
+HistoryBuilder run(double wake_ms, double poll_ms, const Json& caps = nullptr) {
   HistoryBuilder b({"wake_latency", "wake_fallback"});
   b.worker("w0").worker("w1").worker("nowake", {{"inotify_instances", 0}});
+  if (!caps.is_null()) b.caps("w0", caps).caps("w1", caps).caps("nowake", caps);
   b.start_workers({"w0", "w1", "nowake"});
   for (int i = 1; i <= 10; ++i) {
     const double t = 100.0 * i;
@@ -67,6 +69,25 @@ TEST(WakeLatencyCheck, FailsWhenDeliveriesWaitForTheTimedPoll) {
   EXPECT_EQ(r.verdict, "fail") << dump(r);
   EXPECT_TRUE(has_line(r, "p95 46.0 ms > 25 ms")) << dump(r);
   EXPECT_TRUE(has_line(r, "w1 reported wake_active false")) << dump(r);
+}
+
+// Change wakes are the reference's capability: a polling-only worker is not
+// held to poll_interval / 2, and a run with none that claims them is a skip
+// (a failure under --require-caps), not a pass.
+TEST(WakeLatencyCheck, JudgesOnlyWorkersThatAdvertiseWakes) {
+  HistoryBuilder slow = run(45, 45, Json{"stats"});  // both deliver at the timed poll
+  honest_stats(slow, 1200).finish(1300);
+  const CheckResult none = run_check("wake_latency", slow.build(), Json::object());
+  EXPECT_EQ(none.verdict, "skip") << dump(none);
+  EXPECT_NE(none.summary.find("`wakes`"), std::string::npos) << none.summary;
+
+  HistoryBuilder mixed = run(0.8, 45);  // w1 wakes; a polling worker beside it
+  mixed.worker("poller").caps("poller", Json{"stats"}).start(50, "poller");
+  for (int i = 1; i <= 10; ++i) mixed.receive(100.0 * i + 47, "poller", i);
+  honest_stats(mixed, 1200).finish(1300);
+  const CheckResult r = run_check("wake_latency", mixed.build(), Json::object());
+  EXPECT_EQ(r.verdict, "pass") << dump(r);
+  EXPECT_EQ(r.metrics["wake_deliveries"], 10);  // w1's only
 }
 
 TEST(WakeLatencyCheck, TakesItsBoundFromParams) {

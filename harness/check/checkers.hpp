@@ -174,7 +174,9 @@
 //     receiver_pairs, outage_publishes, outage_errors, acked_during_outage,
 //     unanswered.
 // 15. wake_latency: latency as in (4), over required receivers that are not
-//     wakeless (see 16). Bound: p95 <= params.p95_max_ms (default
+//     wakeless (see 16) and advertise the cap `wakes` (change wakes are the
+//     reference's, not every implementation's: `skip` when no worker
+//     advertises it, a failure under --require-caps). Bound: p95 <= params.p95_max_ms (default
 //     poll_interval_ms / 2), and p99 <= params.p99_max_ms when given:
 //     commits wake the listener instead of waiting for its timed poll (p95,
 //     so that a few deliveries held up by a loaded scheduler do not fail it,

@@ -73,10 +73,10 @@ class HistoryBuilder {
     op(ms, w, "start");
     const auto caps = caps_.find(w);
     return ev(ms + 1, w, "ready",
-              {{"caps", caps != caps_.end() ? caps->second : Json{"stats", "flush", "reads"}},
+              {{"caps", caps != caps_.end() ? caps->second : Json{"stats", "flush", "reads", "wakes"}},
                {"pid", pids_[w]}});
   }
-  // The caps w's `ready` lists from then on (default stats, flush, reads).
+  // The caps w's `ready` lists from then on (default stats, flush, reads, wakes).
   HistoryBuilder& caps(const std::string& w, const Json& list) {
     caps_[w] = list;
     return *this;

@@ -80,11 +80,13 @@ constexpr std::array kDefects = {
            MutantKnobs{.skip_every = 3}},
     Defect{"deliver-late", "delivers each row 3 x poll_interval + 100 ms after reading it",
            MutantKnobs{.deliver_late = true}},
-    // No knob: the mutant never has a change wake. Its listener waits for the
-    // timed poll while it counts no wake failure and warns nothing.
+    // The mutant never has a change wake, yet claims the `wakes` capability.
+    // Its listener waits for the timed poll while it counts no wake failure
+    // and warns nothing.
     Defect{"silent-wake-loss",
-           "has no change wake and never says so: polls only, wake_failures stays 0, no warning",
-           MutantKnobs{}},
+           "claims change wakes but has none and never says so: polls only, wake_failures stays 0, "
+           "no warning",
+           MutantKnobs{.claims_wakes = true}},
     Defect{"no-gap-detection",
            "claims the flush capability but neither detects rows pruned before it read them "
            "nor a stall longer than retention, so a long pause leaves its cache stale",

@@ -50,6 +50,7 @@ struct MutantKnobs {
                                    // (detects missed invalidations and flushes) yet, like
                                    // every mutant, never detects a gap or a stall
   bool claims_outbox = false;      // true: the worker advertises the `outbox` capability
+  bool claims_wakes = false;       // true: the worker advertises the `wakes` capability
                                    // (keeps what it cannot commit) yet, like every
                                    // mutant, fails a publish it cannot commit
   bool channel_like = false;         // true: a row's channel is compared with LIKE

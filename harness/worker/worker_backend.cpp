@@ -118,6 +118,8 @@ WorkerBackend make_worker_backend(const Settings& settings, const Defect* defect
       out.caps = {"stats", "flush", "rejects_memory", "reopen"};
       // Transient commit failures are kept and committed later, in order.
       if (settings.sqlite.outbox_capacity > 0) out.caps.emplace_back("outbox");
+      // Commits wake its listener (I12): delivery well inside poll_interval.
+      if (settings.sqlite.wake_on_change) out.caps.emplace_back("wakes");
       out.instance_id = sqlite->instance_id();
       std::weak_ptr<SqliteInvalidationBackend> weak = sqlite;
       out.stats = [weak] {
@@ -155,6 +157,7 @@ WorkerBackend make_worker_backend(const Settings& settings, const Defect* defect
   if (!defect->knobs.accept_memory) out.caps.emplace_back("rejects_memory");
   if (defect->knobs.claims_flush) out.caps.emplace_back("flush");  // the no-gap-detection defect
   if (defect->knobs.claims_outbox) out.caps.emplace_back("outbox");  // the outbox-claimed defect
+  if (defect->knobs.claims_wakes) out.caps.emplace_back("wakes");    // the silent-wake-loss defect
   out.instance_id = mutant->instance_id();
   std::weak_ptr<MutantBackend> weak = mutant;
   out.stats = [weak] {

@@ -117,7 +117,8 @@ TEST(WorkerProcess, TwoWorkersOnOneFileDeliverEachOthersKeysButNotTheirOwn) {
   EXPECT_EQ(ready0["pid"], w0.pid());
   EXPECT_EQ(ready0["instance_id"].get<std::string>().size(), 32u);
   EXPECT_NE(ready0["instance_id"], ready1["instance_id"]);
-  EXPECT_EQ(ready0["caps"], json({"stats", "flush", "rejects_memory", "reopen", "outbox", "reads", "burst"}));
+  EXPECT_EQ(ready0["caps"],
+            json({"stats", "flush", "rejects_memory", "reopen", "outbox", "wakes", "reads", "burst"}));
   EXPECT_EQ(ready0["protocol"], 2);
   EXPECT_TRUE(ready0["impl"].get<std::string>().starts_with("pjx-inval-cpp "));
 
@@ -162,6 +163,37 @@ TEST(WorkerProcess, BadConfigurationValueIsFatalNamingTheVariable) {
   ASSERT_TRUE(fatal.has_value());
   EXPECT_NE((*fatal)["message"].get<std::string>().find("PJX_POLL_INTERVAL"), std::string::npos);
   EXPECT_EQ(worker.wait_exit(kDeadline), 2);
+}
+
+// PJX_WORKER_POWER_LOG: the worker records its writes (cap power_loss); a log
+// it cannot open is fatal, naming the path. PJX_WORKER_CHECKPOINT_PAGES
+// takes a page count only.
+TEST(WorkerFault, PowerLossLogAndCheckpointPages) {
+  TempDir dir;
+  auto env = worker_env(dir.file("inval.db"));
+  env["PJX_WORKER_POWER_LOG"] = dir.file("power.log");
+  env["PJX_WORKER_CHECKPOINT_PAGES"] = "40";
+  {
+    ChildProcess worker(cpp_worker(), env);
+    const json ready = start(worker);
+    ASSERT_FALSE(ready.is_null());
+    const auto caps = ready["caps"].get<std::vector<std::string>>();
+    EXPECT_NE(std::find(caps.begin(), caps.end(), "power_loss"), caps.end()) << ready.dump();
+    worker.send({{"op", "publish"}, {"id", 1}, {"keys", {"k"}}});
+    ASSERT_TRUE(worker.wait_ev("published", kDeadline).has_value());
+  }
+  EXPECT_GT(std::filesystem::file_size(dir.file("power.log")), 0u);
+  for (const auto& [name, value, expected] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"PJX_WORKER_POWER_LOG", "/nonexistent-dir/power.log", "/nonexistent-dir/power.log"},
+           {"PJX_WORKER_CHECKPOINT_PAGES", "lots", "PJX_WORKER_CHECKPOINT_PAGES=\"lots\""}}) {
+    auto bad = worker_env(dir.file("inval.db"));
+    bad[name] = value;
+    ChildProcess worker(cpp_worker(), bad);
+    const auto fatal = worker.wait_ev("fatal", kDeadline);
+    ASSERT_TRUE(fatal.has_value()) << name;
+    EXPECT_NE((*fatal)["message"].get<std::string>().find(expected), std::string::npos) << (*fatal).dump();
+    EXPECT_EQ(worker.wait_exit(kDeadline), 2);
+  }
 }
 
 TEST(WorkerFault, BadFaultSpecIsFatalNamingTheVariableAndThePart) {
