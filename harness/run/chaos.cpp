@@ -140,9 +140,12 @@ class Analyser {
       for (const Json& s : c.details["stale_reads"]) one(s.value("worker", Json()), s.value("t", Json()));
     } else if (c.name == "staleness" && c.details.contains("stale_windows")) {
       for (const Json& w : c.details["stale_windows"]) {
+        // As the check counts them: never closed, or closed after the
+        // deadline (by a delivery, a flush, or the worker's end while it
+        // still served), except an event that died in its publisher's outbox.
         const std::string closed = w.value("closed_by", std::string());
         const bool late = w.value("to_t", std::int64_t{0}) > w.value("deadline_t", std::int64_t{0});
-        if (closed == "never" || (closed != "ended" && late)) {
+        if (closed == "never" || (closed != "lost_with_publisher" && late)) {
           one(w.value("worker", Json()), w.value("deadline_t", Json()));
         }
       }
