@@ -21,6 +21,7 @@
 #include "fuzz_support.hpp"
 #include "pjx/errors.hpp"
 #include "pjx/sqlite_backend.hpp"
+#include "temp_dir.hpp"
 
 namespace {
 
@@ -29,16 +30,13 @@ namespace fs = std::filesystem;
 // One directory per fuzzing process, removed at exit.
 const fs::path& work_dir() {
   static const fs::path dir = [] {
-    std::string templ = (fs::temp_directory_path() / "pjx-fuzz-db-XXXXXX").string();
-    if (mkdtemp(templ.data()) == nullptr) {
-      std::perror("mkdtemp");
-      std::abort();
-    }
+    // Throws (and so aborts the fuzzer) when it cannot be made.
+    fs::path made = pjx::testing::make_temp_dir(pjx::testing::temp_root(), "pjx-fuzz-db-");
     std::atexit([] {
       std::error_code ec;
       fs::remove_all(work_dir(), ec);
     });
-    return fs::path(templ);
+    return made;
   }();
   return dir;
 }

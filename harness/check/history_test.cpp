@@ -9,29 +9,14 @@
 #include <string>
 
 #include "check/history_builder_for_test.hpp"
+#include "temp_dir.hpp"
 
 namespace pjx::harness {
 namespace {
 
 namespace fs = std::filesystem;
 
-// A fresh directory under the temporary directory ($TMPDIR), removed at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "pjx-history-test-XXXXXX").string();
-    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using pjx::testing::TempDir;
 
 void write_file(const fs::path& file, const std::string& text) {
   std::ofstream out(file, std::ios::binary);

@@ -1,4 +1,4 @@
-// ChildProcess and TempDir: see child_process.hpp.
+// ChildProcess: see child_process.hpp.
 #include "child_process.hpp"
 
 #include <fcntl.h>
@@ -186,17 +186,5 @@ std::optional<int> ChildProcess::wait_exit(std::chrono::milliseconds timeout) {
   }
 }
 
-TempDir::TempDir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string pattern =
-      std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/pjx-worker-test-XXXXXX";
-  if (::mkdtemp(pattern.data()) == nullptr) throw_errno("mkdtemp");
-  path_ = pattern;
-}
-
-TempDir::~TempDir() {
-  std::error_code ignored;
-  std::filesystem::remove_all(path_, ignored);
-}
 
 }  // namespace pjx::harness::testing

@@ -67,19 +67,4 @@ class ChildProcess {
   std::vector<nlohmann::json> seen_;
 };
 
-// A fresh directory under $TMPDIR (or /tmp), removed with its content when
-// the object goes away.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string file(std::string_view name) const { return path_ + "/" + std::string(name); }
-
- private:
-  std::string path_;
-};
-
 }  // namespace pjx::harness::testing

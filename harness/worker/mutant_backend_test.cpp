@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "child_process.hpp"
+#include "inbox.hpp"
+#include "temp_dir.hpp"
 #include "pjx/errors.hpp"
 #include "pjx/fault_vfs.hpp"
 
@@ -20,7 +22,8 @@ namespace pjx::harness {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::TempDir;
+using pjx::testing::Inbox;
+using pjx::testing::TempDir;
 
 constexpr auto kDeadline = 10s;  // generous: a loaded 2-core machine
 
@@ -33,28 +36,11 @@ SqliteOptions fast_options(std::string channel = "pyjinhx:invalidate") {
   return options;
 }
 
-// Records every key set a handler receives.
-class Inbox {
- public:
-  InvalidationHandler handler() {
-    return [this](const KeySet& keys) {
-      std::lock_guard lock(mu_);
-      received_.push_back(keys);
-      cv_.notify_all();
-    };
-  }
-  // The first `n` key sets received, or fewer after the deadline.
-  std::vector<KeySet> wait_for(std::size_t n) {
-    std::unique_lock lock(mu_);
-    cv_.wait_for(lock, kDeadline, [&] { return received_.size() >= n; });
-    return received_;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<KeySet> received_;
-};
+// The key sets a handler received once `n` arrived (or the deadline passed).
+std::vector<KeySet> wait_for(Inbox& inbox, std::size_t n) {
+  inbox.wait_for(n, kDeadline);
+  return inbox.got();
+}
 
 std::int64_t count_rows(const std::string& path) {
   sqlite3* db = nullptr;
@@ -130,11 +116,11 @@ TEST(MutantCorrect, DeliversOtherInstancesRowsOfItsChannelOnlyAndNeverItsOwn) {
   // Rows are delivered in id order: the first delivery being {a, b} shows
   // its own earlier row was skipped; {c} being the next shows the other
   // channel's rows (written between them) were skipped too.
-  ASSERT_FALSE(inbox.wait_for(1).empty());
-  EXPECT_EQ(inbox.wait_for(1).front(), (KeySet{"a", "b"}));
+  ASSERT_FALSE(wait_for(inbox, 1).empty());
+  EXPECT_EQ(wait_for(inbox, 1).front(), (KeySet{"a", "b"}));
   publisher.publish({"c"});
-  EXPECT_EQ(inbox.wait_for(2), (std::vector<KeySet>{{"a", "b"}, {"c"}}));
-  EXPECT_EQ(other_inbox.wait_for(1), (std::vector<KeySet>{{"other-2"}}));
+  EXPECT_EQ(wait_for(inbox, 2), (std::vector<KeySet>{{"a", "b"}, {"c"}}));
+  EXPECT_EQ(wait_for(other_inbox, 1), (std::vector<KeySet>{{"other-2"}}));
 
   const SqliteStats stats = listener.stats();
   EXPECT_EQ(stats.published, 1u);
@@ -154,7 +140,7 @@ TEST(MutantIgnoreChannel, DeliversRowsOfOtherChannels) {
   Inbox inbox;
   mutant.start(inbox.handler());
   publisher.publish({"theirs:1"});
-  EXPECT_EQ(inbox.wait_for(1), (std::vector<KeySet>{{"theirs:1"}}));
+  EXPECT_EQ(wait_for(inbox, 1), (std::vector<KeySet>{{"theirs:1"}}));
 }
 
 TEST(MutantReplayHistory, ReplaysRowsWrittenBeforeStart) {
@@ -169,8 +155,8 @@ TEST(MutantReplayHistory, ReplaysRowsWrittenBeforeStart) {
   mutant.start(mutant_inbox.handler());
   correct.start(correct_inbox.handler());
   publisher.publish({"new"});
-  EXPECT_EQ(mutant_inbox.wait_for(2), (std::vector<KeySet>{{"old"}, {"new"}}));
-  EXPECT_EQ(correct_inbox.wait_for(1), (std::vector<KeySet>{{"new"}}));
+  EXPECT_EQ(wait_for(mutant_inbox, 2), (std::vector<KeySet>{{"old"}, {"new"}}));
+  EXPECT_EQ(wait_for(correct_inbox, 1), (std::vector<KeySet>{{"new"}}));
 }
 
 TEST(MutantDeliverOwn, DeliversItsOwnRows) {
@@ -179,7 +165,7 @@ TEST(MutantDeliverOwn, DeliversItsOwnRows) {
   Inbox inbox;
   mutant.start(inbox.handler());
   mutant.publish({"mine"});
-  EXPECT_EQ(inbox.wait_for(1), (std::vector<KeySet>{{"mine"}}));
+  EXPECT_EQ(wait_for(inbox, 1), (std::vector<KeySet>{{"mine"}}));
 }
 
 TEST(MutantNeverPrune, KeepsRowsOlderThanRetentionWhereACorrectOnePrunes) {
@@ -212,7 +198,7 @@ TEST(MutantSkipRows, SilentlySkipsEveryThirdRow) {
   Inbox inbox;
   mutant.start(inbox.handler());
   for (const char* key : {"k1", "k2", "k3", "k4"}) publisher.publish({key});
-  EXPECT_EQ(inbox.wait_for(3), (std::vector<KeySet>{{"k1"}, {"k2"}, {"k4"}}));
+  EXPECT_EQ(wait_for(inbox, 3), (std::vector<KeySet>{{"k1"}, {"k2"}, {"k4"}}));
   EXPECT_EQ(mutant.stats().malformed_rows, 0u) << "the skip is silent";
 }
 
@@ -309,7 +295,7 @@ TEST(MutantMalformedRows, SkipsAndCountsRowsThatAreNotArraysOfStrings) {
     }
     sqlite3_close(raw);
   }
-  EXPECT_EQ(inbox.wait_for(1), (std::vector<KeySet>{{"ok"}}));
+  EXPECT_EQ(wait_for(inbox, 1), (std::vector<KeySet>{{"ok"}}));
   EXPECT_EQ(mutant.stats().malformed_rows, 3u);
 }
 

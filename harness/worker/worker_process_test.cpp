@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "child_process.hpp"
+#include "temp_dir.hpp"
 #include "pjx/invalidation_backend.hpp"
 
 namespace pjx::harness {
@@ -24,7 +25,7 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 using testing::ChildProcess;
-using testing::TempDir;
+using pjx::testing::TempDir;
 
 constexpr auto kDeadline = 15s;                    // generous: a loaded 2-core machine
 const std::string kEAcute = "\xc3\xa9";            // é
