@@ -1,23 +1,30 @@
 // ChildProcess: a worker process under test, spoken to over pipes (its stdin
-// and stdout); its stderr is inherited so that it shows in the test log.
-//
-// Every read takes a timeout and uses poll(2), so a silent or dead child
-// fails a test instead of hanging it. The destructor closes stdin, waits a
-// few seconds for the child to exit, then kills it.
+// and stdout), for the worker's tests. A synchronous face on the project's
+// one way to start a program (pjx::testing::Subprocess, impl/test_support):
+// each call runs the Subprocess's event loop until it has what it waits for
+// or its timeout passes, so a silent or dead child fails a test instead of
+// hanging it. The child's stderr goes to the test's own stderr, so that it
+// shows in the test log. The destructor closes stdin, waits a few seconds
+// for the child to exit, then kills it.
 //
 // Thread safety: none; one test thread uses an object.
 #pragma once
 
 #include <sys/types.h>
 
+#include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "subprocess.hpp"
 
 namespace pjx::harness::testing {
 
@@ -26,16 +33,17 @@ class ChildProcess {
   // Environment changes: a value sets the variable, nullopt removes it.
   using EnvChanges = std::map<std::string, std::optional<std::string>>;
 
-  // Starts argv[0] (a path) with the current environment plus `env`.
-  // Throws std::system_error when the process cannot be started.
+  // Starts argv[0] with the current environment plus `env`. Throws
+  // std::runtime_error naming the program when it cannot be started.
   ChildProcess(const std::vector<std::string>& argv, const EnvChanges& env);
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
 
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return proc_->pid(); }
 
-  // Writes `line` and '\n' to the child's stdin. Returns false if it failed.
+  // Writes `line` and '\n' to the child's stdin (within a few seconds).
+  // Returns false if it failed: the child closed stdin or died.
   bool send_line(std::string_view line);
   bool send(const nlohmann::json& op) { return send_line(op.dump()); }
   void close_stdin();
@@ -58,12 +66,11 @@ class ChildProcess {
   std::optional<int> wait_exit(std::chrono::milliseconds timeout);
 
  private:
-  pid_t pid_ = -1;
-  int stdin_fd_ = -1;
-  int stdout_fd_ = -1;
-  std::string buffer_;
-  bool eof_ = false;
-  std::optional<int> status_;
+  bool run_until(const std::function<bool()>& done, std::chrono::milliseconds timeout);
+
+  boost::asio::io_context io_;
+  std::deque<std::string> lines_;  // stdout lines not read yet
+  std::unique_ptr<pjx::testing::Subprocess> proc_;
   std::vector<nlohmann::json> seen_;
 };
 

@@ -99,6 +99,7 @@ struct Subprocess::Impl {
   std::deque<std::string> write_queue;
   bool write_in_flight = false;
   bool write_failed = false;
+  bool close_when_written = false;  // close_stdin(): close `in` once the queue is empty
   bool exited = false;
   bool eof = false;
   int status = 0;
@@ -126,7 +127,14 @@ struct Subprocess::Impl {
   }
 
   void write_next() {
-    if (write_in_flight || write_queue.empty() || write_failed) return;
+    if (write_in_flight) return;
+    if (close_when_written && (write_queue.empty() || write_failed)) {
+      write_queue.clear();
+      boost::system::error_code ignored;
+      in.close(ignored);
+      return;
+    }
+    if (write_queue.empty() || write_failed) return;
     write_in_flight = true;
     asio::async_write(in, asio::buffer(write_queue.front()),
                       [this](const boost::system::error_code& ec, std::size_t /*n*/) {
@@ -265,9 +273,14 @@ std::unique_ptr<Subprocess> Subprocess::spawn(asio::io_context& io,
 int Subprocess::pid() const { return impl_->pid; }
 
 void Subprocess::write_line(std::string line) {
-  if (impl_->write_failed) return;
+  if (impl_->write_failed || impl_->close_when_written) return;
   line += '\n';
   impl_->write_queue.push_back(std::move(line));
+  impl_->write_next();
+}
+
+void Subprocess::close_stdin() {
+  impl_->close_when_written = true;
   impl_->write_next();
 }
 

@@ -79,6 +79,10 @@ class Subprocess {
   int pid() const;
   // Queues `line` + "\n" for the child's stdin. Writes happen in order.
   void write_line(std::string line);
+  // Closes the child's stdin once the lines queued so far are written (at
+  // once when none are): the child reads end of input. Later lines are
+  // dropped.
+  void close_stdin();
   // Writes queued or in flight.
   bool writing() const;
   // A write failed (the child closed stdin or died); later lines are dropped.

@@ -69,6 +69,16 @@ TEST_F(SubprocessTest, WritesLinesToStdinInOrder) {
   EXPECT_FALSE(p->signal(SIGKILL));  // gone: never signals a recycled pid
 }
 
+TEST_F(SubprocessTest, ClosingStdinAfterQueuedLinesEndsTheChildsInput) {
+  auto p = Subprocess::spawn(io_, {"cat"}, {"PATH=/usr/bin:/bin"}, dir_ / "err", handlers());
+  p->write_line("last");
+  p->close_stdin();
+  p->write_line("dropped");  // after the close
+  ASSERT_TRUE(run_until([&] { return exited_ && p->eof(); }));
+  EXPECT_EQ(lines_, std::vector<std::string>{"last"});
+  EXPECT_EQ(status_, 0);  // cat read end of input and exited
+}
+
 TEST_F(SubprocessTest, AStoppedChildIsKilledAndReaped) {
   auto p =
       Subprocess::spawn(io_, {"sleep", "60"}, {"PATH=/usr/bin:/bin"}, dir_ / "err", handlers());
