@@ -265,61 +265,63 @@ void add_run_flags(CLI::App* app, RunFlags& f, bool conform) {
                 "scenario, no progress, no table");
 }
 
-int run_scenarios(std::vector<Scenario> scenarios, const RunFlags& f, const std::string& command) {
-  if (scenarios.empty()) {
-    std::cerr << "pjx-harness: no scenario matches";
-    if (!f.filter.empty()) std::cerr << " the filter \"" << f.filter << "\"";
-    std::cerr << "\n";
-    return kExitUsage;
-  }
-  RunOptions o;
+// A usage error found while preparing a run: its message, and the exit
+// status kExitUsage.
+struct UsageError {
+  std::string message;
+};
+
+// Where one `conform` or `run` invocation runs and writes: the RunOptions
+// shared by its scenarios, and the files it leaves.
+struct Invocation {
+  RunOptions options;
+  fs::path dir;           // the run directory (a temporary one unless --dir)
+  bool temp = false;      // removed at the end unless --keep
+  fs::path results_file;  // --json, or results.json in the run directory for --report
+};
+
+Invocation prepare_invocation(const RunFlags& f) {
+  Invocation inv;
+  RunOptions& o = inv.options;
   o.worker_cmd = f.worker_cmd.empty() ? default_worker_cmd() : f.worker_cmd;
   o.worker_cmd_is_default = f.worker_cmd.empty();
   try {
-    if (split_command_line(o.worker_cmd).empty()) {
-      std::cerr << "pjx-harness: --worker-cmd is empty\n";
-      return kExitUsage;
-    }
+    if (split_command_line(o.worker_cmd).empty()) throw UsageError{"--worker-cmd is empty"};
   } catch (const std::invalid_argument& e) {
-    std::cerr << "pjx-harness: --worker-cmd: " << e.what() << "\n";
-    return kExitUsage;
+    throw UsageError{std::string("--worker-cmd: ") + e.what()};
   }
+  if (!f.redis_url.empty() && f.backend == "sqlite") {
+    throw UsageError{"--redis-url applies to --backend redis or both"};
+  }
+  o.redis_url = f.redis_url;
   if (!f.timing.empty()) o.timing = f.timing;
   o.seed = f.seed;
   o.run_id = random_hex(6);
   o.harness_version = kHarnessVersion;
-
-  const bool temp = f.dir.empty();
-  fs::path dir;
+  inv.temp = f.dir.empty();
   try {
-    dir = temp ? make_run_folder(temp_root(), "harness", f.keep) : fs::path(f.dir);
-    fs::create_directories(dir);
+    inv.dir = inv.temp ? make_run_folder(temp_root(), "harness", f.keep) : fs::path(f.dir);
+    fs::create_directories(inv.dir);
   } catch (const std::exception& e) {
-    std::cerr << "pjx-harness: cannot create the run directory: " << e.what() << "\n";
-    return kExitUsage;
+    throw UsageError{std::string("cannot create the run directory: ") + e.what()};
   }
-  o.dir = dir;
-  fs::path results_file;
+  o.dir = inv.dir;
   if (!f.json.empty()) {
-    results_file = f.json;
+    inv.results_file = f.json;
   } else if (!f.report.empty()) {
-    results_file = dir / "results.json";
+    inv.results_file = inv.dir / "results.json";
   }
-  o.history_dir = results_file.empty() ? dir / "histories" : results_file.parent_path() / "histories";
+  o.history_dir = inv.results_file.empty() ? inv.dir / "histories" : inv.results_file.parent_path() / "histories";
   if (o.history_dir.parent_path().empty()) o.history_dir = fs::path(".") / "histories";
+  return inv;
+}
 
-  std::vector<std::string> backends;
-  if (f.backend == "both") {
-    backends = {"sqlite", "redis"};
-  } else {
-    backends = {f.backend};
-  }
-  if (!f.redis_url.empty() && f.backend == "sqlite") {
-    std::cerr << "pjx-harness: --redis-url applies to --backend redis or both\n";
-    return kExitUsage;
-  }
-  o.redis_url = f.redis_url;
-  // Each (backend, scenario) pair that applies, in backend order.
+// Each (backend, scenario) pair that applies, in backend order; says which
+// scenarios a backend skips when more than one thing runs.
+std::vector<std::pair<std::string, const Scenario*>> plan_runs(const std::vector<Scenario>& scenarios,
+                                                               const RunFlags& f) {
+  const std::vector<std::string> backends =
+      f.backend == "both" ? std::vector<std::string>{"sqlite", "redis"} : std::vector<std::string>{f.backend};
   std::vector<std::pair<std::string, const Scenario*>> runs;
   for (const std::string& backend : backends) {
     std::string not_applicable;
@@ -335,30 +337,19 @@ int run_scenarios(std::vector<Scenario> scenarios, const RunFlags& f, const std:
                 << "list it): " << not_applicable << "\n";
     }
   }
-  if (runs.empty()) {
-    std::cerr << "pjx-harness: no scenario applies to --backend " << f.backend << "\n";
-    return kExitUsage;
-  }
+  if (runs.empty()) throw UsageError{"no scenario applies to --backend " + f.backend};
+  return runs;
+}
 
-  RunSummary summary;
-  summary.command = command;
-  summary.started_at = utc_now_iso();
-  summary.worker_cmd = o.worker_cmd;
-  summary.seed = o.seed;
-  summary.dir = dir;
-  const auto start = std::chrono::steady_clock::now();
-  if (!f.quiet) {
-    std::cout << "pjx-harness: " << runs.size() << " scenario(s), worker: " << o.worker_cmd
-              << ", seed " << o.seed << ", dir " << dir.string();
-    if (f.backend != "sqlite") std::cout << ", backend " << f.backend;
-    std::cout << "\n";
-  }
+// Runs them one by one into `summary`, with a progress line each; stops at
+// an interrupt and returns its signal (0 when none came).
+int run_all(const std::vector<std::pair<std::string, const Scenario*>>& runs, RunOptions o,
+            const RunFlags& f, RunSummary& summary) {
   ProgressLog progress(std::cout);
   if (!f.quiet) o.progress = &progress;
-  int interrupt_signal = 0;
-  int index = 0;
   const fs::path base_dir = o.dir;
   const fs::path base_history_dir = o.history_dir;
+  int index = 0;
   for (const auto& [backend, scenario] : runs) {
     const Scenario& s = *scenario;
     ++index;
@@ -367,37 +358,31 @@ int run_scenarios(std::vector<Scenario> scenarios, const RunFlags& f, const std:
     o.dir = backend == "sqlite" ? base_dir : base_dir / backend;
     o.history_dir = backend == "sqlite" ? base_history_dir : base_history_dir / backend;
     const std::string label = backend == "sqlite" ? s.name : backend + "/" + s.name;
-    if (!f.quiet) {
-      progress.begin("[" + std::to_string(index) + "/" + std::to_string(runs.size()) + "] " +
-                     label);
-    }
+    if (!f.quiet) progress.begin("[" + std::to_string(index) + "/" + std::to_string(runs.size()) + "] " + label);
     ScenarioResult r;
     try {
       r = run_scenario(s, o);
     } catch (const std::exception& e) {
       if (!f.quiet) progress.end("could not run");
-      std::cerr << "pjx-harness: " << label << ": " << e.what() << "\n";
-      return kExitUsage;
+      throw UsageError{label + ": " + e.what()};
     }
     if (f.require_caps) apply_required_caps(r);
     char secs[32];
     std::snprintf(secs, sizeof secs, "%.1f", r.duration_s);
     if (!f.quiet) progress.end(r.verdict.verdict + " (" + secs + " s, " + r.timing + ")");
     const bool interrupted = r.interrupted;
-    if (interrupted) interrupt_signal = r.interrupt_signal;
+    const int signal = r.interrupt_signal;
     summary.results.push_back(std::move(r));
     if (interrupted) {
       std::cout << "interrupted: the remaining scenarios are not run\n";
-      break;
+      return signal;
     }
   }
-  summary.duration_s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  summary.timing = summary.results.front().timing;
-  for (const ScenarioResult& r : summary.results) {
-    if (r.timing != summary.timing) summary.timing = "mixed";
-  }
+  return 0;
+}
 
+// The verdict table (only its summary line with --quiet) and what failed.
+void print_outcome(const RunSummary& summary, const RunFlags& f, bool paths_kept) {
   if (f.quiet) {
     // Only the table's last line, the summary ("24 scenarios: 24 pass (43.0 s)").
     std::ostringstream table;
@@ -409,28 +394,83 @@ int run_scenarios(std::vector<Scenario> scenarios, const RunFlags& f, const std:
     std::cout << "\n";
     print_table(std::cout, summary.results);
   }
-  print_failures(std::cout, summary.results, !(temp && !f.keep && results_file.empty()));
-  int code = exit_code(summary.results);
+  print_failures(std::cout, summary.results, paths_kept);
+}
+
+// results.json, junit.xml and the report; kExitUsage when one cannot be written.
+int write_outputs(const RunSummary& summary, const RunFlags& f, const Invocation& inv, int code) {
   try {
-    if (!results_file.empty()) {
-      write_results(summary, results_file);
-      if (!f.json.empty() && !f.quiet) std::cout << "\nresults: " << results_file.string() << "\n";
+    if (!inv.results_file.empty()) {
+      write_results(summary, inv.results_file);
+      if (!f.json.empty() && !f.quiet) std::cout << "\nresults: " << inv.results_file.string() << "\n";
     }
-    if (!f.junit.empty()) {
-      write_text_file(f.junit, junit_xml(summary));
-    }
-    if (!f.report.empty()) {
-      render_report({results_file}, f.report, f.quiet);
-    }
+    if (!f.junit.empty()) write_text_file(f.junit, junit_xml(summary));
+    if (!f.report.empty()) render_report({inv.results_file}, f.report, f.quiet);
   } catch (const std::exception& e) {
     std::cerr << "pjx-harness: " << e.what() << "\n";
-    code = kExitUsage;
+    return kExitUsage;
   }
-  if (temp && !f.keep) {
+  return code;
+}
+
+int run_scenarios(std::vector<Scenario> scenarios, const RunFlags& f, const std::string& command) {
+  if (scenarios.empty()) {
+    std::cerr << "pjx-harness: no scenario matches";
+    if (!f.filter.empty()) std::cerr << " the filter \"" << f.filter << "\"";
+    std::cerr << "\n";
+    return kExitUsage;
+  }
+  Invocation inv;
+  try {
+    inv = prepare_invocation(f);
+  } catch (const UsageError& e) {
+    std::cerr << "pjx-harness: " << e.message << "\n";
+    return kExitUsage;
+  }
+  // A run that could not start or finish leaves no temporary folder behind.
+  const auto give_up = [&](const UsageError& e) {
+    std::cerr << "pjx-harness: " << e.message << "\n";
     std::error_code ec;
-    fs::remove_all(dir, ec);
+    if (inv.temp && !f.keep) fs::remove_all(inv.dir, ec);
+    return kExitUsage;
+  };
+  std::vector<std::pair<std::string, const Scenario*>> runs;
+  try {
+    runs = plan_runs(scenarios, f);
+  } catch (const UsageError& e) {
+    return give_up(e);
+  }
+  RunSummary summary;
+  summary.command = command;
+  summary.started_at = utc_now_iso();
+  summary.worker_cmd = inv.options.worker_cmd;
+  summary.seed = inv.options.seed;
+  summary.dir = inv.dir;
+  const auto start = std::chrono::steady_clock::now();
+  if (!f.quiet) {
+    std::cout << "pjx-harness: " << runs.size() << " scenario(s), worker: " << inv.options.worker_cmd
+              << ", seed " << inv.options.seed << ", dir " << inv.dir.string();
+    if (f.backend != "sqlite") std::cout << ", backend " << f.backend;
+    std::cout << "\n";
+  }
+  int interrupt_signal = 0;
+  try {
+    interrupt_signal = run_all(runs, inv.options, f, summary);
+  } catch (const UsageError& e) {
+    return give_up(e);
+  }
+  summary.duration_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  summary.timing = summary.results.front().timing;
+  for (const ScenarioResult& r : summary.results) {
+    if (r.timing != summary.timing) summary.timing = "mixed";
+  }
+  print_outcome(summary, f, !(inv.temp && !f.keep && inv.results_file.empty()));
+  const int code = write_outputs(summary, f, inv, exit_code(summary.results));
+  if (inv.temp && !f.keep) {
+    std::error_code ec;
+    fs::remove_all(inv.dir, ec);
   } else if (!f.quiet) {
-    std::cout << "run directory kept: " << dir.string() << "\n";
+    std::cout << "run directory kept: " << inv.dir.string() << "\n";
   }
   if (interrupt_signal != 0) return interrupted_status(interrupt_signal);
   return code;
