@@ -117,15 +117,21 @@ void NemesisDriver::stop(const PlannedAction& /*a*/, const FaultSpec& f, Json& p
   s.stop_sent = true;
 }
 
+// A kill that is part of another fault: recorded with its reason (so that
+// it is not counted as a fault of its own), then SIGKILL.
+void NemesisDriver::kill_for(WorkerSlot& s, const std::string& reason) {
+  loop_.record({{"type", "fault"},
+                {"action", "kill"},
+                {"worker", s.name},
+                {"phase", "instant"},
+                {"params", {{"reason", reason}}}});
+  workers_.kill(s);
+}
+
 void NemesisDriver::restart(const PlannedAction& /*a*/, const FaultSpec& f, Json& params) {
   WorkerSlot& s = workers_.slot(f.worker);
   if (s.alive()) {
-    loop_.record({{"type", "fault"},
-                  {"action", "kill"},
-                  {"worker", s.name},
-                  {"phase", "instant"},
-                  {"params", {{"reason", "restart of a running worker"}}}});
-    workers_.kill(s);
+    kill_for(s, "restart of a running worker");
     workers_.wait_gone(s, monotonic_ns() + kExitDeadline);
   }
   record_fault(f, "instant", params);

@@ -69,6 +69,7 @@ class NemesisDriver {
   static const std::map<std::string, Handler>& handlers();
 
   void record_fault(const FaultSpec& f, const char* phase, Json params);
+  void kill_for(WorkerSlot& s, const std::string& reason);
   void pause(const PlannedAction& a, const FaultSpec& f, Json& params);
   void kill(const PlannedAction& a, const FaultSpec& f, Json& params);
   void stop(const PlannedAction& a, const FaultSpec& f, Json& params);

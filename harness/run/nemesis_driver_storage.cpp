@@ -164,12 +164,7 @@ void NemesisDriver::power_loss(const PlannedAction& a, const FaultSpec& f, Json&
   for (const auto& slot : workers_.all()) {
     WorkerSlot& s = *slot;
     if (!s.proc || s.proc->exited()) continue;
-    loop_.record({{"type", "fault"},
-                  {"action", "kill"},
-                  {"worker", s.name},
-                  {"phase", "instant"},
-                  {"params", {{"reason", "power loss"}}}});
-    workers_.kill(s);
+    kill_for(s, "power loss");
     down.push_back(&s);
   }
   for (WorkerSlot* s : down) workers_.wait_gone(*s, monotonic_ns() + kExitDeadline);
