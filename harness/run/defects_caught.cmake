@@ -77,19 +77,30 @@ foreach(entry IN LISTS DEFECTS)
     set(result_name "${backend}/${scenario}")
   endif()
   set(json "${OUT}/${defect}/${scenario}/results.json")
-  file(REMOVE "${json}")
-  execute_process(
-    COMMAND "${HARNESS}" conform --timing quick --seed 1
-            --scenarios "${SCENARIOS}"
-            --worker-cmd "${WORKER} --defect ${defect}"
-            --filter "${scenario}"
-            --backend "${backend}"
-            --dir "${OUT}/${defect}/${scenario}/run"
-            --json "${json}"
-    RESULT_VARIABLE code
-    OUTPUT_VARIABLE out
-    ERROR_VARIABLE err
-    TIMEOUT 300)
+  # A run that could not run (exit 2: a defect worker that failed to start
+  # on a loaded host, say) is tried once more; a pass is never retried, so a
+  # missed defect stays missed.
+  foreach(attempt 1 2)
+    file(REMOVE "${json}")
+    execute_process(
+      COMMAND "${HARNESS}" conform --timing quick --seed 1
+              --scenarios "${SCENARIOS}"
+              --worker-cmd "${WORKER} --defect ${defect}"
+              --filter "${scenario}"
+              --backend "${backend}"
+              --dir "${OUT}/${defect}/${scenario}/run"
+              --json "${json}"
+      RESULT_VARIABLE code
+      OUTPUT_VARIABLE out
+      ERROR_VARIABLE err
+      TIMEOUT 300)
+    if(NOT code EQUAL 2)
+      break()
+    endif()
+    if(attempt EQUAL 1)
+      message("retrying ${defect} on ${scenario}: the first run could not run (exit 2):\n${err}")
+    endif()
+  endforeach()
   set(verdict "(none)")
   set(failing "")
   if(EXISTS "${json}")
