@@ -2,6 +2,7 @@
 // the child with a message naming the fix, leave the parent's connections
 // and threads alone, and the parent goes on (fork_guard.hpp).
 #include <gtest/gtest.h>
+#include <sys/syscall.h>
 
 #include <memory>
 #include <string>
@@ -58,6 +59,12 @@ TEST(ForkedBackend, ASqliteBackendBuiltBeforeForkFailsInTheChildNamingTheFixAndT
   auto preloaded = std::make_unique<SqliteInvalidationBackend>(db, quiet_options());
   preloaded->publish({"before-fork"});     // its connection is open now
   preloaded->start([](const KeySet&) {});  // and its poll thread runs
+  // Fork while that thread sleeps in ppoll(), as a preloading server forks
+  // an idle master: a thread forked inside malloc() or SQLite would leave
+  // its locks held in the child, where this test's own calls would hang
+  // on them (seen under ASan).
+  ASSERT_TRUE(pjx::testing::eventually([] { return pjx::testing::threads_in_syscall(SYS_ppoll) == 1; }))
+      << "the poll thread never slept in ppoll()";
   Child child([&](LinePipe& pipe) {
     int failures = 0;
     failures += expect_fork_error(pipe, "publish", [&] { preloaded->publish({"from-child"}); });
@@ -77,6 +84,7 @@ TEST(ForkedBackend, ASqliteBackendBuiltBeforeForkFailsInTheChildNamingTheFixAndT
     return failures;
   });
   const int code = child.wait();
+  EXPECT_FALSE(child.timed_out()) << "the child hung: " << drain(child);
   EXPECT_EQ(code, 0) << drain(child);
   // The parent's backend is untouched.
   SqliteInvalidationBackend other(db, quiet_options());
@@ -92,6 +100,8 @@ TEST(ForkedBackend, ALoadCacheBuiltBeforeForkFailsInTheChildNamingTheFix) {
   auto cache =
       std::make_unique<LoadCache>(std::make_shared<SqliteInvalidationBackend>(db, quiet_options()));
   cache->request().load("c", "k", {"dep"}, [] { return std::any(1); });
+  ASSERT_TRUE(pjx::testing::eventually([] { return pjx::testing::threads_in_syscall(SYS_ppoll) == 1; }))
+      << "the cache's poll thread never slept in ppoll()";
   Child child([&](LinePipe& pipe) {
     int failures = 0;
     failures += expect_fork_error(pipe, "invalidate", [&] { cache->invalidate({"dep"}); });
@@ -102,7 +112,7 @@ TEST(ForkedBackend, ALoadCacheBuiltBeforeForkFailsInTheChildNamingTheFix) {
     cache.reset();  // stops nothing of the parent's
     return failures;
   });
-  EXPECT_EQ(child.wait(), 0) << drain(child);
+  EXPECT_EQ(child.wait(), 0) << (child.timed_out() ? "the child hung: " : "") << drain(child);
   EXPECT_EQ(cache->invalidate({"dep"}), 1u);  // the parent's cache works as before
 }
 

@@ -6,8 +6,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <filesystem>
+#include <fstream>
 #include <stdexcept>
 #include <system_error>
+#include <thread>
 
 namespace pjx::testing {
 
@@ -85,10 +88,23 @@ Child::~Child() {
   ::close(write_fd_);
 }
 
-int Child::wait() {
+int Child::wait(std::chrono::milliseconds limit) {
   int status = 0;
-  while (::waitpid(pid_, &status, 0) < 0) {
-    if (errno != EINTR) return -1;
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (true) {
+    const pid_t got = ::waitpid(pid_, &status, WNOHANG);
+    if (got == pid_) break;
+    if (got < 0 && errno != EINTR) return -1;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      // A hung child fails its test now, not the whole binary at ctest's timeout.
+      ::kill(pid_, SIGKILL);
+      while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+      }
+      reaped_ = true;
+      timed_out_ = true;
+      return -SIGKILL;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   reaped_ = true;
   if (WIFEXITED(status)) return WEXITSTATUS(status);
@@ -97,5 +113,17 @@ int Child::wait() {
 }
 
 void Child::signal(int sig) const { ::kill(pid_, sig); }
+
+int threads_in_syscall(long syscall_nr) {
+  int count = 0;
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+    std::ifstream in(task.path() / "syscall");
+    long nr = -1;
+    // "running" (not in a system call) fails the read and counts as nothing.
+    if (in >> nr && nr == syscall_nr) ++count;
+  }
+  return count;
+}
 
 }  // namespace pjx::testing

@@ -37,17 +37,28 @@ class Child {
 
   void send(const std::string& line) { pipe_.send(line); }
   std::optional<std::string> receive(std::chrono::milliseconds timeout) { return pipe_.receive(timeout); }
-  // Waits for the child to exit; returns its exit code, or -signal.
-  int wait();
+  // Waits up to `limit` for the child to exit; returns its exit code, or
+  // -signal. A child still running at the limit is killed: -SIGKILL, and
+  // timed_out() is true.
+  int wait(std::chrono::milliseconds limit = std::chrono::minutes(2));
+  bool timed_out() const noexcept { return timed_out_; }
   void signal(int sig) const;
   pid_t pid() const noexcept { return pid_; }
 
  private:
   pid_t pid_ = -1;
   bool reaped_ = false;
+  bool timed_out_ = false;
   int read_fd_ = -1;   // from the child
   int write_fd_ = -1;  // to the child
   LinePipe pipe_{-1, -1};
 };
+
+// How many threads of this process are blocked in the system call
+// `syscall_nr` now (from /proc/self/task/*/syscall). A test that must fork
+// while a thread runs waits for it to sleep in a known call first: a thread
+// forked in the middle of an allocation or a SQLite call leaves its locks
+// held forever in the child.
+int threads_in_syscall(long syscall_nr);
 
 }  // namespace pjx::testing
