@@ -92,12 +92,14 @@ struct Planner {
 
   void storage_windows(const std::string& kind) {
     if (kind == "disk-full") {
-      const double t = at(0.1, 0.7), len = draw.uniform(5, 15);
+      // Mount faults on the run's folder do not nest: a filesystem mounted
+      // over a read-only bind (or the reverse) cannot be undone in order.
+      const double drawn = at(0.1, 0.7), len = draw.uniform(5, 15), t = outside(drawn, refusing, len);
       add_window("disk_full", t, polls(len));
       refusing.push_back({t, t + len});
       blocking.push_back({t, t + len});
     } else if (kind == "readonly") {
-      const double t = at(0.1, 0.7), len = draw.uniform(3, 10);
+      const double drawn = at(0.1, 0.7), len = draw.uniform(3, 10), t = outside(drawn, refusing, len);
       add_window("readonly_dir", t, polls(len));
       refusing.push_back({t, t + len});
       blocking.push_back({t, t + len});

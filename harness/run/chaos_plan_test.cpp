@@ -54,6 +54,12 @@ TEST(ChaosPlan, KeepsRestartsAndTheHarnessesFileOperationsOutOfTheWindowsThatWou
       if (f.action == "disk_full" || f.action == "readonly_dir") refusing.push_back(w);
       if (f.action == "disk_full" || f.action == "readonly_dir" || f.action == "lock") blocking.push_back(w);
     }
+    for (std::size_t i = 0; i < refusing.size(); ++i) {
+      for (std::size_t j = i + 1; j < refusing.size(); ++j) {
+        EXPECT_TRUE(refusing[i].second < refusing[j].first || refusing[j].second < refusing[i].first)
+            << "seed " << seed << ": a disk-full and a read-only window overlap (mounts on one folder do not nest)";
+      }
+    }
     std::vector<std::pair<double, double>> locks;
     for (const FaultSpec& f : plan.faults) {
       if (f.action != "lock") continue;

@@ -243,6 +243,10 @@ ReadonlyBind::~ReadonlyBind() { undo(); }
 
 std::string ReadonlyBind::undo() {
   if (!mounted_) return "";
+  // Writable again first, as `mount -o remount,rw` would be: a worker that
+  // opened a file through the bind keeps that descriptor, and a bind
+  // detached while still read-only would leave it read-only for good.
+  ::mount(nullptr, dir_.c_str(), nullptr, MS_REMOUNT | MS_BIND, nullptr);
   if (::umount2(dir_.c_str(), 0) != 0) {
     const std::string why = std::generic_category().message(errno);
     // Busy (a file is open through the bind): detach it instead.
