@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -212,8 +213,28 @@ class Analyser {
     // A read-only directory does not stop writes through files already open
     // (the bind mount is new; their descriptors are not): its path is
     // opening a file there, which only a worker starting or reopening inside
-    // the window takes.
-    if (k == "readonly") return std::nullopt;
+    // the window takes. Judged when one started inside it (a restart):
+    // reached when a worker was refused, or one said it met a read-only
+    // database (a publish's error, a warning) by the end of the grace.
+    if (k == "readonly") {
+      const bool started_inside = std::any_of(m.incarnations.begin(), m.incarnations.end(), [&](const Incarnation& i) {
+        return i.t_spawn >= w.begin && i.t_spawn <= w.end;
+      });
+      const auto says_readonly = [](std::string text) {  // "readonly database", "Read-only file system"
+        std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
+        return text.find("readonly") != std::string::npos || text.find("read-only") != std::string::npos;
+      };
+      const bool met = std::any_of(m.incarnations.begin(), m.incarnations.end(), [&](const Incarnation& i) {
+        if (i.fatal_message && i.t_spawn <= w.end && says_readonly(*i.fatal_message)) return true;
+        return std::any_of(i.warnings.begin(), i.warnings.end(), [&](const auto& tw) {
+          return tw.first >= w.begin && tw.first <= w.end + grace && says_readonly(tw.second);
+        });
+      }) || std::any_of(m.publishes.begin(), m.publishes.end(), [&](const Publish& p) {
+        return p.t_op >= w.begin && p.t_op <= w.end + grace && p.error && says_readonly(*p.error);
+      });
+      if (met) return true;
+      return started_inside ? std::optional<bool>(false) : std::nullopt;
+    }
     if (k == "lock" || k == "disk-full") {
       return held_back(std::nullopt, w.begin - ns(timing_.busy_timeout_ms), w.end);
     }

@@ -107,6 +107,11 @@ bool EventWriter::Locked::retryable(int code) {
   }
 }
 
+bool EventWriter::Locked::keeps_queued(int code) {
+  const int primary = code & 0xFF;
+  return primary == SQLITE_READONLY || primary == SQLITE_CANTOPEN || retryable(code);
+}
+
 void EventWriter::Locked::distrust_after(int code) {
   if ((code & 0xFF) != SQLITE_BUSY) owner_.writer_.reset();
 }

@@ -61,8 +61,18 @@ class EventWriter {
     // SQLITE_FULL caused by AUTOINCREMENT having issued the largest id
     // (permanent; SQLite reports it as SQLITE_FULL too).
     bool retryable(int code);
-    // After a failed commit that will be retried: a connection that failed
-    // with anything but SQLITE_BUSY (an I/O error) is not trusted further
+    // True when an event already queued in the outbox stays queued after a
+    // retry failed with `code`: retryable(), or a database this process
+    // cannot write or open now (SQLITE_READONLY: a read-only mount or file;
+    // SQLITE_CANTOPEN: a missing file in a read-only or missing directory).
+    // An operator fixes those without restarting the workers, and the
+    // caller was told the event would be committed; outbox_capacity and the
+    // stop drain bound the wait. A first attempt that meets them fails
+    // instead: its caller learns it at once.
+    bool keeps_queued(int code);
+    // After a failed commit: a connection that failed with anything but
+    // SQLITE_BUSY (an I/O error, or SQLITE_READONLY from a connection SQLite
+    // opened read-only because the file's mount was) is not trusted further
     // and is reopened by the next ensure_open().
     void distrust_after(int code);
     // Closes the connection (the next ensure_open() reopens it).

@@ -8,8 +8,8 @@
 // file offers them.
 //
 // The armed fault is one atomic 64-bit word, so a call sees a whole fault
-// or none: bit 63 armed, bits 59-62 the kind, 57-58 the error, 56
-// persistent, 0-55 the absolute call number (of that kind's never-reset
+// or none: bit 63 armed, bits 59-62 the kind, 56-58 the error, 55
+// persistent, 0-54 the absolute call number (of that kind's never-reset
 // counter) that fails first.
 #include "pjx/fault_vfs.hpp"
 
@@ -37,7 +37,7 @@ namespace {
 
 constexpr std::array<std::string_view, kFaultKindCount> kKindNames = {
     "open", "delete", "access", "read", "write", "sync", "truncate", "file_size", "lock", "shm_map", "shm_lock"};
-constexpr std::array<std::string_view, 4> kErrorNames = {"io", "full", "cantopen", "busy"};
+constexpr std::array<std::string_view, 5> kErrorNames = {"io", "full", "cantopen", "busy", "readonly"};
 
 std::string kind_list() {
   std::string list;
@@ -52,11 +52,11 @@ std::string error_list() {
 }
 
 constexpr std::uint64_t kArmedBit = 1ull << 63;
-constexpr std::uint64_t kPersistentBit = 1ull << 56;
+constexpr std::uint64_t kPersistentBit = 1ull << 55;
 constexpr std::uint64_t kTargetMask = kPersistentBit - 1;
 
 constexpr std::uint64_t pack(FaultKind kind, FaultError error, bool persistent, std::uint64_t target) {
-  return kArmedBit | (static_cast<std::uint64_t>(kind) << 59) | (static_cast<std::uint64_t>(error) << 57) |
+  return kArmedBit | (static_cast<std::uint64_t>(kind) << 59) | (static_cast<std::uint64_t>(error) << 56) |
          (persistent ? kPersistentBit : 0) | (target & kTargetMask);
 }
 
@@ -87,6 +87,7 @@ bool fault_applies(FaultKind kind, FaultError error) noexcept {
       return kind == FaultKind::kWrite || kind == FaultKind::kTruncate || kind == FaultKind::kSync ||
              kind == FaultKind::kShmMap || kind == FaultKind::kOpen;
     case FaultError::kCantOpen:
+    case FaultError::kReadonly:
       return kind == FaultKind::kOpen;
     case FaultError::kBusy:
       return kind == FaultKind::kLock || kind == FaultKind::kShmLock;
@@ -99,6 +100,7 @@ int fault_result_code(FaultKind kind, FaultError error) noexcept {
     case FaultError::kFull: return SQLITE_FULL;
     case FaultError::kCantOpen: return SQLITE_CANTOPEN;
     case FaultError::kBusy: return SQLITE_BUSY;
+    case FaultError::kReadonly: return SQLITE_READONLY;
     case FaultError::kIo: break;
   }
   switch (kind) {
@@ -166,7 +168,7 @@ FaultSpec parse_fault_spec(std::string_view text) {
   if (!fault_applies(spec.kind, spec.error)) {
     throw bad("error " + std::string(to_string(spec.error)) + " does not apply to kind " +
               std::string(to_string(spec.kind)) +
-              " (full: write, truncate, sync, shm_map, open; cantopen: open; busy: lock, shm_lock; io: any)");
+              " (full: write, truncate, sync, shm_map, open; cantopen, readonly: open; busy: lock, shm_lock; io: any)");
   }
   return spec;
 }
@@ -201,7 +203,7 @@ struct FaultVfs::State {
     const bool persistent = (word & kPersistentBit) != 0;
     if (n == target || (persistent && n > target)) {
       faults.fetch_add(1, std::memory_order_relaxed);
-      return fault_result_code(kind, static_cast<FaultError>((word >> 57) & 0x3));
+      return fault_result_code(kind, static_cast<FaultError>((word >> 56) & 0x7));
     }
     return SQLITE_OK;
   }
@@ -422,7 +424,12 @@ int vfs_open(sqlite3_vfs* vfs, const char* name, sqlite3_file* file, int flags, 
   f->recorded = name != nullptr && (flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_WAL)) != 0;
   sqlite3_file* r = real(file);
   r->pMethods = nullptr;
-  if (const int rc = s->inject(FaultKind::kOpen)) return rc;
+  if (const int rc = s->inject(FaultKind::kOpen)) {
+    if (rc != SQLITE_READONLY) return rc;
+    // What SQLite's unix VFS does when open(O_RDWR) fails with EROFS: the
+    // file is opened read-only, and every write through it is refused.
+    flags = (flags & ~(SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_READONLY;
+  }
   const int rc = s->base->xOpen(s->base, name, r, flags, out_flags);
   // A failed real open that still set pMethods needs its xClose: forward it.
   if (r->pMethods != nullptr) f->base.pMethods = methods_for(r->pMethods->iVersion);

@@ -188,6 +188,35 @@ TEST(FaultVfs, OpenFaultsAreReportedByTheBackendAndItWorksAfterClear) {
   EXPECT_EQ(backend.stats().published, 1u);
 }
 
+TEST(FaultVfs, AReadonlyOpenFaultOpensTheFileReadOnlyAsAReadOnlyMountWould) {
+  FaultVfs& vfs = FaultVfs::install("pjx-fault-test-ro");
+  testing::TempDir dir;
+  // Kept open: a read-only open can use the -wal and -shm files only if
+  // they exist (it cannot create them).
+  Db setup(dir.file("a.db"), nullptr);
+  ASSERT_EQ(setup.text("PRAGMA journal_mode=WAL"), "wal");
+  ASSERT_EQ(setup.exec("CREATE TABLE t(x); INSERT INTO t VALUES (1)"), SQLITE_OK);
+  vfs.arm(FaultSpec{FaultKind::kOpen, 1, FaultError::kReadonly, true});
+  {
+    Db readonly(dir.file("a.db"), vfs.name().c_str());
+    ASSERT_EQ(readonly.open_rc(), SQLITE_OK);
+    EXPECT_EQ(readonly.text("SELECT group_concat(x) FROM t"), "1");  // reads work
+    EXPECT_EQ(readonly.exec("INSERT INTO t VALUES (2)") & 0xFF, SQLITE_READONLY);
+    EXPECT_GE(vfs.faults_injected(), 1u);
+    vfs.clear();
+    // Like a connection opened through a read-only mount: it stays read-only
+    // after the mount is writable again.
+    EXPECT_EQ(readonly.exec("INSERT INTO t VALUES (2)") & 0xFF, SQLITE_READONLY);
+  }
+  Db writable(dir.file("a.db"), vfs.name().c_str());
+  EXPECT_EQ(writable.exec("INSERT INTO t VALUES (3)"), SQLITE_OK);
+  EXPECT_EQ(writable.text("SELECT group_concat(x) FROM t"), "1,3");
+  const FaultSpec parsed = parse_fault_spec("kind=open,error=readonly,persistent=1");
+  EXPECT_EQ(parsed.error, FaultError::kReadonly);
+  EXPECT_EQ(to_string(parsed), "kind=open,nth=1,error=readonly,persistent=1");
+  EXPECT_THROW(parse_fault_spec("kind=write,error=readonly"), std::invalid_argument);
+}
+
 TEST(FaultVfs, CountsCallsFromManyThreads) {
   FaultVfs& vfs = FaultVfs::install("pjx-fault-test-f");
   testing::TempDir dir;

@@ -185,10 +185,16 @@ bool Outbox::retry_front(std::string* warning, bool* committed) {
     const std::string_view event[] = {keys_json};
     writer.commit(event);
   } catch (const BackendError& e) {
-    if (writer.retryable(e.code())) {
-      writer.distrust_after(e.code());
+    const bool keep = writer.keeps_queued(e.code());  // before distrust: it may read the open connection
+    writer.distrust_after(e.code());
+    if (keep) {
       count(ctx_.counters.outbox_retries);
       ctx_.record_error(std::string("outbox retry failed (will retry): ") + e.what());
+      if (!is_transient(e.code())) {
+        ctx_.warnings.warn("outbox-waits", "queued publishes wait in the outbox: " + std::string(e.what()) +
+                                               "; they are retried until the database accepts them or "
+                                               "stop() gives up after outbox_drain_timeout");
+      }
       return false;
     }
     drop_front(e.what());

@@ -15,7 +15,10 @@
 #include <thread>
 #include <vector>
 
+#include <sqlite3.h>
+
 #include "pjx/errors.hpp"
+#include "pjx/fault_vfs.hpp"
 #include "pjx/sqlite_backend.hpp"
 #include "inbox.hpp"
 #include "temp_dir.hpp"
@@ -276,6 +279,64 @@ TEST_F(OutboxTest, AQueuedEventThatMeetsANonTransientErrorIsDroppedWithAWarningA
   EXPECT_NE(warning.find("500 key(s) [\\\"key-0\\\""), std::string::npos) << warning;
   EXPECT_NE(warning.find("bytes in all)"), std::string::npos) << warning;
   EXPECT_LT(warning.size(), 1000u) << warning;
+}
+
+// A read-only mount (emulated by the fault VFS: SQLite opens the file
+// read-only, as after EROFS) refuses every write of a connection opened
+// through it, and stays that way after the mount is writable again.
+TEST_F(OutboxTest, AQueuedEventThatMeetsAReadOnlyDatabaseStaysQueuedAndCommitsOnceItIsWritable) {
+  FaultVfs& vfs = FaultVfs::install("pjx-outbox-readonly");
+  vfs.clear();
+  Warnings warnings;
+  SqliteOptions o = publisher_options();
+  o.vfs = vfs.name();
+  o.on_warning = warnings.sink();
+  SqliteInvalidationBackend publisher(db_, o);
+  publisher.publish({"first"});
+  // An I/O error queues the event and makes the writer reopen its connection.
+  vfs.arm(FaultSpec{FaultKind::kWrite, 1, FaultError::kIo, true});
+  ASSERT_EQ(publisher.publish_result({"queued"}), PublishResult::kQueued);
+  // ... which it now opens read-only, again and again.
+  vfs.arm(FaultSpec{FaultKind::kOpen, 1, FaultError::kReadonly, true});
+  const auto retries = publisher.stats().outbox_retries;
+  ASSERT_TRUE(eventually([&] {
+    return publisher.stats().outbox_retries >= retries + 3 && warnings.any_contains("readonly");
+  })) << publisher.stats().last_error;
+  auto stats = publisher.stats();
+  EXPECT_EQ(stats.outbox_dropped, 0u) << stats.last_error;
+  EXPECT_EQ(stats.outbox_depth, 1u);
+  EXPECT_NE(warnings.first_containing("queued publishes wait").find("readonly"), std::string::npos);
+  vfs.clear();  // the mount is writable again
+  ASSERT_TRUE(eventually([&] { return publisher.stats().outbox_committed == 1; })) << publisher.stats().last_error;
+  stats = publisher.stats();
+  EXPECT_EQ(stats.outbox_dropped, 0u);
+  EXPECT_EQ(stats.outbox_depth, 0u);
+  EXPECT_EQ(keys_in_id_order(db_), R"(["first"] ["queued"])");
+}
+
+TEST_F(OutboxTest, APublisherWhoseConnectionWasOpenedReadOnlyReopensItOnceTheFileIsWritable) {
+  FaultVfs& vfs = FaultVfs::install("pjx-outbox-readonly");
+  vfs.clear();
+  // Another worker keeps the file open, so its -wal and -shm exist (a
+  // read-only mount could not create them).
+  SqliteInvalidationBackend other(db_, quiet_options());
+  other.publish({"setup"});
+  SqliteOptions o = publisher_options();
+  o.vfs = vfs.name();
+  vfs.arm(FaultSpec{FaultKind::kOpen, 1, FaultError::kReadonly, true});
+  SqliteInvalidationBackend publisher(db_, o);
+  try {
+    publisher.publish({"refused"});  // a first attempt fails to its caller: nothing is lost
+    FAIL() << "a publish through a read-only connection succeeded";
+  } catch (const BackendError& e) {
+    EXPECT_EQ(e.code() & 0xFF, SQLITE_READONLY) << e.what();
+    EXPECT_NE(std::string(e.what()).find("make it writable"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(publisher.stats().queued, 0u);
+  vfs.clear();
+  publisher.publish({"after"});
+  EXPECT_EQ(keys_in_id_order(db_), R"(["setup"] ["after"])");
+  EXPECT_EQ(publisher.stats().publish_failures, 1u);
 }
 
 TEST_F(OutboxTest, RejectsBadOutboxAndPruneOptions) {

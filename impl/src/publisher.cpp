@@ -169,12 +169,18 @@ void Publisher::commit_group(EventWriter::Locked& writer, std::span<Ticket* cons
       if ((e.code() & 0xFF) == SQLITE_BUSY) {
         message += "; another process held the write lock for longer than busy_timeout " +
                    std::to_string(ctx_.options.busy_timeout.count()) + " ms";
+      } else if ((e.code() & 0xFF) == SQLITE_READONLY) {
+        message += "; this process cannot write the database (a read-only file, directory or mount): make it "
+                   "writable, the next publish reopens it";
       }
-      if (!outbox_on || !writer.retryable(e.code())) {
+      const bool queue = outbox_on && writer.retryable(e.code());  // before distrust: it may read the connection
+      // Also when failing: a connection SQLite opened read-only (the mount
+      // was read-only then) would refuse every later publish.
+      writer.distrust_after(e.code());
+      if (!queue) {
         fail_all(group, Ticket::Outcome::kFailed, message, e.code());
         return;
       }
-      writer.distrust_after(e.code());
       auto outbox = outbox_.lock();
       const std::string queued_message = message + "; queued in the outbox and retried in the background (" +
                                          std::to_string(outbox.size() + group.size()) + " waiting)";

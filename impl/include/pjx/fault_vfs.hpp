@@ -35,6 +35,11 @@
 //   full      write, truncate, sync, shm_map, open: SQLITE_FULL (disk full)
 //   cantopen  open: SQLITE_CANTOPEN
 //   busy      lock, shm_lock: SQLITE_BUSY (another process holds the lock)
+//   readonly  open: the real open is made read-only, as SQLite does when the
+//             file is on a read-only mount (open(O_RDWR) fails with EROFS);
+//             the open succeeds and every write through that file is
+//             refused with SQLITE_READONLY ("attempt to write a readonly
+//             database"); a file that does not exist cannot be created
 //
 // Thread safety: all methods are thread-safe and lock-free on the call path
 // (atomics): connections on many threads may use the shim while another
@@ -82,7 +87,7 @@ enum class FaultKind {
 };
 inline constexpr int kFaultKindCount = 11;
 
-enum class FaultError { kIo, kFull, kCantOpen, kBusy };
+enum class FaultError { kIo, kFull, kCantOpen, kBusy, kReadonly };
 
 // What to fail. Parsed from and printed as "kind=write,nth=5,error=full,persistent=1".
 struct FaultSpec {
@@ -92,7 +97,7 @@ struct FaultSpec {
   bool persistent = false;  // also every later call of `kind`, until clear()
 };
 
-// "open", "write", "shm_lock", ...; "io", "full", "cantopen", "busy".
+// "open", "write", "shm_lock", ...; "io", "full", "cantopen", "busy", "readonly".
 std::string_view to_string(FaultKind kind) noexcept;
 std::string_view to_string(FaultError error) noexcept;
 std::optional<FaultKind> parse_fault_kind(std::string_view text) noexcept;
