@@ -54,6 +54,84 @@ std::string kind_of(const std::string& action, bool during_publish, const std::s
 
 std::int64_t ns(double ms) { return static_cast<std::int64_t>(ms * 1e6); }
 
+// Effect rules: whether fault window `w` of kind `k` reached the path it
+// targets; nullopt when the history cannot tell (a pause shorter than
+// the retention targets nothing that shows).
+std::optional<bool> reached_path(const HistoryModel& m, const FaultWindow& w, const std::string& k,
+                                 const Timing& timing) {
+  const std::int64_t grace = ns(2 * timing.retention_ms + 2 * timing.poll_ms + 1000);
+  auto flushed = [&](std::optional<std::size_t> only, std::int64_t from, std::int64_t to,
+                     std::initializer_list<const char*> reasons) {
+    for (const Incarnation& inc : m.incarnations) {
+      if (only && inc.index != *only) continue;
+      for (std::size_t i = 0; i < inc.flushes.size(); ++i) {
+        if (inc.flushes[i] < from || inc.flushes[i] > to) continue;
+        if (reasons.size() == 0) return true;
+        for (const char* r : reasons) {
+          if (inc.flush_reasons[i] == r) return true;
+        }
+      }
+    }
+    return false;
+  };
+  auto held_back = [&](std::optional<std::size_t> only, std::int64_t from, std::int64_t to) {
+    return std::any_of(m.publishes.begin(), m.publishes.end(), [&](const Publish& p) {
+      return (!only || p.publisher == *only) && p.t_op >= from && p.t_op <= to &&
+             (p.queued || p.error.has_value());
+    });
+  };
+  if (k == "pause") {
+    if (w.ms() <= timing.retention_ms) return std::nullopt;
+    return flushed(w.incarnation, w.begin, w.end + grace, {"gap", "stall"});
+  }
+  if (k == "kill") return true;
+  if (k == "kill-during-publish") {
+    const Json id = w.params.value("publish_id", Json());
+    if (!id.is_number_integer()) return false;
+    const Publish* p = m.find_publish(id.get<std::int64_t>());
+    return p != nullptr && !p->acked() && !p->error;  // in flight when the worker died
+  }
+  // A read-only directory does not stop writes through files already open
+  // (the bind mount is new; their descriptors are not): its path is
+  // opening a file there, which only a worker starting or reopening inside
+  // the window takes. Judged when one started inside it (a restart):
+  // reached when a worker was refused, or one said it met a read-only
+  // database (a publish's error, a warning) by the end of the grace.
+  if (k == "readonly") {
+    const auto says_readonly = [](std::string text) {  // "readonly database", "Read-only file system"
+      std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
+      return text.find("readonly") != std::string::npos || text.find("read-only") != std::string::npos;
+    };
+    const bool met = std::any_of(m.incarnations.begin(), m.incarnations.end(), [&](const Incarnation& i) {
+      if (i.fatal_message && i.t_spawn <= w.end && says_readonly(*i.fatal_message)) return true;
+      return std::any_of(i.warnings.begin(), i.warnings.end(), [&](const auto& tw) {
+        return tw.first >= w.begin && tw.first <= w.end + grace && says_readonly(tw.second);
+      });
+    }) || std::any_of(m.publishes.begin(), m.publishes.end(), [&](const Publish& p) {
+      return p.t_op >= w.begin && p.t_op <= w.end + grace && p.error && says_readonly(*p.error);
+    });
+    if (met) return true;
+    const bool started_inside = std::any_of(m.incarnations.begin(), m.incarnations.end(), [&](const Incarnation& i) {
+      return i.t_spawn >= w.begin && i.t_spawn <= w.end;
+    });
+    return started_inside ? std::optional<bool>(false) : std::nullopt;
+  }
+  if (k == "lock" || k == "disk-full") {
+    return held_back(std::nullopt, w.begin - ns(timing.busy_timeout_ms), w.end);
+  }
+  if (k == "io") return held_back(w.incarnation, w.begin, w.end);
+  if (k == "replace" || k == "delete") {
+    return flushed(std::nullopt, w.begin, w.begin + grace, {"replaced_file"});
+  }
+  if (k == "restore") return flushed(std::nullopt, w.begin, w.begin + grace, {});
+  if (k == "clock-step") return flushed(std::nullopt, w.begin, m.t_last, {"gap"});
+  // The disk dropped (or kept) writes it had not been asked to sync.
+  if (k == "power-loss") {
+    return w.params.value("changes_undone", 0) > 0 || w.params.value("changes_kept", 0) > 0;
+  }
+  return std::nullopt;
+}
+
 // What one run of a plan showed.
 struct Outcome {
   std::string verdict;  // the scenario verdict
@@ -65,6 +143,7 @@ struct Outcome {
   std::optional<double> first_violation_ms;     // from the workload's start
   std::size_t publishes = 0, reads = 0, flushes = 0;
   std::map<std::string, FaultEffect> effects;
+  std::vector<ChaosFault> faults;  // applied, from this epoch's workload start
   bool ran = false;  // the history could be read
 };
 
@@ -158,97 +237,15 @@ class Analyser {
     for (const Publish& p : m.publishes) out.publishes += p.acked() ? 1u : 0u;
     for (const Read& r : m.reads) out.reads += r.answered() ? 1u : 0u;
     for (const Incarnation& inc : m.incarnations) out.flushes += inc.flushes.size();
-    const std::int64_t grace = ns(2 * timing_.retention_ms + 2 * timing_.poll_ms + 1000);
-    for (const FaultWindow& w : m.faults) {
-      if (w.params.contains("reason")) continue;  // the kill before a restart
-      const std::string k = kind_of(w.action, w.params.value("during_publish", false),
-                                    w.params.value("offset", std::string()));
-      if (k.empty()) continue;
-      FaultEffect& e = out.effects[k];
+    out.faults = chaos_faults(m, timing_);
+    for (const ChaosFault& f : out.faults) {
+      FaultEffect& e = out.effects[f.kind];
       ++e.applied;
-      const std::optional<bool> reached = reached_path(m, w, k, grace);
-      if (reached) {
+      if (f.reached) {
         ++e.judged;
-        e.reached += *reached ? 1 : 0;
+        e.reached += *f.reached ? 1 : 0;
       }
     }
-  }
-
-  // Effect rules: whether fault window `w` of kind `k` reached the path it
-  // targets; nullopt when the history cannot tell (a pause shorter than
-  // the retention targets nothing that shows).
-  std::optional<bool> reached_path(const HistoryModel& m, const FaultWindow& w, const std::string& k,
-                                   std::int64_t grace) const {
-    auto flushed = [&](std::optional<std::size_t> only, std::int64_t from, std::int64_t to,
-                       std::initializer_list<const char*> reasons) {
-      for (const Incarnation& inc : m.incarnations) {
-        if (only && inc.index != *only) continue;
-        for (std::size_t i = 0; i < inc.flushes.size(); ++i) {
-          if (inc.flushes[i] < from || inc.flushes[i] > to) continue;
-          if (reasons.size() == 0) return true;
-          for (const char* r : reasons) {
-            if (inc.flush_reasons[i] == r) return true;
-          }
-        }
-      }
-      return false;
-    };
-    auto held_back = [&](std::optional<std::size_t> only, std::int64_t from, std::int64_t to) {
-      return std::any_of(m.publishes.begin(), m.publishes.end(), [&](const Publish& p) {
-        return (!only || p.publisher == *only) && p.t_op >= from && p.t_op <= to &&
-               (p.queued || p.error.has_value());
-      });
-    };
-    if (k == "pause") {
-      if (w.ms() <= timing_.retention_ms) return std::nullopt;
-      return flushed(w.incarnation, w.begin, w.end + grace, {"gap", "stall"});
-    }
-    if (k == "kill") return true;
-    if (k == "kill-during-publish") {
-      const Json id = w.params.value("publish_id", Json());
-      if (!id.is_number_integer()) return false;
-      const Publish* p = m.find_publish(id.get<std::int64_t>());
-      return p != nullptr && !p->acked() && !p->error;  // in flight when the worker died
-    }
-    // A read-only directory does not stop writes through files already open
-    // (the bind mount is new; their descriptors are not): its path is
-    // opening a file there, which only a worker starting or reopening inside
-    // the window takes. Judged when one started inside it (a restart):
-    // reached when a worker was refused, or one said it met a read-only
-    // database (a publish's error, a warning) by the end of the grace.
-    if (k == "readonly") {
-      const bool started_inside = std::any_of(m.incarnations.begin(), m.incarnations.end(), [&](const Incarnation& i) {
-        return i.t_spawn >= w.begin && i.t_spawn <= w.end;
-      });
-      const auto says_readonly = [](std::string text) {  // "readonly database", "Read-only file system"
-        std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
-        return text.find("readonly") != std::string::npos || text.find("read-only") != std::string::npos;
-      };
-      const bool met = std::any_of(m.incarnations.begin(), m.incarnations.end(), [&](const Incarnation& i) {
-        if (i.fatal_message && i.t_spawn <= w.end && says_readonly(*i.fatal_message)) return true;
-        return std::any_of(i.warnings.begin(), i.warnings.end(), [&](const auto& tw) {
-          return tw.first >= w.begin && tw.first <= w.end + grace && says_readonly(tw.second);
-        });
-      }) || std::any_of(m.publishes.begin(), m.publishes.end(), [&](const Publish& p) {
-        return p.t_op >= w.begin && p.t_op <= w.end + grace && p.error && says_readonly(*p.error);
-      });
-      if (met) return true;
-      return started_inside ? std::optional<bool>(false) : std::nullopt;
-    }
-    if (k == "lock" || k == "disk-full") {
-      return held_back(std::nullopt, w.begin - ns(timing_.busy_timeout_ms), w.end);
-    }
-    if (k == "io") return held_back(w.incarnation, w.begin, w.end);
-    if (k == "replace" || k == "delete") {
-      return flushed(std::nullopt, w.begin, w.begin + grace, {"replaced_file"});
-    }
-    if (k == "restore") return flushed(std::nullopt, w.begin, w.begin + grace, {});
-    if (k == "clock-step") return flushed(std::nullopt, w.begin, m.t_last, {"gap"});
-    // The disk dropped (or kept) writes it had not been asked to sync.
-    if (k == "power-loss") {
-      return w.params.value("changes_undone", 0) > 0 || w.params.value("changes_kept", 0) > 0;
-    }
-    return std::nullopt;
   }
 
   const ChaosOptions& o_;
@@ -484,7 +481,41 @@ std::size_t total(const std::map<std::string, std::size_t>& m) {
   return n;
 }
 
+double rounded_ms(double s) { return std::round(s * 1000) / 1000; }
+
 }  // namespace
+
+std::vector<ChaosFault> chaos_faults(const HistoryModel& m, const Timing& timing) {
+  std::vector<ChaosFault> out;
+  const std::int64_t t0 = m.workload_start();
+  for (const FaultWindow& w : m.faults) {
+    if (w.params.contains("reason")) continue;  // the kill before a restart
+    const std::string k = kind_of(w.action, w.params.value("during_publish", false),
+                                  w.params.value("offset", std::string()));
+    if (k.empty()) continue;
+    ChaosFault f;
+    f.kind = k;
+    f.worker = w.worker;
+    f.begin_s = HistoryModel::ms(t0, w.begin) / 1000;
+    f.end_s = w.instant ? f.begin_s : HistoryModel::ms(t0, w.end) / 1000;
+    f.reached = reached_path(m, w, k, timing);
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+Json chaos_schedule_json(const std::vector<ChaosFault>& schedule) {
+  Json out = Json::array();
+  for (const ChaosFault& f : schedule) {
+    out.push_back({{"epoch", f.epoch},
+                   {"kind", f.kind},
+                   {"worker", f.worker.empty() ? Json() : Json(f.worker)},
+                   {"begin_s", rounded_ms(f.begin_s)},
+                   {"end_s", rounded_ms(f.end_s)},
+                   {"reached", f.reached ? Json(*f.reached) : Json()}});
+  }
+  return out;
+}
 
 int run_chaos(const ChaosOptions& o, std::ostream& out, std::ostream* progress) {
   const Clock::time_point start = Clock::now();
@@ -504,9 +535,16 @@ int run_chaos(const ChaosOptions& o, std::ostream& out, std::ostream* progress) 
     write_file(plan_file, scenario_to_toml(plan, plan_header(o, "Chaos plan " + plan.name + ".")));
     plan.file = plan_file;
     const ScenarioResult result = run_scenario(plan, o.run);
+    const Outcome outcome = analyser.analyse(plan, result);
+    for (ChaosFault f : outcome.faults) {
+      f.epoch = epoch;
+      f.begin_s += workload_s;
+      f.end_s += workload_s;
+      sum.schedule.push_back(std::move(f));
+    }
+    sum.epoch_workload_s.push_back(config.epoch_s);
     workload_s += config.epoch_s;
     ++sum.epochs;
-    const Outcome outcome = analyser.analyse(plan, result);
     merge(sum, outcome);
     if (outcome.verdict == "error" || outcome.verdict == "skip" || !outcome.ran) {
       ++sum.epochs_error;
@@ -603,7 +641,8 @@ int run_chaos(const ChaosOptions& o, std::ostream& out, std::ostream* progress) 
         << sum.minimal_ops << " ops)\n  rerun: " << sum.rerun << "\n";
   }
 
-  Json doc = {{"command", o.command},
+  Json doc = {{"kind", "chaos"},
+              {"command", o.command},
               {"seed", o.config.seed},
               {"timing", o.timing.name},
               {"backend", o.config.backend},
@@ -619,7 +658,9 @@ int run_chaos(const ChaosOptions& o, std::ostream& out, std::ostream* progress) 
               {"documented_failures", sum.documented},
               {"doublecheck_differences", sum.doublecheck_differences},
               {"errors", sum.errors},
-              {"unreached", unreached}};
+              {"unreached", unreached},
+              {"epoch_workload_s", sum.epoch_workload_s},
+              {"schedule", chaos_schedule_json(sum.schedule)}};
   if (!sum.failing_plan.empty()) {
     doc["failing"] = {{"plan", sum.failing_plan}, {"faults", sum.failing_faults}, {"ops", sum.failing_ops}};
   }

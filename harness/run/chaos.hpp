@@ -29,11 +29,13 @@
 #include <filesystem>
 #include <iosfwd>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "chaos_plan.hpp"
+#include "check/model.hpp"
 #include "runner.hpp"
 
 namespace pjx::harness {
@@ -61,6 +63,18 @@ struct FaultEffect {
   int judged = 0;    // applied ones whose path can be told from the history
 };
 
+// One applied fault of a chaos kind: an entry of summary.json's `schedule`.
+struct ChaosFault {
+  int epoch = 0;
+  std::string kind;    // the chaos kind: "pause", "power-loss", ...
+  std::string worker;  // "" when the fault names no worker
+  // Seconds of workload time: the epochs laid end to end by their workload
+  // length (chaos_faults() gives them from its epoch's workload start).
+  double begin_s = 0;
+  double end_s = 0;             // == begin_s for an instant fault
+  std::optional<bool> reached;  // by the effect rules; nullopt: not judged
+};
+
 struct ChaosSummary {
   int epochs = 0;
   int epochs_failed = 0;
@@ -69,6 +83,8 @@ struct ChaosSummary {
   std::size_t reads = 0;      // answered reads
   std::size_t flushes = 0;
   std::map<std::string, FaultEffect> effects;  // by chaos fault kind
+  std::vector<ChaosFault> schedule;            // every applied fault, all epochs
+  std::vector<double> epoch_workload_s;        // each epoch's workload length
   std::map<std::string, std::size_t> violations;  // reference, by check
   std::map<std::string, std::size_t> documented;  // "impl:check" -> count
   std::vector<std::string> doublecheck_differences;
@@ -86,5 +102,17 @@ struct ChaosSummary {
 // 1 (a violation), 2 (an epoch could not run, or --require-effect and a
 // fault kind never reached its path).
 int run_chaos(const ChaosOptions& options, std::ostream& out, std::ostream* progress);
+
+// The applied faults of chaos kinds in one epoch's history: its fault
+// windows in begin order, without the helpers of another kind (a restart
+// and the kill before it, a snapshot, a clock stepped back), each judged by
+// the effect rules (chaos.cpp) under `timing`. Epoch 0; times in seconds
+// from the history's workload start; an open window ends at the history's end.
+std::vector<ChaosFault> chaos_faults(const HistoryModel& model, const Timing& timing);
+
+// summary.json's `schedule`: one object per fault with epoch, kind, worker
+// (null when none), begin_s and end_s (rounded to the millisecond) and
+// reached (true, false or null).
+Json chaos_schedule_json(const std::vector<ChaosFault>& schedule);
 
 }  // namespace pjx::harness

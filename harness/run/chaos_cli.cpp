@@ -10,6 +10,7 @@
 #include "command_line.hpp"
 #include "duration.hpp"
 #include "leftovers.hpp"
+#include "pjx/reports/report.hpp"
 #include "results.hpp"
 
 namespace pjx::harness {
@@ -62,6 +63,11 @@ void add_chaos_flags(CLI::App* app, ChaosFlags& f) {
   app->add_option("--dir", f.dir,
                   "Output folder: plans/, histories/, summary.json, failing.toml, minimal.toml "
                   "(default: a new temporary folder, kept)");
+  app->add_option("--report", f.report,
+                  "Render the run's page (index.html: fault schedule, effects per kind, "
+                  "violations and the shrunk reproducer; summary.md, junit.xml) into this "
+                  "folder from summary.json when the run ends")
+      ->type_name("DIR");
   app->add_flag("--doublecheck", f.doublecheck, "Run every plan twice and report a verdict that differs");
   app->add_flag("--require-effect", f.require_effect,
                 "Exit 2 when a fault kind never reached the code path it targets");
@@ -162,12 +168,23 @@ int cmd_chaos(const ChaosFlags& f, const std::string& default_worker_cmd,
     std::cerr << "pjx-harness chaos: seed " << f.seed << ", " << f.duration << " of workload in epochs of "
               << f.epoch << ", " << f.workers << " workers, output in " << o.out.string() << "\n";
   }
+  int code = kExitUsage;
   try {
-    return run_chaos(o, std::cout, f.quiet ? nullptr : &std::cerr);
+    code = run_chaos(o, std::cout, f.quiet ? nullptr : &std::cerr);
   } catch (const std::exception& e) {
     std::cerr << "pjx-harness chaos: " << e.what() << "\n";
     return kExitUsage;
   }
+  if (!f.report.empty()) {
+    try {
+      pjx::reports::write_report({o.out / "summary.json"}, f.report);
+      if (!f.quiet) std::cout << "report: " << (fs::path(f.report) / "index.html").string() << "\n";
+    } catch (const std::exception& e) {
+      std::cerr << "pjx-harness chaos: report: " << e.what() << "\n";
+      return kExitUsage;
+    }
+  }
+  return code;
 }
 
 }  // namespace pjx::harness

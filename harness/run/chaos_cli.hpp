@@ -21,6 +21,7 @@ struct ChaosFlags {
   std::string worker_cmd;  // the reference (cpp) command
   std::string python_cmd;  // the upstream emulation's command
   std::string dir;         // output folder
+  std::string report;      // render the run's page into this folder ("": none)
   bool doublecheck = false;
   bool require_effect = false;
   bool keep_going = false;

@@ -832,7 +832,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> report_files;
   std::string report_out;
   CLI::App* report =
-      app.add_subcommand("report", "Render results files (results.json, bench.json) into a report");
+      app.add_subcommand("report", "Render results files (results.json, bench.json, a chaos "
+                                   "run's summary.json) into a report");
   report->add_option("results", report_files, "Results files")->required()->check(
       CLI::ExistingFile);
   report->add_option("-o,--out", report_out, "Output folder")->required()->type_name("DIR");
@@ -844,7 +845,9 @@ int main(int argc, char** argv) {
       "  pjx-harness report out/results.json -o report/\n"
       "      index.html, summary.md, junit.xml and the histories in report/\n"
       "  pjx-harness report results.json bench.json -o report/\n"
-      "      conformance and benchmark results in one report\n");
+      "      conformance and benchmark results in one report\n"
+      "  pjx-harness report out/chaos/summary.json -o report/\n"
+      "      a chaos run's fault schedule, effects per kind and shrunk reproducer\n");
 
   BenchFlags bench_flags;
   CLI::App* bench = app.add_subcommand(
@@ -871,6 +874,18 @@ int main(int argc, char** argv) {
       "Seeded random fault schedules over real workers, judged by every check, with a shrunk "
       "reproducer for the first violation");
   add_chaos_flags(chaos, chaos_flags);
+  chaos->footer(
+      "Exit status:\n"
+      "  0  no violation of the reference, and every epoch ran\n"
+      "  1  a violation of the reference (failing.toml, and minimal.toml when shrunk)\n"
+      "  2  an epoch could not run, a --doublecheck verdict differed, --require-effect and a\n"
+      "     fault kind never reached its path, the report could not be written, or bad usage\n\n"
+      "Examples:\n"
+      "  pjx-harness chaos --seed 7 --duration 60s --dir out/chaos --report out/chaos/report\n"
+      "      a minute of random faults; report/index.html shows the fault schedule, which\n"
+      "      kinds reached their path, and any violation with its shrunk reproducer\n"
+      "  pjx-harness report out/chaos/summary.json -o report/\n"
+      "      the same page again, from the run's summary.json\n");
 
   std::vector<std::string> cleanup_tmpdirs;
   bool cleanup_dry_run = false;

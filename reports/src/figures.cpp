@@ -1,7 +1,10 @@
 #include "figures.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
+
+#include "text.hpp"
 
 namespace pjx::reports {
 namespace {
@@ -125,6 +128,59 @@ std::string reason_text(const Scenario& scenario) {
     return out;
   }
   return "";
+}
+
+std::string chaos_counts_text(const ResultsDoc& doc) {
+  const ChaosRun& c = doc.chaos;
+  std::string out;
+  auto add = [&out](const std::string& part) { out += (out.empty() ? "" : " \u00B7 ") + part; };
+  auto count = [](std::int64_t n, const std::string& one, const std::string& many) {
+    return std::to_string(n) + " " + (n == 1 ? one : many);
+  };
+  if (!doc.seed.empty()) add("seed " + doc.seed);
+  add(count(c.epochs, "epoch", "epochs"));
+  if (!c.epoch_workload_s.empty()) {
+    double workload = 0;
+    for (double s : c.epoch_workload_s) workload += s;
+    add(format_number(workload) + " s of workload");
+  }
+  if (doc.duration_s) add(format_fixed(*doc.duration_s, 1) + " s");
+  add(count(c.publishes, "publish", "publishes"));
+  add(count(c.reads, "read", "reads"));
+  add(count(c.flushes, "flush", "flushes"));
+  return out;
+}
+
+std::string chaos_verdict_text(const ChaosRun& run) {
+  const std::int64_t n = run.violation_count();
+  std::string out = std::to_string(n) + (n == 1 ? " violation" : " violations") + " of the reference";
+  std::string by_check;
+  for (const auto& [check, count] : run.violations) {
+    if (count > 0) by_check += (by_check.empty() ? "" : ", ") + check + " " + std::to_string(count);
+  }
+  if (!by_check.empty()) out += " (" + by_check + ")";
+  if (run.epochs_error > 0 || !run.errors.empty()) {
+    const auto e = std::max<std::int64_t>(run.epochs_error, static_cast<std::int64_t>(run.errors.size()));
+    out += ", " + std::to_string(e) + (e == 1 ? " epoch" : " epochs") + " could not run";
+  }
+  if (!run.doublecheck_differences.empty()) {
+    out += ", " + std::to_string(run.doublecheck_differences.size()) + " doublecheck difference" +
+           (run.doublecheck_differences.size() == 1 ? "" : "s");
+  }
+  std::int64_t documented = 0;
+  for (const auto& [what, count] : run.documented) documented += count;
+  if (documented > 0) {
+    out += "; " + std::to_string(documented) + " documented failure" + (documented == 1 ? "" : "s") +
+           " of other implementations";
+  }
+  return out;
+}
+
+std::string chaos_shrink_text(const ChaosRun& run) {
+  if (!run.failing || !run.minimal) return "";
+  return std::to_string(run.minimal->faults) + " of " + std::to_string(run.failing->faults) +
+         " faults, " + std::to_string(run.minimal->ops) + " of " + std::to_string(run.failing->ops) +
+         " ops";
 }
 
 }  // namespace pjx::reports

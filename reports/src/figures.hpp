@@ -53,4 +53,18 @@ std::string reason_text(const Scenario& scenario);
 // The history's meta record, or an empty object when there is no history.
 const nlohmann::json& history_meta(const Scenario& scenario);
 
+// A chaos run in one line, as plain text: "seed 7 · 2 epochs · 30 s of
+// workload · 24.9 s · 431 publishes · 374 reads · 15 flushes" (parts the
+// summary lacks are left out).
+std::string chaos_counts_text(const ResultsDoc& doc);
+
+// Its verdict in words: "0 violations of the reference" or "3 violations of
+// the reference (order 1, staleness 2)", then ", 1 epoch could not run"
+// when one did not, and documented failures of other implementations.
+std::string chaos_verdict_text(const ChaosRun& run);
+
+// The shrunk plan against the failing one: "2 of 9 faults, 40 of 310 ops";
+// "" without both plans.
+std::string chaos_shrink_text(const ChaosRun& run);
+
 }  // namespace pjx::reports

@@ -85,6 +85,12 @@ dl.g { display: grid; grid-template-columns: max-content max-content; gap: 0 10p
 dl.g dt { color: #4a4a4a; }
 dl.g dd { margin: 0; text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .plots > figure.wide { width: 100%; max-width: 1122px; }
+p.chaos-headline { font-size: 1.05em; margin: 0.6em 0; }
+table.chaos-effects { width: auto; min-width: 50%; }
+table.chaos-effects tr.unreached td { background: #fff1cc; }
+table.chaos-effects td.warn { font-weight: 700; color: #6e2900; }
+table.chaos-violations { width: auto; min-width: 30%; }
+ul.chaos-errors li { overflow-wrap: anywhere; }
 footer { margin-top: 3em; font-size: 13px; color: #4a4a4a; }
 )css";
 
@@ -152,7 +158,7 @@ void meta_row(std::string& out, std::string_view label, const std::string& value
 // `number` is 1-based among the documents of the same kind; 0 when it is the only one.
 std::string run_header(const ResultsDoc& d, std::size_t number) {
   std::string out = "<section class=\"run\">\n";
-  std::string title = d.is_bench ? "Benchmark run" : "Conformance run";
+  std::string title = d.is_bench ? "Benchmark run" : d.is_chaos ? "Chaos run" : "Conformance run";
   if (number > 0) title += " " + std::to_string(number);
   if (d.is_bench) title += ": to reproduce these figures";
   out += "<h3>" + h(title) + "</h3>\n<dl class=\"meta\">\n";
@@ -177,8 +183,9 @@ std::string run_header(const ResultsDoc& d, std::size_t number) {
   meta_row(out, "timing", d.timing);
   meta_row(out, "seed", d.seed);
   if (d.is_bench) meta_row(out, "runs", std::to_string(d.runs.size()));
+  if (d.is_chaos) meta_row(out, "epochs", std::to_string(d.chaos.epochs));
   out += "</dl>\n";
-  if (!d.is_bench && number > 0) out += totals_html(totals_of(d.scenarios));
+  if (d.is_conformance() && number > 0) out += totals_html(totals_of(d.scenarios));
   return out + "</section>\n";
 }
 
@@ -188,13 +195,13 @@ std::string scenario_id(std::size_t doc, std::size_t scenario) {
 
 std::string verdict_table(const std::vector<ResultsDoc>& docs) {
   std::size_t conformance_docs = 0;
-  for (const ResultsDoc& d : docs) conformance_docs += d.is_bench ? 0 : 1;
+  for (const ResultsDoc& d : docs) conformance_docs += d.is_conformance() ? 1u : 0u;
   std::string out =
       "<table id=\"verdicts\">\n<thead><tr><th>Scenario</th><th>Guarantee</th><th>Verdict</th>"
       "<th>Measured</th><th>Bound</th><th>Command to rerun</th></tr></thead>\n<tbody>\n";
   bool any = false;
   for (std::size_t di = 0; di < docs.size(); ++di) {
-    if (docs[di].is_bench) continue;
+    if (!docs[di].is_conformance()) continue;
     for (std::size_t si = 0; si < docs[di].scenarios.size(); ++si) {
       const Scenario& s = docs[di].scenarios[si];
       any = true;
@@ -359,6 +366,101 @@ std::string scenario_section(const Scenario& s, const std::string& id) {
            "version older than the bound allows). Red bars: stale windows (solid ones never "
            "closed). Hover a mark for details.</figcaption>\n</figure>\n";
     out += stale_table(windows, record_time(s.history->records.front()).value_or(0));
+  }
+  return out + "</section>\n";
+}
+
+// ---- chaos ----
+
+std::string chaos_effects_table(const ChaosRun& c) {
+  std::string out =
+      "<table class=\"chaos-effects\">\n<thead><tr><th>Fault kind</th><th class=\"num\">Planned</th>"
+      "<th class=\"num\">Applied</th><th class=\"num\">Judged</th><th class=\"num\">Reached</th>"
+      "<th>Its path</th></tr></thead>\n<tbody>\n";
+  for (const ChaosEffect& e : c.effects) {
+    std::string path;
+    if (e.never_reached()) {
+      path = "<td class=\"warn\">\u26A0 never reached its path</td>";
+    } else if (e.judged == 0) {
+      path = "<td>\u2013 not judged</td>";
+    } else {
+      path = "<td>\u2713 reached " + std::to_string(e.reached) + " of " + std::to_string(e.judged) +
+             " judged</td>";
+    }
+    out += std::string(e.never_reached() ? "<tr class=\"unreached\">" : "<tr>") + "<td>" + h(e.kind) +
+           "</td>";
+    for (std::int64_t n : {e.planned, e.applied, e.judged, e.reached}) {
+      out += "<td class=\"num\">" + std::to_string(n) + "</td>";
+    }
+    out += path + "</tr>\n";
+  }
+  if (c.effects.empty()) out += "<tr><td colspan=\"6\">No fault was planned.</td></tr>\n";
+  return out + "</tbody>\n</table>\n";
+}
+
+std::string counts_table(std::string_view css_class, std::string_view what,
+                         const std::vector<std::pair<std::string, std::int64_t>>& counts) {
+  std::string out = "<table class=\"" + h(css_class) + "\">\n<thead><tr><th>" + h(what) +
+                    "</th><th class=\"num\">Count</th></tr></thead>\n<tbody>\n";
+  for (const auto& [name, n] : counts) {
+    out += "<tr><td>" + h(name) + "</td><td class=\"num\">" + std::to_string(n) + "</td></tr>\n";
+  }
+  return out + "</tbody>\n</table>\n";
+}
+
+std::string plan_text(const ChaosPlanFile& f) {
+  return f.plan + " (" + std::to_string(f.faults) + " faults, " + std::to_string(f.ops) + " ops)";
+}
+
+std::string text_list(std::string_view css_class, const std::vector<std::string>& items) {
+  std::string out = "<ul class=\"" + h(css_class) + "\">";
+  for (const std::string& item : items) out += "<li>" + h(item) + "</li>";
+  return out + "</ul>\n";
+}
+
+std::string chaos_section(const ResultsDoc& d) {
+  const ChaosRun& c = d.chaos;
+  std::string out = "<section class=\"chaos\">\n<p class=\"chaos-headline\">" + badge(c.verdict()) +
+                    " " + h(chaos_counts_text(d)) + " \u00B7 <strong>" + h(chaos_verdict_text(c)) +
+                    "</strong></p>\n";
+  out += "<h4>Fault schedule</h4>\n";
+  if (c.schedule.empty()) {
+    out += "<p class=\"note\">No fault was applied.</p>\n";
+  } else {
+    out += "<figure class=\"wide\">\n" +
+           chaos_schedule_svg(c, "Chaos fault schedule (" + std::to_string(c.schedule.size()) +
+                                     " faults)") +
+           "<figcaption>Every applied fault over the run's workload time, the epochs laid end to end "
+           "(dashed lines between them), one row per fault kind: a bar per window, a tick per "
+           "instant fault. Green with a circle: it reached the code path it targets; vermillion "
+           "with a cross: it did not; grey: the history cannot tell. Hover a fault for its worker "
+           "and times.</figcaption>\n</figure>\n";
+  }
+  out += "<h4>What each fault kind did</h4>\n" + chaos_effects_table(c);
+  if (c.violation_count() > 0) {
+    out += "<h4>Violations of the reference</h4>\n" +
+           counts_table("chaos-violations", "Check", c.violations);
+  }
+  if (!c.documented.empty()) {
+    out += "<h4>Documented failures of other implementations</h4>\n" +
+           counts_table("chaos-violations chaos-documented", "Implementation: check", c.documented);
+  }
+  if (c.failing || c.minimal) {
+    out += "<div class=\"chaos-repro\">\n<h4>Shrunk reproducer</h4>\n<dl class=\"meta\">\n";
+    if (c.failing) meta_row(out, "failing plan", plan_text(*c.failing), true);
+    if (c.minimal) {
+      meta_row(out, "minimal plan", plan_text(*c.minimal), true);
+      meta_row(out, "shrunk to", chaos_shrink_text(c));
+      meta_row(out, "rerun", c.minimal->rerun, true);
+    } else {
+      meta_row(out, "minimal plan", "not shrunk (--shrink-budget 0 or --keep-going)");
+    }
+    out += "</dl>\n</div>\n";
+  }
+  if (!c.errors.empty()) out += "<h4>Epochs that could not run</h4>\n" + text_list("chaos-errors", c.errors);
+  if (!c.doublecheck_differences.empty()) {
+    out += "<h4>Doublecheck: verdicts that differed</h4>\n" +
+           text_list("chaos-errors", c.doublecheck_differences);
   }
   return out + "</section>\n";
 }
@@ -702,18 +804,35 @@ Totals totals_of(const std::vector<Scenario>& scenarios) {
 
 std::string render_html(const std::vector<ResultsDoc>& docs) {
   std::vector<Scenario> all;
-  bool any_bench = false;
-  bool any_conformance = false;
+  std::size_t bench_docs = 0;
+  std::size_t chaos_docs = 0;
+  std::size_t conformance_docs = 0;
+  Verdict chaos_verdict = Verdict::kPass;
+  std::int64_t chaos_violations = 0;
   for (const ResultsDoc& d : docs) {
     all.insert(all.end(), d.scenarios.begin(), d.scenarios.end());
-    (d.is_bench ? any_bench : any_conformance) = true;
+    ++(d.is_bench ? bench_docs : d.is_chaos ? chaos_docs : conformance_docs);
+    if (d.is_chaos) {
+      chaos_verdict = std::max(chaos_verdict, d.chaos.verdict());
+      chaos_violations += d.chaos.violation_count();
+    }
   }
+  const bool any_bench = bench_docs > 0;
+  const bool any_chaos = chaos_docs > 0;
+  const bool any_conformance = conformance_docs > 0;
   const Totals totals = totals_of(all);
-  std::string title = any_conformance ? "pjx-inval report" : "pjx-inval benchmark report";
+  const std::string heading = any_conformance ? "pjx-inval report"
+                              : any_chaos     ? "pjx-inval chaos report"
+                                              : "pjx-inval benchmark report";
+  std::string title = heading;
   if (any_conformance) {
     title += ": " + std::to_string(totals.of(Verdict::kFail)) + " fail, " +
              std::to_string(totals.of(Verdict::kError)) + " error, " +
              std::to_string(totals.of(Verdict::kPass)) + " pass";
+  } else if (any_chaos) {
+    title += ": " + std::to_string(chaos_violations) + " violation" +
+             (chaos_violations == 1 ? "" : "s") +
+             (chaos_verdict == Verdict::kError ? ", epochs that could not run" : "");
   }
   std::string out =
       "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
@@ -721,16 +840,15 @@ std::string render_html(const std::vector<ResultsDoc>& docs) {
       "style-src 'unsafe-inline'\">\n"
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>" +
       h(title) + "</title>\n<style>" + std::string(kStyle) + "</style>\n</head>\n<body>\n<main>\n";
-  out += "<header>\n<h1>" + std::string(any_conformance ? "pjx-inval report" : "pjx-inval benchmark report") + "</h1>\n";
+  out += "<header>\n<h1>" + heading + "</h1>\n";
   if (any_conformance) out += totals_html(totals);
-  std::size_t bench_docs = 0;
-  for (const ResultsDoc& d : docs) bench_docs += d.is_bench ? 1 : 0;
-  const std::size_t conformance_docs = docs.size() - bench_docs;
   std::size_t bench_seen = 0;
+  std::size_t chaos_seen = 0;
   std::size_t conformance_seen = 0;
   for (const ResultsDoc& d : docs) {
-    const std::size_t number = d.is_bench ? ++bench_seen : ++conformance_seen;
-    const bool only = (d.is_bench ? bench_docs : conformance_docs) == 1;
+    const std::size_t number =
+        d.is_bench ? ++bench_seen : d.is_chaos ? ++chaos_seen : ++conformance_seen;
+    const bool only = (d.is_bench ? bench_docs : d.is_chaos ? chaos_docs : conformance_docs) == 1;
     out += run_header(d, only ? 0 : number);
   }
   out += "</header>\n";
@@ -742,6 +860,14 @@ std::string render_html(const std::vector<ResultsDoc>& docs) {
       for (std::size_t si = 0; si < docs[di].scenarios.size(); ++si) {
         out += scenario_section(docs[di].scenarios[si], scenario_id(di, si));
       }
+    }
+  }
+  if (any_chaos) {
+    out += "<h2 id=\"chaos\">Chaos</h2>\n";
+    for (const ResultsDoc& d : docs) {
+      if (!d.is_chaos) continue;
+      if (chaos_docs > 1) out += "<h3>" + h(d.command.empty() ? "Chaos run" : d.command) + "</h3>\n";
+      out += chaos_section(d);
     }
   }
   if (any_bench) {

@@ -1,6 +1,7 @@
 // junit.xml: the JUnit XML that CI systems read. One <testsuite> per results
-// document, one <testcase> per scenario (classname "pjx.conformance") or per
-// bench run (classname "pjx.bench"). Every text goes through x()/xa().
+// document, one <testcase> per scenario (classname "pjx.conformance"), per
+// bench run (classname "pjx.bench"), or for a chaos run (classname
+// "pjx.chaos"). Every text goes through x()/xa().
 #include <string_view>
 
 #include "figures.hpp"
@@ -115,6 +116,55 @@ std::string bench_case(const BenchRun& r, SuiteCounts& counts) {
          "      <system-out>" + x(metrics) + "</system-out>\n    </testcase>\n";
 }
 
+// The chaos run as one test case: failure with violations of the
+// reference, else error when an epoch could not run (or a doublecheck
+// differed).
+std::string chaos_case(const ResultsDoc& d, SuiteCounts& counts) {
+  const ChaosRun& c = d.chaos;
+  ++counts.tests;
+  const double time = d.duration_s.value_or(0);
+  counts.time += time;
+  std::string body;
+  for (const auto& [check, n] : c.violations) {
+    body += (body.empty() ? "" : "\n") + ("check " + check + ": " + std::to_string(n));
+  }
+  if (c.failing) body += (body.empty() ? "" : "\n") + ("failing plan: " + c.failing->plan);
+  if (c.minimal) {
+    body += (body.empty() ? "" : "\n") +
+            ("minimal plan: " + c.minimal->plan + " (" + chaos_shrink_text(c) + ")");
+    if (!c.minimal->rerun.empty()) body += "\nrerun: " + c.minimal->rerun;
+  }
+  std::string errors;
+  for (const std::string& e : c.errors) errors += (errors.empty() ? "" : "\n") + ("could not run: " + e);
+  for (const std::string& e : c.doublecheck_differences) {
+    errors += (errors.empty() ? "" : "\n") + ("doublecheck: " + e);
+  }
+  std::string inner;
+  const std::string message = chaos_verdict_text(c);
+  switch (c.verdict()) {
+    case Verdict::kFail:
+      ++counts.failures;
+      inner += "      <failure message=\"" + xa(message) + "\" type=\"fail\">" +
+               x(body + (errors.empty() ? "" : "\n" + errors)) + "</failure>\n";
+      break;
+    case Verdict::kError:
+      ++counts.errors;
+      inner += "      <error message=\"" + xa(message) + "\" type=\"error\">" + x(errors) + "</error>\n";
+      break;
+    default:
+      break;
+  }
+  std::string system_out = chaos_counts_text(d) + "\n" + message;
+  for (const ChaosEffect& e : c.effects) {
+    system_out += "\n" + e.kind + ": planned " + std::to_string(e.planned) + ", applied " +
+                  std::to_string(e.applied) + ", judged " + std::to_string(e.judged) + ", reached " +
+                  std::to_string(e.reached) + (e.never_reached() ? " (never reached its path)" : "");
+  }
+  inner += "      <system-out>" + x(system_out) + "</system-out>\n";
+  return "    <testcase classname=\"pjx.chaos\" name=\"" + xa("chaos seed " + d.seed) + "\" time=\"" +
+         seconds(time) + "\">\n" + inner + "    </testcase>\n";
+}
+
 std::string properties(const ResultsDoc& d) {
   std::string out;
   auto prop = [&out](std::string_view name, const std::string& value) {
@@ -144,13 +194,16 @@ std::string render_junit(const std::vector<ResultsDoc>& docs) {
     std::string cases;
     if (d.is_bench) {
       for (const BenchRun& r : d.runs) cases += bench_case(r, counts);
+    } else if (d.is_chaos) {
+      cases += chaos_case(d, counts);
     } else {
       for (const Scenario& s : d.scenarios) cases += testcase(s, counts);
     }
     const double time = d.duration_s.value_or(counts.time);
     std::string name = d.command;
     if (name.empty())
-      name = (d.tool.empty() ? "pjx" : d.tool) + (d.is_bench ? " bench" : " conformance");
+      name = (d.tool.empty() ? "pjx" : d.tool) +
+             (d.is_bench ? " bench" : d.is_chaos ? " chaos" : " conformance");
     const auto host = d.machine.find("hostname");
     suites += "  <testsuite name=\"" + xa(name) + "\" tests=\"" + std::to_string(counts.tests) +
               "\" failures=\"" + std::to_string(counts.failures) + "\" errors=\"" +

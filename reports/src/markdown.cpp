@@ -175,16 +175,47 @@ void bench(std::string& out, const ResultsDoc& d) {
   out += "\n";
 }
 
+// The chaos run: its counts and verdict, a row per fault kind, the shrunk
+// reproducer and the epochs that could not run.
+void chaos(std::string& out, const ResultsDoc& d) {
+  const ChaosRun& c = d.chaos;
+  out += "## Chaos\n\n" + run_line(d) + "\n\n";
+  out += verdict_md(c.verdict()) + " **" + md_cell(chaos_verdict_text(c)) + "** \u00B7 " +
+         md_cell(chaos_counts_text(d)) + "\n\n";
+  if (!c.effects.empty()) {
+    out += "| Fault kind | planned | applied | judged | reached | |\n|---|--:|--:|--:|--:|---|\n";
+    for (const ChaosEffect& e : c.effects) {
+      out += "| " + md_cell(e.kind) + " | " + std::to_string(e.planned) + " | " +
+             std::to_string(e.applied) + " | " + std::to_string(e.judged) + " | " +
+             std::to_string(e.reached) + " | " +
+             (e.never_reached() ? "\u26A0\uFE0F never reached its path" : "") + " |\n";
+    }
+  }
+  std::string notes;
+  if (c.failing) notes += "\n- failing plan: " + md_code(c.failing->plan, false);
+  if (c.minimal) {
+    notes += "\n- minimal plan: " + md_code(c.minimal->plan, false) + " (" +
+             md_cell(chaos_shrink_text(c)) + ")";
+    if (!c.minimal->rerun.empty()) notes += "\n- rerun: " + md_code(c.minimal->rerun, false);
+  }
+  for (const std::string& e : c.errors) notes += "\n- could not run: " + md_cell(e);
+  for (const std::string& e : c.doublecheck_differences) notes += "\n- doublecheck: " + md_cell(e);
+  if (!notes.empty()) out += (c.effects.empty() ? "" : "\n") + notes.substr(1) + "\n";
+  out += "\n";
+}
+
 }  // namespace
 
 std::string render_markdown(const std::vector<ResultsDoc>& docs) {
   std::string out = "# pjx-inval report\n\n";
   std::size_t conformance_docs = 0;
-  for (const ResultsDoc& d : docs) conformance_docs += d.is_bench ? 0 : 1;
+  for (const ResultsDoc& d : docs) conformance_docs += d.is_conformance() ? 1u : 0u;
   std::size_t index = 0;
   for (const ResultsDoc& d : docs) {
     if (d.is_bench) {
       bench(out, d);
+    } else if (d.is_chaos) {
+      chaos(out, d);
     } else {
       conformance(out, d, index++, conformance_docs);
     }

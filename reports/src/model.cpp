@@ -147,13 +147,110 @@ Scenario parse_scenario(const json& j, std::size_t index, const fs::path& file,
   return s;
 }
 
+std::int64_t count_field(const json& object, std::string_view key, const Where& where) {
+  const auto it = object.find(key);
+  if (it == object.end() || it->is_null()) return 0;
+  if (!it->is_number()) where.error("\"" + std::string(key) + "\" must be a number");
+  return it->is_number_integer() ? it->get<std::int64_t>()
+                                 : static_cast<std::int64_t>(it->get<double>());
+}
+
+// An object of counts ({"staleness": 2}), in key order.
+std::vector<std::pair<std::string, std::int64_t>> counts_field(const json& object,
+                                                              std::string_view key,
+                                                              const Where& where) {
+  std::vector<std::pair<std::string, std::int64_t>> out;
+  const json counts = object_field(object, key, where);
+  const Where here{where.file, where.path + " \"" + std::string(key) + "\""};
+  for (const auto& [name, value] : counts.items()) {
+    out.emplace_back(name, count_field(counts, name, here));
+  }
+  return out;
+}
+
+std::vector<std::string> texts_field(const json& object, std::string_view key, const Where& where) {
+  std::vector<std::string> out;
+  if (const json* items = array_field(object, key, where, false)) {
+    for (const json& item : *items) out.push_back(json_text(item));
+  }
+  return out;
+}
+
+std::optional<ChaosPlanFile> plan_file_field(const json& object, std::string_view key,
+                                             const Where& where) {
+  const auto it = object.find(key);
+  if (it == object.end() || it->is_null()) return std::nullopt;
+  const Where here{where.file, where.path + "\"" + std::string(key) + "\""};
+  if (!it->is_object()) here.error("must be an object");
+  ChaosPlanFile f;
+  f.plan = text_field(*it, "plan", here);
+  f.faults = count_field(*it, "faults", here);
+  f.ops = count_field(*it, "ops", here);
+  f.rerun = text_field(*it, "rerun", here);
+  return f;
+}
+
+ChaosRun parse_chaos(const json& j, const Where& where) {
+  ChaosRun c;
+  using Count = std::int64_t ChaosRun::*;
+  for (const auto& [key, count] : {std::pair<const char*, Count>{"epochs", &ChaosRun::epochs},
+                                   {"epochs_failed", &ChaosRun::epochs_failed},
+                                   {"epochs_error", &ChaosRun::epochs_error},
+                                   {"publishes", &ChaosRun::publishes},
+                                   {"reads", &ChaosRun::reads},
+                                   {"flushes", &ChaosRun::flushes}}) {
+    c.*count = count_field(j, key, where);
+  }
+  const json effects = object_field(j, "effects", where);
+  for (const auto& [kind, e] : effects.items()) {
+    const Where here{where.file, where.path + "effect \"" + kind + "\""};
+    if (!e.is_object()) here.error("must be an object");
+    c.effects.push_back({kind, count_field(e, "planned", here), count_field(e, "applied", here),
+                         count_field(e, "judged", here), count_field(e, "reached", here)});
+  }
+  c.violations = counts_field(j, "violations", where);
+  c.documented = counts_field(j, "documented_failures", where);
+  c.errors = texts_field(j, "errors", where);
+  c.doublecheck_differences = texts_field(j, "doublecheck_differences", where);
+  if (const json* lengths = array_field(j, "epoch_workload_s", where, false)) {
+    for (const json& l : *lengths) {
+      if (!l.is_number()) where.error("\"epoch_workload_s\" must hold numbers");
+      c.epoch_workload_s.push_back(l.get<double>());
+    }
+  }
+  if (const json* schedule = array_field(j, "schedule", where, false)) {
+    for (std::size_t i = 0; i < schedule->size(); ++i) {
+      const json& f = (*schedule)[i];
+      const Where here{where.file, where.path + "schedule #" + std::to_string(i + 1)};
+      if (!f.is_object()) here.error("must be an object");
+      ChaosWindow w;
+      w.epoch = count_field(f, "epoch", here);
+      w.kind = text_field(f, "kind", here, true);
+      w.worker = text_field(f, "worker", here);
+      w.begin_s = duration_field(f, "begin_s", here).value_or(0.0);
+      w.end_s = duration_field(f, "end_s", here).value_or(w.begin_s);
+      const auto reached = f.find("reached");
+      if (reached != f.end() && !reached->is_null()) {
+        if (!reached->is_boolean()) here.error("\"reached\" must be true, false or null");
+        w.reached = reached->get<bool>();
+      }
+      c.schedule.push_back(std::move(w));
+    }
+  }
+  c.failing = plan_file_field(j, "failing", where);
+  c.minimal = plan_file_field(j, "minimal", where);
+  return c;
+}
+
 ResultsDoc parse_doc(const json& j, const fs::path& file, const std::string& doc_where,
                      bool read_histories) {
   const Where where{file, doc_where};
   if (!j.is_object()) where.error("a results document must be a JSON object");
   ResultsDoc d;
   d.raw = j;
-  d.is_bench = text_field(j, "kind", where) == "bench";
+  const std::string kind = text_field(j, "kind", where);
+  d.is_bench = kind == "bench";
+  d.is_chaos = kind == "chaos";
   d.tool = text_field(j, "tool", where);
   d.version = text_field(j, "version", where);
   d.command = text_field(j, "command", where);
@@ -165,7 +262,9 @@ ResultsDoc parse_doc(const json& j, const fs::path& file, const std::string& doc
   d.seed = text_field(j, "seed", where);
   d.duration_s = duration_field(j, "duration_s", where);
   d.machine = object_field(j, "machine", where);
-  if (d.is_bench) {
+  if (d.is_chaos) {
+    d.chaos = parse_chaos(j, where);
+  } else if (d.is_bench) {
     const json* runs = array_field(j, "runs", where, true);
     for (std::size_t i = 0; i < runs->size(); ++i) {
       const json& r = (*runs)[i];
@@ -203,6 +302,18 @@ std::optional<Verdict> parse_verdict(std::string_view name) {
     if (n == name) return v;
   }
   return std::nullopt;
+}
+
+std::int64_t ChaosRun::violation_count() const {
+  std::int64_t n = 0;
+  for (const auto& [check, count] : violations) n += count;
+  return n;
+}
+
+Verdict ChaosRun::verdict() const {
+  if (violation_count() > 0 || epochs_failed > 0) return Verdict::kFail;
+  if (!errors.empty() || epochs_error > 0 || !doublecheck_differences.empty()) return Verdict::kError;
+  return Verdict::kPass;
 }
 
 std::vector<ResultsDoc> load_results_file(const fs::path& path) {

@@ -1,5 +1,5 @@
 // The report's view of its inputs: results documents (results.json,
-// bench.json) and the histories they name, loaded and validated against
+// bench.json, a chaos run's summary.json) and the histories they name, loaded and validated against
 // harness/HISTORY.md.
 //
 // Contract: loading either returns a complete model or throws
@@ -67,10 +67,67 @@ struct BenchRun {
   nlohmann::json series = nlohmann::json::array();  // growth: [s, db bytes, wal bytes] rows
 };
 
-// One results document: a conformance run or a benchmark run.
+// A `pjx-harness chaos` run, from its summary.json ("kind": "chaos"; see
+// harness/README.md). Counts absent from the file read as 0.
+struct ChaosEffect {
+  std::string kind;  // the chaos fault kind: "pause", "power-loss", ...
+  std::int64_t planned = 0;
+  std::int64_t applied = 0;
+  std::int64_t judged = 0;
+  std::int64_t reached = 0;
+  // Judged at least once and never reached the path it targets.
+  bool never_reached() const { return judged > 0 && reached == 0; }
+};
+
+// One applied fault of the schedule; times are seconds of workload time,
+// the epochs laid end to end.
+struct ChaosWindow {
+  std::int64_t epoch = 0;
+  std::string kind;
+  std::string worker;  // "" when the fault names none
+  double begin_s = 0;
+  double end_s = 0;             // == begin_s for an instant fault
+  std::optional<bool> reached;  // nullopt: not judged
+  bool instant() const { return end_s <= begin_s; }
+};
+
+// failing.toml or minimal.toml: where it is, its size, how to rerun it.
+struct ChaosPlanFile {
+  std::string plan;
+  std::int64_t faults = 0;
+  std::int64_t ops = 0;
+  std::string rerun;
+};
+
+struct ChaosRun {
+  std::int64_t epochs = 0;
+  std::int64_t epochs_failed = 0;
+  std::int64_t epochs_error = 0;
+  std::int64_t publishes = 0;
+  std::int64_t reads = 0;
+  std::int64_t flushes = 0;
+  std::vector<ChaosEffect> effects;                               // key order
+  std::vector<std::pair<std::string, std::int64_t>> violations;  // of the reference, by check
+  std::vector<std::pair<std::string, std::int64_t>> documented;  // "impl:check"
+  std::vector<std::string> errors;
+  std::vector<std::string> doublecheck_differences;
+  std::vector<double> epoch_workload_s;
+  std::vector<ChaosWindow> schedule;
+  std::optional<ChaosPlanFile> failing;
+  std::optional<ChaosPlanFile> minimal;
+
+  std::int64_t violation_count() const;
+  // The run's verdict: fail with violations of the reference, else error
+  // when an epoch could not run or a doublecheck differed, else pass.
+  Verdict verdict() const;
+};
+
+// One results document: a conformance run, a benchmark run or a chaos run.
 struct ResultsDoc {
   nlohmann::json raw;  // the document as read
   bool is_bench = false;
+  bool is_chaos = false;
+  bool is_conformance() const { return !is_bench && !is_chaos; }
   std::string tool;
   std::string version;
   std::string command;
@@ -84,6 +141,7 @@ struct ResultsDoc {
   nlohmann::json machine = nlohmann::json::object();
   std::vector<Scenario> scenarios;  // conformance only
   std::vector<BenchRun> runs;       // bench only
+  ChaosRun chaos;                   // chaos only
 };
 
 // Reads one results file: one document, or a JSON array of documents (the

@@ -18,9 +18,9 @@ constexpr std::string_view kUsage =
     "usage: pjx-report RESULTS... -o DIR [--quiet]\n"
     "\n"
     "Renders results files (results.json from pjx-harness conform/run, bench.json\n"
-    "from pjx-harness bench, or a results.json from an earlier report) and the\n"
-    "histories they name into DIR: index.html, summary.md, junit.xml,\n"
-    "results.json and histories/.\n"
+    "from pjx-harness bench, summary.json from pjx-harness chaos, or a results.json\n"
+    "from an earlier report) and the histories they name into DIR: index.html,\n"
+    "summary.md, junit.xml, results.json and histories/.\n"
     "\n"
     "Options:\n"
     "  -o, --out DIR  directory to write (created if missing); --output is the older\n"
@@ -36,7 +36,8 @@ constexpr std::string_view kUsage =
     "\n"
     "Examples:\n"
     "  pjx-report out/results.json -o report/\n"
-    "  pjx-report results.json bench.json -o report/\n";
+    "  pjx-report results.json bench.json -o report/\n"
+    "  pjx-report out/chaos/summary.json -o report/\n";
 
 int usage_error(std::string_view message) {
   std::cerr << "pjx-report: " << message << "\n\n" << kUsage;

@@ -410,6 +410,140 @@ std::string timeline_svg(const TimelineData& d, std::string_view title) {
 
 namespace {
 
+// The chaos schedule's rows: the kinds of run.effects that were applied,
+// then kinds only the schedule names.
+std::vector<std::string> schedule_rows(const ChaosRun& run) {
+  std::vector<std::string> rows;
+  auto add = [&rows](const std::string& kind) {
+    if (std::find(rows.begin(), rows.end(), kind) == rows.end()) rows.push_back(kind);
+  };
+  for (const ChaosEffect& e : run.effects) {
+    const bool applied = std::any_of(run.schedule.begin(), run.schedule.end(),
+                                     [&e](const ChaosWindow& w) { return w.kind == e.kind; });
+    if (applied) add(e.kind);
+  }
+  for (const ChaosWindow& w : run.schedule) add(w.kind);
+  return rows;
+}
+
+struct ReachedStyle {
+  const char* colour;
+  double opacity;
+  const char* outline;  // "" for none
+  std::optional<Shape> shape;
+  const char* words;
+};
+
+ReachedStyle reached_style(std::optional<bool> reached) {
+  if (!reached) return {"#9E9E9E", 0.4, "#5E5E5E", std::nullopt, "not judged"};
+  if (*reached) return {kGreen, 0.7, "", Shape::kCircle, "reached its path"};
+  return {kVermillion, 0.7, "", Shape::kCross, "did not reach its path"};
+}
+
+}  // namespace
+
+std::string chaos_schedule_svg(const ChaosRun& run, std::string_view title) {
+  constexpr int kWidth = 1120;
+  constexpr double kLeft = 168;
+  constexpr double kRight = 24;
+  constexpr double kEpochBand = 20;
+  constexpr double kRow = 26;
+  constexpr double kBar = 14;
+  constexpr std::size_t kMaxTooltips = 5000;
+  const double plot_w = kWidth - kLeft - kRight;
+  const std::vector<std::string> rows = schedule_rows(run);
+
+  // Epoch starts (the workload time before each) and the end of the axis.
+  std::vector<double> epoch_start;
+  double end_s = 0;
+  for (double length : run.epoch_workload_s) {
+    epoch_start.push_back(end_s);
+    end_s += length;
+  }
+  for (const ChaosWindow& w : run.schedule) end_s = std::max({end_s, w.begin_s, w.end_s});
+
+  std::vector<LegendItem> items;
+  for (const std::optional<bool> reached : {std::optional<bool>(true), std::optional<bool>(false),
+                                            std::optional<bool>()}) {
+    const ReachedStyle st = reached_style(reached);
+    const bool present = std::any_of(run.schedule.begin(), run.schedule.end(),
+                                     [&](const ChaosWindow& w) { return w.reached == reached; });
+    if (!present) continue;
+    const std::string mark = !st.shape ? "" : *st.shape == Shape::kCircle ? " \u25CF" : " \u2717";
+    items.emplace_back(std::string(st.words) + mark, st.colour, LegendItem::Kind::kSwatch, "",
+                       Shape::kCircle, st.opacity);
+  }
+  if (std::any_of(run.schedule.begin(), run.schedule.end(),
+                  [](const ChaosWindow& w) { return w.instant(); })) {
+    items.emplace_back("instant fault (tick)", kInk, LegendItem::Kind::kLine);
+  }
+  if (epoch_start.size() > 1) {
+    items.emplace_back("epoch boundary", "#555555", LegendItem::Kind::kLine, "5 3");
+  }
+
+  const double rows_top = 8 + kEpochBand + 4;
+  const double rows_h = std::max(1.0, static_cast<double>(rows.size())) * kRow;
+  const double legend_h = svg::legend_height(plot_w, items);
+  const double height = rows_top + rows_h + 54 + legend_h + 8;
+  Svg s(kWidth, static_cast<int>(std::ceil(height)), "plot chaos-schedule", title);
+  s.root_attribute("data-faults", std::to_string(run.schedule.size()));
+  const svg::Rect area{kLeft, rows_top, plot_w, rows_h};
+  Frame f(area, svg::nice_ticks(0, std::max(end_s, 0.001), 14), svg::Ticks{});
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    s.rect(area.x, area.y + static_cast<double>(i) * kRow, area.w, kRow,
+           i % 2 == 0 ? "#F5F5F5" : "#FFFFFF");
+  }
+  f.draw_axes(s, "workload time (s), the epochs laid end to end", "");
+
+  TextStyle small;
+  small.size = 11;
+  small.colour = "#333333";
+  for (std::size_t e = 0; e < epoch_start.size(); ++e) {
+    const double from = f.x(epoch_start[e]);
+    const double to = f.x(e + 1 < epoch_start.size() ? epoch_start[e + 1] : end_s);
+    s.rect(from, 8, to - from, kEpochBand, e % 2 == 0 ? "#E4E4E4" : "#F0F0F0");
+    const std::string label = "epoch " + std::to_string(e);
+    if (svg::text_width(label, small.size) + 6 < to - from) s.text({from + 3, 8 + 14}, label, small);
+    if (e > 0) s.line({from, area.y}, {from, area.y + area.h}, Stroke{"#555555", 1.2, "5 3"});
+  }
+  TextStyle row_style;
+  row_style.anchor = "end";
+  row_style.bold = true;
+  row_style.size = 13;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    s.text({area.x - 8, area.y + static_cast<double>(i) * kRow + kRow / 2 + 4}, rows[i], row_style);
+  }
+  if (rows.empty()) no_data(s, f, "no fault was applied");
+
+  const bool tooltips = run.schedule.size() <= kMaxTooltips;
+  for (const ChaosWindow& w : run.schedule) {
+    const auto row = static_cast<std::size_t>(
+        std::find(rows.begin(), rows.end(), w.kind) - rows.begin());
+    const double mid = area.y + static_cast<double>(row) * kRow + kRow / 2;
+    const ReachedStyle st = reached_style(w.reached);
+    const double x0 = f.x(w.begin_s);
+    if (tooltips) {
+      std::string tip = w.kind + (w.worker.empty() ? "" : " " + w.worker) + ", epoch " +
+                        std::to_string(w.epoch) + ": " + format_fixed(w.begin_s, 3) + " s";
+      if (!w.instant()) tip += " to " + format_fixed(w.end_s, 3) + " s";
+      s.begin_group(tip + ", " + st.words);
+    }
+    if (w.instant()) {
+      s.line({x0, mid - kRow / 2 + 3}, {x0, mid + kRow / 2 - 3},
+             Stroke{st.colour, 2.5, st.shape ? "" : "3 2"});
+    } else {
+      s.rect(x0, mid - kBar / 2, std::max(f.x(w.end_s) - x0, 2.0), kBar, st.colour, st.opacity,
+             st.outline);
+    }
+    if (st.shape) s.marker({x0, mid}, *st.shape, 8, st.colour, *st.shape == Shape::kCircle ? "#ffffff" : "");
+    if (tooltips) s.end_group();
+  }
+  svg::legend(s, area.x, area.y + area.h + 50, plot_w, items);
+  return s.str();
+}
+
+namespace {
+
 const SeriesStyle& style_of(int style, std::size_t position) {
   const std::size_t i = style >= 0 ? static_cast<std::size_t>(style) : position;
   return kSeriesStyles[i % kSeriesStyles.size()];

@@ -1,5 +1,6 @@
 // The report's plots, drawn with the SVG builder (svg.hpp): delivery-latency
-// histogram and CDF, the fault timeline, and line charts for benchmarks.
+// histogram and CDF, the fault timeline, a chaos run's fault schedule, and
+// line charts for benchmarks.
 //
 // Contract: each function returns one self-contained <svg> element (no
 // scripts, no external references) whose class attribute is "plot <kind>";
@@ -13,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "model.hpp"
 #include "svg.hpp"
 #include "timeline.hpp"
 
@@ -43,6 +45,14 @@ std::string latency_cdf_svg(const LatencyPlot& plot);
 // class "plot timeline": one lane per worker over seconds since the first
 // history record; fault windows shaded per kind, stale windows as bars.
 std::string timeline_svg(const TimelineData& data, std::string_view title);
+
+// class "plot chaos-schedule": a chaos run's fault schedule over seconds of
+// workload time (epochs end to end, their boundaries dashed), one row per
+// fault kind (the order of run.effects, then others as they come): a bar per
+// window, a tick per instant fault, green with a circle when it reached its
+// path, vermillion with a cross when it did not, grey and outlined when it
+// was not judged.
+std::string chaos_schedule_svg(const ChaosRun& run, std::string_view title);
 
 struct Series {
   std::string name;

@@ -58,7 +58,7 @@ std::string results_copy(const std::vector<ResultsDoc>& docs) {
   json out = json::array();
   for (const ResultsDoc& d : docs) {
     json doc = d.raw;
-    if (!d.is_bench) {
+    if (d.is_conformance()) {
       json& scenarios = doc["scenarios"];
       for (std::size_t i = 0; i < d.scenarios.size(); ++i) {
         if (!d.scenarios[i].history_out.empty()) {

@@ -19,14 +19,17 @@
 namespace pjx::reports {
 
 // Reads each results file (a conformance results.json, a bench.json with
-// "kind":"bench", or a results.json this function wrote earlier, which may
-// hold a JSON array of several documents) and the history files its
+// "kind":"bench", a chaos run's summary.json with "kind":"chaos", or a
+// results.json this function wrote earlier, which may hold a JSON array of
+// several documents) and the history files its
 // scenarios name (paths relative to the results file's directory), then
 // writes into out_dir (created if missing):
 //   index.html    self-contained page: verdict table, per-scenario checks and
-//                 plots (latency histogram/CDF, fault timeline), bench plots
+//                 plots (latency histogram/CDF, fault timeline), bench plots,
+//                 a chaos run's fault schedule, effects and reproducer
 //   summary.md    GitHub-flavoured Markdown for a CI job summary
-//   junit.xml     one <testsuite> per results document, one <testcase> per scenario
+//   junit.xml     one <testsuite> per results document, one <testcase> per
+//                 scenario (per bench run; one for a chaos run)
 //   results.json  the input document (a JSON array when there are several),
 //                 with history paths pointing into histories/
 //   histories/    byte-for-byte copies of the histories the report was built from

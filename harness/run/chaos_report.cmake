@@ -1,0 +1,33 @@
+# The page `pjx-harness chaos --report DIR` rendered (ctest chaos_quick):
+# index.html with the fault schedule band and the table per fault kind, and
+# a junit.xml with the run's one pjx.chaos test case.
+#
+#   cmake -DREPORT=folder -P chaos_report.cmake
+cmake_minimum_required(VERSION 3.25)
+if(NOT DEFINED REPORT)
+  message(FATAL_ERROR "chaos_report.cmake needs -DREPORT=...")
+endif()
+foreach(f index.html summary.md junit.xml results.json)
+  if(NOT EXISTS "${REPORT}/${f}")
+    message(FATAL_ERROR "chaos --report wrote no ${f} in ${REPORT}")
+  endif()
+endforeach()
+file(READ "${REPORT}/index.html" html)
+foreach(needle "<svg class=\"plot chaos-schedule\"" "<table class=\"chaos-effects\">" "<h1>pjx-inval chaos report</h1>")
+  string(FIND "${html}" "${needle}" at)
+  if(at EQUAL -1)
+    message(FATAL_ERROR "${REPORT}/index.html lacks ${needle}")
+  endif()
+endforeach()
+file(READ "${REPORT}/junit.xml" junit)
+string(FIND "${junit}" "classname=\"pjx.chaos\"" at)
+if(at EQUAL -1)
+  message(FATAL_ERROR "${REPORT}/junit.xml has no pjx.chaos test case")
+endif()
+file(READ "${REPORT}/results.json" summary)
+string(JSON kind GET "${summary}" kind)
+string(JSON faults LENGTH "${summary}" schedule)
+if(NOT kind STREQUAL "chaos" OR faults EQUAL 0)
+  message(FATAL_ERROR "the run's summary has kind \"${kind}\" and ${faults} scheduled faults")
+endif()
+message("chaos report: ${faults} faults in the schedule band")
