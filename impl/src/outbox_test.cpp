@@ -314,6 +314,25 @@ TEST_F(OutboxTest, AQueuedEventThatMeetsAReadOnlyDatabaseStaysQueuedAndCommitsOn
   EXPECT_EQ(keys_in_id_order(db_), R"(["first"] ["queued"])");
 }
 
+TEST_F(OutboxTest, AQueuedEventThatCannotOpenTheDatabaseStaysQueuedAndCommitsOnceItCan) {
+  FaultVfs& vfs = FaultVfs::install("pjx-outbox-readonly");
+  vfs.clear();
+  SqliteOptions o = publisher_options();
+  o.vfs = vfs.name();
+  o.on_warning = [](const std::string&) {};
+  SqliteInvalidationBackend publisher(db_, o);
+  publisher.publish({"first"});
+  vfs.arm(FaultSpec{FaultKind::kWrite, 1, FaultError::kIo, true});
+  ASSERT_EQ(publisher.publish_result({"queued"}), PublishResult::kQueued);
+  vfs.arm(FaultSpec{FaultKind::kOpen, 1, FaultError::kCantOpen, true});  // e.g. its directory is gone
+  const auto retries = publisher.stats().outbox_retries;
+  ASSERT_TRUE(eventually([&] { return publisher.stats().outbox_retries >= retries + 3; }));
+  EXPECT_EQ(publisher.stats().outbox_dropped, 0u) << publisher.stats().last_error;
+  vfs.clear();
+  ASSERT_TRUE(eventually([&] { return publisher.stats().outbox_committed == 1; })) << publisher.stats().last_error;
+  EXPECT_EQ(keys_in_id_order(db_), R"(["first"] ["queued"])");
+}
+
 TEST_F(OutboxTest, APublisherWhoseConnectionWasOpenedReadOnlyReopensItOnceTheFileIsWritable) {
   FaultVfs& vfs = FaultVfs::install("pjx-outbox-readonly");
   vfs.clear();
