@@ -189,10 +189,12 @@ CheckResult check_stale_reads(const HistoryModel& m, const Json& params) {
     r.summary = "no read was answered: what workers serve not shown";
   } else if (checked == 0) {
     shown = false;
+    r.details["not_shown"] = true;  // reads were answered; the workload did not line them up
     r.summary = "no read began after another worker's write had to be visible: stale reads "
                 "not tested";
   } else if (slow > 0 && races == 0) {
     shown = false;
+    r.details["not_shown"] = true;
     r.summary = std::to_string(slow) +
                 " slow reads, none overlapped another worker's write of its key: the "
                 "fill-vs-invalidate race was not exercised";

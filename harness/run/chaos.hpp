@@ -87,6 +87,9 @@ struct ChaosSummary {
   std::vector<double> epoch_workload_s;        // each epoch's workload length
   std::map<std::string, std::size_t> violations;  // reference, by check
   std::map<std::string, std::size_t> documented;  // "impl:check" -> count
+  // Checks that failed only because the epoch did not exercise what they
+  // judge (faults may disturb it: a race's writer killed): by check.
+  std::map<std::string, std::size_t> not_exercised;
   std::vector<std::string> doublecheck_differences;
   std::vector<std::string> errors;  // epochs that could not run, with the reason
   std::string failing_plan;         // path of failing.toml, when one was written
