@@ -411,6 +411,14 @@ class Shrinker {
       if (needed) continue;
       Scenario candidate = plan;
       candidate.workers.erase(candidate.workers.begin() + static_cast<std::ptrdiff_t>(i));
+      const auto forget = [&](std::vector<std::string>& names) {
+        names.erase(std::remove(names.begin(), names.end(), name), names.end());
+      };
+      if (candidate.workload) forget(candidate.workload->publishers);
+      if (candidate.reads) {
+        forget(candidate.reads->readers);
+        forget(candidate.reads->writers);
+      }
       if (still_fails(candidate)) plan = std::move(candidate);
     }
     return plan;

@@ -268,6 +268,10 @@ Scenario plan_chaos_epoch(const ChaosConfig& config, int epoch, const Timing& ti
   work.publishes = static_cast<int>(p.span / 2);
   work.interval = polls(2);
   work.shared_keys = 1;
+  // Every worker, the late one too once it is ready (an op goes to the first
+  // candidate that can take it): with --mix, the late one is the upstream
+  // emulation, whose publishes must reach the reference under faults too.
+  work.publishers = p.names;
   s.workload = work;
   ReadsSpec reads;
   reads.ops = static_cast<int>(p.span);
@@ -278,6 +282,7 @@ Scenario plan_chaos_epoch(const ChaosConfig& config, int epoch, const Timing& ti
   reads.slow = polls(2);
   reads.bursts = std::max(1, static_cast<int>(config.epoch_s / 10));
   reads.burst_size = 4;
+  reads.readers = p.names;
   s.reads = reads;
   // Time for the outbox to drain after the last fault, then the deliveries.
   s.quiesce_timeout = parse_duration("5s");

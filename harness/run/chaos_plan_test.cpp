@@ -117,6 +117,12 @@ TEST(ChaosPlan, TheMixGivesEachWorkerItsImplementationsCommand) {
     }
   }
   EXPECT_EQ(chaos_worker_impls(c)[2], (std::pair<std::string, std::string>{"w2", "python"}));
+  // The late worker (the last: an upstream one here) publishes and reads
+  // too, once it is ready; by default a late starter would do neither.
+  ASSERT_TRUE(plan.workers[3].start_at.has_value());
+  const std::vector<std::string> all = {"w0", "w1", "w2", "w3"};
+  EXPECT_EQ(plan.workload->publishers, all);
+  EXPECT_EQ(plan.reads->readers, all);
 }
 
 TEST(ChaosPlan, RedisPlansHoldOnlyTheFaultsRedisHas) {

@@ -45,6 +45,7 @@ EXPECTED = {
     "disk-full": ("skip", set()),
     "gap-without-stall": ("skip", set()),
     "io-faults": ("skip", set()),
+    "readonly-reopen": ("skip", set()),
     "pause-long": ("skip", set()),
     "power-loss": ("skip", set()),
     "reentrant-handler": ("skip", set()),

@@ -61,6 +61,7 @@ import inspect
 import json
 import logging
 import os
+import select
 import sqlite3
 import sys
 import threading
@@ -105,6 +106,13 @@ class Emitter:
                 self._stream.flush()
             except (BrokenPipeError, ValueError):
                 pass
+
+
+def pause(seconds):
+    """Sleeps for `seconds`. Not time.sleep(): under libfaketime with
+    FAKETIME_DONT_FAKE_MONOTONIC (how the harness steps a worker's clock) it
+    fails with EINVAL; select() takes a relative timeout."""
+    select.select([], [], [], seconds)
 
 
 def now_ns():
@@ -410,7 +418,7 @@ class Worker:
         def loader():
             version = truth.read(key)
             if slow_ms:
-                time.sleep(slow_ms / 1000.0)
+                pause(slow_ms / 1000.0)
             return version
 
         try:
