@@ -93,7 +93,8 @@ struct RedisOptions {
   // health_check_timeout, or the connection counts as lost (reconnect, then
   // a flush with kReconnect). A silent server (stopped, or a partition
   // without RST) is thus noticed within interval + timeout instead of TCP
-  // keepalive's minute, so a worker serves stale data for at most about
+  // keepalive's minute; the flush follows once resubscribed, so a silent
+  // connection to a reachable server is replaced within about
   // health_check_interval + health_check_timeout + connect_timeout.
   // An interval of 0 disables the check; with an interval above 0 the
   // timeout must be positive.
