@@ -97,6 +97,8 @@ nlohmann::json redis_stats_to_json(const RedisStats& stats) {
       {"connection_losses", stats.connection_losses},
       {"reconnects", stats.reconnects},
       {"publisher_reconnects", stats.publisher_reconnects},
+      {"health_checks", stats.health_checks},
+      {"health_check_failures", stats.health_check_failures},
       {"connected", stats.connected},
       {"listening", stats.listening},
       {"last_error", stats.last_error},

@@ -19,6 +19,14 @@
 //       called with kReconnect *before* any message of the new subscription
 //       is delivered: whatever was published while disconnected is covered
 //       by the flush, whatever is published after is delivered.
+//   R6. Health check (health_check_interval > 0): while subscribed, the
+//       listener sends PING once the connection has been quiet of PINGs for
+//       health_check_interval, and expects the reply (["pong", ""] in
+//       subscribed mode, or +PONG) within health_check_timeout. Messages
+//       that arrive meanwhile are delivered as usual. No reply in time is
+//       counted in health_check_failures and handled as a lost connection
+//       (R4): a silent server or partition is noticed within interval +
+//       timeout, not after TCP keepalive's minute. Interval 0: no PING.
 //   R5. publish() sends PUBLISH on one mutex-guarded connection. When a
 //       connection that was already open fails with an I/O error (not a
 //       timeout), it reconnects and sends once more: the first PUBLISH may
@@ -30,7 +38,9 @@
 //
 //   [stopped] --start(): connect, handshake, SUBSCRIBE confirmed (R1)--> [subscribed]
 //   [subscribed] --message--> deliver (R3) --> [subscribed]
-//   [subscribed] --connection lost--> [backoff] (R4)
+//   [subscribed] --interval elapsed: PING--> [awaiting pong] --pong--> [subscribed] (R6)
+//   [awaiting pong] --message--> deliver (R3) --> [awaiting pong]
+//   [subscribed, awaiting pong] --connection lost, no pong in time--> [backoff] (R4)
 //   [backoff] --wait elapsed--> [reconnecting] --ok--> flush (R4) --> [subscribed]
 //   [reconnecting] --failed--> [backoff, doubled]
 //   [any] --stop()--> [stopped] (R2)
@@ -85,6 +95,21 @@ void validate(const RedisOptions& options) {
                         " must be positive; pass at least 1 ms (see RedisOptions for defaults)");
     }
   }
+  for (auto [name, value] : {std::pair{"health_check_interval", options.health_check_interval},
+                             std::pair{"health_check_timeout", options.health_check_timeout}}) {
+    if (value.count() < 0) {
+      throw ConfigError(std::string(name) + " " + ms_text(value) +
+                        " is negative; pass 0 or more (health_check_interval 0 disables the "
+                        "health check; the defaults are 1000 ms each)");
+    }
+  }
+  if (options.health_check_interval.count() > 0 && options.health_check_timeout.count() <= 0) {
+    throw ConfigError("health_check_timeout " + ms_text(options.health_check_timeout) +
+                      " must be positive while health_check_interval is " +
+                      ms_text(options.health_check_interval) +
+                      "; pass at least 1 ms (default 1000 ms), or set health_check_interval to "
+                      "0 to disable the health check");
+  }
   if (options.reconnect_max < options.reconnect_min) {
     throw ConfigError(
         "reconnect_max " + ms_text(options.reconnect_max) + " is shorter than reconnect_min " +
@@ -97,6 +122,22 @@ bool is_string(const redisReply* reply, std::string_view text) {
   return reply != nullptr &&
          (reply->type == REDIS_REPLY_STRING || reply->type == REDIS_REPLY_STATUS) &&
          std::string_view(reply->str, reply->len) == text;
+}
+
+// The reply to PING: ["pong", ""] on a subscribed RESP2 connection, +PONG
+// otherwise (R6).
+bool is_pong(const redisReply& reply) {
+  if (reply.type == REDIS_REPLY_STATUS) return is_string(&reply, "PONG");
+  return reply.type == REDIS_REPLY_ARRAY && reply.elements == 2 &&
+         is_string(reply.element[0], "pong");
+}
+
+// Milliseconds from now until `deadline` for poll(), rounded up, at least 0.
+int poll_timeout_ms(SteadyClock::time_point deadline) {
+  const auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
+  if (left.count() <= 0) return 0;
+  return static_cast<int>(std::min<long long>(left.count() + 1, 1'000'000));
 }
 
 }  // namespace
@@ -119,7 +160,7 @@ struct RedisInvalidationBackend::Impl {
 
   std::atomic<std::uint64_t> published{0}, publish_failures{0}, messages_received{0},
       keys_delivered{0}, malformed_messages{0}, handler_errors{0}, flushes{0}, connection_losses{0},
-      reconnects{0}, publisher_reconnects{0};
+      reconnects{0}, publisher_reconnects{0}, health_checks{0}, health_check_failures{0};
   std::atomic<bool> connected{false};
 
   mutable std::mutex error_mu;
@@ -175,6 +216,7 @@ struct RedisInvalidationBackend::Impl {
   void publish(const KeySet& keys);
   void publish_once(const std::string& payload);
   void listen_loop();
+  void serve_subscription();  // until the connection is lost (throws) or stop
   bool wait_backoff(std::chrono::milliseconds delay) const;  // false: stop requested
   void deliver(const redisReply& reply);
   void notify_flush(FlushReason reason);
@@ -387,18 +429,10 @@ void RedisInvalidationBackend::Impl::listen_loop() {
       continue;
     }
     try {
-      while (running.load()) {
-        RedisReply reply = subscriber->buffered();
-        if (!reply) break;
-        deliver(*reply);
-      }
-      if (!running.load()) break;
-      pollfd fds[2] = {{stop_fd, POLLIN, 0}, {subscriber->fd(), POLLIN, 0}};
-      if (::poll(fds, 2, -1) < 0 && errno != EINTR) {
-        throw RedisIoError(std::string("poll failed: ") + std::strerror(errno), false);
-      }
-      if ((fds[0].revents & POLLIN) != 0) break;
-      if (fds[1].revents != 0) subscriber->read_available();
+      serve_subscription();
+      break;  // returns only once stop() was asked
+    } catch (const RedisInterrupted&) {
+      break;
     } catch (const RedisIoError& e) {
       subscriber.reset();
       connected.store(false);
@@ -414,6 +448,48 @@ void RedisInvalidationBackend::Impl::listen_loop() {
   listener_id.store(std::thread::id{});
 }
 
+void RedisInvalidationBackend::Impl::serve_subscription() {
+  const bool checking = options.health_check_interval.count() > 0;
+  auto next_ping = SteadyClock::now() + options.health_check_interval;
+  bool awaiting_pong = false;  // a PING is unanswered
+  SteadyClock::time_point pong_deadline{};
+  while (running.load()) {
+    while (running.load()) {
+      RedisReply reply = subscriber->buffered();
+      if (!reply) break;
+      if (awaiting_pong && is_pong(*reply)) {  // R6
+        awaiting_pong = false;
+        next_ping = SteadyClock::now() + options.health_check_interval;
+        continue;
+      }
+      deliver(*reply);
+    }
+    if (!running.load()) return;
+    int timeout = -1;
+    if (checking) {
+      if (awaiting_pong && SteadyClock::now() >= pong_deadline) {
+        health_check_failures.fetch_add(1, std::memory_order_relaxed);
+        throw RedisIoError("no reply to PING within health_check_timeout " +
+                               ms_text(options.health_check_timeout),
+                           true);
+      }
+      if (!awaiting_pong && SteadyClock::now() >= next_ping) {
+        awaiting_pong = true;
+        pong_deadline = SteadyClock::now() + options.health_check_timeout;
+        subscriber->send({"PING"}, pong_deadline, stop_fd);
+        health_checks.fetch_add(1, std::memory_order_relaxed);
+      }
+      timeout = poll_timeout_ms(awaiting_pong ? pong_deadline : next_ping);
+    }
+    pollfd fds[2] = {{stop_fd, POLLIN, 0}, {subscriber->fd(), POLLIN, 0}};
+    if (::poll(fds, 2, timeout) < 0 && errno != EINTR) {
+      throw RedisIoError(std::string("poll failed: ") + std::strerror(errno), false);
+    }
+    if ((fds[0].revents & POLLIN) != 0) return;
+    if (fds[1].revents != 0) subscriber->read_available();
+  }
+}
+
 RedisStats RedisInvalidationBackend::stats() const {
   const auto& d = *impl_;
   RedisStats s;
@@ -427,6 +503,8 @@ RedisStats RedisInvalidationBackend::stats() const {
   s.connection_losses = d.connection_losses.load();
   s.reconnects = d.reconnects.load();
   s.publisher_reconnects = d.publisher_reconnects.load();
+  s.health_checks = d.health_checks.load();
+  s.health_check_failures = d.health_check_failures.load();
   s.listening = d.running.load();
   s.connected = s.listening && d.connected.load();
   if (d.fork_guard.forked()) {  // error_mu may have been held by a thread of the parent

@@ -2,7 +2,8 @@
 // channel isolation, own messages, every URL form (TCP, Unix socket,
 // password, db), connection failures at start and at publish, stop() while
 // the network is blocked, reconnect after a server restart and after
-// CLIENT KILL (with the flush), malformed payloads, throwing handlers, and
+// CLIENT KILL (with the flush), the health check's PING noticing a silent
+// (SIGSTOPped) server, malformed payloads, throwing handlers, and
 // interoperation with redis-py publishing and listening as upstream does.
 //
 // Tests that need to stop, kill or block a server start their own
@@ -409,6 +410,138 @@ TEST(RedisBackend, ClientKillOfTheSubscriberReconnectsFlushesAndDeliveryResumes)
   EXPECT_EQ(listener.stats().reconnects, 1u);
   // Named again after reconnecting.
   EXPECT_TRUE(eventually([&] { return raw.clients_named(sub_name()).size() == 1; }));
+}
+
+// Waits up to `limit` for `condition`; returns the milliseconds it took, or
+// a negative number when it never held.
+template <typename F>
+double ms_until(F condition, std::chrono::milliseconds limit) {
+  const auto begin = Steady::now();
+  while (Steady::now() < begin + limit) {
+    if (condition()) return ms_since(begin);
+    std::this_thread::sleep_for(5ms);
+  }
+  return condition() ? ms_since(begin) : -1;
+}
+
+// R6: a server that stops answering (SIGSTOP: the connection stays open and
+// silent, as in a partition without RST) is noticed by the unanswered PING,
+// long before TCP keepalive would; once it answers again the listener
+// resubscribes, flushes (kReconnect) and delivers.
+TEST(RedisBackend, HealthCheckNoticesASilentServerAndTheListenerRecovers) {
+  RedisServer server;
+  const std::string channel = unique_channel();
+  Warnings warnings;
+  RedisOptions options = options_for(channel);
+  options.on_warning = warnings.sink();
+  options.health_check_interval = 200ms;
+  options.health_check_timeout = 300ms;
+  options.connect_timeout = 300ms;
+  options.command_timeout = 300ms;
+  RedisInvalidationBackend listener(server.url(), options);
+  Inbox inbox;
+  listener.start(inbox.handler(), inbox.flush_handler());
+  // Answered health checks change nothing.
+  ASSERT_TRUE(eventually([&] { return listener.stats().health_checks >= 3; }));
+  EXPECT_EQ(listener.stats().health_check_failures, 0u);
+  EXPECT_EQ(listener.stats().connection_losses, 0u);
+
+  server.pause();
+  const double detected_ms = ms_until(
+      [&] { return listener.stats().connection_losses >= 1; }, 10s);  // generous: 200 + 300 ms
+  ::testing::Test::RecordProperty("silent_server_detected_ms", std::to_string(detected_ms));
+  EXPECT_GE(detected_ms, 0) << "a silent server went unnoticed for 10 s";
+  EXPECT_GE(listener.stats().health_check_failures, 1u);
+  EXPECT_FALSE(listener.stats().connected);
+  EXPECT_NE(listener.stats().last_error.find("no reply to PING"), std::string::npos)
+      << listener.stats().last_error;
+  EXPECT_TRUE(warnings.any_contains("lost the subscription"));
+  server.resume();
+
+  ASSERT_TRUE(inbox.wait_for_flushes(1)) << listener.stats().last_error;
+  EXPECT_EQ(inbox.flushes()[0], FlushReason::kReconnect);
+  EXPECT_GE(listener.stats().reconnects, 1u);
+  RedisInvalidationBackend publisher(server.url(), options_for(channel));
+  publisher.publish({"after-sigcont"});
+  EXPECT_TRUE(inbox.wait_for({"after-sigcont"}));
+  // Health checks go on after the reconnect, and are answered.
+  const auto checks = listener.stats().health_checks;
+  const auto failures = listener.stats().health_check_failures;
+  ASSERT_TRUE(eventually([&] { return listener.stats().health_checks > checks + 2; }));
+  EXPECT_EQ(listener.stats().health_check_failures, failures);
+  EXPECT_TRUE(listener.stats().connected);
+}
+
+// R2 with R6: stop() does not wait for an outstanding PING's timeout.
+TEST(RedisBackend, StopIsPromptWhileAPingIsUnanswered) {
+  RedisServer server;
+  RedisOptions options = options_for(unique_channel());
+  options.health_check_interval = 50ms;
+  options.health_check_timeout = 60s;
+  RedisInvalidationBackend listener(server.url(), options);
+  listener.start([](const KeySet&) {});
+  ASSERT_TRUE(eventually([&] { return listener.stats().health_checks >= 1; }));
+  server.pause();
+  // Within 4 intervals a PING is outstanding: sent before the pause and not
+  // answered, or sent after it.
+  std::this_thread::sleep_for(200ms);
+  const auto begin = Steady::now();
+  listener.stop();
+  const double elapsed = ms_since(begin);
+  server.resume();
+  ::testing::Test::RecordProperty("stop_with_unanswered_ping_ms", std::to_string(elapsed));
+  EXPECT_LT(elapsed, 2000);  // versus the 60 s health_check_timeout
+  EXPECT_EQ(listener.stats().health_check_failures, 0u);
+}
+
+// health_check_interval 0: no PING is ever sent, so a silent server goes
+// unnoticed (as before the health check existed).
+TEST(RedisBackend, HealthCheckIntervalZeroSendsNoPing) {
+  RedisServer server;
+  const std::string channel = unique_channel();
+  RedisOptions options = options_for(channel);
+  options.health_check_interval = 0ms;
+  options.health_check_timeout = 100ms;
+  RedisInvalidationBackend listener(server.url(), options);
+  Inbox inbox;
+  listener.start(inbox.handler(), inbox.flush_handler());
+  RedisInvalidationBackend publisher(server.url(), options_for(channel));
+  publisher.publish({"k"});
+  ASSERT_TRUE(inbox.wait_for({"k"}));
+  server.pause();
+  std::this_thread::sleep_for(1s);
+  server.resume();
+  publisher.publish({"k2"});
+  ASSERT_TRUE(inbox.wait_for({"k2"}));
+  const RedisStats s = listener.stats();
+  EXPECT_EQ(s.health_checks, 0u);
+  EXPECT_EQ(s.health_check_failures, 0u);
+  EXPECT_EQ(s.connection_losses, 0u);
+  EXPECT_TRUE(inbox.flushes().empty());
+}
+
+// Messages that arrive while a PING waits for its PONG are delivered, in
+// order with the rest, and the PONG is not taken for a message.
+TEST(RedisBackend, MessagesArrivingDuringHealthChecksAreAllDelivered) {
+  const std::string channel = unique_channel();
+  RedisOptions options = options_for(channel);
+  options.health_check_interval = 1ms;  // a PING is nearly always outstanding
+  options.health_check_timeout = 5s;
+  RedisInvalidationBackend listener(shared_redis_url(), options);
+  Inbox inbox;
+  listener.start(inbox.handler(), inbox.flush_handler());
+  RedisInvalidationBackend publisher(shared_redis_url(), options_for(channel));
+  ASSERT_TRUE(eventually([&] { return listener.stats().health_checks >= 5; }));
+  constexpr int kCount = 300;
+  for (int i = 0; i < kCount; ++i) publisher.publish({"key:" + std::to_string(i)});
+  EXPECT_TRUE(inbox.wait_for({"key:" + std::to_string(kCount - 1)}));
+  ASSERT_TRUE(eventually([&] { return listener.stats().keys_delivered == kCount; }));
+  const RedisStats s = listener.stats();
+  EXPECT_EQ(s.messages_received, static_cast<std::uint64_t>(kCount));
+  EXPECT_EQ(s.malformed_messages, 0u);
+  EXPECT_EQ(s.health_check_failures, 0u);
+  EXPECT_EQ(s.connection_losses, 0u);
+  EXPECT_TRUE(inbox.flushes().empty());
 }
 
 TEST(RedisBackend, PublishWhileTheServerIsDownThrowsAndIsCounted) {

@@ -25,6 +25,8 @@ constexpr std::string_view kBusyTimeout = "PJX_BUSY_TIMEOUT";
 constexpr std::string_view kWake = "PJX_WAKE_ON_CHANGE";
 constexpr std::string_view kDetectGaps = "PJX_DETECT_GAPS";
 constexpr std::string_view kDoorbell = "PJX_DOORBELL";
+constexpr std::string_view kHealthInterval = "PJX_REDIS_HEALTH_CHECK_INTERVAL";
+constexpr std::string_view kHealthTimeout = "PJX_REDIS_HEALTH_CHECK_TIMEOUT";
 
 using detail::quoted;
 
@@ -33,9 +35,14 @@ std::string assignment(std::string_view name, std::string_view value) {
 }
 
 // Parses a strictly positive, finite decimal number of seconds.
-double parse_seconds(std::string_view name, const std::string& value, std::string_view example) {
-  const std::string fix = "; set it to a positive decimal number of seconds such as " +
-                          std::string(example) + ", or unset it to use the default";
+// With `zero_disables`, 0 is accepted too (it turns the feature off).
+double parse_seconds(std::string_view name, const std::string& value, std::string_view example,
+                     bool zero_disables = false) {
+  const std::string fix = std::string("; set it to a ") +
+                          (zero_disables ? "non-negative" : "positive") +
+                          " decimal number of seconds such as " + std::string(example) +
+                          (zero_disables ? " (0 disables it)" : "") +
+                          ", or unset it to use the default";
   if (value.empty()) throw ConfigError(std::string(name) + " is set but empty" + fix);
   double seconds = 0;
   const char* first = value.data();
@@ -50,10 +57,28 @@ double parse_seconds(std::string_view name, const std::string& value, std::strin
   if (!std::isfinite(seconds)) {
     throw ConfigError(assignment(name, value) + " is not a finite number of seconds" + fix);
   }
-  if (seconds <= 0) {
-    throw ConfigError(assignment(name, value) + " must be greater than zero" + fix);
+  if (seconds < 0 || (seconds == 0 && !zero_disables)) {
+    throw ConfigError(assignment(name, value) +
+                      (zero_disables ? " is negative" : " must be greater than zero") + fix);
   }
   return seconds;
+}
+
+// A Redis health-check duration in whole milliseconds (RedisOptions).
+std::chrono::milliseconds parse_redis_ms(std::string_view name, const std::string& value,
+                                         bool zero_disables) {
+  const double seconds = parse_seconds(name, value, "1", zero_disables);
+  const double ms = std::round(seconds * 1000.0);
+  if (seconds > 0 && ms < 1.0) {
+    throw ConfigError(assignment(name, value) +
+                      " is shorter than one millisecond, the resolution of RedisOptions; set it "
+                      "to at least 0.001 (the default is 1)");
+  }
+  if (ms > 86'400'000.0) {
+    throw ConfigError(assignment(name, value) +
+                      " is longer than a day; set it to a number of seconds such as 1");
+  }
+  return std::chrono::milliseconds(static_cast<std::int64_t>(ms));
 }
 
 // Parses "1"/"true"/"on" and "0"/"false"/"off" (case as written).
@@ -116,6 +141,8 @@ Settings Settings::from_env(const Getenv& getenv) {
   const std::optional<std::string> wake = getenv(kWake);
   const std::optional<std::string> detect_gaps = getenv(kDetectGaps);
   const std::optional<std::string> doorbell = getenv(kDoorbell);
+  const std::optional<std::string> health_interval = getenv(kHealthInterval);
+  const std::optional<std::string> health_timeout = getenv(kHealthTimeout);
 
   Settings settings;
   if (redis_url && !redis_url->empty()) {
@@ -161,6 +188,12 @@ Settings Settings::from_env(const Getenv& getenv) {
   if (wake) settings.sqlite.wake_on_change = parse_switch(kWake, *wake);
   if (detect_gaps) settings.sqlite.detect_gaps = parse_switch(kDetectGaps, *detect_gaps);
   if (doorbell) settings.sqlite.ring_doorbell = parse_switch(kDoorbell, *doorbell);
+  if (health_interval) {
+    settings.redis.health_check_interval = parse_redis_ms(kHealthInterval, *health_interval, true);
+  }
+  if (health_timeout) {
+    settings.redis.health_check_timeout = parse_redis_ms(kHealthTimeout, *health_timeout, false);
+  }
 
   const bool sqlite = settings.backend == BackendKind::kSqlite;
   const bool none = settings.backend == BackendKind::kNone;
@@ -174,6 +207,9 @@ Settings Settings::from_env(const Getenv& getenv) {
   if (wake && !sqlite) ignored.push_back(kWake);
   if (detect_gaps && !sqlite) ignored.push_back(kDetectGaps);
   if (doorbell && !sqlite) ignored.push_back(kDoorbell);
+  const bool redis = settings.backend == BackendKind::kRedis;
+  if (health_interval && !redis) ignored.push_back(kHealthInterval);
+  if (health_timeout && !redis) ignored.push_back(kHealthTimeout);
   for (std::string_view name : ignored) {
     if (!settings.ignored.empty()) settings.ignored += ", ";
     settings.ignored += name;

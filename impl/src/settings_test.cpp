@@ -252,6 +252,48 @@ TEST(Settings, OptionsThatDoNotApplyAreListedAsIgnoredAndNotCombined) {
             "PJX_INVALIDATION_DB, PJX_POLL_INTERVAL, PJX_RETENTION, PJX_BUSY_TIMEOUT");
 }
 
+const Vars kRedis = {{"REDIS_URL", "redis://h"}};
+
+TEST(Settings, RedisHealthCheckVariablesDefaultAndParseToMilliseconds) {
+  EXPECT_EQ(read(kRedis).redis.health_check_interval, 1000ms);
+  EXPECT_EQ(read(kRedis).redis.health_check_timeout, 1000ms);
+  const Settings set = read(with(with(kRedis, "PJX_REDIS_HEALTH_CHECK_INTERVAL", "0.25"),
+                                 "PJX_REDIS_HEALTH_CHECK_TIMEOUT", "2e0"));
+  EXPECT_EQ(set.redis.health_check_interval, 250ms);
+  EXPECT_EQ(set.redis.health_check_timeout, 2000ms);
+  EXPECT_EQ(set.ignored, "");
+  // 0 disables the check, and the backend accepts it.
+  const Settings off = read(with(kRedis, "PJX_REDIS_HEALTH_CHECK_INTERVAL", "0"));
+  EXPECT_EQ(off.redis.health_check_interval, 0ms);
+  EXPECT_NE(off.make_backend(), nullptr);
+  // Listed as ignored without Redis, still checked.
+  EXPECT_EQ(read(with(kDb, "PJX_REDIS_HEALTH_CHECK_TIMEOUT", "1")).ignored,
+            "PJX_REDIS_HEALTH_CHECK_TIMEOUT");
+  EXPECT_EQ(read({{"PJX_REDIS_HEALTH_CHECK_INTERVAL", "1"}}).ignored,
+            "PJX_REDIS_HEALTH_CHECK_INTERVAL");
+}
+
+TEST(Settings, RedisHealthCheckVariablesRejectBadValuesNamingTheFix) {
+  for (const char* name : {"PJX_REDIS_HEALTH_CHECK_INTERVAL", "PJX_REDIS_HEALTH_CHECK_TIMEOUT"}) {
+    for (const std::string value : {"abc", "-1", "nan", "inf", "1s", "", "0.0001", "1e9"}) {
+      SCOPED_TRACE(std::string(name) + "=" + value);
+      for (const Vars& base : {Vars{}, kDb, kRedis}) {
+        const std::string message = config_error(with(base, name, value));
+        EXPECT_NE(message.find(name), std::string::npos) << message;
+        EXPECT_NE(message.find("set it to"), std::string::npos) << message;
+      }
+    }
+  }
+  // Zero only disables the interval; a zero timeout is an error.
+  EXPECT_EQ(config_error(with(kRedis, "PJX_REDIS_HEALTH_CHECK_TIMEOUT", "0")),
+            "PJX_REDIS_HEALTH_CHECK_TIMEOUT=\"0\" must be greater than zero; set it to a "
+            "positive decimal number of seconds such as 1, or unset it to use the default");
+  EXPECT_EQ(config_error(with(kRedis, "PJX_REDIS_HEALTH_CHECK_INTERVAL", "-1")),
+            "PJX_REDIS_HEALTH_CHECK_INTERVAL=\"-1\" is negative; set it to a "
+            "non-negative decimal number of seconds such as 1 (0 disables it), or unset it to "
+            "use the default");
+}
+
 TEST(Settings, BadRedisUrlIsRejectedNamingRedisUrlWithThePasswordMasked) {
   struct Case {
     std::string url, shown, reason;

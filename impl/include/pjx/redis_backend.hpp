@@ -88,6 +88,18 @@ struct RedisOptions {
   // the maximum, resets after a successful subscription.
   std::chrono::milliseconds reconnect_min{20};
   std::chrono::milliseconds reconnect_max{1000};
+  // Liveness of the listener's connection: every health_check_interval it
+  // sends PING on the subscribed connection; a reply must arrive within
+  // health_check_timeout, or the connection counts as lost (reconnect, then
+  // a flush with kReconnect). A silent server (stopped, or a partition
+  // without RST) is thus noticed within interval + timeout instead of TCP
+  // keepalive's minute; the flush follows once resubscribed, so a silent
+  // connection to a reachable server is replaced within about
+  // health_check_interval + health_check_timeout + connect_timeout.
+  // An interval of 0 disables the check; with an interval above 0 the
+  // timeout must be positive.
+  std::chrono::milliseconds health_check_interval{1000};
+  std::chrono::milliseconds health_check_timeout{1000};
   // Receives operational warnings (connection lost, malformed message, a
   // throwing handler), each kind rate-limited. Empty means stderr.
   std::function<void(const std::string& message)> on_warning;
@@ -105,6 +117,8 @@ struct RedisStats {
   std::uint64_t connection_losses = 0;   // listener connections lost
   std::uint64_t reconnects = 0;          // successful re-subscriptions
   std::uint64_t publisher_reconnects = 0;  // publish connection re-established
+  std::uint64_t health_checks = 0;         // PINGs sent on the listener's connection
+  std::uint64_t health_check_failures = 0; // PINGs unanswered within health_check_timeout
   bool connected = false;  // the listener's subscription is confirmed now
   bool listening = false;
   std::string last_error;  // the most recent publish or listener error, or ""

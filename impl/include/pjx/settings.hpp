@@ -17,10 +17,18 @@
 //   PJX_DETECT_GAPS           1/0: SqliteOptions::detect_gaps (default 1; 0
 //                             reproduces upstream's silent loss after a stall)
 //   PJX_DOORBELL              1/0: SqliteOptions::ring_doorbell (default 1)
+//   PJX_REDIS_HEALTH_CHECK_INTERVAL  seconds between PINGs on the Redis
+//                             listener's connection (default 1; 0 disables;
+//                             RedisOptions::health_check_interval)
+//   PJX_REDIS_HEALTH_CHECK_TIMEOUT   seconds a PING may go unanswered before
+//                             the connection counts as lost (default 1;
+//                             RedisOptions::health_check_timeout)
 //
 // A REDIS_URL that RedisUrl::parse rejects throws ConfigError naming
 // REDIS_URL with the password masked. The Redis backend's other options
-// (timeouts, reconnect backoff) have no variables and keep their defaults.
+// (connect/command timeouts, reconnect backoff) have no variables and keep
+// their defaults. The two health-check variables are rounded to whole
+// milliseconds; PJX_REDIS_HEALTH_CHECK_INTERVAL alone accepts 0.
 //
 // Neither REDIS_URL nor PJX_INVALIDATION_DB: no backend, and the load cache
 // stays request-scoped. An empty REDIS_URL counts as unset; an empty
@@ -29,8 +37,9 @@
 //
 // Durations are decimal seconds ("0.5", "5", "2e-1"), parsed strictly: empty
 // values, surrounding spaces, trailing junk, "nan", "inf", negative and zero
-// values are rejected. Every variable that is set is checked, even when it
-// does not apply to the chosen backend (such variables are also listed in
+// values are rejected (zero only where it disables a feature, as for
+// PJX_REDIS_HEALTH_CHECK_INTERVAL). Every variable that is set is checked,
+// even when it does not apply to the chosen backend (such variables are also listed in
 // `ignored`); for the SQLite backend the options are then checked together
 // as the SqliteInvalidationBackend constructor does (e.g. retention must be
 // at least poll_interval). A bad value throws ConfigError naming the
@@ -61,7 +70,7 @@ struct Settings {
   std::string db_path;    // for kSqlite
   std::string redis_url;  // for kRedis, as given (it may contain a password)
   SqliteOptions sqlite;   // channel, poll_interval, retention, busy_timeout
-  RedisOptions redis;     // channel (the same as sqlite.channel); other fields default
+  RedisOptions redis;     // channel (the same as sqlite.channel), health check; others default
   // Names of variables that were set but do not apply to the chosen backend
   // (for example "PJX_INVALIDATION_DB" when REDIS_URL wins, or
   // "PJX_POLL_INTERVAL" with Redis or no backend, or an empty REDIS_URL),
