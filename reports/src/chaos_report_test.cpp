@@ -105,6 +105,9 @@ TEST_F(ChaosReport, ThePageShowsViolationsTheShrunkReproducerAndErrors) {
   const std::string html = file("index.html");
   EXPECT_NE(html.find("<tr><td>staleness</td><td class=\"num\">2</td></tr>"), std::string::npos);
   EXPECT_NE(html.find("<tr><td>python:staleness</td><td class=\"num\">1</td></tr>"), std::string::npos);
+  const auto not_exercised = html.find("Checks an epoch did not exercise");
+  ASSERT_NE(not_exercised, std::string::npos);
+  EXPECT_NE(html.find("<tr><td>stale_reads</td><td class=\"num\">1</td></tr>", not_exercised), std::string::npos);
   const auto repro = html.find("<div class=\"chaos-repro\">");
   ASSERT_NE(repro, std::string::npos);
   const std::string block = html.substr(repro, html.find("</div>", repro) - repro);

@@ -445,6 +445,12 @@ std::string chaos_section(const ResultsDoc& d) {
     out += "<h4>Documented failures of other implementations</h4>\n" +
            counts_table("chaos-violations chaos-documented", "Implementation: check", c.documented);
   }
+  if (!c.not_exercised.empty()) {
+    out += "<h4>Checks an epoch did not exercise</h4>\n<p>Not violations: random faults kept these "
+           "epochs from lining up what the check judges (for stale_reads, a slow read overlapping "
+           "another worker's write of its key).</p>\n" +
+           counts_table("chaos-violations chaos-not-exercised", "Check", c.not_exercised);
+  }
   if (c.failing || c.minimal) {
     out += "<div class=\"chaos-repro\">\n<h4>Shrunk reproducer</h4>\n<dl class=\"meta\">\n";
     if (c.failing) meta_row(out, "failing plan", plan_text(*c.failing), true);

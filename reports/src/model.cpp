@@ -210,6 +210,7 @@ ChaosRun parse_chaos(const json& j, const Where& where) {
   }
   c.violations = counts_field(j, "violations", where);
   c.documented = counts_field(j, "documented_failures", where);
+  c.not_exercised = counts_field(j, "not_exercised", where);
   c.errors = texts_field(j, "errors", where);
   c.doublecheck_differences = texts_field(j, "doublecheck_differences", where);
   if (const json* lengths = array_field(j, "epoch_workload_s", where, false)) {

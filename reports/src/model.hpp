@@ -109,6 +109,9 @@ struct ChaosRun {
   std::vector<ChaosEffect> effects;                               // key order
   std::vector<std::pair<std::string, std::int64_t>> violations;  // of the reference, by check
   std::vector<std::pair<std::string, std::int64_t>> documented;  // "impl:check"
+  // Checks that failed only because an epoch did not exercise what they
+  // judge, by check (absent from older summaries: empty).
+  std::vector<std::pair<std::string, std::int64_t>> not_exercised;
   std::vector<std::string> errors;
   std::vector<std::string> doublecheck_differences;
   std::vector<double> epoch_workload_s;
