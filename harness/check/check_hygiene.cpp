@@ -21,8 +21,9 @@ bool can_cause_gap(const std::string& action) {
 // Whether `window` explains a flush of `inc` with `reason` at `t`:
 // the flush comes at or after the window began and at most `grace_ns` after
 // it ended (a clock step keeps pruning early until the end of the run).
-bool explains(const FaultWindow& window, const Incarnation& inc, const std::string& reason,
-              std::int64_t t, std::int64_t grace_ns, std::int64_t lead_ns) {
+bool explains(const HistoryModel& m, const FaultWindow& window, const Incarnation& inc,
+              const std::string& reason, std::int64_t t, std::int64_t grace_ns,
+              std::int64_t lead_ns) {
   const bool own = window.incarnation == inc.index;
   const std::int64_t until =
       window.action == "clock_step" ? INT64_MAX : window.end + grace_ns;
@@ -36,7 +37,8 @@ bool explains(const FaultWindow& window, const Incarnation& inc, const std::stri
   }
   if (reason == "reconnect") {
     return window.action == "client_kill" || window.action == "redis_restart" ||
-           (own && window.action == "pause");
+           (own && window.action == "pause") ||
+           (window.action == "partition" && cut_from_redis(m, window, inc.index));
   }
   // gap, and any reason this harness does not know: a fault that can lose rows.
   return can_cause_gap(window.action);
@@ -95,7 +97,7 @@ CheckResult check_flush_causes(const HistoryModel& m, const Json& params) {
       const std::int64_t t = inc.flushes[i];
       const std::string reason = inc.flush_reasons[i];
       bool ok = std::any_of(m.faults.begin(), m.faults.end(), [&](const FaultWindow& w) {
-        return explains(w, inc, reason, t, grace_ns, lead_ns);
+        return explains(m, w, inc, reason, t, grace_ns, lead_ns);
       });
       // A handler that threw left its keys unapplied: the backend says so in
       // a warning of its own (rate-limited: within grace of the flush).

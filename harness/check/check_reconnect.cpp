@@ -2,6 +2,13 @@
 // once, so a listener whose connection was lost must drop its whole cache
 // (`flushed`) once it is subscribed again, and nothing published while it was
 // connected may be missing.
+//
+// A `partition` cutting a listener from redis-server (hosts) is a lost
+// connection nobody is told of: no RST, no FIN. Its health check must find
+// it and flush within detect_within_ms of the partition's *start* (default
+// 3000 ms: health_check_interval 1 s + health_check_timeout 1 s + reconnect
+// 1 s), however long the partition lasts; what was published until its
+// first flush after the heal (its resubscription) is excused.
 #include <algorithm>
 #include <optional>
 
@@ -20,6 +27,8 @@ struct Disruption {
   std::int64_t begin = 0;
   std::int64_t end = 0;
   std::optional<std::int64_t> flush;  // the first flush at or after begin
+  bool partition = false;             // timed from begin, excused until `resync`
+  std::optional<std::int64_t> resync;  // partition: the first flush at or after end
 };
 
 std::vector<Disruption> disruptions(const HistoryModel& m, bool pause_disconnects) {
@@ -35,15 +44,25 @@ std::vector<Disruption> disruptions(const HistoryModel& m, bool pause_disconnect
       for (const Incarnation& inc : m.incarnations) {
         if (inc.t_ready && *inc.t_ready < w.begin && inc.alive_at(w.begin)) hit.push_back(inc.index);
       }
+    } else if (w.action == "partition") {
+      for (const Incarnation& inc : m.incarnations) {
+        if (cut_from_redis(m, w, inc.index)) hit.push_back(inc.index);
+      }
     }
     for (std::size_t i : hit) {
       const Incarnation& inc = m.incarnations[i];
       if (!inc.t_ready || *inc.t_ready >= w.begin) continue;  // not listening yet
       if (auto gone = inc.t_end(); gone && *gone < quiesce_end) continue;  // did not live to tell
-      Disruption d{i, &w, w.begin, w.end, std::nullopt};
+      Disruption d{i, &w, w.begin, w.end, std::nullopt, w.action == "partition", std::nullopt};
       for (std::int64_t f : inc.flushes) {
         if (f >= w.begin) {
           d.flush = f;
+          break;
+        }
+      }
+      for (std::int64_t f : inc.flushes) {
+        if (d.partition && f >= w.end) {
+          d.resync = f;
           break;
         }
       }
@@ -57,6 +76,7 @@ std::vector<Disruption> disruptions(const HistoryModel& m, bool pause_disconnect
 
 CheckResult check_reconnect(const HistoryModel& m, const Json& params) {
   const double flush_within_ms = param_number(params, "flush_within_ms", 3000);
+  const double detect_within_ms = param_number(params, "detect_within_ms", kRedisHealthBoundMs);
   const double slack_ms = param_number(params, "slack_ms", 2 * m.poll_interval_ms);
   const bool pause_disconnects = params.is_object() && params.value("pause_disconnects", false);
   const std::vector<Disruption> ds = disruptions(m, pause_disconnects);
@@ -66,6 +86,7 @@ CheckResult check_reconnect(const HistoryModel& m, const Json& params) {
   std::size_t unflushed = 0;
   std::size_t late_flushes = 0;
   double max_flush_ms = 0;
+  double max_detect_ms = 0;  // partitions: flush after the start
   for (const Disruption& d : ds) {
     const Incarnation& inc = m.incarnations[d.incarnation];
     const std::string what = d.fault->action + " at " + m.at(d.begin);
@@ -74,6 +95,22 @@ CheckResult check_reconnect(const HistoryModel& m, const Json& params) {
       evidence.add(0, "not flushed",
                    inc.label() + " lost its connection (" + what +
                        ") and never emitted `flushed`: its cache may keep what it missed");
+      continue;
+    }
+    if (d.partition) {
+      // Timed from the start: the partition is silent, so only the health
+      // check can end the stale period.
+      const double detect_ms = HistoryModel::ms(d.begin, *d.flush);
+      max_detect_ms = std::max(max_detect_ms, detect_ms);
+      if (detect_ms > detect_within_ms) {
+        ++late_flushes;
+        evidence.add(1, "late detection",
+                     inc.label() + " was cut from redis-server (" + what + ") and flushed only " +
+                         fmt_ms(detect_ms) + " ms after the partition began (bound " +
+                         fmt_num(detect_within_ms) +
+                         " ms: health_check_interval + health_check_timeout + reconnect); until "
+                         "then it served its cache without knowing it missed invalidations");
+      }
       continue;
     }
     const double ms = HistoryModel::ms(d.end, *d.flush);
@@ -123,8 +160,16 @@ CheckResult check_reconnect(const HistoryModel& m, const Json& params) {
       const bool in_window = std::any_of(ds.begin(), ds.end(), [&](const Disruption& d) {
         // A PUBLISH that began before the flush (which follows the confirmed
         // re-subscription) may have run in Redis before the subscription.
-        return d.incarnation == inc.index && d.flush && *p.t_commit >= d.begin - slack_ns &&
-               p.begin() <= *d.flush;
+        if (d.incarnation != inc.index || !d.flush || *p.t_commit < d.begin - slack_ns) {
+          return false;
+        }
+        // A partition: missed until the resubscription after the heal (its
+        // flush); with none seen, until the heal + flush_within_ms.
+        const std::int64_t until = !d.partition ? *d.flush
+                                   : d.resync
+                                       ? *d.resync
+                                       : d.end + static_cast<std::int64_t>(flush_within_ms * 1e6);
+        return p.begin() <= until;
       });
       if (in_window) {
         ++excused;
@@ -147,7 +192,7 @@ CheckResult check_reconnect(const HistoryModel& m, const Json& params) {
   std::int64_t last_end = 0;
   bool outage = false;
   for (const FaultWindow& w : m.faults) {
-    if (w.action == "client_kill" || w.action == "redis_restart" ||
+    if (w.action == "client_kill" || w.action == "redis_restart" || w.action == "partition" ||
         (w.action == "pause" && pause_disconnects)) {
       last_end = std::max(last_end, w.end);
     }
@@ -193,16 +238,28 @@ CheckResult check_reconnect(const HistoryModel& m, const Json& params) {
   r.name = "reconnect";
   r.measured = count_of(ds.size(), "lost connections") + ": " + count_of(unflushed, "unflushed") +
                ", " + count_of(late_flushes, "late") + ", max flush " + fmt_ms(max_flush_ms) +
-               " ms after; " + count_of(lost, "lost while connected") + ", " +
-               count_of(excused, "missed while disconnected (flushed)") + "; outage: " +
-               std::to_string(outage_errors) + "/" + std::to_string(during_outage) + " errors";
+               " ms after" +
+               (max_detect_ms > 0 ? ", partitions detected (flushed) at most " +
+                                        fmt_ms(max_detect_ms) + " ms after they began"
+                                  : std::string()) +
+               "; " + count_of(lost, "lost while connected") + ", " +
+               count_of(excused, "missed while disconnected (flushed)") +
+               "; outage: " + std::to_string(outage_errors) + "/" + std::to_string(during_outage) +
+               " errors";
   r.bound = "each lost connection answered by `flushed` <= " + fmt_num(flush_within_ms) +
             " ms after it ended, before newer deliveries; nothing published while connected "
             "missing; publishes during an outage report error; delivery resumes";
+  if (!m.faults_named("partition").empty()) {
+    r.bound += "; a listener cut from redis-server by a partition flushes <= " +
+               fmt_num(detect_within_ms) +
+               " ms after the partition began (health_check_interval 1 s + health_check_timeout "
+               "1 s + reconnect 1 s)";
+  }
   r.metrics = {{"disruptions", ds.size()},
                {"unflushed", unflushed},
                {"late_flushes", late_flushes},
                {"max_flush_ms", round_ms(max_flush_ms)},
+               {"max_detect_ms", round_ms(max_detect_ms)},
                {"delivered_before_flush", before_flush},
                {"lost", lost},
                {"missed_while_disconnected", excused},

@@ -123,7 +123,23 @@ VisibilityBounds visibility_bounds(const HistoryModel& m, const Json& params) {
   const double slack = param_number(params, "slack_ms", 250);
   return VisibilityBounds{param_number(params, "bound_ms", m.poll_interval_ms + slack),
                           param_number(params, "after_resume_ms", m.poll_interval_ms + slack),
-                          param_number(params, "after_fault_ms", 1500 + m.poll_interval_ms)};
+                          param_number(params, "after_fault_ms", 1500 + m.poll_interval_ms),
+                          param_number(params, "after_partition_ms", kRedisHealthBoundMs + slack)};
+}
+
+bool cut_from_redis(const HistoryModel& m, const FaultWindow& w, std::size_t inc) {
+  if (w.action != "partition" || w.instant) return false;
+  const Incarnation& i = m.incarnations[inc];
+  if (!i.alive_at(w.begin)) return false;
+  bool worker_cut = false;
+  bool redis_cut = false;
+  const Json hosts = w.params.value("hosts", Json::array());
+  for (const Json& h : hosts) {
+    if (!h.is_string()) continue;
+    if (h.get<std::string>() == "redis") redis_cut = true;
+    if (h.get<std::string>() == i.worker) worker_cut = true;
+  }
+  return worker_cut != redis_cut;
 }
 
 bool lost_with_publisher(const HistoryModel& m, const Publish& p) {
@@ -142,6 +158,11 @@ std::int64_t visibility_deadline(const HistoryModel& m, const Publish& p, std::s
       std::int64_t until = d;
       if (f.action == "pause" && f.incarnation == reader) {
         until = f.end + ns_of(b.after_resume_ms);
+      } else if (f.action == "partition") {
+        // D4: the health check finds the silent partition, the backend
+        // flushes and caches nothing until it is subscribed again; so the
+        // bound runs from the start of the cut, however long it lasts.
+        if (cut_from_redis(m, f, reader)) until = f.begin + ns_of(b.after_partition_ms);
       } else if (blocks_delivery(f.action) ||
                  (f.action == "pause" && p.queued && f.incarnation == p.publisher)) {
         until = f.end + ns_of(b.after_fault_ms);

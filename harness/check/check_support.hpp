@@ -82,10 +82,24 @@ struct VisibilityBounds {
   double bound_ms;         // D2 (default poll_interval_ms + 250)
   double after_resume_ms;  // D3, the reader's pause (default poll_interval_ms + 250)
   double after_fault_ms;   // D3, blocking windows (default 1500 + poll_interval_ms)
+  // D4, a partition cutting the reader from redis-server: the Redis
+  // backend's staleness bound, health_check_interval + health_check_timeout
+  // + reconnect (1 s + 1 s + 1 s by default), + slack_ms, counted from the
+  // partition's start, not its end.
+  double after_partition_ms;
 };
+// The Redis backend's staleness bound under a silent partition with the
+// default options: health_check_interval 1 s + health_check_timeout 1 s +
+// reconnect (connect_timeout) 1 s.
+inline constexpr double kRedisHealthBoundMs = 3000;
 VisibilityBounds visibility_bounds(const HistoryModel& m, const Json& params);
 std::int64_t visibility_deadline(const HistoryModel& m, const Publish& p, std::size_t reader,
                                  const VisibilityBounds& b);
+
+// Whether the `partition` window `w` cut incarnation `inc` from
+// redis-server: its worker is among the cut hosts (params.hosts) and
+// "redis" is not, or the other way round; and it ran at the window's start.
+bool cut_from_redis(const HistoryModel& m, const FaultWindow& w, std::size_t inc);
 
 // How the fan-out rule treats a publisher's deliveries of its own publishes
 // (check parameter `self`): "forbidden" (SQLite, the default: each is a

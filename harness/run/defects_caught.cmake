@@ -50,6 +50,8 @@ set(DEFECTS
   "ack-before-commit=crash-safety@crash_safety"
   "outbox-claimed=lock-contention@outbox"
   "no-flush-on-reconnect=redis-client-kill=redis"
+  "no-flush-on-reconnect=redis-partition-heal=redis@reconnect"
+  "no-flush-on-reconnect=redis-partition-aborted=redis@stale_reads"
   "drop-own=fanout=redis")
 
 set(missed "")

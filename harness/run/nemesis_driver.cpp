@@ -31,6 +31,7 @@ const std::map<std::string, NemesisDriver::Handler>& NemesisDriver::handlers() {
       {"vfs_fault", &NemesisDriver::vfs_fault},
       {"redis_restart", &NemesisDriver::redis_restart},
       {"client_kill", &NemesisDriver::client_kill},
+      {"partition", &NemesisDriver::partition},
       {"lock", &NemesisDriver::lock},
       {"delete_db", &NemesisDriver::delete_db},
       {"snapshot_db", &NemesisDriver::copy_db},
@@ -209,6 +210,74 @@ void NemesisDriver::client_kill(const PlannedAction& /*a*/, const FaultSpec& f, 
   record_fault(f, "instant", params);
 }
 
+// A partition cuts hosts apart with nftables drop rules in each cut host's
+// namespace (net_hosts.hpp, invariant 4): packets vanish, nobody is told,
+// as when a switch or a middlebox fails. The links stay up. The harness's
+// own command connection to redis-server is its unix socket, a file that no
+// network namespace or rule stands in the way of, so the CLIENT KILL of
+// abort_server_side always reaches the server, while the FIN or RST the
+// server then sends the worker is dropped by the partition: the worker's
+// connection is dead on the server's side and alive on its own, the case
+// only a health check (or TCP keepalive, minutes later) can find.
+//
+// `begin` is recorded once the rules are in place (and the abort done), so
+// that nothing recorded after it crossed the cut; `end` once they are gone.
+void NemesisDriver::partition(const PlannedAction& a, const FaultSpec& f, Json& params) {
+  if (hosts_ == nullptr) {
+    throw Abort{"error", "partition fault without hosts: the scenario needs hosts = true"};
+  }
+  params["hosts"] = f.hosts;
+  params["direction"] = f.direction;
+  const std::string table = "pjx_partition_" + std::to_string(a.fault);
+  if (a.kind == Kind::kFaultBegin) {
+    const NetHosts::Direction d = f.direction == "in"    ? NetHosts::Direction::kIn
+                                  : f.direction == "out" ? NetHosts::Direction::kOut
+                                                         : NetHosts::Direction::kBoth;
+    try {
+      hosts_->partition(table, f.hosts, d);
+    } catch (const std::exception& e) {
+      throw Abort{"error", std::string("partition fault: ") + e.what()};
+    }
+    partitions_[a.fault] = true;
+    if (f.abort_server_side) {
+      Json aborted = Json::array();
+      for (const std::string& h : f.hosts) {
+        WorkerSlot& s = workers_.slot(h);
+        if (!s.alive()) {
+          loop_.note("abort_server_side for " + s.name + " not applied: it is not running");
+          continue;
+        }
+        const std::string name = "pjx-sub-" + std::to_string(s.proc->pid());
+        try {
+          aborted.push_back({{"worker", s.name},
+                             {"client_name", name},
+                             {"killed", redis_.client().kill_clients_named(name)}});
+        } catch (const pjx::testing::RedisError& e) {
+          throw Abort{"error", std::string("partition fault, abort_server_side: ") + e.what()};
+        }
+      }
+      params["aborted"] = std::move(aborted);
+    }
+    params["abort_server_side"] = f.abort_server_side;
+    record_fault(f, "begin", params);
+    return;
+  }
+  if (partitions_.erase(a.fault) == 0) return;
+  if (const std::string err = hosts_->heal(table, f.hosts); !err.empty()) {
+    throw Abort{"error", "partition fault, heal: " + err};
+  }
+  record_fault(f, "end", params);
+}
+
+void NemesisDriver::end_partitions() {
+  for (const auto& [index, open] : std::map<std::size_t, bool>(partitions_)) {
+    PlannedAction end;
+    end.kind = Kind::kFaultEnd;
+    end.fault = index;
+    apply(end);
+  }
+}
+
 // ---------------------------------------------------------------- heal, teardown
 
 void NemesisDriver::end_windows() {
@@ -239,6 +308,7 @@ void NemesisDriver::end_windows() {
   }
   readonly_.clear();
   end_storage_faults();
+  end_partitions();
 }
 
 void NemesisDriver::end_outages() {
@@ -260,6 +330,13 @@ void NemesisDriver::release_all() {
   for (auto& [index, bind] : readonly_) bind->undo();
   readonly_.clear();
   end_storage_faults();  // workers may need the space to stop cleanly
+  if (hosts_ != nullptr) {  // workers may need Redis to stop cleanly
+    for (const auto& [index, open] : partitions_) {
+      const FaultSpec& f = scenario_.faults.at(index);
+      hosts_->heal("pjx_partition_" + std::to_string(index), f.hosts);
+    }
+  }
+  partitions_.clear();
 }
 
 }  // namespace pjx::harness

@@ -8,8 +8,8 @@
 // instant, with its params), after the action took effect where a later
 // event must be able to rely on it.
 //
-// Windows (by fault index): pause, lock, readonly_dir, disk_full, vfs_fault
-// and the redis_restart outage. A window whose begin could not be applied
+// Windows (by fault index): pause, lock, readonly_dir, disk_full, vfs_fault,
+// partition and the redis_restart outage. A window whose begin could not be applied
 // (its worker was not running) has no end either.
 //
 // Thread safety: none; the RunLoop's thread.
@@ -23,6 +23,7 @@
 #include <string>
 
 #include "nemesis.hpp"
+#include "net_hosts.hpp"
 #include "run_loop.hpp"
 #include "run_redis.hpp"
 #include "scenario.hpp"
@@ -47,6 +48,9 @@ class NemesisDriver {
   void mount_small_fs_if_needed();
   // After the teardown's integrity check (the database lives on it).
   void unmount_small_fs();
+
+  // The run's hosts (hosts = true), for partition faults; null: none.
+  void set_hosts(NetHosts* hosts) { hosts_ = hosts; }
 
   // Applies a kFaultBegin, kFaultEnd or kFaultInstant action. Throws Abort
   // when a fault cannot be applied ("skip" when the host lacks what it
@@ -78,6 +82,8 @@ class NemesisDriver {
   void vfs_fault(const PlannedAction& a, const FaultSpec& f, Json& params);
   void redis_restart(const PlannedAction& a, const FaultSpec& f, Json& params);
   void client_kill(const PlannedAction& a, const FaultSpec& f, Json& params);
+  void partition(const PlannedAction& a, const FaultSpec& f, Json& params);
+  void end_partitions();
   // nemesis_driver_storage.cpp
   void lock(const PlannedAction& a, const FaultSpec& f, Json& params);
   void delete_db(const PlannedAction& a, const FaultSpec& f, Json& params);
@@ -106,6 +112,8 @@ class NemesisDriver {
   std::map<std::size_t, std::filesystem::path> fillers_;
   std::map<std::size_t, std::string> vfs_faults_;  // fault index -> worker
   std::map<std::size_t, bool> outages_;            // redis_restart windows open
+  NetHosts* hosts_ = nullptr;
+  std::map<std::size_t, bool> partitions_;  // partition windows open
 };
 
 }  // namespace pjx::harness

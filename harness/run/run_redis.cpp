@@ -9,7 +9,7 @@ namespace pjx::harness {
 namespace {
 
 bool needs_own_server(const Scenario& scenario) {
-  if (!scenario.redis_pubsub_limit.empty()) return true;
+  if (!scenario.redis_pubsub_limit.empty() || scenario.hosts) return true;
   for (const FaultSpec& f : scenario.faults) {
     if (f.action == "redis_restart") return true;
   }
@@ -24,13 +24,14 @@ bool needs_own_server(const Scenario& scenario) {
 }  // namespace
 
 void RunRedis::start(const Scenario& scenario, const RunOptions& options,
-                     const std::filesystem::path& run_dir, Workers& workers) {
+                     const std::filesystem::path& run_dir, Workers& workers,
+                     const NetHosts* hosts) {
   if (!options.redis_url.empty()) {
     if (needs_own_server(scenario)) {
       throw Abort{"skip",
-                  "not runnable against an external server (--redis-url): its faults restart "
-                  "or reconfigure redis-server (redis_restart, pubsub_limit), which needs the "
-                  "harness's own server (leave out --redis-url)"};
+                  "not runnable against an external server (--redis-url): its faults restart, "
+                  "reconfigure or move redis-server (redis_restart, pubsub_limit, hosts), which "
+                  "needs the harness's own server (leave out --redis-url)"};
     }
     url_ = options.redis_url;
   } else {
@@ -40,6 +41,10 @@ void RunRedis::start(const Scenario& scenario, const RunOptions& options,
     // harness is killed (leftovers.hpp).
     o.make_socket_dir = [] { return make_run_folder(temp_root(), "redis", false); };
     if (!scenario.redis_pubsub_limit.empty()) o.pubsub_limit = scenario.redis_pubsub_limit;
+    if (hosts != nullptr) {
+      o.bind_address = hosts->address(NetHosts::kRedisHost);
+      o.network_namespace = hosts->netns_path(NetHosts::kRedisHost);
+    }
     try {
       server_ = std::make_unique<pjx::testing::RedisServer>(o);
     } catch (const std::exception& e) {

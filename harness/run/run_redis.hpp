@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "net_hosts.hpp"
 #include "redis_launcher.hpp"
 #include "runner.hpp"
 #include "scenario.hpp"
@@ -21,12 +22,14 @@ class RunRedis {
  public:
   // Starts the own server (or takes options.redis_url) and gives every
   // worker slot REDIS_URL, then the scenario's environment overrides, where
-  // "{redis_unix_url}" is the own server's unix socket. Throws Abort:
-  // "skip" when the scenario needs the own server (redis_restart, a
-  // pubsub_limit, {redis_unix_url}) but a URL was given, "error" when
-  // redis-server cannot be started.
+  // "{redis_unix_url}" is the own server's unix socket. With `hosts` the
+  // server runs on host "redis" and listens on its address, which REDIS_URL
+  // names. Throws Abort: "skip" when the scenario needs the own server
+  // (redis_restart, a pubsub_limit, {redis_unix_url}, hosts) but a URL was
+  // given, "error" when redis-server cannot be started.
   void start(const Scenario& scenario, const RunOptions& options,
-             const std::filesystem::path& run_dir, Workers& workers);
+             const std::filesystem::path& run_dir, Workers& workers,
+             const NetHosts* hosts = nullptr);
 
   // The own server; null with --redis-url.
   pjx::testing::RedisServer* server() { return server_.get(); }

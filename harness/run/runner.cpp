@@ -19,6 +19,7 @@
 #include "fuse_mount.hpp"
 #include "nemesis.hpp"
 #include "nemesis_driver.hpp"
+#include "net_hosts.hpp"
 #include "progress.hpp"
 #include "run_loop.hpp"
 #include "run_record.hpp"
@@ -88,6 +89,7 @@ class Runner {
 
  private:
   void prepare();
+  void make_hosts();
   void check_host() const;
   void mount_filesystems();  // [[mount]]: before the files and the workers
   void setup();
@@ -108,6 +110,9 @@ class Runner {
   const std::string channel_ = "pjx-test:" + options_.run_id;
   fs::path libfaketime_;
   RunPaths paths_;
+  // hosts = true: the network namespaces, removed after every process in
+  // them is gone (declared before the workers and the server).
+  std::unique_ptr<NetHosts> hosts_;
   // Declared before everything that owns a process: destroyed last.
   RunLoop loop_;
   Workers workers_;
@@ -139,7 +144,32 @@ void Runner::prepare() {
   workers_.prepare({paths_.run_dir, channel_, paths_.truth, libfaketime_, redis_backend_});
   plan_ = plan_timeline(scenario_, timing_, options_.seed);
   split_command_line(options_.worker_cmd);  // a bad --worker-cmd is an error of the run
-  if (redis_backend_) redis_.start(scenario_, options_, paths_.run_dir, workers_);
+  if (redis_backend_) {
+    make_hosts();
+    redis_.start(scenario_, options_, paths_.run_dir, workers_, hosts_.get());
+  }
+}
+
+// hosts = true: a network namespace per worker and one for redis-server
+// (net_hosts.hpp); `skip` where they cannot be made. Not with --redis-url:
+// redis_.start() refuses that.
+void Runner::make_hosts() {
+  if (!scenario_.hosts || !options_.redis_url.empty()) return;
+  if (std::string why = NetHosts::unavailable(); !why.empty()) throw Abort{"skip", why};
+  const bool partitions = std::any_of(scenario_.faults.begin(), scenario_.faults.end(),
+                                      [](const FaultSpec& f) { return f.action == "partition"; });
+  if (std::string why = NetHosts::partitions_unavailable(); partitions && !why.empty()) {
+    throw Abort{"skip", why};
+  }
+  std::vector<std::string> names;
+  for (const WorkerSpec& w : scenario_.workers) names.push_back(w.name);
+  try {
+    hosts_ = std::make_unique<NetHosts>(RunOwner::self(), names);
+  } catch (const std::exception& e) {
+    throw Abort{"skip", std::string("hosts (network namespaces) cannot be made here: ") + e.what()};
+  }
+  for (const auto& s : workers_.all()) s->network_namespace = hosts_->netns_path(s->name);
+  nemesis_.set_hosts(hosts_.get());
 }
 
 // What the host must offer for this scenario: else `skip`.
@@ -354,6 +384,7 @@ ScenarioResult Runner::run() {
   }
   loop_.record(meta_record({scenario_, options_, timing_, workers_, plan_, channel_, paths_.db,
                             paths_.truth, redis_backend_ ? &redis_ : nullptr}));
+  if (hosts_) loop_.note("hosts: " + hosts_->describe());
   try {
     if (abort) throw *abort;
     check_host();
@@ -385,6 +416,13 @@ ScenarioResult Runner::run() {
   }
   fuse_mounts_.clear();
   nemesis_.unmount_small_fs();
+  if (hosts_) {  // after the teardown: no process is left in them
+    nemesis_.set_hosts(nullptr);
+    if (const std::string err = hosts_->remove(); !err.empty()) {
+      loop_.note("cannot remove the hosts' network namespaces: " + err);
+    }
+    hosts_.reset();
+  }
   loop_.stop_catching_signals();
   result.interrupted = loop_.interrupted();
   result.interrupt_signal = loop_.interrupt_signal();

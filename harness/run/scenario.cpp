@@ -17,15 +17,15 @@ namespace {
 using Json = nlohmann::json;
 
 const std::set<std::string, std::less<>> kActions = {
-    "pause",      "kill",       "stop",         "restart",       "lock",          "clock_step",
-    "delete_db",  "replace_db", "readonly_dir", "redis_restart", "client_kill",
-    "disk_full",  "vfs_fault",  "snapshot_db",  "restore_db",    "power_loss"};
+    "pause",     "kill",        "stop",         "restart",       "lock",        "clock_step",
+    "delete_db", "replace_db",  "readonly_dir", "redis_restart", "client_kill", "disk_full",
+    "vfs_fault", "snapshot_db", "restore_db",   "power_loss",    "partition"};
 // Fault actions that exist only for one backend.
 const std::map<std::string, std::string, std::less<>> kBackendOnlyActions = {
-    {"lock", "sqlite"},         {"delete_db", "sqlite"},      {"replace_db", "sqlite"},
+    {"lock", "sqlite"},         {"delete_db", "sqlite"},    {"replace_db", "sqlite"},
     {"readonly_dir", "sqlite"}, {"redis_restart", "redis"}, {"client_kill", "redis"},
     {"disk_full", "sqlite"},    {"vfs_fault", "sqlite"},    {"snapshot_db", "sqlite"},
-    {"restore_db", "sqlite"},   {"power_loss", "sqlite"}};
+    {"restore_db", "sqlite"},   {"power_loss", "sqlite"},   {"partition", "redis"}};
 
 int line_of(const toml::node& node) { return static_cast<int>(node.source().begin.line); }
 
@@ -342,6 +342,51 @@ void read_backends(TableReader& top, const toml::table& doc, Scenario& s,
   }
 }
 
+// A partition's `hosts`, `direction` and `abort_server_side` (refused on
+// other faults).
+void read_partition(TableReader& r, const Scenario& s, FaultSpec& f) {
+  const bool partition = f.action == "partition";
+  if (auto hosts = r.strings("hosts")) {
+    if (!partition) r.fail(f.line, "'hosts' applies to partition faults only");
+    f.hosts = *hosts;
+  }
+  if (auto direction = r.str("direction")) {
+    if (!partition) r.fail(f.line, "'direction' applies to partition faults only");
+    f.direction = *direction;
+  }
+  if (auto abort = r.boolean("abort_server_side")) {
+    if (!partition) r.fail(f.line, "'abort_server_side' applies to partition faults only");
+    f.abort_server_side = *abort;
+  }
+  if (!partition) return;
+  if (!s.hosts) {
+    r.fail(f.line,
+           "fault 'partition' cuts hosts apart: the scenario needs hosts = true "
+           "(workers and redis-server on network namespaces of their own)");
+  }
+  if (f.hosts.empty()) {
+    r.fail(f.line,
+           "fault 'partition' needs 'hosts', the hosts cut from the others: worker "
+           "names or \"redis\", e.g. hosts = [\"w2\"]");
+  }
+  for (const std::string& h : f.hosts) {
+    if (h != "redis" && s.find_worker(h) == nullptr) {
+      r.fail(f.line,
+             "partition host '" + h + "' is neither a worker of the scenario nor \"redis\"");
+    }
+  }
+  if (f.direction != "both" && f.direction != "in" && f.direction != "out") {
+    r.fail(f.line, "partition direction '" + f.direction +
+                       "' must be \"both\", \"in\" (packets to the cut hosts dropped) or "
+                       "\"out\" (packets from them dropped)");
+  }
+  if (f.abort_server_side && std::find(f.hosts.begin(), f.hosts.end(), "redis") != f.hosts.end()) {
+    r.fail(f.line,
+           "'abort_server_side' aborts the redis-server's side of the cut workers' "
+           "subscriptions: it needs worker hosts only, not \"redis\"");
+  }
+}
+
 }  // namespace
 
 const WorkerSpec* Scenario::find_worker(std::string_view worker) const {
@@ -451,6 +496,12 @@ Scenario parse_scenario(std::string_view toml_text, const std::string& source,
   }
   s.quiesce_timeout = top.duration("quiesce_timeout");
   read_backends(top, doc, s, source, known_checks);
+  s.hosts = top.boolean("hosts").value_or(false);
+  if (s.hosts && (s.backends.size() != 1 || s.backends[0] != "redis")) {
+    top.fail(line_of(*doc.get("hosts")),
+             "'hosts' places workers and the harness's redis-server on network namespaces of "
+             "their own, which only the Redis backend can use: write backends = [\"redis\"]");
+  }
 
   // Workers: `workers = N` makes w0..w(N-1); [[worker]] tables add named ones.
   if (auto n = top.integer("workers", 0, 64)) {
@@ -582,7 +633,7 @@ Scenario parse_scenario(std::string_view toml_text, const std::string& source,
                               f.action == "client_kill" || f.action == "vfs_fault";
     const bool needs_duration = f.action == "pause" || f.action == "lock" ||
                                 f.action == "readonly_dir" || f.action == "disk_full" ||
-                                f.action == "vfs_fault";
+                                f.action == "vfs_fault" || f.action == "partition";
     const bool may_have_duration = needs_duration || f.action == "redis_restart";
     if (auto only = kBackendOnlyActions.find(f.action); only != kBackendOnlyActions.end()) {
       for (const std::string& b : s.backends) {
@@ -613,6 +664,7 @@ Scenario parse_scenario(std::string_view toml_text, const std::string& source,
     if (!may_have_duration && f.duration) {
       r.fail(f.line, "fault '" + f.action + "' takes no 'duration'");
     }
+    read_partition(r, s, f);
     f.during_publish = r.boolean("during_publish").value_or(false);
     if (f.during_publish && f.action != "kill") {
       r.fail(f.line, "'during_publish' applies to kill faults only");

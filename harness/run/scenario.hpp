@@ -125,6 +125,13 @@ struct FaultSpec {
   double offset_s = 0;               // clock_step: seconds added to the wall clock
   std::string offset;                // clock_step: as written
   double keep = 0;                   // power_loss: share of the unsynced writes the disk keeps
+  // partition: the hosts cut from the others (worker names, or "redis"),
+  // the direction dropped ("both", "in": packets to the cut hosts, "out":
+  // packets from them), and whether the redis-server's side of each cut
+  // worker's subscription is aborted (CLIENT KILL) once the cut is made.
+  std::vector<std::string> hosts;
+  std::string direction = "both";
+  bool abort_server_side = false;
   int line = 0;
 
   bool is_window() const { return duration.has_value(); }
@@ -191,6 +198,9 @@ struct Scenario {
   // Set by for_backend("redis") from [backend.redis].pubsub_limit; empty:
   // the server's default.
   std::string redis_pubsub_limit;
+  // `hosts = true` (Redis only): every worker and the redis-server on a
+  // network namespace of its own (net_hosts.hpp); needed by `partition`.
+  bool hosts = false;
 
   bool applies_to(std::string_view backend_name) const;
   // The scenario as run against `backend_name`: the [backend.<name>] table

@@ -117,8 +117,11 @@ void Workers::spawn(WorkerSlot& s) {
   handlers.on_line = [this, sp, holder](std::string line) { on_line(*sp, *holder, line); };
   handlers.on_exit = [this, sp, holder](int status) { on_exit(*sp, *holder, status); };
   try {
-    s.proc = pjx::testing::Subprocess::spawn(loop_.io(), argv, worker_environment(s.env),
-                                             stderr_file(s), std::move(handlers));
+    pjx::testing::Subprocess::Options o{
+        pjx::testing::Subprocess::Options::Stdio::kPipes, stderr_file(s), false, {}};
+    o.network_namespace = s.network_namespace;
+    s.proc = pjx::testing::Subprocess::spawn(loop_.io(), argv, worker_environment(s.env), o,
+                                             std::move(handlers));
   } catch (const std::exception& e) {
     throw Abort{"error", std::string("worker ") + s.name + ": " + e.what()};
   }

@@ -41,6 +41,9 @@ struct WorkerSlot {
   std::string channel;
   std::string db;
   std::map<std::string, std::string> env;          // what the harness sets (recorded in meta)
+  // Its host's network namespace (net_hosts.hpp), joined at every spawn;
+  // empty: the harness's own.
+  std::filesystem::path network_namespace;
   std::filesystem::path faketime_file;             // empty: no libfaketime
   std::unique_ptr<pjx::testing::Subprocess> proc;  // the current incarnation
   std::vector<std::unique_ptr<pjx::testing::Subprocess>> retired;

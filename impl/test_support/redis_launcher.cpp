@@ -149,7 +149,8 @@ RedisServer::~RedisServer() {
 std::string RedisServer::url(int db) const {
   const std::string auth =
       options_.password.empty() ? "" : ":" + percent_encode(options_.password) + "@";
-  return "redis://" + auth + "127.0.0.1:" + std::to_string(port_) + "/" + std::to_string(db);
+  return "redis://" + auth + options_.bind_address + ":" + std::to_string(port_) + "/" +
+         std::to_string(db);
 }
 
 std::string RedisServer::unix_url(int db) const {
@@ -190,7 +191,7 @@ void RedisServer::spawn() {
                                    "--port",
                                    std::to_string(port_),
                                    "--bind",
-                                   "127.0.0.1",
+                                   options_.bind_address,
                                    "--unixsocket",
                                    socket_.string(),
                                    "--unixsocketperm",
@@ -208,13 +209,22 @@ void RedisServer::spawn() {
                                    "--client-output-buffer-limit"};
   // clang-format on
   args.insert(args.end(), pubsub.begin(), pubsub.end());
+  if (options_.bind_address != "127.0.0.1") {
+    // Protected mode answers every client from another host with DENIED
+    // while the server has no password; off-loopback addresses are only
+    // given for a private network namespace (the harness's hosts), where
+    // nothing else can reach the server.
+    args.push_back("--protected-mode");
+    args.push_back("no");
+  }
   if (!options_.password.empty()) {
     args.push_back("--requirepass");
     args.push_back(options_.password);
   }
   try {
-    proc_ = Subprocess::spawn(io_, args, current_environment(),
-                              {Subprocess::Options::Stdio::kFile, dir_ / "redis.out", true}, {});
+    Subprocess::Options o{Subprocess::Options::Stdio::kFile, dir_ / "redis.out", true, {}};
+    o.network_namespace = options_.network_namespace;
+    proc_ = Subprocess::spawn(io_, args, current_environment(), o, {});
   } catch (const std::runtime_error& e) {
     throw RedisError(std::string("cannot start redis-server: ") + e.what());
   }

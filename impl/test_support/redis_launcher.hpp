@@ -68,6 +68,14 @@ struct RedisServerOptions {
   // empty: make_temp_dir(temp_root(), "pjx-redis-"). The folder is removed
   // with the server.
   std::function<std::filesystem::path()> make_socket_dir;
+  // The TCP address it listens on, and the one url() names.
+  std::string bind_address = "127.0.0.1";
+  // Not empty: the server runs in this network namespace (a /run/netns/NAME
+  // entry), joined between fork and exec (Subprocess::Options). Its unix
+  // socket, a file, stays reachable from every network namespace, so
+  // client() still works; `bind_address` must then be one of that
+  // namespace's addresses.
+  std::filesystem::path network_namespace;
 };
 
 class RedisServer {
@@ -103,7 +111,8 @@ class RedisServer {
   pid_t pid() const { return proc_ ? proc_->pid() : -1; }
   int port() const { return port_; }
   std::string socket_path() const { return socket_.string(); }
-  // redis://[:PASSWORD@]127.0.0.1:PORT/DB (what workers get in REDIS_URL).
+  // redis://[:PASSWORD@]BIND_ADDRESS:PORT/DB (what workers get in
+  // REDIS_URL; 127.0.0.1 unless options.bind_address says otherwise).
   std::string url(int db = 0) const;
   // unix://[:PASSWORD@]/path/to/redis.sock?db=DB
   std::string unix_url(int db = 0) const;

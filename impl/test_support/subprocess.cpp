@@ -1,6 +1,7 @@
 #include "subprocess.hpp"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -33,6 +34,7 @@ namespace {
 struct ChildSetup {
   pid_t parent;
   bool new_session;
+  int netns_fd;  // -1: stay in the caller's network namespace
   bp::error_code on_exec_setup(bp::posix::default_launcher& /*launcher*/,
                                const bp::filesystem::path& /*exe*/,
                                const char* const*& /*argv*/) const {
@@ -42,6 +44,9 @@ struct ChildSetup {
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     die_with_parent(parent);
     if (new_session) ::setsid();
+    if (netns_fd >= 0 && ::setns(netns_fd, CLONE_NEWNET) != 0) {
+      return bp::error_code(errno, boost::system::system_category());
+    }
     return {};
   }
 };
@@ -153,13 +158,13 @@ struct Subprocess::Impl {
   // Starts argv (found by executable_of) with `stdio`.
   template <typename Stdio>
   void start(asio::io_context& io, const std::vector<std::string>& argv,
-             const std::vector<std::string>& env, Stdio stdio, bool new_session) {
+             const std::vector<std::string>& env, Stdio stdio, bool new_session, int netns_fd) {
     const std::filesystem::path exe = executable_of(argv);
     bp::error_code ec;
     std::vector<std::string> args(argv.begin() + 1, argv.end());
-    bp::process started = bp::default_process_launcher()(io.get_executor(), ec, exe, args,
-                                                         bp::process_environment(env), stdio,
-                                                         ChildSetup{::getpid(), new_session});
+    bp::process started = bp::default_process_launcher()(
+        io.get_executor(), ec, exe, args, bp::process_environment(env), stdio,
+        ChildSetup{::getpid(), new_session, netns_fd});
     if (ec) throw std::runtime_error("cannot start \"" + exe.string() + "\": " + ec.message());
     pid = started.id();
     // Not reaped yet, so the pid still names our child.
@@ -231,7 +236,7 @@ std::unique_ptr<Subprocess> Subprocess::spawn(asio::io_context& io,
                                               const std::vector<std::string>& env,
                                               const std::filesystem::path& stderr_file,
                                               Handlers handlers) {
-  return spawn(io, argv, env, Options{Options::Stdio::kPipes, stderr_file, false},
+  return spawn(io, argv, env, Options{Options::Stdio::kPipes, stderr_file, false, {}},
                std::move(handlers));
 }
 
@@ -247,20 +252,34 @@ std::unique_ptr<Subprocess> Subprocess::spawn(asio::io_context& io,
           ? -1
           : open_append(options.file, options.stdio == Stdio::kPipes ? "the child's stderr"
                                                                      : "the child's output");
+  int netns_fd = -1;
+  if (!options.network_namespace.empty()) {
+    netns_fd = ::open(options.network_namespace.c_str(), O_RDONLY | O_CLOEXEC);
+    if (netns_fd < 0) {
+      const int err = errno;
+      if (fd >= 0) ::close(fd);
+      throw std::runtime_error("cannot start \"" + argv[0] + "\" in the network namespace " +
+                               options.network_namespace.string() + ": " +
+                               std::generic_category().message(err));
+    }
+  }
   auto impl = std::make_unique<Impl>(io, std::move(handlers));
   try {
     if (options.stdio == Stdio::kPipes) {
-      impl->start(io, argv, env, bp::process_stdio{impl->in, impl->out, fd}, options.new_session);
+      impl->start(io, argv, env, bp::process_stdio{impl->in, impl->out, fd}, options.new_session,
+                  netns_fd);
     } else if (options.stdio == Stdio::kFile) {
-      impl->start(io, argv, env, bp::process_stdio{nullptr, fd, fd}, options.new_session);
+      impl->start(io, argv, env, bp::process_stdio{nullptr, fd, fd}, options.new_session, netns_fd);
     } else {
-      impl->start(io, argv, env, bp::process_stdio{}, options.new_session);
+      impl->start(io, argv, env, bp::process_stdio{}, options.new_session, netns_fd);
     }
   } catch (...) {
     if (fd >= 0) ::close(fd);
+    if (netns_fd >= 0) ::close(netns_fd);
     throw;
   }
   if (fd >= 0) ::close(fd);
+  if (netns_fd >= 0) ::close(netns_fd);
   if (options.stdio == Stdio::kPipes) {
     impl->read_next();
   } else {

@@ -56,6 +56,12 @@ class Subprocess {
     // setsid(): a terminal's SIGINT then reaches only the parent, which
     // stops the child itself.
     bool new_session = false;
+    // Not empty: the child joins this network namespace (a /run/netns/NAME
+    // entry of `ip netns add`) with setns(2) between fork and exec, so the
+    // pid the caller signals is the program itself (no `ip netns exec`
+    // between them). Needs CAP_SYS_ADMIN; spawn throws when the namespace
+    // cannot be opened or joined.
+    std::filesystem::path network_namespace;
   };
 
   // Starts argv[0] (searched in PATH when it holds no '/'). Throws
