@@ -16,6 +16,7 @@ packages=(
   # tools the tests and the harness drive
   sqlite3 python3 faketime libfaketime redis-server procps util-linux
   bindfs  # a FUSE filesystem for the network-filesystem scenario
+  iproute2 nftables  # hosts in network namespaces and their partitions (redis-partition-*)
   python3-redis  # redis-py, for the Redis interop tests (upstream's client)
   python3-yaml   # checks the CI workflow under docs/ci/ (ctest ci_recipe)
   # packaging: man pages from --help, and the .deb (cpack, dpkg-shlibdeps)

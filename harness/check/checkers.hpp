@@ -155,8 +155,14 @@
 //     (instant, or a window = the outage; every incarnation ready before it),
 //     or, with params.pause_disconnects = true, a `pause` window of the worker
 //     (the scenario fills Redis's pub/sub output buffer so that the server
-//     drops the stopped subscriber); incarnations that ended before the end
-//     of quiesce are not judged. Bound: each disruption is answered by a
+//     drops the stopped subscriber), or a `partition` window (hosts) for
+//     every incarnation it cut from redis-server; incarnations that ended
+//     before the end of quiesce are not judged. A partition is silent, so
+//     its flush is timed from its *begin*: <= params.detect_within_ms
+//     (default 3000: health_check_interval + health_check_timeout +
+//     reconnect), and what was published is excused until the first flush
+//     at or after its end (the resubscription; none: end +
+//     flush_within_ms). Metric max_detect_ms. Otherwise the bound: each disruption is answered by a
 //     `flushed` of that incarnation at or after its begin and <=
 //     params.flush_within_ms (default 3000) after its end; no delivery of a
 //     publish begun after the disruption ended arrives between its end and
@@ -210,7 +216,10 @@
 //     poll_interval_ms + slack), a `lock`, `disk_full`, `vfs_fault`,
 //     `readonly_dir`, `redis_restart` or `client_kill` window (and the
 //     writer's own pause, for a queued write) to its end +
-//     params.after_fault_ms (default 1500 + poll_interval_ms). A write
+//     params.after_fault_ms (default 1500 + poll_interval_ms); a
+//     `partition` that cut the reader from redis-server to the partition's
+//     *begin* + params.after_partition_ms (default 3000 + slack: the Redis
+//     backend's health-check bound), however long it lasts. A write
 //     answered with `error` imposes nothing. A read may not return a version
 //     above the number of writes of its key sent before it ended (no write
 //     could have made it). Shown when >= 1 read was answered, >= 1 read was
