@@ -31,7 +31,8 @@ struct Disruption {
   std::optional<std::int64_t> resync;  // partition: the first flush at or after end
 };
 
-std::vector<Disruption> disruptions(const HistoryModel& m, bool pause_disconnects) {
+std::vector<Disruption> disruptions(const HistoryModel& m, bool pause_disconnects,
+                                    std::int64_t slack_ns) {
   std::vector<Disruption> out;
   const std::int64_t quiesce_end = m.quiesce_end();
   for (const FaultWindow& w : m.faults) {
@@ -60,8 +61,10 @@ std::vector<Disruption> disruptions(const HistoryModel& m, bool pause_disconnect
           break;
         }
       }
+      // The end is recorded once the drop rules are gone, and the worker
+      // may resubscribe before that record: look from slack before it.
       for (std::int64_t f : inc.flushes) {
-        if (d.partition && f >= w.end) {
+        if (d.partition && f >= w.end - slack_ns) {
           d.resync = f;
           break;
         }
@@ -79,7 +82,8 @@ CheckResult check_reconnect(const HistoryModel& m, const Json& params) {
   const double detect_within_ms = param_number(params, "detect_within_ms", kRedisHealthBoundMs);
   const double slack_ms = param_number(params, "slack_ms", 2 * m.poll_interval_ms);
   const bool pause_disconnects = params.is_object() && params.value("pause_disconnects", false);
-  const std::vector<Disruption> ds = disruptions(m, pause_disconnects);
+  const auto slack_ns = static_cast<std::int64_t>(slack_ms * 1e6);
+  const std::vector<Disruption> ds = disruptions(m, pause_disconnects, slack_ns);
   const std::int64_t quiesce_end = m.quiesce_end();
 
   Evidence evidence;
@@ -145,7 +149,6 @@ CheckResult check_reconnect(const HistoryModel& m, const Json& params) {
   // Lost while connected: an acknowledged publish that a listening
   // incarnation neither received nor was excused from by a disruption window
   // [begin - slack, its flush].
-  const auto slack_ns = static_cast<std::int64_t>(slack_ms * 1e6);
   std::size_t lost = 0;
   std::size_t excused = 0;
   std::size_t checked = 0;

@@ -226,5 +226,100 @@ TEST(ReconnectCheck, FailsWhenDeliveryDoesNotResume) {
   EXPECT_NE(r.summary.find("delivery did not resume"), std::string::npos) << r.summary;
 }
 
+// ---------------------------------------------------------------- partitions
+
+// A partition record (hosts = true): `hosts` cut from the others from
+// begin_ms to end_ms.
+HistoryBuilder& partition(HistoryBuilder& b, double begin_ms, double end_ms, const Json& hosts) {
+  b.record({{"type", "fault"},
+            {"t", testing::HistoryBuilder::ns(begin_ms)},
+            {"action", "partition"},
+            {"phase", "begin"},
+            {"params", {{"hosts", hosts}, {"direction", "both"}}}});
+  return b.record({{"type", "fault"},
+                   {"t", testing::HistoryBuilder::ns(end_ms)},
+                   {"action", "partition"},
+                   {"phase", "end"},
+                   {"params", {{"hosts", hosts}, {"direction", "both"}}}});
+}
+
+// w2 is cut from 1000 to 9000 ms; publish 1 before, 2 during (w2 misses
+// it), 3 after the heal.
+HistoryBuilder w2_partitioned(const std::function<void(HistoryBuilder&)>& react) {
+  HistoryBuilder b({"reconnect"});
+  b.start_workers({"w0", "w1", "w2"}).fan(100, "w0", 1, 5);
+  partition(b, 1000, 9000, Json{"w2"});
+  b.fan(5000, "w0", 2, 5, {"w2"});
+  react(b);
+  b.fan(9500, "w1", 3, 5).finish(10000);
+  return b;
+}
+
+TEST(ReconnectCheckPartition, PassesWhenTheHealthCheckFlushesWithinTheBoundOfTheStart) {
+  const CheckResult r = check("reconnect", w2_partitioned([](HistoryBuilder& b) {
+                                flushed_reconnect(b, 3000, "w2");  // the PING went unanswered
+                                flushed_reconnect(b, 9050, "w2");  // resubscribed after the heal
+                              }));
+  EXPECT_EQ(r.verdict, "pass") << dump(r);
+  EXPECT_EQ(r.metrics["disruptions"], 1);  // w2 only: w0 and w1 were not cut
+  EXPECT_EQ(r.metrics["max_detect_ms"], 2000.0);
+  EXPECT_EQ(r.metrics["missed_while_disconnected"], 1);
+  EXPECT_NE(r.bound.find("partition began"), std::string::npos) << r.bound;
+}
+
+TEST(ReconnectCheckPartition, FailsWhenTheFlushComesOnlyAtTheHeal) {
+  // What a backend without a health check, or one that flushes only once
+  // resubscribed, does: stale for the partition's whole length.
+  const CheckResult r = check(
+      "reconnect", w2_partitioned([](HistoryBuilder& b) { flushed_reconnect(b, 9050, "w2"); }));
+  EXPECT_EQ(r.verdict, "fail") << dump(r);
+  EXPECT_EQ(r.metrics["late_flushes"], 1);
+  EXPECT_TRUE(has_line(r, "w2 was cut from redis-server")) << dump(r);
+  EXPECT_TRUE(has_line(r, "flushed only 8050.0 ms after the partition began")) << dump(r);
+}
+
+TEST(ReconnectCheckPartition, ACutRedisHostCutsEveryWorker) {
+  HistoryBuilder b({"reconnect"});
+  b.start_workers({"w0", "w1"}).fan(100, "w0", 1, 5);
+  partition(b, 1000, 3000, Json{"redis"});
+  flushed_reconnect(b, 2500, "w0");
+  flushed_reconnect(b, 2600, "w1");
+  flushed_reconnect(b, 3050, "w0");
+  flushed_reconnect(b, 3050, "w1");
+  b.fan(4000, "w1", 2, 5).finish(5000);
+  const CheckResult r = check("reconnect", b);
+  EXPECT_EQ(r.verdict, "pass") << dump(r);
+  EXPECT_EQ(r.metrics["disruptions"], 2);
+}
+
+// w2 caches k0 (version 0) before the partition; w0 writes k0 (version 1)
+// just after it began; w2 reads k0 again at `read_ms` and still gets 0.
+HistoryBuilder stale_while_cut(double read_ms, bool partitioned = true) {
+  HistoryBuilder b({"stale_reads"});
+  b.start_workers({"w0", "w1", "w2"});
+  b.read(500, "w2", 1, "k0", 0, false);
+  if (partitioned) partition(b, 1000, 9000, Json{"w2"});
+  b.write(1100, "w0", 2, "k0", 1);
+  b.read(read_ms, "w2", 3, "k0", 0, true);
+  b.read(read_ms + 10, "w1", 4, "k0", 1, false);
+  return b.finish(10000);
+}
+
+TEST(StaleReadsPartition, AllowsTheHealthCheckBoundFromThePartitionsStart) {
+  // 3000 ms after the partition began: within 3000 + 250 ms slack.
+  const CheckResult r = run_check("stale_reads", stale_while_cut(4000).build(), Json::object());
+  EXPECT_EQ(r.verdict, "pass") << dump(r);
+  EXPECT_NE(r.bound.find("3250 ms after the partition began"), std::string::npos) << r.bound;
+  // The same read without the partition is stale: the rule is what allows it.
+  EXPECT_EQ(run_check("stale_reads", stale_while_cut(4000, false).build(), Json::object()).verdict,
+            "fail");
+}
+
+TEST(StaleReadsPartition, FailsPastTheBoundHoweverLongThePartitionLasts) {
+  const CheckResult r = run_check("stale_reads", stale_while_cut(4500).build(), Json::object());
+  EXPECT_EQ(r.verdict, "fail") << dump(r);
+  EXPECT_EQ(r.metrics["stale_reads"], 1);
+}
+
 }  // namespace
 }  // namespace pjx::harness

@@ -107,5 +107,56 @@ TEST(ScenarioBackends, ReadsPadBytes) {
   EXPECT_EQ(s.workload->pad_bytes, 4096);
 }
 
+TEST(ScenarioHosts, APartitionNamesItsHostsDirectionAndAbort) {
+  const Scenario s = parse(std::string(kHead) + R"(backends = ["redis"]
+hosts = true
+[[fault]]
+action = "partition"
+hosts = ["w1", "redis"]
+at = "1s"
+duration = "2s"
+direction = "out"
+)");
+  EXPECT_TRUE(s.hosts);
+  ASSERT_EQ(s.faults.size(), 1u);
+  EXPECT_EQ(s.faults[0].hosts, (std::vector<std::string>{"w1", "redis"}));
+  EXPECT_EQ(s.faults[0].direction, "out");
+  EXPECT_FALSE(s.faults[0].abort_server_side);
+  EXPECT_TRUE(s.faults[0].is_window());
+}
+
+TEST(ScenarioHosts, AreRefusedWhereTheyCannotWork) {
+  const std::string partition =
+      "[[fault]]\naction = \"partition\"\nhosts = [\"w1\"]\nat = \"1s\"\nduration = \"2s\"\n";
+  EXPECT_NE(error_of(std::string(kHead) + "hosts = true\n").find("only the Redis backend"),
+            std::string::npos);
+  EXPECT_NE(error_of(std::string(kHead) + "backends = [\"redis\"]\n" + partition)
+                .find("needs hosts = true"),
+            std::string::npos);
+  const std::string redis_hosts = std::string(kHead) + "backends = [\"redis\"]\nhosts = true\n";
+  EXPECT_NE(error_of(redis_hosts + "[[fault]]\naction = \"partition\"\nat = \"1s\"\nduration = "
+                                   "\"2s\"\n")
+                .find("needs 'hosts'"),
+            std::string::npos);
+  EXPECT_NE(error_of(redis_hosts + "[[fault]]\naction = \"partition\"\nhosts = [\"w9\"]\nat = "
+                                   "\"1s\"\nduration = \"2s\"\n")
+                .find("'w9' is neither a worker"),
+            std::string::npos);
+  EXPECT_NE(error_of(redis_hosts + partition + "direction = \"sideways\"\n").find("\"both\""),
+            std::string::npos);
+  EXPECT_NE(error_of(redis_hosts + "[[fault]]\naction = \"partition\"\nhosts = [\"redis\"]\nat = "
+                                   "\"1s\"\nduration = \"2s\"\nabort_server_side = true\n")
+                .find("worker hosts only"),
+            std::string::npos);
+  EXPECT_NE(error_of(redis_hosts + "[[fault]]\naction = \"partition\"\nhosts = [\"w1\"]\nat = "
+                                   "\"1s\"\n")
+                .find("needs 'duration'"),
+            std::string::npos);
+  EXPECT_NE(error_of(redis_hosts + "[[fault]]\naction = \"client_kill\"\nworker = \"w1\"\nat = "
+                                   "\"1s\"\nhosts = [\"w1\"]\n")
+                .find("partition faults only"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace pjx::harness
