@@ -35,9 +35,9 @@ bool explains(const HistoryModel& m, const FaultWindow& window, const Incarnatio
     return window.action == "delete_db" || window.action == "replace_db" ||
            window.action == "restore_db";
   }
-  if (reason == "reconnect") {
+  if (reason == "reconnect" || reason == "disconnected") {
     return window.action == "client_kill" || window.action == "redis_restart" ||
-           (own && window.action == "pause") ||
+           window.action == "redis_pause" || (own && window.action == "pause") ||
            (window.action == "partition" && cut_from_redis(m, window, inc.index));
   }
   // gap, and any reason this harness does not know: a fault that can lose rows.
@@ -84,10 +84,11 @@ CheckResult check_flush_causes(const HistoryModel& m, const Json& params) {
   const auto lead_ns = static_cast<std::int64_t>(param_number(params, "lead_ms", 500) * 1e6);
   CheckResult r;
   r.name = "flush_causes";
-  r.bound = "every `flushed` follows a fault that explains its reason (stall: the worker's own "
-            "pause; gap: any fault that can lose rows; replaced_file: a deleted or replaced "
-            "file; reconnect: a lost Redis connection), at most " +
-            fmt_num(grace_ms) + " ms after it ended";
+  r.bound =
+      "every `flushed` follows a fault that explains its reason (stall: the worker's own "
+      "pause; gap: any fault that can lose rows; replaced_file: a deleted or replaced "
+      "file; disconnected, reconnect: a lost or silent Redis connection), at most " +
+      fmt_num(grace_ms) + " ms after it ended";
   Evidence evidence;
   std::size_t flushes = 0;
   std::size_t unexplained = 0;

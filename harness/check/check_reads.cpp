@@ -15,14 +15,12 @@
 //      `disk_full`, `vfs_fault`, `readonly_dir`, `redis_restart`,
 //      `client_kill`; + after_fault_ms: the outbox retries, Redis
 //      reconnects), and the writer's own `pause` when the write was queued
-//      (its outbox drains in the paused process). Repeated until no window
+//      (its outbox drains in the paused process). A silent window
+//      (`redis_pause`, or a `partition` that cut the reader from
+//      redis-server) moves it only to the window's begin +
+//      after_silence_ms: the health check must notice the silence and the
+//      cache keep nothing until resubscribed, however long the window. Repeated until no window
 //      moves the deadline.
-//  D4. A `partition` that cuts the reader from redis-server (Redis, hosts):
-//      the partition's *start* + after_partition_ms (default 3000 ms, the
-//      backend's health_check_interval + health_check_timeout + reconnect,
-//      + 250 ms slack). Within that the health check must have found the
-//      silent connection and flushed, and a backend that is not subscribed
-//      caches nothing; so a partition of any length allows no more.
 //  A write answered with `error` imposes nothing (the application was told);
 //  a read that began before the write's deadline may return either version.
 #include <algorithm>
@@ -51,13 +49,11 @@ CheckResult check_stale_reads(const HistoryModel& m, const Json& params) {
             fmt_num(b.bound_ms) + " ms (bound) before it began (the writer's own reads: 0 ms); " +
             "a paused reader gets " + fmt_num(b.after_resume_ms) +
             " ms after resuming, a lock, full disk or I/O fault " + fmt_num(b.after_fault_ms) +
-            " ms after it ends";
-  if (!m.faults_named("partition").empty()) {
-    r.bound += "; a reader cut from redis-server by a partition " + fmt_num(b.after_partition_ms) +
-               " ms after the partition began (health_check_interval 1 s + "
-               "health_check_timeout 1 s + reconnect 1 s = " +
-               fmt_num(kRedisHealthBoundMs) + " ms, + slack), however long it lasts";
-  }
+            " ms after it ends, a silent Redis server " + fmt_num(b.after_silence_ms) +
+            " ms after it fell silent, a partition cutting the reader from it " +
+            fmt_num(b.after_silence_ms) +
+            " ms after it began (health_check_interval 1 s + health_check_timeout 1 s + 1 s for "
+            "the reconnect), however long either lasts";
 
   // Acknowledged writes per key, in commit order.
   std::map<std::string, std::vector<const Publish*>> writes;

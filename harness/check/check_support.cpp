@@ -124,7 +124,7 @@ VisibilityBounds visibility_bounds(const HistoryModel& m, const Json& params) {
   return VisibilityBounds{param_number(params, "bound_ms", m.poll_interval_ms + slack),
                           param_number(params, "after_resume_ms", m.poll_interval_ms + slack),
                           param_number(params, "after_fault_ms", 1500 + m.poll_interval_ms),
-                          param_number(params, "after_partition_ms", kRedisHealthBoundMs + slack)};
+                          param_number(params, "after_silence_ms", 3000)};
 }
 
 bool cut_from_redis(const HistoryModel& m, const FaultWindow& w, std::size_t inc) {
@@ -158,11 +158,12 @@ std::int64_t visibility_deadline(const HistoryModel& m, const Publish& p, std::s
       std::int64_t until = d;
       if (f.action == "pause" && f.incarnation == reader) {
         until = f.end + ns_of(b.after_resume_ms);
-      } else if (f.action == "partition") {
-        // D4: the health check finds the silent partition, the backend
-        // flushes and caches nothing until it is subscribed again; so the
-        // bound runs from the start of the cut, however long it lasts.
-        if (cut_from_redis(m, f, reader)) until = f.begin + ns_of(b.after_partition_ms);
+      } else if (f.action == "redis_pause" ||
+                 (f.action == "partition" && cut_from_redis(m, f, reader))) {
+        // Nothing reaches the reader while the server is silent or a
+        // partition cuts it off, but its health check notices and its cache
+        // keeps nothing from then on, however long the window lasts.
+        until = f.begin + ns_of(b.after_silence_ms);
       } else if (blocks_delivery(f.action) ||
                  (f.action == "pause" && p.queued && f.incarnation == p.publisher)) {
         until = f.end + ns_of(b.after_fault_ms);

@@ -82,16 +82,11 @@ struct VisibilityBounds {
   double bound_ms;         // D2 (default poll_interval_ms + 250)
   double after_resume_ms;  // D3, the reader's pause (default poll_interval_ms + 250)
   double after_fault_ms;   // D3, blocking windows (default 1500 + poll_interval_ms)
-  // D4, a partition cutting the reader from redis-server: the Redis
-  // backend's staleness bound, health_check_interval + health_check_timeout
-  // + reconnect (1 s + 1 s + 1 s by default), + slack_ms, counted from the
-  // partition's start, not its end.
-  double after_partition_ms;
+  // D3, a silent window (redis_pause): the listener's health check must
+  // notice it and stop caching (default 3000: 1 s interval + 1 s timeout +
+  // 1 s slack), so the deadline moves to its begin + this, not to its end.
+  double after_silence_ms;
 };
-// The Redis backend's staleness bound under a silent partition with the
-// default options: health_check_interval 1 s + health_check_timeout 1 s +
-// reconnect (connect_timeout) 1 s.
-inline constexpr double kRedisHealthBoundMs = 3000;
 VisibilityBounds visibility_bounds(const HistoryModel& m, const Json& params);
 std::int64_t visibility_deadline(const HistoryModel& m, const Publish& p, std::size_t reader,
                                  const VisibilityBounds& b);
@@ -124,7 +119,7 @@ struct FanoutAnalysis {
   std::size_t errors = 0;  // publishes answered `error` with no fault under way
   std::size_t workers = 0;
   SelfRule self_rule = SelfRule::kForbidden;
-  std::size_t own_required = 0;  // kExpected: publishes that must reach their publisher
+  std::size_t own_required = 0;   // kExpected: publishes that must reach their publisher
   std::size_t own_delivered = 0;  // deliveries of own publishes (first ones)
   // Acknowledged publishes begun before `required_from` (the fanout
   // parameter `after`): counted, but required of no receiver.
@@ -139,8 +134,9 @@ struct FanoutAnalysis {
   std::string measured() const;
 };
 // Publishes begun before `required_from` (ns) are required of no receiver.
-FanoutAnalysis analyse_fanout(const HistoryModel& m, SelfRule self = SelfRule::kForbidden,
-                              std::int64_t required_from = std::numeric_limits<std::int64_t>::min());
+FanoutAnalysis analyse_fanout(
+    const HistoryModel& m, SelfRule self = SelfRule::kForbidden,
+    std::int64_t required_from = std::numeric_limits<std::int64_t>::min());
 
 // A number from params, else `fallback`. Throws std::runtime_error naming the
 // parameter when it is present but not a number.

@@ -50,6 +50,8 @@ set(DEFECTS
   "ack-before-commit=crash-safety@crash_safety"
   "outbox-claimed=lock-contention@outbox"
   "no-flush-on-reconnect=redis-client-kill=redis"
+  "no-health-check=redis-silent-server=redis"
+  "no-health-check=redis-partition-heal=redis@stale_reads"
   "no-flush-on-reconnect=redis-partition-heal=redis@reconnect"
   "no-flush-on-reconnect=redis-partition-aborted=redis@stale_reads"
   "drop-own=fanout=redis")

@@ -58,6 +58,9 @@ void write_fault(std::ostream& out, const FaultSpec& f) {
   if (f.sidecars) out << "sidecars = true\n";
   if (f.keep > 0) out << "keep = " << f.keep << "\n";
   if (f.action == "clock_step") out << "offset = " << toml_string(f.offset) << "\n";
+  if (!f.hosts.empty()) out << "hosts = " << string_array(f.hosts) << "\n";
+  if (f.action == "partition") out << "direction = " << toml_string(f.direction) << "\n";
+  if (f.abort_server_side) out << "abort_server_side = true\n";
 }
 
 }  // namespace
@@ -99,6 +102,7 @@ std::string scenario_to_toml(const Scenario& s, const std::string& header) {
   if (s.backends != std::vector<std::string>{"sqlite"}) out << "backends = " << string_array(s.backends) << "\n";
   if (s.timing) out << "timing = " << toml_string(*s.timing) << "\n";
   if (s.quiesce_timeout) out << "quiesce_timeout = " << duration(*s.quiesce_timeout) << "\n";
+  if (s.hosts) out << "hosts = true\n";
   for (const WorkerSpec& w : s.workers) write_worker(out, w);
   if (s.workload) {
     const WorkloadSpec& w = *s.workload;
