@@ -24,8 +24,9 @@
 //   3. the user folder is the same directory (device, inode, mode), still
 //      writable, with its file intact;
 //   4. once the next run has started (its first line is out): the dead
-//      owner's namespace and link are gone, and so is the folder of the
-//      killed run, unless --keep; a namespace of a live owner is kept.
+//      owner's namespace and link are gone, and so are the folder of the
+//      killed run, unless --keep, and the network namespaces of its hosts
+//      (hosts = true); a namespace of a live owner is kept.
 // At the end of each scenario `pjx-harness cleanup` removes whatever a run
 // killed before its own cleanup left.
 //
@@ -268,6 +269,17 @@ class CleanupKillTest : public ::testing::TestWithParam<FaultScenario> {
     return out;
   }
 
+  // The network namespaces (hosts = true) a run of `pid` made.
+  static std::vector<std::string> netns_of(pid_t pid) {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator("/run/netns", ec)) {
+      const auto l = parse_netns_name(entry.path().filename().string());
+      if (l && l->pid == pid) out.push_back(entry.path().filename().string());
+    }
+    return out;
+  }
+
   void check_user_dir() {
     struct stat now {};
     ASSERT_EQ(::stat(user_dir_.c_str(), &now), 0);
@@ -484,6 +496,9 @@ TEST_P(CleanupKillTest, LeavesNothingBehindWhenKilled) {
       const bool run_folder = f.filename().string().rfind("pjx-harness-", 0) == 0;
       (keep && run_folder ? pending.kept_folders : pending.folders).push_back(f);
     }
+    // Its hosts' namespaces: only their /run/netns entries may be left (the
+    // mounts were in its mount namespace); the next run removes them.
+    for (const std::string& host_ns : netns_of(harness)) pending.netns.push_back(host_ns);
   }
   // What runs killed before their own cleanup left: on demand.
   const fs::path output = base_ / "cleanup.txt";
