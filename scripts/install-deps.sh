@@ -15,6 +15,7 @@ packages=(
   libhiredis-dev
   # tools the tests and the harness drive
   sqlite3 python3 faketime libfaketime redis-server procps util-linux
+  redis-sentinel  # the failover tests' three sentinels (impl/src/redis_sentinel_test.cpp)
   bindfs  # a FUSE filesystem for the network-filesystem scenario
   python3-redis  # redis-py, for the Redis interop tests (upstream's client)
   python3-yaml   # checks the CI workflow under docs/ci/ (ctest ci_recipe)
@@ -45,4 +46,5 @@ $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 # own instance on a free loopback port, so a system one is not needed.
 if command -v systemctl >/dev/null 2>&1; then
   $SUDO systemctl disable --now redis-server >/dev/null 2>&1 || true
+  $SUDO systemctl disable --now redis-sentinel >/dev/null 2>&1 || true
 fi
