@@ -34,9 +34,9 @@ bool explains(const FaultWindow& window, const Incarnation& inc, const std::stri
     return window.action == "delete_db" || window.action == "replace_db" ||
            window.action == "restore_db";
   }
-  if (reason == "reconnect") {
+  if (reason == "reconnect" || reason == "disconnected") {
     return window.action == "client_kill" || window.action == "redis_restart" ||
-           (own && window.action == "pause");
+           window.action == "redis_pause" || (own && window.action == "pause");
   }
   // gap, and any reason this harness does not know: a fault that can lose rows.
   return can_cause_gap(window.action);
@@ -84,7 +84,7 @@ CheckResult check_flush_causes(const HistoryModel& m, const Json& params) {
   r.name = "flush_causes";
   r.bound = "every `flushed` follows a fault that explains its reason (stall: the worker's own "
             "pause; gap: any fault that can lose rows; replaced_file: a deleted or replaced "
-            "file; reconnect: a lost Redis connection), at most " +
+            "file; disconnected, reconnect: a lost or silent Redis connection), at most " +
             fmt_num(grace_ms) + " ms after it ended";
   Evidence evidence;
   std::size_t flushes = 0;

@@ -15,8 +15,11 @@
 //      `disk_full`, `vfs_fault`, `readonly_dir`, `redis_restart`,
 //      `client_kill`; + after_fault_ms: the outbox retries, Redis
 //      reconnects), and the writer's own `pause` when the write was queued
-//      (its outbox drains in the paused process). Repeated until no window
-//      moves the deadline.
+//      (its outbox drains in the paused process). A silent window
+//      (`redis_pause`) moves it only to the window's begin +
+//      after_silence_ms: the health check must notice the silence and the
+//      cache keep nothing until resubscribed. Repeated until no window moves
+//      the deadline.
 //  A write answered with `error` imposes nothing (the application was told);
 //  a read that began before the write's deadline may return either version.
 #include <algorithm>
@@ -45,7 +48,8 @@ CheckResult check_stale_reads(const HistoryModel& m, const Json& params) {
             fmt_num(b.bound_ms) + " ms (bound) before it began (the writer's own reads: 0 ms); " +
             "a paused reader gets " + fmt_num(b.after_resume_ms) +
             " ms after resuming, a lock, full disk or I/O fault " + fmt_num(b.after_fault_ms) +
-            " ms after it ends";
+            " ms after it ends, a silent Redis server " + fmt_num(b.after_silence_ms) +
+            " ms after it fell silent";
 
   // Acknowledged writes per key, in commit order.
   std::map<std::string, std::vector<const Publish*>> writes;

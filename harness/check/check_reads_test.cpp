@@ -23,7 +23,9 @@ std::string dump(const CheckResult& r) { return r.to_json().dump(2); }
 // w1 caches k0 at version 0, w0 writes it at 100 ms (done 102 ms).
 HistoryBuilder cached_then_written() {
   HistoryBuilder b({"stale_reads"});
-  b.start_workers({"w0", "w1"}).read(60, "w1", 1, "k0", 0, /*hit=*/false).write(100, "w0", 2, "k0", 1);
+  b.start_workers({"w0", "w1"})
+      .read(60, "w1", 1, "k0", 0, /*hit=*/false)
+      .write(100, "w0", 2, "k0", 1);
   return b;
 }
 
@@ -100,13 +102,32 @@ TEST(StaleReadsCheck, ALockWindowDefersTheDeadlineToItsEndPlusAfterFault) {
   EXPECT_EQ(run(2600).verdict, "fail");
 }
 
+// A silent server (redis_pause) holds the invalidation back, but the
+// reader's health check notices within after_silence_ms (3000) and its cache
+// keeps nothing from then on: the deadline is the silence's begin + 3000 ms,
+// not its end (a worker without the health check serves the old version
+// until the end, and fails).
+TEST(StaleReadsCheck, ASilentServerDefersTheDeadlineOnlyToItsBeginPlusAfterSilence) {
+  auto run = [](double read_at) {
+    HistoryBuilder b = cached_then_written();
+    b.fault(80, "redis_pause", "begin").fault(8000, "redis_pause", "end");
+    b.read(read_at, "w1", 3, "k0", 0).read(9000, "w1", 4, "k0", 1, false).finish(9500);
+    return check_reads(b);
+  };
+  EXPECT_EQ(run(3000).verdict, "pass") << "within 80 + 3000 ms";
+  const CheckResult late = run(3200);
+  EXPECT_EQ(late.verdict, "fail") << dump(late);
+  EXPECT_TRUE(contains(late.bound, "a silent Redis server 3000 ms after it fell silent"))
+      << late.bound;
+}
+
 TEST(StaleReadsCheck, AWriteThatReportedErrorImposesNothing) {
   HistoryBuilder b({"stale_reads"});
   b.start_workers({"w0", "w1"})
       .read(60, "w1", 1, "k0", 0, false)
       .op(100, "w0", "write", {{"id", 2}, {"key", "k0"}, {"keys", {"e:2", "k0"}}})
-      .ev(102, "w0", "error", {{"id", 2}, {"op", "write"}, {"message", "disk I/O error"},
-                               {"version", 1}})
+      .ev(102, "w0", "error",
+          {{"id", 2}, {"op", "write"}, {"message", "disk I/O error"}, {"version", 1}})
       .write(150, "w0", 3, "k1", 1)
       .read(600, "w1", 4, "k0", 0)
       .read(610, "w1", 5, "k1", 1, false)

@@ -1,7 +1,9 @@
-// The reconnect check (rule 12 in checkers.hpp): pub/sub delivery is at most
+// The reconnect check (rule 14 in checkers.hpp): pub/sub delivery is at most
 // once, so a listener whose connection was lost must drop its whole cache
 // (`flushed`) once it is subscribed again, and nothing published while it was
-// connected may be missing.
+// connected may be missing. A silent server (redis_pause) must be noticed
+// (any `flushed`, typically reason `disconnected`) within the health-check
+// bound, while it is still silent.
 #include <algorithm>
 #include <optional>
 
@@ -13,14 +15,22 @@ namespace {
 std::string count_of(std::size_t n, const char* what) { return std::to_string(n) + " " + what; }
 
 // A lost connection of one incarnation: [begin, end] (end == begin for an
-// instant fault), and the flush that answered it.
+// instant fault), and the flushes that answered it.
 struct Disruption {
   std::size_t incarnation = 0;
   const FaultWindow* fault = nullptr;
   std::int64_t begin = 0;
   std::int64_t end = 0;
-  std::optional<std::int64_t> flush;  // the first flush at or after begin
+  // The first flush at or after begin whose reason is not `disconnected`:
+  // the one that follows the new subscription.
+  std::optional<std::int64_t> flush;
+  std::optional<std::int64_t> noticed;  // the first flush of any reason at or after begin
 };
+
+bool silent(const FaultWindow& w) { return w.action == "redis_pause"; }
+bool server_wide(const FaultWindow& w) {
+  return w.action == "redis_restart" || w.action == "redis_pause";
+}
 
 std::vector<Disruption> disruptions(const HistoryModel& m, bool pause_disconnects) {
   std::vector<Disruption> out;
@@ -31,18 +41,23 @@ std::vector<Disruption> disruptions(const HistoryModel& m, bool pause_disconnect
       hit.push_back(*w.incarnation);
     } else if (w.action == "pause" && pause_disconnects && w.incarnation && !w.instant) {
       hit.push_back(*w.incarnation);
-    } else if (w.action == "redis_restart") {
+    } else if (server_wide(w)) {
       for (const Incarnation& inc : m.incarnations) {
-        if (inc.t_ready && *inc.t_ready < w.begin && inc.alive_at(w.begin)) hit.push_back(inc.index);
+        if (inc.t_ready && *inc.t_ready < w.begin && inc.alive_at(w.begin))
+          hit.push_back(inc.index);
       }
     }
     for (std::size_t i : hit) {
       const Incarnation& inc = m.incarnations[i];
-      if (!inc.t_ready || *inc.t_ready >= w.begin) continue;  // not listening yet
+      if (!inc.t_ready || *inc.t_ready >= w.begin) continue;               // not listening yet
       if (auto gone = inc.t_end(); gone && *gone < quiesce_end) continue;  // did not live to tell
-      Disruption d{i, &w, w.begin, w.end, std::nullopt};
-      for (std::int64_t f : inc.flushes) {
-        if (f >= w.begin) {
+      Disruption d{i, &w, w.begin, w.end, std::nullopt, std::nullopt};
+      for (std::size_t k = 0; k < inc.flushes.size(); ++k) {
+        const std::int64_t f = inc.flushes[k];
+        if (f < w.begin) continue;
+        if (!d.noticed) d.noticed = f;
+        const std::string& reason = k < inc.flush_reasons.size() ? inc.flush_reasons[k] : "";
+        if (reason != "disconnected") {
           d.flush = f;
           break;
         }
@@ -58,6 +73,7 @@ std::vector<Disruption> disruptions(const HistoryModel& m, bool pause_disconnect
 CheckResult check_reconnect(const HistoryModel& m, const Json& params) {
   const double flush_within_ms = param_number(params, "flush_within_ms", 3000);
   const double slack_ms = param_number(params, "slack_ms", 2 * m.poll_interval_ms);
+  const double notice_within_ms = param_number(params, "notice_within_ms", 3000);
   const bool pause_disconnects = params.is_object() && params.value("pause_disconnects", false);
   const std::vector<Disruption> ds = disruptions(m, pause_disconnects);
   const std::int64_t quiesce_end = m.quiesce_end();
@@ -65,10 +81,31 @@ CheckResult check_reconnect(const HistoryModel& m, const Json& params) {
   Evidence evidence;
   std::size_t unflushed = 0;
   std::size_t late_flushes = 0;
+  std::size_t unnoticed = 0;
+  std::size_t silent_judged = 0;
   double max_flush_ms = 0;
+  double max_notice_ms = 0;
   for (const Disruption& d : ds) {
     const Incarnation& inc = m.incarnations[d.incarnation];
     const std::string what = d.fault->action + " at " + m.at(d.begin);
+    // A silent server is to be noticed while it is still silent: judged
+    // when it stayed silent longer than the bound.
+    if (silent(*d.fault) && HistoryModel::ms(d.begin, d.end) > notice_within_ms) {
+      ++silent_judged;
+      const std::optional<double> ms =
+          d.noticed ? std::optional(HistoryModel::ms(d.begin, *d.noticed)) : std::nullopt;
+      if (ms) max_notice_ms = std::max(max_notice_ms, *ms);
+      if (!ms || *ms > notice_within_ms) {
+        ++unnoticed;
+        evidence.add(
+            0, "silent server unnoticed",
+            inc.label() + " did not flush within " + fmt_num(notice_within_ms) + " ms of " + what +
+                " (" +
+                (ms ? "its first flush came " + fmt_ms(*ms) + " ms after" : "it never flushed") +
+                "): while the server is silent its cache is kept, and what others "
+                "publish meanwhile never reaches it");
+      }
+    }
     if (!d.flush) {
       ++unflushed;
       evidence.add(0, "not flushed",
@@ -81,8 +118,8 @@ CheckResult check_reconnect(const HistoryModel& m, const Json& params) {
     if (ms > flush_within_ms) {
       ++late_flushes;
       evidence.add(1, "late flush",
-                   inc.label() + " flushed " + fmt_ms(ms) + " ms after " + what +
-                       " ended (bound " + fmt_num(flush_within_ms) + " ms)");
+                   inc.label() + " flushed " + fmt_ms(ms) + " ms after " + what + " ended (bound " +
+                       fmt_num(flush_within_ms) + " ms)");
     }
   }
 
@@ -99,9 +136,8 @@ CheckResult check_reconnect(const HistoryModel& m, const Json& params) {
       ++before_flush;
       evidence.add(2, "delivered before flush",
                    m.incarnations[d.incarnation].label() + " received publish " +
-                       std::to_string(p->id) + " at " + m.at(del.t) + ", after " +
-                       d.fault->action + " at " + m.at(d.begin) + " but before its flush at " +
-                       m.at(*d.flush));
+                       std::to_string(p->id) + " at " + m.at(del.t) + ", after " + d.fault->action +
+                       " at " + m.at(d.begin) + " but before its flush at " + m.at(*d.flush));
     }
   }
 
@@ -147,11 +183,10 @@ CheckResult check_reconnect(const HistoryModel& m, const Json& params) {
   std::int64_t last_end = 0;
   bool outage = false;
   for (const FaultWindow& w : m.faults) {
-    if (w.action == "client_kill" || w.action == "redis_restart" ||
-        (w.action == "pause" && pause_disconnects)) {
+    if (w.action == "client_kill" || server_wide(w) || (w.action == "pause" && pause_disconnects)) {
       last_end = std::max(last_end, w.end);
     }
-    if (w.action != "redis_restart" || w.instant) continue;
+    if (!server_wide(w) || w.instant) continue;
     outage = true;
     for (const Publish& p : m.publishes) {
       if (p.t_op < w.begin || p.t_op > w.end) continue;
@@ -163,13 +198,15 @@ CheckResult check_reconnect(const HistoryModel& m, const Json& params) {
         evidence.add(0, "acknowledged during outage",
                      "publish " + std::to_string(p.id) + " by " +
                          m.incarnations[p.publisher].label() + " was acknowledged at " +
-                         m.at(*p.t_commit) + " while redis-server was down (" + m.at(w.begin) +
-                         " to " + m.at(w.end) + "): it reached nobody");
+                         m.at(*p.t_commit) + " while redis-server was " +
+                         (silent(w) ? "stopped" : "down") + " (" + m.at(w.begin) + " to " +
+                         m.at(w.end) + "): it reached nobody");
       } else if (!p.acked()) {
         ++unanswered;
         evidence.add(1, "unanswered",
-                     "publish " + std::to_string(p.id) + " sent during the outage got neither "
-                     "published nor error");
+                     "publish " + std::to_string(p.id) +
+                         " sent during the outage got neither "
+                         "published nor error");
       }
     }
   }
@@ -187,22 +224,35 @@ CheckResult check_reconnect(const HistoryModel& m, const Json& params) {
                         m.at(last_end) + ") was acknowledged and reached all its receivers");
   }
   const std::size_t violations =
-      unflushed + late_flushes + before_flush + lost + silently_acked + unanswered;
+      unflushed + late_flushes + unnoticed + before_flush + lost + silently_acked + unanswered;
 
   CheckResult r;
   r.name = "reconnect";
   r.measured = count_of(ds.size(), "lost connections") + ": " + count_of(unflushed, "unflushed") +
                ", " + count_of(late_flushes, "late") + ", max flush " + fmt_ms(max_flush_ms) +
                " ms after; " + count_of(lost, "lost while connected") + ", " +
-               count_of(excused, "missed while disconnected (flushed)") + "; outage: " +
-               std::to_string(outage_errors) + "/" + std::to_string(during_outage) + " errors";
+               count_of(excused, "missed while disconnected (flushed)") +
+               "; outage: " + std::to_string(outage_errors) + "/" + std::to_string(during_outage) +
+               " errors";
+  if (silent_judged != 0) {
+    r.measured += "; silent server: " + count_of(unnoticed, "unnoticed") + " of " +
+                  std::to_string(silent_judged) + ", first flush max " + fmt_ms(max_notice_ms) +
+                  " ms after it fell silent";
+  }
   r.bound = "each lost connection answered by `flushed` <= " + fmt_num(flush_within_ms) +
-            " ms after it ended, before newer deliveries; nothing published while connected "
-            "missing; publishes during an outage report error; delivery resumes";
+            " ms after it ended, before newer deliveries; a silent server (redis_pause) noticed "
+            "by a `flushed` <= " +
+            fmt_num(notice_within_ms) +
+            " ms after it fell silent (health check interval + timeout + slack); nothing "
+            "published while connected missing; publishes during an outage report error; "
+            "delivery resumes";
   r.metrics = {{"disruptions", ds.size()},
                {"unflushed", unflushed},
                {"late_flushes", late_flushes},
                {"max_flush_ms", round_ms(max_flush_ms)},
+               {"silent_judged", silent_judged},
+               {"unnoticed", unnoticed},
+               {"max_notice_ms", round_ms(max_notice_ms)},
                {"delivered_before_flush", before_flush},
                {"lost", lost},
                {"missed_while_disconnected", excused},

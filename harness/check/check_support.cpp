@@ -123,7 +123,8 @@ VisibilityBounds visibility_bounds(const HistoryModel& m, const Json& params) {
   const double slack = param_number(params, "slack_ms", 250);
   return VisibilityBounds{param_number(params, "bound_ms", m.poll_interval_ms + slack),
                           param_number(params, "after_resume_ms", m.poll_interval_ms + slack),
-                          param_number(params, "after_fault_ms", 1500 + m.poll_interval_ms)};
+                          param_number(params, "after_fault_ms", 1500 + m.poll_interval_ms),
+                          param_number(params, "after_silence_ms", 3000)};
 }
 
 bool lost_with_publisher(const HistoryModel& m, const Publish& p) {
@@ -142,6 +143,10 @@ std::int64_t visibility_deadline(const HistoryModel& m, const Publish& p, std::s
       std::int64_t until = d;
       if (f.action == "pause" && f.incarnation == reader) {
         until = f.end + ns_of(b.after_resume_ms);
+      } else if (f.action == "redis_pause") {
+        // Nothing reaches the reader while the server is silent, but its
+        // health check notices and its cache keeps nothing from then on.
+        until = f.begin + ns_of(b.after_silence_ms);
       } else if (blocks_delivery(f.action) ||
                  (f.action == "pause" && p.queued && f.incarnation == p.publisher)) {
         until = f.end + ns_of(b.after_fault_ms);

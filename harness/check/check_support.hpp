@@ -82,6 +82,10 @@ struct VisibilityBounds {
   double bound_ms;         // D2 (default poll_interval_ms + 250)
   double after_resume_ms;  // D3, the reader's pause (default poll_interval_ms + 250)
   double after_fault_ms;   // D3, blocking windows (default 1500 + poll_interval_ms)
+  // D3, a silent window (redis_pause): the listener's health check must
+  // notice it and stop caching (default 3000: 1 s interval + 1 s timeout +
+  // 1 s slack), so the deadline moves to its begin + this, not to its end.
+  double after_silence_ms;
 };
 VisibilityBounds visibility_bounds(const HistoryModel& m, const Json& params);
 std::int64_t visibility_deadline(const HistoryModel& m, const Publish& p, std::size_t reader,
@@ -110,7 +114,7 @@ struct FanoutAnalysis {
   std::size_t errors = 0;  // publishes answered `error` with no fault under way
   std::size_t workers = 0;
   SelfRule self_rule = SelfRule::kForbidden;
-  std::size_t own_required = 0;  // kExpected: publishes that must reach their publisher
+  std::size_t own_required = 0;   // kExpected: publishes that must reach their publisher
   std::size_t own_delivered = 0;  // deliveries of own publishes (first ones)
   // Acknowledged publishes begun before `required_from` (the fanout
   // parameter `after`): counted, but required of no receiver.
@@ -125,8 +129,9 @@ struct FanoutAnalysis {
   std::string measured() const;
 };
 // Publishes begun before `required_from` (ns) are required of no receiver.
-FanoutAnalysis analyse_fanout(const HistoryModel& m, SelfRule self = SelfRule::kForbidden,
-                              std::int64_t required_from = std::numeric_limits<std::int64_t>::min());
+FanoutAnalysis analyse_fanout(
+    const HistoryModel& m, SelfRule self = SelfRule::kForbidden,
+    std::int64_t required_from = std::numeric_limits<std::int64_t>::min());
 
 // A number from params, else `fallback`. Throws std::runtime_error naming the
 // parameter when it is present but not a number.

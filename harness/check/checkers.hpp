@@ -95,7 +95,8 @@
 //     of its own pause + params.after_resume_ms (default poll_interval_ms +
 //     slack), or of a lock, disk_full, vfs_fault, readonly_dir, redis_restart
 //     or client_kill window + params.after_fault_ms (default 1500 +
-//     poll_interval_ms), when one overlaps.
+//     poll_interval_ms), or to the begin of a redis_pause window +
+//     params.after_silence_ms (default 3000), when one overlaps.
 //     Needs >= 1 window. Evidence: the worst windows, `never` first. Metrics:
 //     stall_ms (longest pause window), retention_ms, missed_events (closed by
 //     never), flushed_events (closed by flush), max_stale_ms, stale_windows.
@@ -153,23 +154,30 @@
 // 14. reconnect (Redis: at-most-once pub/sub): a disruption is a
 //     `client_kill` fault (its worker's incarnation), a `redis_restart`
 //     (instant, or a window = the outage; every incarnation ready before it),
+//     a `redis_pause` window (SIGSTOP: a silent server; every incarnation
+//     ready before it),
 //     or, with params.pause_disconnects = true, a `pause` window of the worker
 //     (the scenario fills Redis's pub/sub output buffer so that the server
 //     drops the stopped subscriber); incarnations that ended before the end
 //     of quiesce are not judged. Bound: each disruption is answered by a
-//     `flushed` of that incarnation at or after its begin and <=
-//     params.flush_within_ms (default 3000) after its end; no delivery of a
+//     `flushed` of that incarnation whose reason is not `disconnected` (the
+//     flush after the new subscription) at or after its begin and <=
+//     params.flush_within_ms (default 3000) after its end; a redis_pause
+//     window longer than params.notice_within_ms (default 3000: the default
+//     health check's 1 s interval + 1 s timeout + 1 s slack) is noticed by a
+//     `flushed` of any reason <= notice_within_ms after its begin; no delivery of a
 //     publish begun after the disruption ended arrives between its end and
 //     that flush; every acknowledged publish reaches every other incarnation
 //     of its channel ready before t_begin unless it was committed at or after
 //     a disruption's begin - params.slack_ms (default 2 x poll) and began
 //     (t_begin) at or before the flush answering it (missed while
 //     disconnected: excused by the flush); during a
-//     redis_restart window every publish op is answered with `error` (an
+//     redis_restart or redis_pause window every publish op is answered with `error` (an
 //     acknowledgement while the server is down is a silent loss); shown when
 //     >= 1 disruption, >= 1 publish sent during each outage, and >= 1
 //     publish begun after the last disruption reached all its receivers.
 //     Metrics: disruptions, unflushed, late_flushes, max_flush_ms,
+//     silent_judged, unnoticed, max_notice_ms,
 //     delivered_before_flush, lost, missed_while_disconnected,
 //     receiver_pairs, outage_publishes, outage_errors, acked_during_outage,
 //     unanswered.
@@ -210,7 +218,10 @@
 //     poll_interval_ms + slack), a `lock`, `disk_full`, `vfs_fault`,
 //     `readonly_dir`, `redis_restart` or `client_kill` window (and the
 //     writer's own pause, for a queued write) to its end +
-//     params.after_fault_ms (default 1500 + poll_interval_ms). A write
+//     params.after_fault_ms (default 1500 + poll_interval_ms), a
+//     `redis_pause` window (a silent server) only to its begin +
+//     params.after_silence_ms (default 3000: the health check notices, the
+//     cache keeps nothing until resubscribed). A write
 //     answered with `error` imposes nothing. A read may not return a version
 //     above the number of writes of its key sent before it ended (no write
 //     could have made it). Shown when >= 1 read was answered, >= 1 read was
@@ -235,8 +246,8 @@
 // 19. flush_causes (run on every scenario): every `flushed` event follows a
 //     fault window that explains its reason: `stall`, a pause of that
 //     incarnation; `replaced_file`, a delete_db, replace_db or restore_db;
-//     `reconnect`, a client_kill, a redis_restart or a pause of that
-//     incarnation; `handler_error`, a `warning` of that incarnation within
+//     `reconnect` and `disconnected`, a client_kill, a redis_restart, a
+//     redis_pause or a pause of that incarnation; `handler_error`, a `warning` of that incarnation within
 //     the grace; `gap` (and any other reason), any fault but kill and
 //     restart; at most params.lead_ms (default 500: the harness records a
 //     fault once it has acted) before the window's begin and at most

@@ -99,8 +99,9 @@ HistoryBuilder& flushed_reconnect(HistoryBuilder& b, double ms, const std::strin
 // before, 2 during the gap (w2 misses it), 3 after, unless told otherwise.
 HistoryBuilder client_killed(const std::function<void(HistoryBuilder&)>& react) {
   HistoryBuilder b({"reconnect"});
-  b.start_workers({"w0", "w1", "w2"}).fan(100, "w0", 1, 5).fault(150, "client_kill", "instant",
-                                                                 "w2");
+  b.start_workers({"w0", "w1", "w2"})
+      .fan(100, "w0", 1, 5)
+      .fault(150, "client_kill", "instant", "w2");
   b.fan(160, "w0", 2, 5, {"w2"});
   react(b);
   b.fan(300, "w1", 3, 5).finish(500);
@@ -127,9 +128,9 @@ TEST(ReconnectCheck, FailsWhenTheSubscriberNeverFlushes) {
 }
 
 TEST(ReconnectCheck, FailsWhenTheFlushComesTooLate) {
-  const CheckResult r = check(
-      "reconnect", client_killed([](HistoryBuilder& b) { flushed_reconnect(b, 250, "w2"); }),
-      {{"flush_within_ms", 50}});
+  const CheckResult r =
+      check("reconnect", client_killed([](HistoryBuilder& b) { flushed_reconnect(b, 250, "w2"); }),
+            {{"flush_within_ms", 50}});
   EXPECT_EQ(r.verdict, "fail");
   EXPECT_EQ(r.metrics["late_flushes"], 1);
   EXPECT_TRUE(has_line(r, "w2 flushed 100.0 ms after client_kill")) << dump(r);
@@ -137,7 +138,7 @@ TEST(ReconnectCheck, FailsWhenTheFlushComesTooLate) {
 
 TEST(ReconnectCheck, FailsWhenANewerPublishIsDeliveredBeforeTheFlush) {
   const CheckResult r = check("reconnect", client_killed([](HistoryBuilder& b) {
-                                b.fan(200, "w0", 4, 5);  // reaches w2 at 207 ...
+                                b.fan(200, "w0", 4, 5);           // reaches w2 at 207 ...
                                 flushed_reconnect(b, 240, "w2");  // ... before its flush
                               }));
   EXPECT_EQ(r.verdict, "fail");
@@ -194,6 +195,90 @@ TEST(ReconnectCheck, FailsWhenNoPublishIsSentDuringTheOutage) {
       << r.summary;
 }
 
+// redis-server stopped (SIGSTOP) from 150 to 450 ms; `react` adds each
+// worker's flushes. A publish during the stop reports an error.
+HistoryBuilder silent_server(const std::function<void(HistoryBuilder&)>& react) {
+  HistoryBuilder b({"reconnect"});
+  b.start_workers({"w0", "w1"}).fan(100, "w0", 1, 5).fault(150, "redis_pause", "begin");
+  b.publish_op(170, "w0", 2).publish_error(370, "w0", 2, "timed out");
+  react(b);
+  b.fault(450, "redis_pause", "end");
+  b.fan(600, "w1", 3, 5).finish(800);
+  return b;
+}
+
+HistoryBuilder& flushed_disconnected(HistoryBuilder& b, double ms, const std::string& w) {
+  return b.ev(ms, w, "flushed", {{"reason", "disconnected"}});
+}
+
+TEST(ReconnectCheck, PassesWhenEveryListenerNoticesASilentServerAndFlushesAgainOnReconnect) {
+  const CheckResult r = check("reconnect", silent_server([](HistoryBuilder& b) {
+                                flushed_disconnected(b, 250, "w0");
+                                flushed_disconnected(b, 260, "w1");
+                                flushed_reconnect(b, 480, "w0");
+                                flushed_reconnect(b, 490, "w1");
+                              }),
+                              {{"notice_within_ms", 200}});
+  EXPECT_EQ(r.verdict, "pass") << dump(r);
+  EXPECT_EQ(r.metrics["silent_judged"], 2);
+  EXPECT_EQ(r.metrics["unnoticed"], 0);
+  EXPECT_EQ(r.metrics["max_notice_ms"], 110.0);
+  EXPECT_EQ(r.metrics["max_flush_ms"], 40.0);  // the reconnect flush, after the end
+  EXPECT_EQ(r.metrics["outage_errors"], 1);
+}
+
+TEST(ReconnectCheck, FailsWhenASilentServerGoesUnnoticed) {
+  // w1 has no health check: its connection survived, it never flushed.
+  const CheckResult r = check("reconnect", silent_server([](HistoryBuilder& b) {
+                                flushed_disconnected(b, 250, "w0");
+                                flushed_reconnect(b, 480, "w0");
+                              }),
+                              {{"notice_within_ms", 200}});
+  EXPECT_EQ(r.verdict, "fail");
+  EXPECT_EQ(r.metrics["unnoticed"], 1);
+  EXPECT_TRUE(has_line(r, "w1 did not flush within 200 ms of redis_pause")) << dump(r);
+  EXPECT_TRUE(has_line(r, "it never flushed")) << dump(r);
+}
+
+TEST(ReconnectCheck, FailsWhenASilentServerIsNoticedOnlyAfterItAnswersAgain) {
+  // Without a health check, a flush comes only if something else breaks the
+  // connection later: too late, the cache was kept through the silence.
+  const CheckResult r = check("reconnect", silent_server([](HistoryBuilder& b) {
+                                flushed_disconnected(b, 250, "w0");
+                                flushed_reconnect(b, 480, "w0");
+                                flushed_reconnect(b, 470, "w1");
+                              }),
+                              {{"notice_within_ms", 200}});
+  EXPECT_EQ(r.verdict, "fail");
+  EXPECT_EQ(r.metrics["unnoticed"], 1);
+  EXPECT_TRUE(has_line(r, "its first flush came 320.0 ms after")) << dump(r);
+}
+
+TEST(ReconnectCheck, AFlushAtTheLossDoesNotStandInForTheOneAfterResubscribing) {
+  // w1 flushed when it noticed the silence but not once subscribed again.
+  // The second flush is required: it covers whatever was loaded between the
+  // loss and the new subscription, and tells the cache it may keep entries
+  // again.
+  const CheckResult r = check("reconnect", silent_server([](HistoryBuilder& b) {
+                                flushed_disconnected(b, 250, "w0");
+                                flushed_disconnected(b, 260, "w1");
+                                flushed_reconnect(b, 480, "w0");
+                              }),
+                              {{"notice_within_ms", 200}});
+  EXPECT_EQ(r.verdict, "fail");
+  EXPECT_EQ(r.metrics["unflushed"], 1);
+  EXPECT_EQ(r.metrics["unnoticed"], 0);
+}
+
+TEST(ReconnectCheck, AShortSilenceIsNotJudgedForNoticing) {
+  const CheckResult r = check("reconnect", silent_server([](HistoryBuilder& b) {
+                                flushed_reconnect(b, 480, "w0");
+                                flushed_reconnect(b, 490, "w1");
+                              }));  // default 3000 ms: longer than the 300 ms silence
+  EXPECT_EQ(r.verdict, "pass") << dump(r);
+  EXPECT_EQ(r.metrics["silent_judged"], 0);
+}
+
 TEST(ReconnectCheck, CountsAPauseAsADisruptionOnlyWhenTheScenarioSaysSo) {
   HistoryBuilder b({"reconnect"});
   b.start_workers({"w0", "w1", "w2"}).fan(100, "w0", 1, 5).pause(150, 300, "w2");
@@ -217,8 +302,9 @@ TEST(ReconnectCheck, FailsWhenNoConnectionWasLost) {
 
 TEST(ReconnectCheck, FailsWhenDeliveryDoesNotResume) {
   HistoryBuilder b({"reconnect"});
-  b.start_workers({"w0", "w1", "w2"}).fan(100, "w0", 1, 5).fault(150, "client_kill", "instant",
-                                                                 "w2");
+  b.start_workers({"w0", "w1", "w2"})
+      .fan(100, "w0", 1, 5)
+      .fault(150, "client_kill", "instant", "w2");
   flushed_reconnect(b, 190, "w2");
   b.fan(300, "w0", 3, 5, {"w2"}).finish(500);
   const CheckResult r = check("reconnect", b);

@@ -50,6 +50,7 @@ set(DEFECTS
   "ack-before-commit=crash-safety@crash_safety"
   "outbox-claimed=lock-contention@outbox"
   "no-flush-on-reconnect=redis-client-kill=redis"
+  "no-health-check=redis-silent-server=redis"
   "drop-own=fanout=redis")
 
 set(missed "")

@@ -31,6 +31,7 @@ const std::map<std::string, NemesisDriver::Handler>& NemesisDriver::handlers() {
       {"vfs_fault", &NemesisDriver::vfs_fault},
       {"redis_restart", &NemesisDriver::redis_restart},
       {"client_kill", &NemesisDriver::client_kill},
+      {"redis_pause", &NemesisDriver::redis_pause},
       {"lock", &NemesisDriver::lock},
       {"delete_db", &NemesisDriver::delete_db},
       {"snapshot_db", &NemesisDriver::copy_db},
@@ -209,6 +210,26 @@ void NemesisDriver::client_kill(const PlannedAction& /*a*/, const FaultSpec& f, 
   record_fault(f, "instant", params);
 }
 
+// A silent server: SIGSTOP keeps every connection open and answers nothing,
+// as a partition without RST or a peer whose host hangs would. Only the
+// listener's health check (PING) can tell; TCP keepalive would take minutes.
+void NemesisDriver::redis_pause(const PlannedAction& a, const FaultSpec& f, Json& params) {
+  pjx::testing::RedisServer* server = redis_.server();
+  if (server == nullptr) throw Abort{"skip", "redis_pause needs the harness's own redis-server"};
+  if (a.kind == Kind::kFaultBegin) {
+    server->pause();
+    params["pid"] = server->pid();
+    outages_[a.fault] = true;
+    record_fault(f, "begin", params);
+  } else if (a.kind == Kind::kFaultEnd) {
+    if (outages_.erase(a.fault) == 0) return;
+    // Recorded first: a publish acknowledged once the server answers again
+    // must come after the window's end.
+    record_fault(f, "end", params);
+    server->resume();
+  }
+}
+
 // ---------------------------------------------------------------- heal, teardown
 
 void NemesisDriver::end_windows() {
@@ -260,6 +281,9 @@ void NemesisDriver::release_all() {
   for (auto& [index, bind] : readonly_) bind->undo();
   readonly_.clear();
   end_storage_faults();  // workers may need the space to stop cleanly
+  if (pjx::testing::RedisServer* server = redis_.server(); server != nullptr && !outages_.empty()) {
+    server->resume();  // a redis_pause window still open: the server must answer its stop
+  }
 }
 
 }  // namespace pjx::harness

@@ -8,8 +8,8 @@
 // instant, with its params), after the action took effect where a later
 // event must be able to rely on it.
 //
-// Windows (by fault index): pause, lock, readonly_dir, disk_full, vfs_fault
-// and the redis_restart outage. A window whose begin could not be applied
+// Windows (by fault index): pause, lock, readonly_dir, disk_full, vfs_fault,
+// the redis_restart outage and the redis_pause (SIGSTOP) of the server. A window whose begin could not be applied
 // (its worker was not running) has no end either.
 //
 // Thread safety: none; the RunLoop's thread.
@@ -78,6 +78,7 @@ class NemesisDriver {
   void vfs_fault(const PlannedAction& a, const FaultSpec& f, Json& params);
   void redis_restart(const PlannedAction& a, const FaultSpec& f, Json& params);
   void client_kill(const PlannedAction& a, const FaultSpec& f, Json& params);
+  void redis_pause(const PlannedAction& a, const FaultSpec& f, Json& params);
   // nemesis_driver_storage.cpp
   void lock(const PlannedAction& a, const FaultSpec& f, Json& params);
   void delete_db(const PlannedAction& a, const FaultSpec& f, Json& params);
@@ -105,7 +106,7 @@ class NemesisDriver {
   std::unique_ptr<SizeLimitedFs> small_fs_;
   std::map<std::size_t, std::filesystem::path> fillers_;
   std::map<std::size_t, std::string> vfs_faults_;  // fault index -> worker
-  std::map<std::size_t, bool> outages_;            // redis_restart windows open
+  std::map<std::size_t, bool> outages_;  // redis_restart and redis_pause windows open
 };
 
 }  // namespace pjx::harness

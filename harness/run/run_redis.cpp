@@ -11,7 +11,7 @@ namespace {
 bool needs_own_server(const Scenario& scenario) {
   if (!scenario.redis_pubsub_limit.empty()) return true;
   for (const FaultSpec& f : scenario.faults) {
-    if (f.action == "redis_restart") return true;
+    if (f.action == "redis_restart" || f.action == "redis_pause") return true;
   }
   for (const WorkerSpec& w : scenario.workers) {
     for (const auto& [k, v] : w.env) {
@@ -29,7 +29,7 @@ void RunRedis::start(const Scenario& scenario, const RunOptions& options,
     if (needs_own_server(scenario)) {
       throw Abort{"skip",
                   "not runnable against an external server (--redis-url): its faults restart "
-                  "or reconfigure redis-server (redis_restart, pubsub_limit), which needs the "
+                  "or reconfigure redis-server (redis_restart, redis_pause, pubsub_limit), which needs the "
                   "harness's own server (leave out --redis-url)"};
     }
     url_ = options.redis_url;

@@ -19,13 +19,15 @@ using Json = nlohmann::json;
 const std::set<std::string, std::less<>> kActions = {
     "pause",      "kill",       "stop",         "restart",       "lock",          "clock_step",
     "delete_db",  "replace_db", "readonly_dir", "redis_restart", "client_kill",
-    "disk_full",  "vfs_fault",  "snapshot_db",  "restore_db",    "power_loss"};
+    "disk_full",  "vfs_fault",  "snapshot_db",  "restore_db",    "power_loss",
+    "redis_pause"};
 // Fault actions that exist only for one backend.
 const std::map<std::string, std::string, std::less<>> kBackendOnlyActions = {
     {"lock", "sqlite"},         {"delete_db", "sqlite"},      {"replace_db", "sqlite"},
     {"readonly_dir", "sqlite"}, {"redis_restart", "redis"}, {"client_kill", "redis"},
     {"disk_full", "sqlite"},    {"vfs_fault", "sqlite"},    {"snapshot_db", "sqlite"},
-    {"restore_db", "sqlite"},   {"power_loss", "sqlite"}};
+    {"restore_db", "sqlite"},   {"power_loss", "sqlite"},
+    {"redis_pause", "redis"}};
 
 int line_of(const toml::node& node) { return static_cast<int>(node.source().begin.line); }
 
@@ -582,7 +584,7 @@ Scenario parse_scenario(std::string_view toml_text, const std::string& source,
                               f.action == "client_kill" || f.action == "vfs_fault";
     const bool needs_duration = f.action == "pause" || f.action == "lock" ||
                                 f.action == "readonly_dir" || f.action == "disk_full" ||
-                                f.action == "vfs_fault";
+                                f.action == "vfs_fault" || f.action == "redis_pause";
     const bool may_have_duration = needs_duration || f.action == "redis_restart";
     if (auto only = kBackendOnlyActions.find(f.action); only != kBackendOnlyActions.end()) {
       for (const std::string& b : s.backends) {

@@ -169,8 +169,13 @@ DbPtr open_db(const std::string& path, std::chrono::milliseconds busy_timeout, c
   sqlite3_busy_timeout(db.get(), static_cast<int>(busy_timeout.count()));
   // The switch to WAL of a new file can answer SQLITE_BUSY without waiting
   // when several processes create it at once; the setup is idempotent, so
-  // retry it (briefly) before giving up as exec() would.
-  const auto deadline = std::chrono::steady_clock::now() + busy_timeout;
+  // retry it (briefly) before giving up as exec() would. At least 5 s: in
+  // journal_mode DELETE (the no-wal defect) the other workers' polls and
+  // commits hold the file's lock often enough, on a loaded machine, to
+  // outlast a short busy_timeout (0.5 s in quick timing), and a defect
+  // worker that cannot start shows nothing about its defect.
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::max(busy_timeout, std::chrono::milliseconds(5000));
   const std::string_view journal = wal ? "PRAGMA journal_mode=WAL" : "PRAGMA journal_mode=DELETE";
   for (std::string_view sql : {journal, kCreateTable, kCreateIndex}) {
     const std::string text(sql);

@@ -11,10 +11,12 @@
 namespace pjx::harness {
 namespace {
 
-constexpr std::array<RedisDefect, 2> kRedisDefects = {{
+constexpr std::array<RedisDefect, 3> kRedisDefects = {{
     {"no-flush-on-reconnect",
      "Redis: swallows the flush after a lost connection (keeps a cache that may be stale)"},
     {"drop-own", "Redis: drops deliveries of key sets it published itself"},
+    {"no-health-check",
+     "Redis: never PINGs its subscription, so a silent server or partition goes unnoticed"},
 }};
 
 class NoFlushOnReconnect final : public InvalidationBackend {
@@ -84,8 +86,13 @@ const RedisDefect* find_redis_defect(std::string_view name) {
   return nullptr;
 }
 
+void adjust_redis_settings(Settings& settings, const RedisDefect& defect) {
+  if (defect.name == "no-health-check") settings.redis.health_check_interval = {};
+}
+
 std::shared_ptr<InvalidationBackend> wrap_redis_defect(std::shared_ptr<InvalidationBackend> inner,
                                                        const RedisDefect& defect) {
+  if (defect.name == "no-health-check") return inner;  // all in adjust_redis_settings
   if (defect.name == "no-flush-on-reconnect") {
     return std::make_shared<NoFlushOnReconnect>(std::move(inner));
   }

@@ -9,6 +9,11 @@
 //   drop-own               drops the deliveries of key sets this worker
 //                          published itself (upstream's publisher receives
 //                          them; the SQLite rule leaks into the Redis backend)
+//   no-health-check        never PINGs its subscription (the library's
+//                          backend with health_check_interval 0, as upstream
+//                          and most clients run): a silent server or a
+//                          partition without RST goes unnoticed until TCP
+//                          keepalive gives up, and the cache is kept
 //
 // Selected like the SQLite defects: `pjx-worker --defect NAME` or
 // PJX_WORKER_DEFECT=NAME; they need REDIS_URL. The worker keeps advertising
@@ -38,7 +43,12 @@ std::span<const RedisDefect> redis_defects();
 // The Redis defect called `name`, or nullptr.
 const RedisDefect* find_redis_defect(std::string_view name);
 
-// `inner` wrapped in the decorator of `defect`.
+// What `defect` changes in the settings before the backend is built
+// (no-health-check: the health check off); nothing for the others.
+void adjust_redis_settings(Settings& settings, const RedisDefect& defect);
+
+// `inner` wrapped in the decorator of `defect` (`inner` itself when the
+// defect is all in the settings).
 std::shared_ptr<InvalidationBackend> wrap_redis_defect(std::shared_ptr<InvalidationBackend> inner,
                                                        const RedisDefect& defect);
 

@@ -186,6 +186,7 @@ int main(int argc, char** argv) {
         s.redis.on_warning = s.sqlite.on_warning;
       }
     }(settings);
+    if (redis_defect != nullptr) pjx::harness::adjust_redis_settings(settings, *redis_defect);
     pjx::harness::WorkerBackend backend = pjx::harness::make_worker_backend(settings, defect);
     if (redis_defect != nullptr) {
       backend = pjx::harness::apply_redis_defect(std::move(backend), settings, *redis_defect);

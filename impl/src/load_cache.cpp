@@ -21,6 +21,8 @@ const char* to_string(FlushReason reason) noexcept {
       return "reconnect";
     case FlushReason::kHandlerError:
       return "handler_error";
+    case FlushReason::kDisconnected:
+      return "disconnected";
   }
   return "unknown";
 }
@@ -138,7 +140,7 @@ void LoadCache::count_local_uncached() {
 void LoadCache::insert(const EntryKey& key, std::any value, const KeySet& depends_on,
                        Generation started) {
   std::lock_guard lock(mu_);
-  bool stale = flush_generation_ > started;
+  bool stale = disconnected_ || flush_generation_ > started;  // invariant 5, then 2
   for (auto dep = depends_on.begin(); !stale && dep != depends_on.end(); ++dep) {
     auto it = dep_generation_.find(*dep);
     stale = it != dep_generation_.end() && it->second > started;
@@ -242,6 +244,8 @@ void LoadCache::apply_flush(FlushReason reason) {
     std::lock_guard lock(mu_);
     ++generation_;
     flush_generation_ = generation_;
+    if (reason == FlushReason::kDisconnected) disconnected_ = true;  // invariant 5
+    if (reason == FlushReason::kReconnect) disconnected_ = false;
     entries_.clear();
     by_dep_.clear();
     ++stats_.flushes;

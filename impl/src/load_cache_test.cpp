@@ -123,6 +123,8 @@ TEST(LoadCache, FlushReasonNamesMatchTheWorkerProtocol) {
   EXPECT_STREQ(to_string(FlushReason::kStall), "stall");
   EXPECT_STREQ(to_string(FlushReason::kReplacedFile), "replaced_file");
   EXPECT_STREQ(to_string(FlushReason::kReconnect), "reconnect");
+  EXPECT_STREQ(to_string(FlushReason::kHandlerError), "handler_error");
+  EXPECT_STREQ(to_string(FlushReason::kDisconnected), "disconnected");
 }
 
 TEST(LoadCache, WithoutBackendEntriesLiveOnlyInTheirRequest) {
@@ -360,6 +362,46 @@ TEST(LoadCache, FlushDropsEveryEntryAndTellsTheObserver) {
   // The index went with the entries.
   fill();
   EXPECT_EQ(cache.invalidate({"x"}), 1u);
+}
+
+// Invariant 5: between kDisconnected and kReconnect the listener hears
+// nothing, so an entry cached then could go stale unseen: loads run their
+// loader every time. Caching resumes after kReconnect, and no other reason
+// ends the disconnected state.
+TEST(LoadCache, NothingIsCachedBetweenADisconnectAndTheReconnect) {
+  auto backend = std::make_shared<FakeBackend>();
+  LoadCache cache(backend);
+  CountingLoader loader;
+  auto load = [&] { return as_int(cache.request().load("c", "1", {"k"}, loader.fn())); };
+  EXPECT_EQ(load(), 1);
+  EXPECT_EQ(load(), 1);  // cached
+  backend->send_flush(FlushReason::kDisconnected);
+  EXPECT_EQ(cache.stats().entries, 0u);
+  EXPECT_EQ(load(), 2);
+  EXPECT_EQ(load(), 3);  // not cached while disconnected
+  backend->send_flush(FlushReason::kHandlerError);
+  EXPECT_EQ(load(), 4);  // still disconnected
+  EXPECT_EQ(cache.stats().entries, 0u);
+  EXPECT_EQ(cache.stats().uncached_loads, 3u);
+  backend->send_flush(FlushReason::kReconnect);
+  EXPECT_EQ(load(), 5);
+  EXPECT_EQ(load(), 5);  // cached again
+  EXPECT_EQ(cache.stats().flushes, 3u);
+}
+
+// A load that began before the reconnect and ends after it overlapped a
+// flush (invariant 2): it is returned, not cached.
+TEST(LoadCache, ALoadSpanningTheReconnectIsNotCached) {
+  auto backend = std::make_shared<FakeBackend>();
+  LoadCache cache(backend);
+  backend->send_flush(FlushReason::kDisconnected);
+  const std::any value = cache.request().load("c", "1", {"k"}, [&] {
+    backend->send_flush(FlushReason::kReconnect);
+    return std::any(7);
+  });
+  EXPECT_EQ(as_int(value), 7);
+  EXPECT_EQ(cache.stats().entries, 0u);
+  EXPECT_EQ(cache.stats().uncached_loads, 1u);
 }
 
 TEST(LoadCache, LoaderThatThrowsCachesNothing) {

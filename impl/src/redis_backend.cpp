@@ -12,13 +12,17 @@
 //       order Redis sent them; a malformed payload (not a JSON array of
 //       strings) is counted and skipped, a throwing handler is counted; both
 //       leave the listener running.
-//   R4. A lost subscriber connection (EOF, reset, protocol error) is counted
-//       once in connection_losses and followed by reconnect attempts after
-//       reconnect_min, doubling up to reconnect_max. Once SUBSCRIBE is
-//       confirmed again, `reconnects` is counted and the FlushHandler is
-//       called with kReconnect *before* any message of the new subscription
-//       is delivered: whatever was published while disconnected is covered
-//       by the flush, whatever is published after is delivered.
+//   R4. A lost subscriber connection (EOF, reset, protocol error, a failed
+//       health check) is counted once in connection_losses, and the
+//       FlushHandler is called at once with kDisconnected: from then on the
+//       cache keeps nothing (see FlushReason), since nothing published
+//       reaches this process. Reconnect attempts follow after reconnect_min,
+//       doubling up to reconnect_max. Once SUBSCRIBE is confirmed again,
+//       `reconnects` is counted and the FlushHandler is called with
+//       kReconnect *before* any message of the new subscription is
+//       delivered: whatever was published while disconnected is covered by
+//       the flush, whatever is published after is delivered. So no read is
+//       staler than the time it takes to notice the loss (R6).
 //   R6. Health check (health_check_interval > 0): while subscribed, the
 //       listener sends PING once the connection has been quiet of PINGs for
 //       health_check_interval, and expects the reply (["pong", ""] in
@@ -32,9 +36,10 @@
 //       and that confirms its role (redis_sentinel.hpp, S1-S3). A failover
 //       therefore reaches the listener as a lost connection (the old primary
 //       died, or Sentinel closed its clients when it demoted it, or the
-//       health check failed, R6): it asks the sentinels again, resubscribes
-//       to the new primary and flushes with kReconnect (R4); a resubscription
-//       on another server than the previous one counts in primary_switches.
+//       health check failed, R6): it flushes (kDisconnected), asks the
+//       sentinels again, resubscribes to the new primary and flushes with
+//       kReconnect (R4); a resubscription on another server than the
+//       previous one counts in primary_switches.
 //       The publisher reconnects the same way (R5); a PUBLISH is sent on a
 //       connection whose role was checked within the last second, so a
 //       publish during a switch either reaches a primary or throws.
@@ -51,7 +56,7 @@
 //   [subscribed] --message--> deliver (R3) --> [subscribed]
 //   [subscribed] --interval elapsed: PING--> [awaiting pong] --pong--> [subscribed] (R6)
 //   [awaiting pong] --message--> deliver (R3) --> [awaiting pong]
-//   [subscribed, awaiting pong] --connection lost, no pong in time--> [backoff] (R4)
+//   [subscribed, awaiting pong] --connection lost, no pong in time--> flush (R4) --> [backoff]
 //   [backoff] --wait elapsed--> [reconnecting] --ok--> flush (R4) --> [subscribed]
 //   [reconnecting] --failed--> [backoff, doubled]
 //   [any] --stop()--> [stopped] (R2)
@@ -484,9 +489,11 @@ void RedisInvalidationBackend::Impl::listen_loop() {
       connected.store(false);
       connection_losses.fetch_add(1, std::memory_order_relaxed);
       const std::string message = "lost the subscription to " + where() + " (" + e.what() +
-                                  "); reconnecting, and flushing the cache once resubscribed";
+                                  "); flushing the cache, caching nothing until resubscribed, "
+                                  "and reconnecting";
       record_error(message);
       warnings.warn("lost", message);
+      notify_flush(FlushReason::kDisconnected);  // R4
     }
   }
   subscriber.reset();
@@ -515,9 +522,9 @@ void RedisInvalidationBackend::Impl::serve_subscription() {
     if (checking) {
       if (awaiting_pong && SteadyClock::now() >= pong_deadline) {
         health_check_failures.fetch_add(1, std::memory_order_relaxed);
-        throw RedisIoError("no reply to PING within health_check_timeout " +
-                               ms_text(options.health_check_timeout),
-                           true);
+        throw RedisIoError(
+            "no reply to PING within health_check_timeout " + ms_text(options.health_check_timeout),
+            true);
       }
       if (!awaiting_pong && SteadyClock::now() >= next_ping) {
         awaiting_pong = true;

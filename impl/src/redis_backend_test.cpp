@@ -32,16 +32,16 @@
 #include <vector>
 
 #include "child_process.hpp"
-#include "pjx/errors.hpp"
 #include "inbox.hpp"
+#include "pjx/errors.hpp"
 #include "redis_server.hpp"
 
 namespace pjx {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::RawRedis;
 using testing::Inbox;
+using testing::RawRedis;
 using testing::RedisServer;
 using testing::shared_redis_url;
 using Steady = std::chrono::steady_clock;
@@ -350,9 +350,10 @@ TEST(RedisBackend, ServerRestartReconnectsFlushesAndDeliveryResumes) {
   EXPECT_TRUE(inbox.flushes().empty());
 
   server.restart();
-  ASSERT_TRUE(inbox.wait_for_flushes(1)) << listener.stats().last_error;
-  EXPECT_EQ(inbox.flushes(), std::vector<FlushReason>{FlushReason::kReconnect});
-  // The flush comes after the subscription is confirmed (R4): a publish now
+  ASSERT_TRUE(inbox.wait_for_flushes(2)) << listener.stats().last_error;
+  EXPECT_EQ(inbox.flushes(),
+            (std::vector<FlushReason>{FlushReason::kDisconnected, FlushReason::kReconnect}));
+  // The second flush comes after the subscription is confirmed (R4): a publish now
   // is delivered. The publisher's stale connection is replaced and the
   // PUBLISH retried once (R5).
   publisher.publish({"after"});
@@ -360,7 +361,7 @@ TEST(RedisBackend, ServerRestartReconnectsFlushesAndDeliveryResumes) {
   const RedisStats s = listener.stats();
   EXPECT_EQ(s.connection_losses, 1u);
   EXPECT_EQ(s.reconnects, 1u);
-  EXPECT_EQ(s.flushes, 1u);
+  EXPECT_EQ(s.flushes, 2u);
   EXPECT_TRUE(s.connected);
   EXPECT_FALSE(s.last_error.empty());  // "lost ..." or a later "cannot resubscribe ..."
   EXPECT_EQ(publisher.stats().publisher_reconnects, 1u);
@@ -382,8 +383,11 @@ TEST(RedisBackend, ReconnectKeepsTryingWithBackoffWhileTheServerIsDown) {
       [&] { return listener.stats().last_error.find("cannot resubscribe") != std::string::npos; }));
   EXPECT_FALSE(listener.stats().connected);
   EXPECT_TRUE(listener.stats().listening);
+  // Flushed once, at the loss (R4), however many attempts fail.
+  EXPECT_EQ(inbox.flushes(), std::vector<FlushReason>{FlushReason::kDisconnected});
   server.start();
-  ASSERT_TRUE(inbox.wait_for_flushes(1));
+  ASSERT_TRUE(inbox.wait_for_flushes(2));
+  EXPECT_EQ(inbox.flushes()[1], FlushReason::kReconnect);
   EXPECT_EQ(listener.stats().connection_losses, 1u);
   EXPECT_EQ(listener.stats().reconnects, 1u);
   RedisInvalidationBackend publisher(server.url(), options_for(channel));
@@ -402,8 +406,9 @@ TEST(RedisBackend, ClientKillOfTheSubscriberReconnectsFlushesAndDeliveryResumes)
   // Connections of earlier tests may take a moment to leave the list.
   ASSERT_TRUE(eventually([&] { return raw.clients_named(sub_name()).size() == 1; }));
   ASSERT_EQ(raw.kill_clients_named(sub_name()), 1);
-  ASSERT_TRUE(inbox.wait_for_flushes(1)) << listener.stats().last_error;
-  EXPECT_EQ(inbox.flushes(), std::vector<FlushReason>{FlushReason::kReconnect});
+  ASSERT_TRUE(inbox.wait_for_flushes(2)) << listener.stats().last_error;
+  EXPECT_EQ(inbox.flushes(),
+            (std::vector<FlushReason>{FlushReason::kDisconnected, FlushReason::kReconnect}));
   publisher.publish({"after-kill"});
   EXPECT_TRUE(inbox.wait_for({"after-kill"}));
   EXPECT_EQ(listener.stats().connection_losses, 1u);
@@ -447,8 +452,8 @@ TEST(RedisBackend, HealthCheckNoticesASilentServerAndTheListenerRecovers) {
   EXPECT_EQ(listener.stats().connection_losses, 0u);
 
   server.pause();
-  const double detected_ms = ms_until(
-      [&] { return listener.stats().connection_losses >= 1; }, 10s);  // generous: 200 + 300 ms
+  const double detected_ms = ms_until([&] { return listener.stats().connection_losses >= 1; },
+                                      10s);  // generous: 200 + 300 ms
   ::testing::Test::RecordProperty("silent_server_detected_ms", std::to_string(detected_ms));
   EXPECT_GE(detected_ms, 0) << "a silent server went unnoticed for 10 s";
   EXPECT_GE(listener.stats().health_check_failures, 1u);
@@ -456,10 +461,12 @@ TEST(RedisBackend, HealthCheckNoticesASilentServerAndTheListenerRecovers) {
   EXPECT_NE(listener.stats().last_error.find("no reply to PING"), std::string::npos)
       << listener.stats().last_error;
   EXPECT_TRUE(warnings.any_contains("lost the subscription"));
+  // The cache was told at once, while the server is still silent (R4).
+  EXPECT_EQ(inbox.flushes(), std::vector<FlushReason>{FlushReason::kDisconnected});
   server.resume();
 
-  ASSERT_TRUE(inbox.wait_for_flushes(1)) << listener.stats().last_error;
-  EXPECT_EQ(inbox.flushes()[0], FlushReason::kReconnect);
+  ASSERT_TRUE(inbox.wait_for_flushes(2)) << listener.stats().last_error;
+  EXPECT_EQ(inbox.flushes()[1], FlushReason::kReconnect);
   EXPECT_GE(listener.stats().reconnects, 1u);
   RedisInvalidationBackend publisher(server.url(), options_for(channel));
   publisher.publish({"after-sigcont"});

@@ -25,6 +25,7 @@ constexpr std::string_view kBusyTimeout = "PJX_BUSY_TIMEOUT";
 constexpr std::string_view kWake = "PJX_WAKE_ON_CHANGE";
 constexpr std::string_view kDetectGaps = "PJX_DETECT_GAPS";
 constexpr std::string_view kDoorbell = "PJX_DOORBELL";
+constexpr std::string_view kOutboxCapacity = "PJX_OUTBOX_CAPACITY";
 constexpr std::string_view kHealthInterval = "PJX_REDIS_HEALTH_CHECK_INTERVAL";
 constexpr std::string_view kHealthTimeout = "PJX_REDIS_HEALTH_CHECK_TIMEOUT";
 
@@ -93,6 +94,24 @@ bool parse_switch(std::string_view name, const std::string& value) {
                     "unset it to use the default (on)");
 }
 
+// A count of events: a non-negative decimal integer, at most a million.
+std::size_t parse_outbox_capacity(const std::string& value) {
+  const std::string fix =
+      "; set it to a whole number of events from 0 (no outbox: a publish that meets a transient "
+      "failure throws) to 1000000, or unset it to use the default (1024)";
+  if (value.empty()) throw ConfigError(std::string(kOutboxCapacity) + " is set but empty" + fix);
+  std::uint64_t n = 0;
+  const char* last = value.data() + value.size();
+  auto [ptr, ec] = std::from_chars(value.data(), last, n);
+  if (ec == std::errc::result_out_of_range || (ec == std::errc{} && ptr == last && n > 1'000'000)) {
+    throw ConfigError(assignment(kOutboxCapacity, value) + " is too large" + fix);
+  }
+  if (ec != std::errc{} || ptr != last) {
+    throw ConfigError(assignment(kOutboxCapacity, value) + " is not a whole number" + fix);
+  }
+  return static_cast<std::size_t>(n);
+}
+
 std::chrono::milliseconds parse_busy_timeout(const std::string& value) {
   const double seconds = parse_seconds(kBusyTimeout, value, "5");
   const double ms = std::round(seconds * 1000.0);
@@ -141,6 +160,7 @@ Settings Settings::from_env(const Getenv& getenv) {
   const std::optional<std::string> wake = getenv(kWake);
   const std::optional<std::string> detect_gaps = getenv(kDetectGaps);
   const std::optional<std::string> doorbell = getenv(kDoorbell);
+  const std::optional<std::string> outbox_capacity = getenv(kOutboxCapacity);
   const std::optional<std::string> health_interval = getenv(kHealthInterval);
   const std::optional<std::string> health_timeout = getenv(kHealthTimeout);
 
@@ -188,6 +208,7 @@ Settings Settings::from_env(const Getenv& getenv) {
   if (wake) settings.sqlite.wake_on_change = parse_switch(kWake, *wake);
   if (detect_gaps) settings.sqlite.detect_gaps = parse_switch(kDetectGaps, *detect_gaps);
   if (doorbell) settings.sqlite.ring_doorbell = parse_switch(kDoorbell, *doorbell);
+  if (outbox_capacity) settings.sqlite.outbox_capacity = parse_outbox_capacity(*outbox_capacity);
   if (health_interval) {
     settings.redis.health_check_interval = parse_redis_ms(kHealthInterval, *health_interval, true);
   }
@@ -207,6 +228,7 @@ Settings Settings::from_env(const Getenv& getenv) {
   if (wake && !sqlite) ignored.push_back(kWake);
   if (detect_gaps && !sqlite) ignored.push_back(kDetectGaps);
   if (doorbell && !sqlite) ignored.push_back(kDoorbell);
+  if (outbox_capacity && !sqlite) ignored.push_back(kOutboxCapacity);
   const bool redis = settings.backend == BackendKind::kRedis;
   if (health_interval && !redis) ignored.push_back(kHealthInterval);
   if (health_timeout && !redis) ignored.push_back(kHealthTimeout);

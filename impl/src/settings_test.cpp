@@ -310,6 +310,29 @@ TEST(Settings, RedisHealthCheckVariablesRejectBadValuesNamingTheFix) {
             "use the default");
 }
 
+TEST(Settings, OutboxCapacityIsReadAndZeroDisablesTheOutbox) {
+  EXPECT_EQ(read(kDb).sqlite.outbox_capacity, SqliteOptions{}.outbox_capacity);
+  EXPECT_EQ(read(with(kDb, "PJX_OUTBOX_CAPACITY", "0")).sqlite.outbox_capacity, 0u);
+  EXPECT_EQ(read(with(kDb, "PJX_OUTBOX_CAPACITY", "64")).sqlite.outbox_capacity, 64u);
+  EXPECT_EQ(read(with(kDb, "PJX_OUTBOX_CAPACITY", "1000000")).sqlite.outbox_capacity, 1000000u);
+  EXPECT_EQ(read(with(kRedis, "PJX_OUTBOX_CAPACITY", "0")).ignored, "PJX_OUTBOX_CAPACITY");
+}
+
+TEST(Settings, OutboxCapacityRejectsBadValuesNamingTheFix) {
+  for (const std::string value : {"", "-1", "1.5", " 8", "8 ", "abc", "1000001", "1e3",
+                                  "99999999999999999999999"}) {
+    SCOPED_TRACE("PJX_OUTBOX_CAPACITY=" + value);
+    const std::string message = config_error(with(kDb, "PJX_OUTBOX_CAPACITY", value));
+    EXPECT_NE(message.find("PJX_OUTBOX_CAPACITY"), std::string::npos) << message;
+    EXPECT_NE(message.find("set it to a whole number of events from 0"), std::string::npos)
+        << message;
+  }
+  EXPECT_EQ(config_error(with(kDb, "PJX_OUTBOX_CAPACITY", "2000000")),
+            "PJX_OUTBOX_CAPACITY=\"2000000\" is too large; set it to a whole number of events "
+            "from 0 (no outbox: a publish that meets a transient failure throws) to 1000000, or "
+            "unset it to use the default (1024)");
+}
+
 TEST(Settings, BadRedisUrlIsRejectedNamingRedisUrlWithThePasswordMasked) {
   struct Case {
     std::string url, shown, reason;

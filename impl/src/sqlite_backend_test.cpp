@@ -777,8 +777,12 @@ TEST_F(SqliteBackendTest, AfterDoorbellsASilentPublisherIsFoundByTheTimedPollThe
   EXPECT_EQ(listener.stats().wake_mode, WakeMode::kDoorbell);
   // A -wal wake that found the ringing commit not yet visible re-polls
   // 0.2 to 250 ms after it, and such a re-poll would find the silent
-  // publish first. Publish after those are over.
-  std::this_thread::sleep_for(1s);
+  // publish first. Publish once none can be pending: 300 ms without a poll
+  // (the next timed poll is 2 s away).
+  ASSERT_TRUE(eventually([&] {
+    const auto since = listener.stats().since_last_poll;
+    return since && *since > 300ms;
+  }));
   const auto timed_before = listener.stats().timed_polls;
   silent.publish({"silent"});
   ASSERT_TRUE(inbox.wait_for(2, 20s));

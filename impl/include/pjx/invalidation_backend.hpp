@@ -28,13 +28,19 @@ enum class FlushReason {
   kGap,           // rows addressed to this listener were pruned before it read them
   kStall,         // the listener did not poll for longer than retention
   kReplacedFile,  // the database file at the path is not the one that was open
-  kReconnect,     // a pub/sub connection was lost; messages may have been missed
+  kReconnect,     // subscribed again after a lost pub/sub connection; messages may have been missed
   kHandlerError,  // the invalidation handler threw, so a key set it got may not have been applied
+  // The pub/sub connection was lost: until the listener reports kReconnect,
+  // nothing published reaches this process, so an entry cached meanwhile
+  // could go stale unseen. A cache must not keep entries until then
+  // (LoadCache serves loads uncached; see load_cache.hpp).
+  kDisconnected,
 };
 const char* to_string(FlushReason reason) noexcept;
 
 // Called on the listener thread when the listener cannot know which keys it
-// missed; the only safe reaction is to drop every cached entry.
+// missed; the only safe reaction is to drop every cached entry. After
+// kDisconnected, also keep nothing new until the next kReconnect.
 using FlushHandler = std::function<void(FlushReason reason)>;
 
 class InvalidationBackend {

@@ -28,6 +28,10 @@
 //     dependencies among n cached entries, however many entries share a
 //     dependency: invalidating a key with m dependents holds the lock for
 //     O(m log n) time, not O(m^2).
+//  5. Between a flush with FlushReason::kDisconnected and the next flush with
+//     kReconnect, the backend's listener cannot hear other workers'
+//     invalidations, so nothing is cached: every load runs its loader
+//     (counted in uncached_loads). A read is then at most as old as its load.
 //
 // Thread safety: all methods are thread-safe; a Request is used by one thread.
 #pragma once
@@ -192,7 +196,9 @@ class LoadCache {
   Generation flush_generation_ = 0;                   // guarded by mu_
   std::map<std::string, Generation> dep_generation_;  // guarded by mu_
   std::multiset<Generation> running_loads_;           // guarded by mu_
-  std::size_t prune_threshold_ = 64;                  // guarded by mu_
+  // Between a kDisconnected flush and the next kReconnect (invariant 5).
+  bool disconnected_ = false;         // guarded by mu_
+  std::size_t prune_threshold_ = 64;  // guarded by mu_
 };
 
 }  // namespace pjx

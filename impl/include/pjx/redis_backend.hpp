@@ -9,8 +9,9 @@
 //   * no retention: a message reaches the listeners subscribed at the moment
 //     it is published and nobody else;
 //   * at most once: a listener whose connection drops cannot know what it
-//     missed, so after reconnecting it asks for a flush (FlushReason::
-//     kReconnect) and counts it;
+//     missed, so it asks for a flush as soon as it notices the loss
+//     (FlushReason::kDisconnected: the cache keeps nothing while
+//     disconnected) and again once subscribed (kReconnect), and counts both;
 //   * the payload carries no sender, so a worker that publishes also
 //     receives its own keys back on its listener (as upstream does); evicting
 //     them twice is harmless.
@@ -28,12 +29,13 @@
 // with ROLE that it is the primary. A failover reaches the listener as a
 // lost connection: the old primary died, or Sentinel closed its clients
 // when it demoted it, or the health check found it silent; the listener
-// asks the sentinels again, resubscribes to the new primary and flushes
-// with FlushReason::kReconnect, as after any reconnect (so every switch
-// flushes). The publisher follows the same way; a publish during the switch
-// either reaches the primary or throws BackendError. Not covered: a primary
-// demoted by other means than Sentinel (REPLICAOF by hand) while the
-// listener's connection stays open keeps that listener on it.
+// flushes (kDisconnected), asks the sentinels again, resubscribes to the
+// new primary and flushes again (kReconnect), as after any reconnect, so
+// every switch flushes. The publisher follows the same way; a publish
+// during the switch either reaches the primary or throws BackendError.
+// Not covered: a primary demoted by other means than Sentinel (REPLICAOF
+// by hand) while the listener's connection stays open keeps that listener
+// on it.
 //
 // Errors: BackendError::code() is 0 for every Redis failure; the message
 // names the channel, the URL with its password masked, and the cause
@@ -123,12 +125,14 @@ struct RedisOptions {
   std::chrono::milliseconds reconnect_max{1000};
   // Liveness of the listener's connection: every health_check_interval it
   // sends PING on the subscribed connection; a reply must arrive within
-  // health_check_timeout, or the connection counts as lost (reconnect, then
-  // a flush with kReconnect). A silent server (stopped, or a partition
-  // without RST) is thus noticed within interval + timeout instead of TCP
-  // keepalive's minute; the flush follows once resubscribed, so a silent
-  // connection to a reachable server is replaced within about
-  // health_check_interval + health_check_timeout + connect_timeout.
+  // health_check_timeout, or the connection counts as lost: a flush with
+  // kDisconnected at once (the cache keeps nothing until resubscribed), then
+  // reconnects, then a flush with kReconnect. A silent server (stopped, or
+  // a partition without RST) is thus noticed within interval + timeout
+  // instead of TCP keepalive's minute: no read is staler than
+  // health_check_interval + health_check_timeout (2 s by default) plus a
+  // scheduling delay, and a silent connection to a reachable server is
+  // replaced within about that plus connect_timeout.
   // An interval of 0 disables the check; with an interval above 0 the
   // timeout must be positive.
   std::chrono::milliseconds health_check_interval{1000};
@@ -146,15 +150,15 @@ struct RedisStats {
   std::uint64_t keys_delivered = 0;      // keys handed to the handler
   std::uint64_t malformed_messages = 0;  // payloads that are not a JSON array of strings
   std::uint64_t handler_errors = 0;      // handler calls that threw
-  std::uint64_t flushes = 0;             // FlushHandler calls (after reconnects, throwing handlers)
-  std::uint64_t connection_losses = 0;   // listener connections lost
-  std::uint64_t reconnects = 0;          // successful re-subscriptions
-  std::uint64_t publisher_reconnects = 0;  // publish connection re-established
-  std::uint64_t health_checks = 0;         // PINGs sent on the listener's connection
-  std::uint64_t health_check_failures = 0; // PINGs unanswered within health_check_timeout
-  std::uint64_t primary_switches = 0;      // resubscriptions on another server than the last one
-                                           // (with Sentinel: failovers the listener followed)
-  bool connected = false;  // the listener's subscription is confirmed now
+  std::uint64_t flushes = 0;  // FlushHandler calls (losses, reconnects, throwing handlers)
+  std::uint64_t connection_losses = 0;      // listener connections lost
+  std::uint64_t reconnects = 0;             // successful re-subscriptions
+  std::uint64_t publisher_reconnects = 0;   // publish connection re-established
+  std::uint64_t health_checks = 0;          // PINGs sent on the listener's connection
+  std::uint64_t health_check_failures = 0;  // PINGs unanswered within health_check_timeout
+  std::uint64_t primary_switches = 0;       // resubscriptions on another server than the last
+                                            // one (with Sentinel: failovers the listener followed)
+  bool connected = false;                   // the listener's subscription is confirmed now
   bool listening = false;
   std::string last_error;  // the most recent publish or listener error, or ""
   std::string primary;     // "host:port" (or socket path) of the listener's latest
@@ -183,7 +187,8 @@ class RedisInvalidationBackend final : public InvalidationBackend {
   // cannot be reached within connect_timeout, a handshake command or
   // SUBSCRIBE gets no answer within command_timeout, or AUTH/SELECT are
   // refused. Once started, a lost connection is not an error: the listener
-  // reconnects (see RedisOptions) and calls on_flush(kReconnect).
+  // calls on_flush(kDisconnected), reconnects (see RedisOptions) and calls
+  // on_flush(kReconnect).
   void start(InvalidationHandler handler, FlushHandler on_flush = {}) override;
   // Prompt (does not wait for a network timeout) and idempotent; returns once
   // the listener thread has exited, so no handler runs afterwards (called

@@ -22,6 +22,10 @@
 //   PJX_DETECT_GAPS           1/0: SqliteOptions::detect_gaps (default 1; 0
 //                             reproduces upstream's silent loss after a stall)
 //   PJX_DOORBELL              1/0: SqliteOptions::ring_doorbell (default 1)
+//   PJX_OUTBOX_CAPACITY       events a publish may queue after a transient
+//                             failure (default 1024; 0 disables the outbox,
+//                             so such a publish throws, as upstream's does;
+//                             SqliteOptions::outbox_capacity)
 //   PJX_REDIS_HEALTH_CHECK_INTERVAL  seconds between PINGs on the Redis
 //                             listener's connection (default 1; 0 disables;
 //                             RedisOptions::health_check_interval)
