@@ -269,6 +269,8 @@ TEST(RedisSentinel, ListenerAndPublisherFollowAFailoverFlushAndDeliverAfterwards
     }
   }
   const double to_flush = ms_between(killed, switch_flush);
+  const double to_loss_flush = ms_between(killed, flushes.front());
+  ::testing::Test::RecordProperty("kill_to_loss_flush_ms", std::to_string(to_loss_flush));
   const double to_delivery = ms_between(killed, first_delivery_after_flush);
   ::testing::Test::RecordProperty("kill_to_flush_ms", std::to_string(to_flush));
   ::testing::Test::RecordProperty("kill_to_first_delivery_ms", std::to_string(to_delivery));
@@ -277,11 +279,11 @@ TEST(RedisSentinel, ListenerAndPublisherFollowAFailoverFlushAndDeliverAfterwards
   const double to_last_error = errors > 0 ? ms_between(killed, last_error) : 0.0;
   ::testing::Test::RecordProperty("kill_to_first_publish_ok_ms", std::to_string(to_publish_ok));
   std::printf(
-      "failover: kill_to_flush_ms=%.0f kill_to_first_delivery_ms=%.0f "
+      "failover: kill_to_loss_flush_ms=%.1f kill_to_flush_ms=%.0f kill_to_first_delivery_ms=%.0f "
       "kill_to_first_publish_ok_ms=%.0f kill_to_last_publish_error_ms=%.0f publishes=%zu "
       "succeeded=%d delivered=%d errors=%d flushes=%zu\n",
-      to_flush, to_delivery, to_publish_ok, to_last_error, publishes.size(), succeeded, delivered,
-      errors, flushes.size());
+      to_loss_flush, to_flush, to_delivery, to_publish_ok, to_last_error, publishes.size(),
+      succeeded, delivered, errors, flushes.size());
   EXPECT_GT(publisher.stats().publisher_reconnects, 0u);
 }
 
