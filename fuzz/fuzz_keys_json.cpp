@@ -2,6 +2,8 @@
 //
 // Properties, on every input:
 //   * decode_keys never throws; when it refuses, it says why;
+//   * its path without a DOM (decode_plain_keys) accepts only what the full
+//     parser accepts, with the same keys;
 //   * an accepted value re-encodes (its keys are valid UTF-8, since JSON text
 //     is), decodes back to the same set, and the encoding is canonical:
 //     encoding is a fixed point of decode-then-encode;
@@ -53,6 +55,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     PJX_FUZZ_CHECK(!why.empty(), "a refusal says why");
   }
 
+  // 1b. The path without a DOM takes only what the full parser takes, with
+  // the same keys.
+  if (const auto plain = pjx::detail::decode_plain_keys(input)) {
+    PJX_FUZZ_CHECK(plain == pjx::detail::decode_keys_full(input),
+                   "the plain path agrees with the full parser");
+  }
+
   // 2. The input as raw keys (split at NUL bytes).
   pjx::KeySet raw;
   bool all_utf8 = true;
@@ -85,8 +94,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (c < 0x20 || c == '"' || c == '\\') plain = false;
   }
   if (plain) {
-    const auto parsed =
-        nlohmann::json::parse("\"" + std::string(input) + "\"", nullptr, /*allow_exceptions=*/false);
+    const auto parsed = nlohmann::json::parse("\"" + std::string(input) + "\"", nullptr,
+                                              /*allow_exceptions=*/false);
     PJX_FUZZ_CHECK(parsed.is_discarded() != pjx::detail::is_valid_utf8(input),
                    "is_valid_utf8 agrees with the JSON parser");
   }

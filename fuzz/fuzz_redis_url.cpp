@@ -30,6 +30,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (url.kind == pjx::RedisUrl::Kind::kTcp) {
     PJX_FUZZ_CHECK(!url.host.empty(), "a TCP URL has a host");
     PJX_FUZZ_CHECK(url.port >= 1 && url.port <= 65535, "the port is in 1..65535");
+  } else if (url.kind == pjx::RedisUrl::Kind::kSentinel) {
+    PJX_FUZZ_CHECK(!url.sentinels.empty() && !url.master_name.empty(),
+                   "a sentinel URL has sentinels and a master name");
+    for (const auto& s : url.sentinels) {
+      PJX_FUZZ_CHECK(!s.host.empty() && s.port >= 1 && s.port <= 65535,
+                     "every sentinel has a host and a port in 1..65535");
+    }
   } else {
     PJX_FUZZ_CHECK(!url.socket_path.empty() && url.socket_path[0] == '/',
                    "a unix URL has an absolute socket path");
@@ -61,7 +68,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     PJX_FUZZ_CHECK(false, "a masked valid URL still parses");
   }
   PJX_FUZZ_CHECK(again.kind == url.kind && again.host == url.host && again.port == url.port &&
-                     again.socket_path == url.socket_path && again.db == url.db,
+                     again.socket_path == url.socket_path && again.db == url.db &&
+                     again.sentinels == url.sentinels && again.master_name == url.master_name,
                  "masking keeps the endpoint and db");
   PJX_FUZZ_CHECK(again.password == (url.password.empty() ? "" : "***"),
                  "masking replaces exactly the password");

@@ -15,6 +15,7 @@ packages=(
   libhiredis-dev
   # tools the tests and the harness drive
   sqlite3 python3 faketime libfaketime redis-server procps util-linux
+  redis-sentinel  # the failover tests' three sentinels (impl/src/redis_sentinel_test.cpp)
   bindfs  # a FUSE filesystem for the network-filesystem scenario
   iproute2 nftables  # hosts in network namespaces and their partitions (redis-partition-*)
   python3-redis  # redis-py, for the Redis interop tests (upstream's client)
@@ -46,4 +47,5 @@ $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 # own instance on a free loopback port, so a system one is not needed.
 if command -v systemctl >/dev/null 2>&1; then
   $SUDO systemctl disable --now redis-server >/dev/null 2>&1 || true
+  $SUDO systemctl disable --now redis-sentinel >/dev/null 2>&1 || true
 fi

@@ -118,7 +118,7 @@ void Workers::spawn(WorkerSlot& s) {
   handlers.on_exit = [this, sp, holder](int status) { on_exit(*sp, *holder, status); };
   try {
     pjx::testing::Subprocess::Options o{
-        pjx::testing::Subprocess::Options::Stdio::kPipes, stderr_file(s), false, {}};
+        pjx::testing::Subprocess::Options::Stdio::kPipes, stderr_file(s), false};
     o.network_namespace = s.network_namespace;
     s.proc = pjx::testing::Subprocess::spawn(loop_.io(), argv, worker_environment(s.env), o,
                                              std::move(handlers));

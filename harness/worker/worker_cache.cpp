@@ -52,7 +52,7 @@ class MutantCache final : public WorkerCache {
   MutantCache(std::shared_ptr<InvalidationBackend> backend, CacheKnobs knobs)
       : backend_(std::move(backend)), knobs_(knobs) {
     backend_->start([this](const KeySet& keys) { on_remote(keys); },
-                    [this](FlushReason) { on_flush(); });
+                    [this](FlushReason reason) { on_flush(reason); });
   }
   ~MutantCache() override {
     try {
@@ -78,8 +78,8 @@ class MutantCache final : public WorkerCache {
     const std::int64_t value = loader();
     std::lock_guard lock(mu_);
     const auto dirty = dirtied_at_.find(key);
-    const bool overlapped =
-        flushed_at_ > started || (dirty != dirtied_at_.end() && dirty->second > started);
+    const bool overlapped = disconnected_ || flushed_at_ > started ||
+                            (dirty != dirtied_at_.end() && dirty->second > started);
     if (overlapped && !knobs_.cache_overlapping_loads) {
       ++stats_.uncached_loads;
     } else {
@@ -122,10 +122,13 @@ class MutantCache final : public WorkerCache {
     }
   }
 
-  void on_flush() {
+  void on_flush(FlushReason reason) {
     std::lock_guard lock(mu_);
     ++stats_.flushes;
     if (knobs_.ignore_flush) return;
+    // Nothing is kept between a lost subscription and the next one.
+    if (reason == FlushReason::kDisconnected) disconnected_ = true;
+    if (reason == FlushReason::kReconnect) disconnected_ = false;
     flushed_at_ = ++generation_;
     entries_.clear();
     stats_.entries = 0;
@@ -138,6 +141,7 @@ class MutantCache final : public WorkerCache {
   std::map<std::string, std::uint64_t> dirtied_at_;   // guarded by mu_
   std::uint64_t generation_ = 0;                      // guarded by mu_
   std::uint64_t flushed_at_ = 0;                      // guarded by mu_
+  bool disconnected_ = false;                         // guarded by mu_
   LoadCacheStats stats_;                              // guarded by mu_
 };
 

@@ -9,8 +9,9 @@
 // The rule both follow (the library's invariant 2 in pjx/load_cache.hpp):
 // after invalidate(keys), a remote key set or a flush, no entry depending on
 // those keys is served, including the result of a load that was running
-// while they were invalidated (it is returned to its caller, not cached).
-// Every entry here is one truth-store key whose value depends on that key
+// while they were invalidated (it is returned to its caller, not cached);
+// and between a flush with reason kDisconnected and the next kReconnect
+// nothing is cached (invariant 5). Every entry here is one truth-store key whose value depends on that key
 // alone.
 //
 // Thread safety: load() is called from the op loop; invalidate() from the op

@@ -103,7 +103,68 @@ std::string encode_keys(const KeySet& keys) {
   return out;
 }
 
+namespace {
+
+bool is_json_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+}  // namespace
+
+// The plain case without a DOM: `[`, then strings of printable ASCII or
+// UTF-8 without escapes separated by `,`, then `]`, with JSON whitespace
+// anywhere between tokens. That is what our publishers (and upstream's for
+// keys without non-ASCII or control characters) write. Anything else
+// (escapes, control characters, invalid UTF-8, other JSON, malformed text)
+// returns nullopt, and decode_keys hands it to the full parser, whose
+// verdict and reasons stay the reference. The fuzzer (fuzz_keys_json)
+// checks both paths agree.
+std::optional<KeySet> decode_plain_keys(std::string_view json) {
+  const char* p = json.data();
+  const char* const end = p + json.size();
+  const auto skip_space = [&] {
+    while (p < end && is_json_space(*p)) ++p;
+  };
+  skip_space();
+  if (p == end || *p != '[') return std::nullopt;
+  ++p;
+  skip_space();
+  KeySet keys;
+  if (p < end && *p == ']') {
+    ++p;
+  } else {
+    for (;;) {
+      if (p == end || *p != '"') return std::nullopt;
+      const char* const start = ++p;
+      bool ascii = true;
+      while (p < end && *p != '"') {
+        const auto c = static_cast<unsigned char>(*p);
+        if (c < 0x20 || c == '\\') return std::nullopt;  // an escape or a raw control character
+        ascii = ascii && c < 0x80;
+        ++p;
+      }
+      if (p == end) return std::nullopt;
+      const std::string_view key(start, static_cast<std::size_t>(p - start));
+      if (!ascii && !is_valid_utf8(key)) return std::nullopt;
+      ++p;
+      skip_space();
+      if (p == end || (*p != ',' && *p != ']')) return std::nullopt;
+      const bool last = *p == ']';
+      keys.emplace_hint(keys.end(), key);  // sorted input: appended in constant time
+      ++p;
+      if (last) break;
+      skip_space();
+    }
+  }
+  skip_space();
+  if (p != end) return std::nullopt;
+  return keys;
+}
+
 std::optional<KeySet> decode_keys(std::string_view json, std::string* why) {
+  if (auto plain = decode_plain_keys(json)) return plain;
+  return decode_keys_full(json, why);
+}
+
+std::optional<KeySet> decode_keys_full(std::string_view json, std::string* why) {
   // nlohmann::json stops reading at a NUL byte as if the input ended there,
   // which would accept `["a"]<NUL>anything` (upstream's json.loads refuses it).
   if (json.find('\0') != std::string_view::npos) {

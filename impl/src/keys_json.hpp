@@ -26,4 +26,14 @@ std::string encode_keys(const KeySet& keys);
 // array, or holds an element that is not a string; `why` then says which.
 std::optional<KeySet> decode_keys(std::string_view json, std::string* why = nullptr);
 
+// decode_keys with the full JSON parser only (a DOM): the reference the
+// fast path below must agree with.
+std::optional<KeySet> decode_keys_full(std::string_view json, std::string* why = nullptr);
+
+// decode_keys' fast path, exposed for the fuzzer and tests: the keys of a
+// JSON array of strings without escapes or control characters (valid UTF-8
+// only), decoded without building a DOM; nullopt for anything else, which
+// then says nothing about whether the text is valid.
+std::optional<KeySet> decode_plain_keys(std::string_view json);
+
 }  // namespace pjx::detail

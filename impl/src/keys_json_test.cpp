@@ -68,6 +68,56 @@ TEST(KeysJson, MalformedPayloadsSayWhy) {
   EXPECT_NE(why.find("not valid JSON"), std::string::npos) << why;
 }
 
+TEST(KeysJson, PlainPathTakesWhatPublishersWrite) {
+  // Our encoder's output and upstream's json.dumps of plain keys take the
+  // path without a DOM (so the comparison below is not vacuous).
+  EXPECT_EQ(decode_plain_keys(encode_keys({"a", "b", "caf\xC3\xA9"})),
+            KeySet({"a", "b", "caf\xC3\xA9"}));
+  EXPECT_EQ(decode_plain_keys(R"(["user:1", "user:2"])"), KeySet({"user:1", "user:2"}));
+  EXPECT_EQ(decode_plain_keys(" [ ] "), KeySet());
+  EXPECT_EQ(decode_plain_keys(R"(["b","a","a"])"), KeySet({"a", "b"}));  // unsorted, duplicated
+}
+
+TEST(KeysJson, PlainPathAgreesWithTheFullParser) {
+  const std::string_view inputs[] = {"[]",
+                                     " [ ] ",
+                                     "[\"a\"]",
+                                     " [ \"a\" , \"b\" ] \n",
+                                     "[\"a\",\"b\",\"c\"]",
+                                     "[\"\"]",
+                                     "[\"a\",]",
+                                     "[,\"a\"]",
+                                     "[\"a\" \"b\"]",
+                                     "[\"a\"]x",
+                                     "[\"a\"]]",
+                                     "[\"a\"",
+                                     "[\"a",
+                                     "[",
+                                     "",
+                                     " ",
+                                     "[[\"a\"]]",
+                                     "[\"a\",1]",
+                                     "{\"a\":1}",
+                                     "[\"caf\xC3\xA9\"]",
+                                     "[\"\xC3\"]",
+                                     "[\"\xED\xA0\x80\"]",
+                                     "[\"a\tb\"]",
+                                     "[\"a\\\"b\"]",
+                                     "[\"a\\u0041\"]",
+                                     "[\"\x7F\"]",
+                                     "\t[\"a\"]\r",
+                                     "[\"a\"]\v",
+                                     "[\"a\",\"b\"],"};
+  for (const std::string_view input : inputs) {
+    const auto full = decode_keys_full(input);
+    const auto plain = decode_plain_keys(input);
+    if (plain) {
+      EXPECT_EQ(plain, full) << "input: " << input;
+    }
+    EXPECT_EQ(decode_keys(input), full) << "input: " << input;
+  }
+}
+
 TEST(KeysJson, DuplicatesCollapse) {
   const auto keys = decode_keys(R"(["a","a","b"])");
   ASSERT_TRUE(keys);

@@ -31,6 +31,18 @@
 //       counted in health_check_failures and handled as a lost connection
 //       (R4): a silent server or partition is noticed within interval +
 //       timeout, not after TCP keepalive's minute. Interval 0: no PING.
+//   R7. Sentinel (redis+sentinel:// URL): every connection, the listener's
+//       and the publisher's, goes to the primary that the sentinels name
+//       and that confirms its role (redis_sentinel.hpp, S1-S3). A failover
+//       therefore reaches the listener as a lost connection (the old primary
+//       died, or Sentinel closed its clients when it demoted it, or the
+//       health check failed, R6): it flushes (kDisconnected), asks the
+//       sentinels again, resubscribes to the new primary and flushes with
+//       kReconnect (R4); a resubscription on another server than the
+//       previous one counts in primary_switches.
+//       The publisher reconnects the same way (R5); a PUBLISH is sent on a
+//       connection whose role was checked within the last second, so a
+//       publish during a switch either reaches a primary or throws.
 //   R5. publish() sends PUBLISH on one mutex-guarded connection. When a
 //       connection that was already open fails with an I/O error (not a
 //       timeout), it reconnects and sends once more: the first PUBLISH may
@@ -71,6 +83,7 @@
 #include "keys_json.hpp"
 #include "pjx/errors.hpp"
 #include "redis_connection.hpp"
+#include "redis_sentinel.hpp"
 #include "warning_limiter.hpp"
 
 namespace pjx {
@@ -82,6 +95,9 @@ using detail::RedisIoError;
 using detail::RedisRefused;
 using detail::RedisReply;
 using SteadyClock = std::chrono::steady_clock;
+
+// R7: how often a publish on a sentinel-found primary first asks ROLE.
+constexpr std::chrono::seconds kPublisherRoleCheck{1};
 
 std::string ms_text(std::chrono::milliseconds ms) { return std::to_string(ms.count()) + " ms"; }
 
@@ -164,15 +180,20 @@ struct RedisInvalidationBackend::Impl {
 
   std::atomic<std::uint64_t> published{0}, publish_failures{0}, messages_received{0},
       keys_delivered{0}, malformed_messages{0}, handler_errors{0}, flushes{0}, connection_losses{0},
-      reconnects{0}, publisher_reconnects{0}, health_checks{0}, health_check_failures{0};
+      reconnects{0}, publisher_reconnects{0}, health_checks{0}, health_check_failures{0},
+      primary_switches{0};
   std::atomic<bool> connected{false};
 
   mutable std::mutex error_mu;
   std::string last_error;  // guarded by error_mu
+  std::string primary;     // guarded by error_mu: the listener's server ("host:port"), or ""
+
+  detail::SentinelLocator locator{url};  // used for kSentinel only
 
   std::mutex publish_mu;
   std::unique_ptr<RedisConnection> publisher;  // guarded by publish_mu
   bool publisher_was_open = false;             // guarded by publish_mu
+  SteadyClock::time_point publisher_verified{};  // guarded by publish_mu: last ROLE check (R7)
 
   std::mutex lifecycle_mu;
   std::thread thread;  // guarded by lifecycle_mu
@@ -192,17 +213,33 @@ struct RedisInvalidationBackend::Impl {
 
   std::string where() const { return "channel \"" + options.channel + "\" at " + masked; }
 
-  // Connects, authenticates, names the connection, and returns it.
-  std::unique_ptr<RedisConnection> connect(const char* role, int wake_fd) const {
+  // Connects, authenticates, names the connection, and returns it. With a
+  // redis+sentinel:// URL, to the primary the sentinels name, once it
+  // confirmed its role (R7).
+  std::unique_ptr<RedisConnection> connect(const char* role, int wake_fd) {
+    const std::string name = std::string("pjx-") + role + "-" + std::to_string(::getpid());
+    if (url.kind == RedisUrl::Kind::kSentinel) {
+      return locator.connect_primary(name, options.connect_timeout, options.command_timeout,
+                                     wake_fd);
+    }
     auto connection = std::make_unique<RedisConnection>(
         url, SteadyClock::now() + options.connect_timeout, wake_fd);
-    connection->handshake(url, std::string("pjx-") + role + "-" + std::to_string(::getpid()),
-                          options.command_timeout, wake_fd);
+    connection->handshake(url, name, options.command_timeout, wake_fd);
     return connection;
   }
 
+  // Records the server a new subscription is on; a different one than the
+  // previous subscription's counts as a primary switch (R7).
+  void note_primary(const std::string& peer) {
+    std::lock_guard lock(error_mu);
+    if (!primary.empty() && primary != peer) {
+      primary_switches.fetch_add(1, std::memory_order_relaxed);
+    }
+    primary = peer;
+  }
+
   // connect() plus SUBSCRIBE, returning once Redis confirmed it (R1).
-  std::unique_ptr<RedisConnection> subscribe(int wake_fd) const {
+  std::unique_ptr<RedisConnection> subscribe(int wake_fd) {
     auto connection = connect("sub", wake_fd);
     RedisReply reply = connection->command({"SUBSCRIBE", options.channel},
                                            SteadyClock::now() + options.command_timeout, wake_fd);
@@ -214,6 +251,7 @@ struct RedisInvalidationBackend::Impl {
         !is_string(reply->element[1], options.channel)) {
       throw RedisIoError("unexpected reply to SUBSCRIBE: " + detail::describe(*reply), false);
     }
+    note_primary(connection->peer());
     return connection;
   }
 
@@ -249,8 +287,15 @@ void RedisInvalidationBackend::publish(const KeySet& keys) { impl_->publish(keys
 void RedisInvalidationBackend::Impl::publish_once(const std::string& payload) {
   if (!publisher) {
     publisher = connect("pub", -1);
+    publisher_verified = SteadyClock::now();
     if (publisher_was_open) publisher_reconnects.fetch_add(1, std::memory_order_relaxed);
     publisher_was_open = true;
+  } else if (url.kind == RedisUrl::Kind::kSentinel &&
+             SteadyClock::now() - publisher_verified >= kPublisherRoleCheck) {
+    // R7: still the primary? (Sentinel closes the clients of a primary it
+    // demotes, but another demotion would leave this connection open.)
+    detail::verify_primary(*publisher, SteadyClock::now() + options.command_timeout, -1);
+    publisher_verified = SteadyClock::now();
   }
   RedisReply reply = publisher->command({"PUBLISH", options.channel, payload},
                                         SteadyClock::now() + options.command_timeout, -1);
@@ -305,7 +350,9 @@ void RedisInvalidationBackend::start(InvalidationHandler handler, FlushHandler o
     d.subscriber = d.subscribe(-1);
   } catch (const RedisIoError& e) {
     const std::string message = "cannot subscribe to " + d.where() + ": " + e.what() +
-                                (e.timed_out() ? "" : "; is redis-server running there?");
+                                (e.timed_out() || d.url.kind == RedisUrl::Kind::kSentinel
+                                     ? ""
+                                     : "; is redis-server running there?");
     d.record_error(message);
     throw BackendError(message, 0);
   } catch (const RedisRefused& e) {
@@ -511,6 +558,7 @@ RedisStats RedisInvalidationBackend::stats() const {
   s.publisher_reconnects = d.publisher_reconnects.load();
   s.health_checks = d.health_checks.load();
   s.health_check_failures = d.health_check_failures.load();
+  s.primary_switches = d.primary_switches.load();
   s.listening = d.running.load();
   s.connected = s.listening && d.connected.load();
   if (d.fork_guard.forked()) {  // error_mu may have been held by a thread of the parent
@@ -520,6 +568,7 @@ RedisStats RedisInvalidationBackend::stats() const {
   }
   std::lock_guard lock(d.error_mu);
   s.last_error = d.last_error;
+  s.primary = d.primary;
   return s;
 }
 

@@ -2,8 +2,9 @@
 // pjx/redis_backend.hpp for the accepted forms.
 //
 // Parsing rules (the redis-py reading of a URL, made strict):
-//   R1. The scheme is "redis" or "unix" (any case); "rediss" is refused
-//       because this build has no TLS; anything else is refused.
+//   R1. The scheme is "redis", "unix" or "redis+sentinel" (any case);
+//       "rediss" is refused because this build has no TLS; anything else is
+//       refused.
 //   R2. User-info is everything before the last '@' of the authority and
 //       must be "username:password" or ":password"; a lone word (no ':') is
 //       refused as ambiguous. Both parts are percent-decoded.
@@ -18,6 +19,12 @@
 //       parameter and any fragment are refused rather than ignored.
 //   R6. db is a decimal number from 0 to 2147483647; Redis itself refuses
 //       a db beyond its `databases` setting when we SELECT it.
+//   R7. redis+sentinel://: the authority (after any user-info) is a list of
+//       one or more sentinels, "host[:port]" as in R3 (port default 26379),
+//       separated by single commas; a repeated one is kept once. The path is
+//       "/<master name>" or "/<master name>/<db>"; the name is
+//       percent-decoded and must not be empty. "rediss+sentinel" is refused
+//       as "rediss" is.
 #include <sys/un.h>
 
 #include <algorithm>
@@ -38,6 +45,7 @@ namespace pjx {
 namespace {
 
 constexpr std::string_view kMask = "***";
+constexpr int kSentinelPort = 26379;  // Sentinel's default port
 
 using detail::quoted;
 
@@ -205,10 +213,11 @@ int parse_db(std::string_view url, std::string_view text) {
   return db;
 }
 
-int parse_port(std::string_view url, std::string_view text) {
+int parse_port(std::string_view url, std::string_view text, int default_port) {
   const std::string fix =
       "write a port from 1 to 65535 after the host, or leave \":port\" out "
-      "for the default 6379";
+      "for the default " +
+      std::to_string(default_port);
   if (text.empty()) fail(url, "has a ':' after the host but no port", fix);
   long port = 0;
   const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
@@ -269,6 +278,64 @@ std::optional<int> parse_query(std::string_view url, std::string_view query, Red
     }
   }
   return db;
+}
+
+// R3: "host[:port]" of `authority` (a name, an IPv4 address or a bracketed
+// IPv6 address; the port defaults to `default_port`).
+RedisUrl::HostPort parse_host_port(std::string_view url, std::string_view authority,
+                                   int default_port) {
+  RedisUrl::HostPort out;
+  out.port = default_port;
+  std::string_view port_text;
+  bool has_port = false;
+  if (authority.starts_with('[')) {
+    const std::size_t close = authority.find(']');
+    if (close == std::string_view::npos) {
+      fail(url, "has an IPv6 address without its closing ']'",
+           "write IPv6 addresses in brackets, e.g. redis://[::1]:6379/0");
+    }
+    out.host = std::string(authority.substr(1, close - 1));
+    if (out.host.empty() ||
+        out.host.find_first_not_of("0123456789abcdefABCDEF:.") != std::string::npos) {
+      fail(url, "has " + quoted(out.host) + " in brackets, which is not an IPv6 address",
+           "write IPv6 addresses in brackets, e.g. redis://[::1]:6379/0");
+    }
+    const std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') {
+        fail(url, "has " + quoted(after) + " after the IPv6 address",
+             "write redis://[ADDRESS]:PORT/DB");
+      }
+      has_port = true;
+      port_text = after.substr(1);
+    }
+  } else {
+    const std::size_t colon = authority.find(':');
+    if (colon != std::string_view::npos &&
+        authority.find(':', colon + 1) != std::string_view::npos) {
+      fail(url, "has an IPv6 address without brackets",
+           "write IPv6 addresses in brackets, e.g. redis://[::1]:6379/0");
+    }
+    out.host = std::string(authority.substr(0, colon));
+    if (colon != std::string_view::npos) {
+      has_port = true;
+      port_text = authority.substr(colon + 1);
+    }
+    if (out.host.find_first_of("[]%") != std::string::npos) {
+      fail(url, "has host " + quoted(out.host) + ", which is not a host name or address",
+           "write a host name, an IPv4 address or a bracketed IPv6 address");
+    }
+  }
+  if (out.host.empty()) {
+    fail(url,
+         "has no host" + std::string(default_port == kSentinelPort ? " in its sentinel list" : ""),
+         default_port == kSentinelPort
+             ? "name every sentinel, separated by commas, e.g. "
+               "redis+sentinel://sentinel-1:26379,sentinel-2:26379/mymaster/0"
+             : "name the Redis server, e.g. redis://localhost:6379/0");
+  }
+  if (has_port) out.port = parse_port(url, port_text, default_port);
+  return out;
 }
 
 }  // namespace
@@ -333,7 +400,8 @@ std::string mask_redis_url(std::string_view input) {
 
 RedisUrl RedisUrl::parse(std::string_view url) {
   const std::string forms =
-      "use redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or unix://[[USER]:PASSWORD@]/PATH[?db=DB]";
+      "use redis://[[USER]:PASSWORD@]HOST[:PORT][/DB], unix://[[USER]:PASSWORD@]/PATH[?db=DB] "
+      "or redis+sentinel://[[USER]:PASSWORD@]HOST[:PORT][,HOST[:PORT]...]/MASTER_NAME[/DB]";
   const std::size_t sep = url.find("://");
   if (sep == std::string_view::npos) {
     fail(url, "has no scheme", forms + ", e.g. redis://localhost:6379/0");
@@ -347,7 +415,7 @@ RedisUrl RedisUrl::parse(std::string_view url) {
            "remove it, or percent-encode it (a space is %20) inside a user name or password");
     }
   }
-  if (scheme == "rediss") {
+  if (scheme == "rediss" || scheme == "rediss+sentinel") {
     fail(url, "asks for TLS (rediss://), but this build of pjx-inval has no TLS support",
          "use redis:// over a trusted network or a TLS tunnel (stunnel, spiped), or unix:// for "
          "a local socket");
@@ -357,6 +425,8 @@ RedisUrl RedisUrl::parse(std::string_view url) {
     out.kind = Kind::kTcp;
   } else if (scheme == "unix") {
     out.kind = Kind::kUnix;
+  } else if (scheme == "redis+sentinel") {
+    out.kind = Kind::kSentinel;
   } else {
     fail(url, "has scheme " + quoted(scheme) + ", which is not a Redis scheme", forms);
   }
@@ -380,52 +450,48 @@ RedisUrl RedisUrl::parse(std::string_view url) {
 
   std::optional<int> path_db;
   if (out.kind == Kind::kTcp) {
-    std::string_view port_text;
-    bool has_port = false;
-    if (authority.starts_with('[')) {
-      const std::size_t close = authority.find(']');
-      if (close == std::string_view::npos) {
-        fail(url, "has an IPv6 address without its closing ']'",
-             "write IPv6 addresses in brackets, e.g. redis://[::1]:6379/0");
-      }
-      out.host = std::string(authority.substr(1, close - 1));
-      if (out.host.empty() ||
-          out.host.find_first_not_of("0123456789abcdefABCDEF:.") != std::string::npos) {
-        fail(url, "has " + quoted(out.host) + " in brackets, which is not an IPv6 address",
-             "write IPv6 addresses in brackets, e.g. redis://[::1]:6379/0");
-      }
-      const std::string_view after = authority.substr(close + 1);
-      if (!after.empty()) {
-        if (after.front() != ':') {
-          fail(url, "has " + quoted(after) + " after the IPv6 address",
-               "write redis://[ADDRESS]:PORT/DB");
-        }
-        has_port = true;
-        port_text = after.substr(1);
-      }
-    } else {
-      const std::size_t colon = authority.find(':');
-      if (colon != std::string_view::npos &&
-          authority.find(':', colon + 1) != std::string_view::npos) {
-        fail(url, "has an IPv6 address without brackets",
-             "write IPv6 addresses in brackets, e.g. redis://[::1]:6379/0");
-      }
-      out.host = std::string(authority.substr(0, colon));
-      if (colon != std::string_view::npos) {
-        has_port = true;
-        port_text = authority.substr(colon + 1);
-      }
-      if (out.host.find_first_of("[]%") != std::string::npos) {
-        fail(url, "has host " + quoted(out.host) + ", which is not a host name or address",
-             "write a host name, an IPv4 address or a bracketed IPv6 address");
-      }
-    }
-    if (out.host.empty()) {
-      fail(url, "has no host", "name the Redis server, e.g. redis://localhost:6379/0");
-    }
-    if (has_port) out.port = parse_port(url, port_text);
+    const RedisUrl::HostPort at = parse_host_port(url, authority, 6379);
+    out.host = at.host;
+    out.port = at.port;
     if (path.size() > 1) {
       path_db = parse_db(url, path.substr(1));
+    }
+  } else if (out.kind == Kind::kSentinel) {
+    // R7: sentinels separated by commas, then /MASTER_NAME[/DB].
+    const std::string example = "redis+sentinel://sentinel-1:26379,sentinel-2:26379/mymaster/0";
+    for (std::size_t pos = 0;;) {
+      const std::size_t comma = authority.find(',', pos);
+      const std::string_view one = authority.substr(pos, comma - pos);
+      if (one.empty() && !(pos == 0 && comma == std::string_view::npos)) {
+        fail(url, "has an empty entry in its sentinel list",
+             "separate the sentinels by single commas, e.g. " + example);
+      }
+      const RedisUrl::HostPort sentinel = parse_host_port(url, one, kSentinelPort);
+      if (std::find(out.sentinels.begin(), out.sentinels.end(), sentinel) == out.sentinels.end())
+        out.sentinels.push_back(sentinel);
+      if (comma == std::string_view::npos) break;
+      pos = comma + 1;
+    }
+    const std::string_view names = path.empty() ? path : path.substr(1);
+    const std::size_t name_end = names.find('/');
+    out.master_name = percent_decode(url, names.substr(0, name_end), "master name");
+    if (out.master_name.empty()) {
+      fail(url, "has no master name after the sentinels",
+           "write the name the sentinels monitor the primary under (their `sentinel monitor "
+           "NAME ...`) after a '/', e.g. " +
+               example);
+    }
+    if (out.master_name.find('\0') != std::string::npos) {
+      fail(url, "has a NUL byte (%00) in the master name", "remove it");
+    }
+    if (name_end != std::string_view::npos) {
+      const std::string_view db = names.substr(name_end + 1);
+      if (db.find('/') != std::string_view::npos) {
+        fail(url, "has more than /MASTER_NAME/DB in its path",
+             "write the master name, then optionally the database, e.g. " + example +
+                 " (a '/' inside the master name must be written %2F)");
+      }
+      if (!db.empty()) path_db = parse_db(url, db);
     }
   } else {
     if (!authority.empty()) {
@@ -463,7 +529,9 @@ RedisUrl RedisUrl::parse(std::string_view url) {
 }
 
 std::string RedisUrl::masked() const {
-  std::string out = kind == Kind::kTcp ? "redis://" : "unix://";
+  std::string out = kind == Kind::kTcp        ? "redis://"
+                    : kind == Kind::kSentinel ? "redis+sentinel://"
+                                              : "unix://";
   if (!username.empty() || !password.empty()) {
     out += username;
     out += ':';
@@ -473,6 +541,26 @@ std::string RedisUrl::masked() const {
   if (kind == Kind::kTcp) {
     out += host.find(':') != std::string::npos ? "[" + host + "]" : host;
     out += ':' + std::to_string(port) + '/' + std::to_string(db);
+  } else if (kind == Kind::kSentinel) {
+    for (std::size_t i = 0; i < sentinels.size(); ++i) {
+      if (i != 0) out += ',';
+      const std::string& h = sentinels[i].host;
+      out += h.find(':') != std::string::npos ? "[" + h + "]" : h;
+      out += ':' + std::to_string(sentinels[i].port);
+    }
+    out += '/';
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    for (char c : master_name) {
+      const auto byte = static_cast<unsigned char>(c);
+      if (std::isalnum(byte) != 0 || std::string_view("-._~:").find(c) != std::string_view::npos) {
+        out += c;
+      } else {
+        out += '%';
+        out += kHex[byte >> 4];
+        out += kHex[byte & 0xF];
+      }
+    }
+    out += '/' + std::to_string(db);
   } else {
     out += socket_path;
     if (db != 0) out += "?db=" + std::to_string(db);

@@ -135,6 +135,20 @@ TEST(RedisUrl, RejectsBadFormsNamingTheMaskedUrlTheReasonAndTheFix) {
       {"unix:///" + std::string(200, 'a'), "longer than a Unix socket address holds",
        "shorter path"},
       {"unix:///tmp/r.sock?db=z", "database \"z\"", "decimal number"},
+      // R7: redis+sentinel://
+      {"rediss+sentinel://:s3cret@s1/mymaster", "no TLS support", "stunnel"},
+      {"redis+sentinel://s1:26379", "no master name", "sentinel monitor"},
+      {"redis+sentinel://:s3cret@s1:26379/", "no master name", "sentinel monitor"},
+      {"redis+sentinel:///mymaster", "has no host in its sentinel list", "separated by commas"},
+      {"redis+sentinel://s1,,s2/mymaster", "empty entry in its sentinel list", "single commas"},
+      {"redis+sentinel://s1,/mymaster", "empty entry", "single commas"},
+      {"redis+sentinel://s1:0/mymaster", "port 0, outside 1..65535", "default 26379"},
+      {"redis+sentinel://s1:x/mymaster", "port \"x\"", "default 26379"},
+      {"redis+sentinel://s1/mymaster/x", "database \"x\"", "decimal number"},
+      {"redis+sentinel://s1/mymaster/1/2", "more than /MASTER_NAME/DB", "%2F"},
+      {"redis+sentinel://s1/my%00master", "NUL byte", "remove it"},
+      {"redis+sentinel://s1/mymaster/1?db=2", "database 1 in the path and 2", "once"},
+      {"redis+sentinel://s3cret@s1/mymaster", "ambiguous", "redis://:PASSWORD@host"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.url);
@@ -272,6 +286,67 @@ TEST(RedisUrl, AMaskedValidUrlStillParsesToTheSameEndpoint) {
   EXPECT_EQ(again.password, "***");
   // An invalid URL is still masked generously.
   EXPECT_EQ(mask_redis_url("redis://:ab/cd@host"), "redis://:***@host");
+}
+
+// R7: sentinels in order (port 26379 by default, a repeated one kept once),
+// the master name percent-decoded, the primary's credentials and db.
+TEST(RedisUrl, ParsesSentinelUrls) {
+  using HostPort = RedisUrl::HostPort;
+  struct Case {
+    std::string url;
+    std::vector<HostPort> sentinels;
+    std::string master_name;
+    std::string username, password;
+    int db;
+    std::string masked;
+  };
+  const std::vector<Case> cases = {
+      {"redis+sentinel://s1/mymaster",
+       {{"s1", 26379}},
+       "mymaster",
+       "",
+       "",
+       0,
+       "redis+sentinel://s1:26379/mymaster/0"},
+      {"Redis+Sentinel://s1:5000,10.0.0.2,[::1]:26380/mymaster/3",
+       {{"s1", 5000}, {"10.0.0.2", 26379}, {"::1", 26380}},
+       "mymaster",
+       "",
+       "",
+       3,
+       "redis+sentinel://s1:5000,10.0.0.2:26379,[::1]:26380/mymaster/3"},
+      {"redis+sentinel://:s3cret@s1,s2:26379,s1/my%2Fmaster/",
+       {{"s1", 26379}, {"s2", 26379}},
+       "my/master",
+       "",
+       "s3cret",
+       0,
+       "redis+sentinel://:***@s1:26379,s2:26379/my%2Fmaster/0"},
+      {"redis+sentinel://s1/mymaster?db=2&username=app&password=s3cret",
+       {{"s1", 26379}},
+       "mymaster",
+       "app",
+       "s3cret",
+       2,
+       "redis+sentinel://app:***@s1:26379/mymaster/2"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.url);
+    RedisUrl url;
+    ASSERT_NO_THROW(url = RedisUrl::parse(c.url));
+    EXPECT_EQ(url.kind, Kind::kSentinel);
+    EXPECT_EQ(url.sentinels, c.sentinels);
+    EXPECT_EQ(url.master_name, c.master_name);
+    EXPECT_EQ(url.username, c.username);
+    EXPECT_EQ(url.password, c.password);
+    EXPECT_EQ(url.db, c.db);
+    EXPECT_EQ(url.masked(), c.masked);
+    const RedisUrl again = RedisUrl::parse(url.masked());
+    EXPECT_EQ(again.sentinels, url.sentinels);
+    EXPECT_EQ(again.master_name, url.master_name);
+    EXPECT_EQ(again.db, url.db);
+    EXPECT_EQ(mask_redis_url(c.url).find("s3cret"), std::string::npos);
+  }
 }
 
 }  // namespace

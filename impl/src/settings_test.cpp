@@ -94,6 +94,22 @@ TEST(Settings, RedisUrlWinsOverInvalidationDbWhichIsIgnored) {
   EXPECT_EQ(settings.ignored, "PJX_INVALIDATION_DB");
 }
 
+// A Sentinel setup is a REDIS_URL too (redis+sentinel://, RedisUrl R7).
+TEST(Settings, SentinelUrlSelectsRedisAndBuildsABackendWithoutConnecting) {
+  const std::string url = "redis+sentinel://:p%40ss@s1.invalid,s2.invalid:5000/mymaster/2";
+  const Settings settings = read(with(kDb, "REDIS_URL", url));
+  EXPECT_EQ(settings.backend, BackendKind::kRedis);
+  EXPECT_EQ(settings.redis_url, url);
+  const auto backend = settings.make_backend();
+  const auto* redis = dynamic_cast<RedisInvalidationBackend*>(backend.get());
+  ASSERT_NE(redis, nullptr);
+  EXPECT_EQ(redis->url().kind, RedisUrl::Kind::kSentinel);
+  EXPECT_EQ(redis->url().master_name, "mymaster");
+  EXPECT_EQ(redis->url().sentinels.size(), 2u);
+  EXPECT_EQ(redis->url().password, "p@ss");
+  EXPECT_EQ(redis->url().db, 2);
+}
+
 TEST(Settings, EmptyRedisUrlCountsAsUnset) {
   const Settings sqlite = read(with(kDb, "REDIS_URL", ""));
   EXPECT_EQ(sqlite.backend, BackendKind::kSqlite);
@@ -328,6 +344,8 @@ TEST(Settings, BadRedisUrlIsRejectedNamingRedisUrlWithThePasswordMasked) {
        "REDIS_URL=\"redis://cache:6379/0?password=***&db=x\"", "database"},
       {"redis://s3cret@cache", "REDIS_URL=\"redis://***@cache\"", "ambiguous"},
       {"http://cache", "REDIS_URL=\"http://cache\"", "scheme"},
+      {"redis+sentinel://:s3cret@s1:26379", "REDIS_URL=\"redis+sentinel://:***@s1:26379\"",
+       "no master name"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.url);

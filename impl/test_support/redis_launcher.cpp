@@ -12,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 namespace pjx::testing {
@@ -43,6 +44,17 @@ std::string percent_encode(const std::string& text) {
   return out;
 }
 
+// The last 5 lines of a log, indented, for failure messages.
+std::string tail_of(const std::string& text) {
+  std::stringstream lines_in(text);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(lines_in, line);) lines.push_back(line);
+  std::string out;
+  const std::size_t from = lines.size() > 5 ? lines.size() - 5 : 0;
+  for (std::size_t i = from; i < lines.size(); ++i) out += "\n  " + lines[i];
+  return out.empty() ? " (its log is empty)" : out;
+}
+
 std::string read_all(const fs::path& file) {
   std::ifstream in(file);
   std::stringstream buffer;
@@ -52,11 +64,16 @@ std::string read_all(const fs::path& file) {
 
 }  // namespace
 
-fs::path find_redis_server() {
-  if (const char* env = std::getenv("PJX_REDIS_SERVER"); env != nullptr && *env != '\0') {
+namespace {
+
+// `variable` when set, else `program` on PATH, else in /usr/bin,
+// /usr/local/bin, /usr/sbin; throws RedisError naming `package` otherwise.
+fs::path find_program(const char* variable, const std::string& program, const std::string& package,
+                      const std::string& alternative) {
+  if (const char* env = std::getenv(variable); env != nullptr && *env != '\0') {
     if (executable(env)) return env;
-    throw RedisError(std::string("PJX_REDIS_SERVER=\"") + env +
-                     "\" is not an executable file; point it at redis-server or unset it");
+    throw RedisError(std::string(variable) + "=\"" + env +
+                     "\" is not an executable file; point it at " + program + " or unset it");
   }
   std::string looked;
   if (const char* path = std::getenv("PATH"); path != nullptr) {
@@ -64,19 +81,29 @@ fs::path find_redis_server() {
     std::string dir;
     while (std::getline(dirs, dir, ':')) {
       if (dir.empty()) continue;
-      const fs::path candidate = fs::path(dir) / "redis-server";
+      const fs::path candidate = fs::path(dir) / program;
       if (executable(candidate)) return candidate;
     }
     looked = "PATH, ";
   }
-  for (const char* fixed :
-       {"/usr/bin/redis-server", "/usr/local/bin/redis-server", "/usr/sbin/redis-server"}) {
-    if (executable(fixed)) return fixed;
+  for (const char* fixed : {"/usr/bin/", "/usr/local/bin/", "/usr/sbin/"}) {
+    if (executable(fixed + program)) return fixed + program;
   }
-  throw RedisError("redis-server not found (looked in " + looked +
-                   "/usr/bin, /usr/local/bin, /usr/sbin): install it (Debian: apt-get install "
-                   "redis-server, or scripts/install-deps.sh), set PJX_REDIS_SERVER to its path, "
-                   "or pass --redis-url URL of a running server");
+  throw RedisError(program + " not found (looked in " + looked +
+                   "/usr/bin, /usr/local/bin, /usr/sbin): install it (Debian: apt-get install " +
+                   package + ", or scripts/install-deps.sh), set " + variable + " to its path" +
+                   alternative);
+}
+
+}  // namespace
+
+fs::path find_redis_server() {
+  return find_program("PJX_REDIS_SERVER", "redis-server", "redis-server",
+                      ", or pass --redis-url URL of a running server");
+}
+
+fs::path find_redis_sentinel() {
+  return find_program("PJX_REDIS_SENTINEL", "redis-sentinel", "redis-sentinel", "");
 }
 
 int free_loopback_port() {
@@ -163,15 +190,7 @@ std::string RedisServer::log() const {
   return read_all(dir_ / "redis.out") + read_all(dir_ / "redis.log");
 }
 
-std::string RedisServer::log_tail() const {
-  std::stringstream text(log());
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(text, line);) lines.push_back(line);
-  std::string out;
-  const std::size_t from = lines.size() > 5 ? lines.size() - 5 : 0;
-  for (std::size_t i = from; i < lines.size(); ++i) out += "\n  " + lines[i];
-  return out.empty() ? " (its log is empty)" : out;
-}
+std::string RedisServer::log_tail() const { return tail_of(log()); }
 
 void RedisServer::spawn() {
   client_.reset();
@@ -187,26 +206,14 @@ void RedisServer::spawn() {
                      "\" must be three words: <hard> <soft> <soft seconds>, e.g. \"64kb 0 0\"");
   }
   // clang-format off: option, value
-  std::vector<std::string> args = {executable_.string(),
-                                   "--port",
-                                   std::to_string(port_),
-                                   "--bind",
-                                   options_.bind_address,
-                                   "--unixsocket",
-                                   socket_.string(),
-                                   "--unixsocketperm",
-                                   "700",
-                                   "--save",
-                                   "",
-                                   "--appendonly",
-                                   "no",
-                                   "--daemonize",
-                                   "no",
-                                   "--dir",
-                                   dir_.string(),
-                                   "--logfile",
-                                   (dir_ / "redis.log").string(),
-                                   "--client-output-buffer-limit"};
+  std::vector<std::string> args = {
+      executable_.string(), "--port", std::to_string(port_), "--bind", options_.bind_address,
+      "--unixsocket", socket_.string(), "--unixsocketperm", "700", "--save", "", "--appendonly",
+      "no",
+      // A replica's first sync starts at once
+      // (Redis waits 5 s for more replicas).
+      "--repl-diskless-sync-delay", "0", "--daemonize", "no", "--dir", dir_.string(), "--logfile",
+      (dir_ / "redis.log").string(), "--client-output-buffer-limit"};
   // clang-format on
   args.insert(args.end(), pubsub.begin(), pubsub.end());
   if (options_.bind_address != "127.0.0.1") {
@@ -221,8 +228,12 @@ void RedisServer::spawn() {
     args.push_back("--requirepass");
     args.push_back(options_.password);
   }
+  if (options_.replica_of > 0) {
+    args.insert(args.end(), {"--replicaof", "127.0.0.1", std::to_string(options_.replica_of)});
+    if (!options_.password.empty()) args.insert(args.end(), {"--masterauth", options_.password});
+  }
   try {
-    Subprocess::Options o{Subprocess::Options::Stdio::kFile, dir_ / "redis.out", true, {}};
+    Subprocess::Options o{Subprocess::Options::Stdio::kFile, dir_ / "redis.out", true};
     o.network_namespace = options_.network_namespace;
     proc_ = Subprocess::spawn(io_, args, current_environment(), o, {});
   } catch (const std::runtime_error& e) {
@@ -325,6 +336,165 @@ RedisClient& RedisServer::client() {
   if (!proc_) throw RedisError("redis-server is not running (killed or stopped)");
   if (!client_) client_ = std::make_unique<RedisClient>(socket_endpoint());
   return *client_;
+}
+
+}  // namespace pjx::testing
+
+namespace pjx::testing {
+
+RedisSentinel::RedisSentinel(RedisSentinelOptions options) : options_(std::move(options)) {
+  if (options_.primary_port <= 0) {
+    throw RedisError("RedisSentinel needs the primary's port (options.primary_port)");
+  }
+  executable_ = options_.executable.empty() ? find_redis_sentinel() : options_.executable;
+  if (options_.dir.empty()) {
+    own_dir_.emplace(temp_root(), "pjx-sentinel-");
+    dir_ = own_dir_->path();
+  } else {
+    std::error_code ec;
+    fs::create_directories(options_.dir, ec);
+    if (ec) {
+      throw RedisError("cannot create \"" + options_.dir.string() +
+                       "\" for redis-sentinel: " + ec.message());
+    }
+    dir_ = fs::absolute(options_.dir);
+  }
+  // A port that was free may be taken before it binds it: retry.
+  for (int attempt = 0;; ++attempt) {
+    port_ = free_loopback_port();
+    try {
+      spawn();
+      wait_until_ready();
+      return;
+    } catch (const RedisError&) {
+      stop();
+      if (attempt >= 4) throw;
+    }
+  }
+}
+
+RedisSentinel::~RedisSentinel() { stop(); }
+
+void RedisSentinel::spawn() {
+  client_.reset();
+  // Sentinel needs a writable config file: it records what it learns there.
+  const fs::path config = dir_ / "sentinel.conf";
+  {
+    std::ofstream out(config, std::ios::trunc);
+    const std::string& name = options_.master_name;
+    out << "port " << port_ << "\n"
+        << "bind 127.0.0.1\n"
+        << "daemonize no\n"
+        << "dir " << dir_.string() << "\n"
+        << "logfile " << (dir_ / "sentinel.log").string() << "\n"
+        << "sentinel monitor " << name << " 127.0.0.1 " << options_.primary_port << " "
+        << options_.quorum << "\n"
+        << "sentinel down-after-milliseconds " << name << " " << options_.down_after.count() << "\n"
+        << "sentinel failover-timeout " << name << " " << options_.failover_timeout.count() << "\n"
+        << "sentinel parallel-syncs " << name << " 1\n";
+    if (!options_.primary_password.empty()) {
+      out << "sentinel auth-pass " << name << " " << options_.primary_password << "\n";
+    }
+    if (!out) throw RedisError("cannot write " + config.string() + " for redis-sentinel");
+  }
+  try {
+    proc_ = Subprocess::spawn(io_, {executable_.string(), config.string()}, current_environment(),
+                              {Subprocess::Options::Stdio::kFile, dir_ / "sentinel.out", true}, {});
+  } catch (const std::runtime_error& e) {
+    throw RedisError(std::string("cannot start redis-sentinel: ") + e.what());
+  }
+}
+
+std::string RedisSentinel::log() const {
+  return read_all(dir_ / "sentinel.out") + read_all(dir_ / "sentinel.log");
+}
+
+void RedisSentinel::wait_until_ready() {
+  const auto deadline = std::chrono::steady_clock::now() + options_.start_timeout;
+  std::string last;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (run_io_until(
+            io_, [this] { return proc_->exited(); }, std::chrono::steady_clock::now() + 10ms)) {
+      const int status = proc_->status();
+      proc_.reset();
+      throw RedisError(
+          "redis-sentinel (" + executable_.string() + ") exited at start (" +
+          (status < 0 ? "signal " + std::to_string(-status) : "status " + std::to_string(status)) +
+          "); the end of its log in " + dir_.string() + ":" + tail_of(log()));
+    }
+    try {
+      RedisEndpoint e;
+      e.port = port_;
+      auto c = std::make_unique<RedisClient>(e, 500ms);
+      const RedisReply pong = c->command({"PING"});
+      if (pong.type == RedisReply::Type::kStatus && pong.text == "PONG") {
+        client_ = std::move(c);
+        return;
+      }
+      last = pong.text;
+    } catch (const RedisError& e) {
+      last = e.what();
+    }
+  }
+  throw RedisError("redis-sentinel did not answer PING within " +
+                   std::to_string(options_.start_timeout.count()) + " ms (" + last +
+                   "); the end of its log:" + tail_of(log()));
+}
+
+void RedisSentinel::stop() {
+  client_.reset();
+  if (!proc_) return;
+  proc_->signal(SIGTERM);
+  if (!run_io_until(
+          io_, [this] { return proc_->exited(); }, std::chrono::steady_clock::now() + 5s)) {
+    proc_->signal(SIGKILL);
+    run_io_until(
+        io_, [this] { return proc_->exited(); }, std::chrono::steady_clock::now() + 10s);
+  }
+  proc_.reset();
+}
+
+RedisClient& RedisSentinel::client() {
+  if (!proc_) throw RedisError("redis-sentinel is not running");
+  if (!client_) {
+    RedisEndpoint e;
+    e.port = port_;
+    client_ = std::make_unique<RedisClient>(e);
+  }
+  return *client_;
+}
+
+std::string RedisSentinel::primary_address() {
+  const RedisReply reply =
+      client().checked({"SENTINEL", "get-master-addr-by-name", options_.master_name});
+  if (reply.type != RedisReply::Type::kArray || reply.elements.size() != 2) return "";
+  return reply.elements[0].text + ":" + reply.elements[1].text;
+}
+
+bool RedisSentinel::wait_until_knows(int replicas, int sentinels,
+                                     std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const RedisReply r = client().checked({"SENTINEL", "replicas", options_.master_name});
+    const RedisReply s = client().checked({"SENTINEL", "sentinels", options_.master_name});
+    if (static_cast<int>(r.elements.size()) >= replicas &&
+        static_cast<int>(s.elements.size()) >= sentinels) {
+      return true;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(50ms);
+  }
+}
+
+std::string sentinel_url(const std::vector<const RedisSentinel*>& sentinels,
+                         const std::string& master_name, const std::string& password, int db) {
+  std::string url = "redis+sentinel://";
+  if (!password.empty()) url += ":" + percent_encode(password) + "@";
+  for (std::size_t i = 0; i < sentinels.size(); ++i) {
+    if (i != 0) url += ",";
+    url += sentinels[i]->address();
+  }
+  return url + "/" + percent_encode(master_name) + "/" + std::to_string(db);
 }
 
 }  // namespace pjx::testing

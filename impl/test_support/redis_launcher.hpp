@@ -33,6 +33,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "redis_client.hpp"
 #include "subprocess.hpp"
@@ -62,6 +63,9 @@ struct RedisServerOptions {
   std::string pubsub_limit = "32mb 8mb 60";
   // --requirepass when not empty (URLs then carry it, percent-encoded).
   std::string password;
+  // --replicaof 127.0.0.1 PORT when above 0: a replica of that server (with
+  // a password, --masterauth too).
+  int replica_of = 0;
   // How long a start waits for PING to answer.
   std::chrono::milliseconds start_timeout{20000};
   // Makes the socket's folder when `dir` is too long for a socket path;
@@ -148,5 +152,98 @@ class RedisServer {
   std::unique_ptr<Subprocess> proc_;
   std::unique_ptr<RedisClient> client_;
 };
+
+// The redis-sentinel executable: $PJX_REDIS_SENTINEL when set, else the
+// first `redis-sentinel` on PATH, else /usr/bin, /usr/local/bin, /usr/sbin.
+// Throws RedisError naming the places looked at and the Debian package
+// (redis-sentinel) when there is none.
+std::filesystem::path find_redis_sentinel();
+
+struct RedisSentinelOptions {
+  // Folder for its config file (Sentinel rewrites it), log and output;
+  // created if missing. Empty: a fresh temporary folder, removed with it.
+  std::filesystem::path dir;
+  // Empty: find_redis_sentinel().
+  std::filesystem::path executable;
+  // `sentinel monitor NAME 127.0.0.1 PRIMARY_PORT QUORUM`.
+  std::string master_name = "pjx-primary";
+  int primary_port = 0;
+  int quorum = 2;
+  // `sentinel down-after-milliseconds` and `sentinel failover-timeout`:
+  // small values make a failover take a few seconds (Sentinel's defaults,
+  // 30 s and 3 min, are for production).
+  std::chrono::milliseconds down_after{1000};
+  std::chrono::milliseconds failover_timeout{3000};
+  // The primary's password (`sentinel auth-pass`), when it has one.
+  std::string primary_password;
+  std::chrono::milliseconds start_timeout{20000};
+};
+
+// One redis-sentinel on 127.0.0.1 (a free port), monitoring one primary.
+// Several started on the same primary find each other through it (hello
+// messages every 2 s) and its replicas through its INFO. Started in a
+// session of its own through Subprocess, as RedisServer; the destructor
+// stops it.
+//
+//   RedisServer primary;
+//   RedisServer::Options replica_options;
+//   replica_options.replica_of = primary.port();
+//   RedisServer replica(replica_options);
+//   RedisSentinel::Options options;
+//   options.primary_port = primary.port();
+//   RedisSentinel s1(options), s2(options), s3(options);
+//   s1.wait_until_knows(1, 2);  // the replica and the two other sentinels
+//   // redis+sentinel://127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3/pjx-primary
+//
+// Thread safety: none (as RedisServer).
+class RedisSentinel {
+ public:
+  using Options = RedisSentinelOptions;
+
+  // Starts it and waits until it answers PING. Throws RedisError (with the
+  // tail of its log) when it cannot be found, exits or does not answer.
+  explicit RedisSentinel(RedisSentinelOptions options);
+  ~RedisSentinel();  // stop()
+  RedisSentinel(const RedisSentinel&) = delete;
+  RedisSentinel& operator=(const RedisSentinel&) = delete;
+
+  // SIGTERM (SIGKILL after 5 s); returns once it is reaped. Idempotent.
+  void stop();
+
+  int port() const { return port_; }
+  pid_t pid() const { return proc_ ? proc_->pid() : -1; }
+  // "127.0.0.1:PORT", as it goes into a redis+sentinel:// URL.
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  // SENTINEL get-master-addr-by-name: "host:port" of the primary it names
+  // now, or "" when it does not know the name. Throws RedisError.
+  std::string primary_address();
+  // Until it knows at least `replicas` replicas and `sentinels` other
+  // sentinels of its primary (false when not within `timeout`).
+  bool wait_until_knows(int replicas, int sentinels,
+                        std::chrono::milliseconds timeout = std::chrono::milliseconds(20000));
+  // Its output and log, for failure messages.
+  std::string log() const;
+  // A command connection (opened on first use). Throws RedisError.
+  RedisClient& client();
+
+ private:
+  void spawn();
+  void wait_until_ready();
+
+  RedisSentinelOptions options_;
+  std::optional<TempDir> own_dir_;
+  std::filesystem::path dir_;
+  std::filesystem::path executable_;
+  int port_ = 0;
+  boost::asio::io_context io_;
+  std::unique_ptr<Subprocess> proc_;
+  std::unique_ptr<RedisClient> client_;
+};
+
+// The URL of a redis+sentinel:// setup: every sentinel's address, then the
+// master name and db.
+std::string sentinel_url(const std::vector<const RedisSentinel*>& sentinels,
+                         const std::string& master_name, const std::string& password = "",
+                         int db = 0);
 
 }  // namespace pjx::testing

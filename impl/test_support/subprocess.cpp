@@ -236,7 +236,7 @@ std::unique_ptr<Subprocess> Subprocess::spawn(asio::io_context& io,
                                               const std::vector<std::string>& env,
                                               const std::filesystem::path& stderr_file,
                                               Handlers handlers) {
-  return spawn(io, argv, env, Options{Options::Stdio::kPipes, stderr_file, false, {}},
+  return spawn(io, argv, env, Options{Options::Stdio::kPipes, stderr_file, false},
                std::move(handlers));
 }
 

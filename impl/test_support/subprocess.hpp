@@ -61,7 +61,7 @@ class Subprocess {
     // pid the caller signals is the program itself (no `ip netns exec`
     // between them). Needs CAP_SYS_ADMIN; spawn throws when the namespace
     // cannot be opened or joined.
-    std::filesystem::path network_namespace;
+    std::filesystem::path network_namespace = {};
   };
 
   // Starts argv[0] (searched in PATH when it holds no '/'). Throws

@@ -109,10 +109,9 @@ TEST_F(SubprocessTest, AMissingProgramIsAClearError) {
 }
 
 TEST_F(SubprocessTest, AServerWritesItsOutputToAFileInASessionOfItsOwn) {
-  auto p =
-      Subprocess::spawn(io_, {"sh", "-c", "echo out; echo err >&2; cut -d' ' -f6 /proc/$$/stat"},
-                        {"PATH=/usr/bin:/bin"},
-                        {Subprocess::Options::Stdio::kFile, dir_ / "out", true, {}}, handlers());
+  auto p = Subprocess::spawn(
+      io_, {"sh", "-c", "echo out; echo err >&2; cut -d' ' -f6 /proc/$$/stat"},
+      {"PATH=/usr/bin:/bin"}, {Subprocess::Options::Stdio::kFile, dir_ / "out", true}, handlers());
   ASSERT_TRUE(run_until([&] { return exited_; }));
   EXPECT_EQ(status_, 0);
   EXPECT_TRUE(p->eof());

@@ -41,7 +41,7 @@ int run_command(const std::vector<std::string>& argv) {
   };
   const auto child =
       Subprocess::spawn(io, argv, pjx::testing::current_environment(),
-                        {Subprocess::Options::Stdio::kInherit, {}, false, {}}, std::move(handlers));
+                        {Subprocess::Options::Stdio::kInherit, {}, false}, std::move(handlers));
   std::function<void(const boost::system::error_code&, int)> forward =
       [&](const boost::system::error_code& error, int sig) {
         if (error) return;

@@ -23,6 +23,20 @@
 // worker's connections in CLIENT LIST (and drop one with CLIENT KILL ID).
 // Several backends in one process share these names.
 //
+// Sentinel: with a redis+sentinel:// URL (see RedisUrl) every connection
+// goes to the primary that the sentinels name, asked in turn (each within
+// connect_timeout and command_timeout), and only once that server confirms
+// with ROLE that it is the primary. A failover reaches the listener as a
+// lost connection: the old primary died, or Sentinel closed its clients
+// when it demoted it, or the health check found it silent; the listener
+// flushes (kDisconnected), asks the sentinels again, resubscribes to the
+// new primary and flushes again (kReconnect), as after any reconnect, so
+// every switch flushes. The publisher follows the same way; a publish
+// during the switch either reaches the primary or throws BackendError.
+// Not covered: a primary demoted by other means than Sentinel (REPLICAOF
+// by hand) while the listener's connection stays open keeps that listener
+// on it.
+//
 // Errors: BackendError::code() is 0 for every Redis failure; the message
 // names the channel, the URL with its password masked, and the cause
 // (refused, timed out, "Redis refused AUTH: WRONGPASS ...").
@@ -48,24 +62,44 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "pjx/invalidation_backend.hpp"
 
 namespace pjx {
 
-// A parsed REDIS_URL. Accepted forms (as redis-py and upstream accept them):
+// A parsed REDIS_URL. Accepted forms (the first three as redis-py and
+// upstream accept them):
 //   redis://[[username]:password@]host[:port][/db]
 //   rediss://...   (refused: this build has no TLS; the error says so)
 //   unix://[[username]:password@]/path/to/socket[?db=N]
+//   redis+sentinel://[[username]:password@]host[:port][,host[:port]...]/master_name[/db]
 // Host may be a name, an IPv4 address or a bracketed IPv6 address; port
-// defaults to 6379 and db to 0. Percent-escapes in username and password are
-// decoded.
+// defaults to 6379 (26379 for a sentinel) and db to 0. Percent-escapes in
+// username, password and master name are decoded. The query may give db,
+// username and password in every form.
+//
+// Sentinel (kSentinel): the hosts are Redis Sentinels, asked in turn for the
+// primary that they monitor under master_name (the name of `sentinel monitor
+// NAME ...`), as redis-py's Sentinel([(host, port), ...]).master_for(NAME)
+// does. The user, password and db are the primary's (redis-py's
+// connection_kwargs of master_for); the sentinels are asked without AUTH, as
+// redis-py does when no sentinel_kwargs are given. Upstream pyjinhx hands
+// REDIS_URL to redis.from_url(), which refuses this scheme: an upstream
+// worker fails at start rather than silently using another Redis.
 struct RedisUrl {
-  enum class Kind { kTcp, kUnix };
+  enum class Kind { kTcp, kUnix, kSentinel };
+  struct HostPort {
+    std::string host;
+    int port = 0;
+    bool operator==(const HostPort&) const = default;
+  };
   Kind kind = Kind::kTcp;
   std::string host;         // kTcp
   int port = 6379;          // kTcp
   std::string socket_path;  // kUnix
+  std::vector<HostPort> sentinels;  // kSentinel: in the URL's order, never empty
+  std::string master_name;          // kSentinel: never empty
   std::string username;     // empty: none (or the default user with a password)
   std::string password;     // empty: no AUTH
   int db = 0;               // SELECTed after connecting when not 0
@@ -122,9 +156,13 @@ struct RedisStats {
   std::uint64_t publisher_reconnects = 0;   // publish connection re-established
   std::uint64_t health_checks = 0;          // PINGs sent on the listener's connection
   std::uint64_t health_check_failures = 0;  // PINGs unanswered within health_check_timeout
+  std::uint64_t primary_switches = 0;       // resubscriptions on another server than the last
+                                            // one (with Sentinel: failovers the listener followed)
   bool connected = false;                   // the listener's subscription is confirmed now
   bool listening = false;
   std::string last_error;  // the most recent publish or listener error, or ""
+  std::string primary;     // "host:port" (or socket path) of the listener's latest
+                           // subscription, "" before the first
 };
 
 class RedisInvalidationBackend final : public InvalidationBackend {

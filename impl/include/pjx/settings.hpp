@@ -3,7 +3,12 @@
 //
 //   REDIS_URL                 selects the Redis backend (wins when both are set);
 //                             redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or
-//                             unix://[[USER]:PASSWORD@]/PATH[?db=DB] (RedisUrl)
+//                             unix://[[USER]:PASSWORD@]/PATH[?db=DB] (RedisUrl);
+//                             with Redis Sentinel, redis+sentinel://[[USER]:
+//                             PASSWORD@]HOST[:PORT][,HOST[:PORT]...]/MASTER_NAME[/DB]
+//                             (the sentinels, port 26379 by default, and the
+//                             name they monitor the primary under; the user,
+//                             password and db are the primary's)
 //   PJX_INVALIDATION_DB       selects the SQLite backend with this path
 //   PJX_INVALIDATION_CHANNEL  channel (default "pyjinhx:invalidate"), for
 //                             SQLite and Redis alike
