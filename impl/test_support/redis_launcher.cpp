@@ -95,6 +95,24 @@ fs::path find_program(const char* variable, const std::string& program, const st
                    alternative);
 }
 
+// The folder a launched server works in: `wanted`, created when missing,
+// or, when `wanted` is empty, a new temporary folder kept in `own` (removed
+// with it). Throws RedisError naming `program` when it cannot be created.
+fs::path working_dir(const fs::path& wanted, std::optional<TempDir>& own, const char* prefix,
+                     const char* program) {
+  if (wanted.empty()) {
+    own.emplace(temp_root(), prefix);
+    return own->path();
+  }
+  std::error_code ec;
+  fs::create_directories(wanted, ec);
+  if (ec) {
+    throw RedisError("cannot create \"" + wanted.string() + "\" for " + program + ": " +
+                     ec.message());
+  }
+  return fs::absolute(wanted);
+}
+
 }  // namespace
 
 fs::path find_redis_server() {
@@ -126,18 +144,7 @@ int free_loopback_port() {
 
 RedisServer::RedisServer(RedisServerOptions options) : options_(std::move(options)) {
   executable_ = options_.executable.empty() ? find_redis_server() : options_.executable;
-  if (options_.dir.empty()) {
-    own_dir_.emplace(temp_root(), "pjx-redis-");
-    dir_ = own_dir_->path();
-  } else {
-    std::error_code ec;
-    fs::create_directories(options_.dir, ec);
-    if (ec) {
-      throw RedisError("cannot create \"" + options_.dir.string() +
-                       "\" for redis-server: " + ec.message());
-    }
-    dir_ = fs::absolute(options_.dir);
-  }
+  dir_ = working_dir(options_.dir, own_dir_, "pjx-redis-", "redis-server");
   socket_ = dir_ / "redis.sock";
   if (socket_.string().size() > kMaxSocketPath) {
     try {
@@ -347,18 +354,7 @@ RedisSentinel::RedisSentinel(RedisSentinelOptions options) : options_(std::move(
     throw RedisError("RedisSentinel needs the primary's port (options.primary_port)");
   }
   executable_ = options_.executable.empty() ? find_redis_sentinel() : options_.executable;
-  if (options_.dir.empty()) {
-    own_dir_.emplace(temp_root(), "pjx-sentinel-");
-    dir_ = own_dir_->path();
-  } else {
-    std::error_code ec;
-    fs::create_directories(options_.dir, ec);
-    if (ec) {
-      throw RedisError("cannot create \"" + options_.dir.string() +
-                       "\" for redis-sentinel: " + ec.message());
-    }
-    dir_ = fs::absolute(options_.dir);
-  }
+  dir_ = working_dir(options_.dir, own_dir_, "pjx-sentinel-", "redis-sentinel");
   // A port that was free may be taken before it binds it: retry.
   for (int attempt = 0;; ++attempt) {
     port_ = free_loopback_port();
