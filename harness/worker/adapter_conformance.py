@@ -46,6 +46,7 @@ EXPECTED = {
     "gap-without-stall": ("skip", set()),
     "io-faults": ("skip", set()),
     "readonly-reopen": ("skip", set()),
+    "readonly-reopen-no-outbox": ("skip", set()),
     "pause-long": ("skip", set()),
     "power-loss": ("skip", set()),
     "reentrant-handler": ("skip", set()),
