@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <system_error>
 #include <thread>
@@ -111,6 +112,42 @@ fs::path working_dir(const fs::path& wanted, std::optional<TempDir>& own, const 
                      ec.message());
   }
   return fs::absolute(wanted);
+}
+
+// Waits until the just-started `proc` answers PING on `endpoint`, for up
+// to `timeout`, and returns that connection. Throws RedisError naming
+// `program` (and `executable`) with the end of its log (`log_tail()`) when it
+// exits first (`proc` is then reset) or does not answer in time.
+std::unique_ptr<RedisClient> wait_for_pong(boost::asio::io_context& io,
+                                           std::unique_ptr<Subprocess>& proc,
+                                           const RedisEndpoint& endpoint,
+                                           std::chrono::milliseconds timeout, const char* program,
+                                           const fs::path& executable, const fs::path& dir,
+                                           const std::function<std::string()>& log_tail) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string last;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (run_io_until(
+            io, [&proc] { return proc->exited(); }, std::chrono::steady_clock::now() + 10ms)) {
+      const int status = proc->status();
+      proc.reset();
+      throw RedisError(
+          std::string(program) + " (" + executable.string() + ") exited at start (" +
+          (status < 0 ? "signal " + std::to_string(-status) : "status " + std::to_string(status)) +
+          "); the end of its log in " + dir.string() + ":" + log_tail());
+    }
+    try {
+      auto c = std::make_unique<RedisClient>(endpoint, 500ms);
+      const RedisReply pong = c->command({"PING"});
+      if (pong.type == RedisReply::Type::kStatus && pong.text == "PONG") return c;
+      last = pong.text;
+    } catch (const RedisError& e) {
+      last = e.what();
+    }
+  }
+  throw RedisError(std::string(program) + " did not answer PING within " +
+                   std::to_string(timeout.count()) + " ms (" + last + "); the end of its log:" +
+                   log_tail());
 }
 
 }  // namespace
@@ -257,39 +294,15 @@ RedisEndpoint RedisServer::socket_endpoint() const {
 }
 
 void RedisServer::wait_until_ready() {
-  const auto deadline = std::chrono::steady_clock::now() + options_.start_timeout;
-  std::string last;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (run_io_until(
-            io_, [this] { return proc_->exited(); }, std::chrono::steady_clock::now() + 10ms)) {
-      const int status = proc_->status();
-      proc_.reset();
-      throw RedisError(
-          "redis-server (" + executable_.string() + ") exited at start (" +
-          (status < 0 ? "signal " + std::to_string(-status) : "status " + std::to_string(status)) +
-          "); the end of its log in " + dir_.string() + ":" + log_tail());
-    }
-    try {
-      auto c = std::make_unique<RedisClient>(socket_endpoint(), 500ms);
-      const RedisReply pong = c->command({"PING"});
-      if (pong.type == RedisReply::Type::kStatus && pong.text == "PONG") {
-        const RedisReply info = c->command({"INFO", "server"});
-        const std::size_t v = info.text.find("redis_version:");
-        if (v != std::string::npos) {
-          const std::size_t end = info.text.find_first_of("\r\n", v);
-          version_ = info.text.substr(v + 14, end - v - 14);
-        }
-        client_ = std::move(c);
-        return;
-      }
-      last = pong.text;
-    } catch (const RedisError& e) {
-      last = e.what();
-    }
+  auto c = wait_for_pong(io_, proc_, socket_endpoint(), options_.start_timeout, "redis-server",
+                         executable_, dir_, [this] { return log_tail(); });
+  const RedisReply info = c->command({"INFO", "server"});
+  const std::size_t v = info.text.find("redis_version:");
+  if (v != std::string::npos) {
+    const std::size_t end = info.text.find_first_of("\r\n", v);
+    version_ = info.text.substr(v + 14, end - v - 14);
   }
-  throw RedisError("redis-server did not answer PING within " +
-                   std::to_string(options_.start_timeout.count()) + " ms (" + last +
-                   "); the end of its log:" + log_tail());
+  client_ = std::move(c);
 }
 
 bool RedisServer::signal_and_wait(int sig, std::chrono::milliseconds timeout) {
@@ -406,35 +419,10 @@ std::string RedisSentinel::log() const {
 }
 
 void RedisSentinel::wait_until_ready() {
-  const auto deadline = std::chrono::steady_clock::now() + options_.start_timeout;
-  std::string last;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (run_io_until(
-            io_, [this] { return proc_->exited(); }, std::chrono::steady_clock::now() + 10ms)) {
-      const int status = proc_->status();
-      proc_.reset();
-      throw RedisError(
-          "redis-sentinel (" + executable_.string() + ") exited at start (" +
-          (status < 0 ? "signal " + std::to_string(-status) : "status " + std::to_string(status)) +
-          "); the end of its log in " + dir_.string() + ":" + tail_of(log()));
-    }
-    try {
-      RedisEndpoint e;
-      e.port = port_;
-      auto c = std::make_unique<RedisClient>(e, 500ms);
-      const RedisReply pong = c->command({"PING"});
-      if (pong.type == RedisReply::Type::kStatus && pong.text == "PONG") {
-        client_ = std::move(c);
-        return;
-      }
-      last = pong.text;
-    } catch (const RedisError& e) {
-      last = e.what();
-    }
-  }
-  throw RedisError("redis-sentinel did not answer PING within " +
-                   std::to_string(options_.start_timeout.count()) + " ms (" + last +
-                   "); the end of its log:" + tail_of(log()));
+  RedisEndpoint e;
+  e.port = port_;
+  client_ = wait_for_pong(io_, proc_, e, options_.start_timeout, "redis-sentinel", executable_,
+                          dir_, [this] { return tail_of(log()); });
 }
 
 void RedisSentinel::stop() {
