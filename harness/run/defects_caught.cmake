@@ -55,7 +55,6 @@ set(DEFECTS
   "no-flush-on-reconnect=redis-partition-heal=redis@reconnect"
   "no-flush-on-reconnect=redis-partition-aborted=redis@stale_reads"
   "no-flush-on-reconnect=redis-failover=redis@stale_reads"
-  "no-flush-on-reconnect=redis-failover=redis@reconnect"
   "ack-failed-redis-publish=redis-failover=redis@reconnect"
   "no-health-check=redis-partition-oneway=redis@stale_reads"
   "drop-own=fanout=redis")
