@@ -11,7 +11,8 @@
 # temporary directory (corpus copy, log, crash artifacts); the seed corpus in
 # the repository is never modified. On failure the directory is kept and the
 # reproducer is printed: rerun it with `BINARY REPRODUCER`.
-# Output: one summary line per target (executions, execs/s, coverage).
+# Output: one summary line per target (executions, execs/s, coverage), in
+# order; FUZZ_JOBS targets run at once (default: the number of CPUs).
 # Exit status: 0 when every target ran clean, 1 otherwise, 2 on bad usage.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -38,16 +39,15 @@ else
   targets=("${1#fuzz_}")
 fi
 
-failed=0
-for name in "${targets[@]}"; do
-  bin="$build/fuzz/fuzz_$name"
-  [ -d "$here/corpus/$name" ] || { echo "$0: no seed corpus $here/corpus/$name" >&2; usage; }
-  [ -x "$bin" ] || { echo "$0: $bin is not built (cmake --build --preset asan --target pjx_fuzz)" >&2; exit 1; }
+# One target: runs it, prints its summary line (and on failure the log's
+# key lines and the reproducer), returns non-zero on failure.
+fuzz_one() {
+  local name=$1 bin="$build/fuzz/fuzz_$1" work rc execs speed cov
   work=$(mktemp -d "${TMPDIR:-/tmp}/pjx-fuzz-$name-XXXXXX")
   mkdir -p "$work/corpus" "$work/artifacts"
   cp "$here/corpus/$name"/* "$work/corpus/"
-  args=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
-        -artifact_prefix="$work/artifacts/")
+  local args=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+              -artifact_prefix="$work/artifacts/")
   [ -f "$here/$name.dict" ] && args+=(-dict="$here/$name.dict")
   case $name in
     db_file) args+=(-max_len=16384) ;;
@@ -64,13 +64,37 @@ for name in "${targets[@]}"; do
   if [ $rc -eq 0 ] && ! ls "$work/artifacts"/* >/dev/null 2>&1; then
     echo "fuzz: $name: ok, ${seconds}s, ${execs:-?} execs (${speed:-?}/s), ${cov:-no coverage line}"
     rm -rf "$work"
-  else
-    failed=1
-    echo "fuzz: $name: FAILED (exit $rc) after ${execs:-?} execs; log: $work/log"
-    grep -E 'ERROR|SUMMARY|property violated|terminate|Test unit written' "$work/log" | head -20
-    for artifact in "$work"/artifacts/*; do
-      [ -e "$artifact" ] && echo "fuzz: $name: reproducer: $artifact  (rerun: $bin $artifact)"
-    done
+    return 0
   fi
+  echo "fuzz: $name: FAILED (exit $rc) after ${execs:-?} execs; log: $work/log"
+  grep -E 'ERROR|SUMMARY|property violated|terminate|Test unit written' "$work/log" | head -20
+  local artifact
+  for artifact in "$work"/artifacts/*; do
+    [ -e "$artifact" ] && echo "fuzz: $name: reproducer: $artifact  (rerun: $bin $artifact)"
+  done
+  return 1
+}
+
+for name in "${targets[@]}"; do
+  [ -d "$here/corpus/$name" ] || { echo "$0: no seed corpus $here/corpus/$name" >&2; usage; }
+  [ -x "$build/fuzz/fuzz_$name" ] || { echo "$0: $build/fuzz/fuzz_$name is not built (cmake --build --preset asan --target pjx_fuzz)" >&2; exit 1; }
 done
+
+# Targets are single-threaded: run FUZZ_JOBS of them at once (default: one
+# per CPU), each for the full SECONDS, and print their summaries in order.
+jobs=${FUZZ_JOBS:-$(nproc)}
+[[ "$jobs" =~ ^[0-9]+$ ]] && [ "$jobs" -gt 0 ] || { echo "$0: FUZZ_JOBS must be a positive integer, got '$jobs'" >&2; exit 2; }
+outputs=$(mktemp -d "${TMPDIR:-/tmp}/pjx-fuzz-out-XXXXXX")
+pids=()
+for i in "${!targets[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+  fuzz_one "${targets[$i]}" >"$outputs/$i" 2>&1 &
+  pids[$i]=$!
+done
+failed=0
+for i in "${!targets[@]}"; do
+  wait "${pids[$i]}" || failed=1
+  cat "$outputs/$i"
+done
+rm -rf "$outputs"
 exit $failed

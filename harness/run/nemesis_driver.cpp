@@ -153,18 +153,31 @@ void NemesisDriver::vfs_fault(const PlannedAction& a, const FaultSpec& f, Json& 
   const auto spec = s.spec->env.find("PJX_WORKER_FAULT");
   params["spec"] = spec != s.spec->env.end() ? spec->second : "";
   if (a.kind == Kind::kFaultBegin) {
-    if (!s.alive()) {
-      loop_.note("vfs_fault on " + s.name + " not applied: it is not running");
+    // Only a ready worker has its signal handling in place (pjx-worker
+    // starts it before `ready`): SIGUSR1 would kill one still starting, as
+    // after a restart or a power loss just before the window.
+    if (!s.alive() || !s.ready) {
+      loop_.note("vfs_fault on " + s.name + " not applied: it is " +
+                 (s.alive() ? "still starting" : "not running"));
       return;
     }
     record_fault(f, "begin", params);
     s.proc->signal(SIGUSR1);  // pjx-worker arms its PJX_WORKER_FAULT (worker_fault.hpp)
-    vfs_faults_[a.fault] = s.name;
+    vfs_faults_[a.fault] = ArmedFault{s.name, s.proc->pid()};
     return;
   }
-  if (vfs_faults_.erase(a.fault) == 0) return;
-  if (s.alive()) s.proc->signal(SIGUSR2);  // clears it
+  const auto armed = vfs_faults_.find(a.fault);
+  if (armed == vfs_faults_.end()) return;
+  clear_vfs_fault(armed->second);
+  vfs_faults_.erase(armed);
   record_fault(f, "end", params);
+}
+
+void NemesisDriver::clear_vfs_fault(const ArmedFault& armed) {
+  WorkerSlot& s = workers_.slot(armed.worker);
+  // Another incarnation (restarted inside the window) was never armed, and
+  // may not handle the signal yet: SIGUSR2's default action would kill it.
+  if (s.alive() && s.proc->pid() == armed.pid) s.proc->signal(SIGUSR2);  // clears it
 }
 
 // ---------------------------------------------------------------- Redis

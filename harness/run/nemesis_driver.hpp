@@ -111,7 +111,15 @@ class NemesisDriver {
   // file of each open window.
   std::unique_ptr<SizeLimitedFs> small_fs_;
   std::map<std::size_t, std::filesystem::path> fillers_;
-  std::map<std::size_t, std::string> vfs_faults_;  // fault index -> worker
+  // vfs_fault windows open: the worker and the incarnation that was armed.
+  // A worker restarted inside the window starts disarmed
+  // (PJX_WORKER_FAULT_ARMED=0), so only the armed one is sent SIGUSR2.
+  struct ArmedFault {
+    std::string worker;
+    int pid = -1;
+  };
+  std::map<std::size_t, ArmedFault> vfs_faults_;  // fault index -> armed incarnation
+  void clear_vfs_fault(const ArmedFault& armed);   // SIGUSR2, to that incarnation only
   std::map<std::size_t, bool> outages_;            // redis_restart and redis_pause windows open
   NetHosts* hosts_ = nullptr;
   std::map<std::size_t, bool> partitions_;  // partition windows open

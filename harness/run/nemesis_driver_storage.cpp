@@ -205,12 +205,11 @@ void NemesisDriver::end_storage_faults() {
         {{"type", "fault"}, {"action", "disk_full"}, {"phase", "end"}, {"params", Json::object()}});
   }
   fillers_.clear();
-  for (const auto& [index, name] : vfs_faults_) {
-    WorkerSlot& s = workers_.slot(name);
-    if (s.alive()) s.proc->signal(SIGUSR2);
+  for (const auto& [index, armed] : vfs_faults_) {
+    clear_vfs_fault(armed);
     loop_.record({{"type", "fault"},
                   {"action", "vfs_fault"},
-                  {"worker", name},
+                  {"worker", armed.worker},
                   {"phase", "end"},
                   {"params", Json::object()}});
   }
