@@ -8,6 +8,8 @@
 //   upstream_publish/listener_open:L/sync_full:F
 //                                      the upstream pattern (raw SQLite); L=1: another connection
 //                                      is open; F=0: synchronous=NORMAL instead of upstream's FULL
+//   bare_publish                       the floor: one kept raw connection, prepared insert and
+//                                      prune in one transaction (raw_sqlite.hpp)
 //   poll_idle                          poll_now() with nothing new (PRAGMA data_version only)
 //   poll_new_rows/rows:N               poll_now() that reads and delivers N new rows
 //   decode_keys/keys:N                 detail::decode_keys of a keys_json of N keys
@@ -158,6 +160,42 @@ BENCHMARK(BM_Publish)
     ->Threads(8)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
+
+// ---------------------------------------------------------------------------
+// The floor under publish(): a bare insert-and-prune transaction on a kept
+// connection (raw_sqlite.hpp), with another connection open as in
+// publish/threads:1's deployment. The summary prints publish / bare.
+
+void BM_BarePublish(benchmark::State& state) {
+  BenchDir dir;
+  const std::string path = dir.file(kDbName);
+  std::unique_ptr<BarePublisher> publisher;
+  std::unique_ptr<RawDb> listener;
+  try {
+    publisher = std::make_unique<BarePublisher>(path);
+    listener = std::make_unique<RawDb>(path);
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+    return;
+  }
+  EventRow row{"fedcba9876543210fedcba9876543210", kChannel, ""};
+  Latencies latencies(state);
+  std::int64_t i = 0;
+  for (auto _ : state) {
+    row.keys_json = "[\"user:" + std::to_string(i++ % 1024) + "\"]";
+    const auto start = Clock::now();
+    try {
+      publisher->publish(row, wall_now(), 5.0);
+    } catch (const std::exception& e) {
+      state.SkipWithError(e.what());
+      break;
+    }
+    latencies.add(Clock::now() - start);
+  }
+  latencies.report(state);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_BarePublish)->Name("bare_publish")->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 // ---------------------------------------------------------------------------
 // The upstream pattern: a connection per publish (raw_sqlite.hpp). With
