@@ -25,6 +25,7 @@
 #include <cstdio>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -81,6 +82,19 @@ class Latencies {
     us_.push_back(micros(d));
     return std::chrono::duration<double>(d).count();
   }
+  // Times and records op(). When it throws, skips the benchmark with the
+  // message and returns nullopt: leave the loop.
+  template <class Op>
+  std::optional<double> time(benchmark::State& state, Op&& op) {
+    const auto start = Clock::now();
+    try {
+      op();
+    } catch (const std::exception& e) {
+      state.SkipWithError(e.what());
+      return std::nullopt;
+    }
+    return add(Clock::now() - start);
+  }
   void report(benchmark::State& state) {
     if (us_.empty()) return;
     // The project's one percentile definition (check/stats.hpp).
@@ -131,14 +145,7 @@ void BM_Publish(benchmark::State& state) {
   std::size_t i = 0;
   for (auto _ : state) {
     const auto& keys = key_sets[i++ % key_sets.size()];
-    const auto start = Clock::now();
-    try {
-      g_publish_backend->publish(keys);
-    } catch (const std::exception& e) {
-      state.SkipWithError(e.what());
-      break;
-    }
-    latencies.add(Clock::now() - start);
+    if (!latencies.time(state, [&] { g_publish_backend->publish(keys); })) break;
   }
   latencies.report(state);
   state.SetItemsProcessed(state.iterations());
@@ -147,7 +154,8 @@ void BM_Publish(benchmark::State& state) {
     state.counters["busy_waits"] = static_cast<double>(stats.busy_waits);
     // Threads publishing at once share commits (group commit).
     state.counters["events_per_commit"] =
-        static_cast<double>(stats.published) / static_cast<double>(std::max<std::uint64_t>(1, stats.publish_commits));
+        static_cast<double>(stats.published) /
+        static_cast<double>(std::max<std::uint64_t>(1, stats.publish_commits));
     g_publish_backend.reset();
     g_publish_dir.reset();
   }
@@ -183,14 +191,7 @@ void BM_BarePublish(benchmark::State& state) {
   std::int64_t i = 0;
   for (auto _ : state) {
     row.keys_json = "[\"user:" + std::to_string(i++ % 1024) + "\"]";
-    const auto start = Clock::now();
-    try {
-      publisher->publish(row, wall_now(), 5.0);
-    } catch (const std::exception& e) {
-      state.SkipWithError(e.what());
-      break;
-    }
-    latencies.add(Clock::now() - start);
+    if (!latencies.time(state, [&] { publisher->publish(row, wall_now(), 5.0); })) break;
   }
   latencies.report(state);
   state.SetItemsProcessed(state.iterations());
@@ -217,14 +218,10 @@ void BM_UpstreamPublish(benchmark::State& state) {
   for (auto _ : state) {
     // Upstream's json.dumps output for one key.
     row.keys_json = "[\"user:" + std::to_string(i++ % 1024) + "\"]";
-    const auto start = Clock::now();
-    try {
-      upstream_publish(path, row, wall_now(), 5.0, /*synchronous_full=*/state.range(1) != 0);
-    } catch (const std::exception& e) {
-      state.SkipWithError(e.what());
+    if (!latencies.time(state, [&] {
+          upstream_publish(path, row, wall_now(), 5.0, /*synchronous_full=*/state.range(1) != 0);
+        }))
       break;
-    }
-    latencies.add(Clock::now() - start);
   }
   latencies.report(state);
   state.SetItemsProcessed(state.iterations());
@@ -423,14 +420,7 @@ void BM_PublishAtTableSize(benchmark::State& state) {
   Latencies latencies(state);
   for (auto _ : state) {
     clock->advance(kStep);
-    const auto start = Clock::now();
-    try {
-      backend.publish(key_sets[i++ % key_sets.size()]);
-    } catch (const std::exception& e) {
-      state.SkipWithError(e.what());
-      break;
-    }
-    latencies.add(Clock::now() - start);
+    if (!latencies.time(state, [&] { backend.publish(key_sets[i++ % key_sets.size()]); })) break;
   }
   latencies.report(state);
   const auto left = peer.count_rows();
@@ -470,14 +460,9 @@ void BM_PruneBurst(benchmark::State& state) {
     peer.insert_rows(row, rows, [created](std::int64_t) { return created; });
     clock->advance(std::chrono::seconds(6));  // past the default retention of 5 s
     state.ResumeTiming();
-    const auto start = Clock::now();
-    try {
-      backend.publish(keys);
-    } catch (const std::exception& e) {
-      state.SkipWithError(e.what());
-      break;
-    }
-    state.SetIterationTime(latencies.add(Clock::now() - start));
+    const auto seconds = latencies.time(state, [&] { backend.publish(keys); });
+    if (!seconds) break;
+    state.SetIterationTime(*seconds);
     state.PauseTiming();
     const bool pruned = peer.count_rows() == 1;  // only the row just published
     state.ResumeTiming();
