@@ -8,6 +8,8 @@
 //   upstream_publish/listener_open:L/sync_full:F
 //                                      the upstream pattern (raw SQLite); L=1: another connection
 //                                      is open; F=0: synchronous=NORMAL instead of upstream's FULL
+//   bare_publish                       the floor: one kept raw connection, prepared insert and
+//                                      prune in one transaction (raw_sqlite.hpp)
 //   poll_idle                          poll_now() with nothing new (PRAGMA data_version only)
 //   poll_new_rows/rows:N               poll_now() that reads and delivers N new rows
 //   decode_keys/keys:N                 detail::decode_keys of a keys_json of N keys
@@ -23,6 +25,7 @@
 #include <cstdio>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -79,6 +82,19 @@ class Latencies {
     us_.push_back(micros(d));
     return std::chrono::duration<double>(d).count();
   }
+  // Times and records op(). When it throws, skips the benchmark with the
+  // message and returns nullopt: leave the loop.
+  template <class Op>
+  std::optional<double> time(benchmark::State& state, Op&& op) {
+    const auto start = Clock::now();
+    try {
+      op();
+    } catch (const std::exception& e) {
+      state.SkipWithError(e.what());
+      return std::nullopt;
+    }
+    return add(Clock::now() - start);
+  }
   void report(benchmark::State& state) {
     if (us_.empty()) return;
     // The project's one percentile definition (check/stats.hpp).
@@ -129,14 +145,7 @@ void BM_Publish(benchmark::State& state) {
   std::size_t i = 0;
   for (auto _ : state) {
     const auto& keys = key_sets[i++ % key_sets.size()];
-    const auto start = Clock::now();
-    try {
-      g_publish_backend->publish(keys);
-    } catch (const std::exception& e) {
-      state.SkipWithError(e.what());
-      break;
-    }
-    latencies.add(Clock::now() - start);
+    if (!latencies.time(state, [&] { g_publish_backend->publish(keys); })) break;
   }
   latencies.report(state);
   state.SetItemsProcessed(state.iterations());
@@ -145,7 +154,8 @@ void BM_Publish(benchmark::State& state) {
     state.counters["busy_waits"] = static_cast<double>(stats.busy_waits);
     // Threads publishing at once share commits (group commit).
     state.counters["events_per_commit"] =
-        static_cast<double>(stats.published) / static_cast<double>(std::max<std::uint64_t>(1, stats.publish_commits));
+        static_cast<double>(stats.published) /
+        static_cast<double>(std::max<std::uint64_t>(1, stats.publish_commits));
     g_publish_backend.reset();
     g_publish_dir.reset();
   }
@@ -158,6 +168,35 @@ BENCHMARK(BM_Publish)
     ->Threads(8)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
+
+// ---------------------------------------------------------------------------
+// The floor under publish(): a bare insert-and-prune transaction on a kept
+// connection (raw_sqlite.hpp), with another connection open as in
+// publish/threads:1's deployment. The summary prints publish / bare.
+
+void BM_BarePublish(benchmark::State& state) {
+  BenchDir dir;
+  const std::string path = dir.file(kDbName);
+  std::unique_ptr<BarePublisher> publisher;
+  std::unique_ptr<RawDb> listener;
+  try {
+    publisher = std::make_unique<BarePublisher>(path);
+    listener = std::make_unique<RawDb>(path);
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+    return;
+  }
+  EventRow row{"fedcba9876543210fedcba9876543210", kChannel, ""};
+  Latencies latencies(state);
+  std::int64_t i = 0;
+  for (auto _ : state) {
+    row.keys_json = "[\"user:" + std::to_string(i++ % 1024) + "\"]";
+    if (!latencies.time(state, [&] { publisher->publish(row, wall_now(), 5.0); })) break;
+  }
+  latencies.report(state);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_BarePublish)->Name("bare_publish")->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 // ---------------------------------------------------------------------------
 // The upstream pattern: a connection per publish (raw_sqlite.hpp). With
@@ -179,14 +218,10 @@ void BM_UpstreamPublish(benchmark::State& state) {
   for (auto _ : state) {
     // Upstream's json.dumps output for one key.
     row.keys_json = "[\"user:" + std::to_string(i++ % 1024) + "\"]";
-    const auto start = Clock::now();
-    try {
-      upstream_publish(path, row, wall_now(), 5.0, /*synchronous_full=*/state.range(1) != 0);
-    } catch (const std::exception& e) {
-      state.SkipWithError(e.what());
+    if (!latencies.time(state, [&] {
+          upstream_publish(path, row, wall_now(), 5.0, /*synchronous_full=*/state.range(1) != 0);
+        }))
       break;
-    }
-    latencies.add(Clock::now() - start);
   }
   latencies.report(state);
   state.SetItemsProcessed(state.iterations());
@@ -385,14 +420,7 @@ void BM_PublishAtTableSize(benchmark::State& state) {
   Latencies latencies(state);
   for (auto _ : state) {
     clock->advance(kStep);
-    const auto start = Clock::now();
-    try {
-      backend.publish(key_sets[i++ % key_sets.size()]);
-    } catch (const std::exception& e) {
-      state.SkipWithError(e.what());
-      break;
-    }
-    latencies.add(Clock::now() - start);
+    if (!latencies.time(state, [&] { backend.publish(key_sets[i++ % key_sets.size()]); })) break;
   }
   latencies.report(state);
   const auto left = peer.count_rows();
@@ -432,14 +460,9 @@ void BM_PruneBurst(benchmark::State& state) {
     peer.insert_rows(row, rows, [created](std::int64_t) { return created; });
     clock->advance(std::chrono::seconds(6));  // past the default retention of 5 s
     state.ResumeTiming();
-    const auto start = Clock::now();
-    try {
-      backend.publish(keys);
-    } catch (const std::exception& e) {
-      state.SkipWithError(e.what());
-      break;
-    }
-    state.SetIterationTime(latencies.add(Clock::now() - start));
+    const auto seconds = latencies.time(state, [&] { backend.publish(keys); });
+    if (!seconds) break;
+    state.SetIterationTime(*seconds);
     state.PauseTiming();
     const bool pruned = peer.count_rows() == 1;  // only the row just published
     state.ResumeTiming();

@@ -1,5 +1,6 @@
 #include "raw_sqlite.hpp"
 
+#include <memory>
 #include <stdexcept>
 
 #include "event_log.hpp"
@@ -107,6 +108,58 @@ void upstream_publish(const std::string& db_path, const EventRow& row, double no
     exec_on(db, db_path, "COMMIT");
   } catch (...) {
     sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
+struct BarePublisher::Impl {
+  explicit Impl(const std::string& db_path) : db(open_db(db_path)), path(db_path) {}
+  ~Impl() {
+    insert.reset();
+    prune.reset();
+    begin.reset();
+    commit.reset();
+    sqlite3_close_v2(db);
+  }
+  sqlite3* db;
+  std::string path;
+  std::unique_ptr<Stmt> begin, insert, prune, commit;
+};
+
+BarePublisher::BarePublisher(const std::string& db_path) : impl_(new Impl(db_path)) {
+  try {
+    Impl& i = *impl_;
+    sqlite3_busy_timeout(i.db, 5000);
+    Stmt(i.db, i.path, "PRAGMA journal_mode=WAL").run();
+    exec_on(i.db, i.path, "PRAGMA synchronous=NORMAL");
+    exec_on(i.db, i.path, std::string(kCreateTableSql).c_str());
+    exec_on(i.db, i.path, std::string(kCreateIndexSql).c_str());
+    i.begin = std::make_unique<Stmt>(i.db, i.path, "BEGIN IMMEDIATE");
+    i.insert = std::make_unique<Stmt>(i.db, i.path, kInsert);
+    i.prune = std::make_unique<Stmt>(i.db, i.path, kPrune);
+    i.commit = std::make_unique<Stmt>(i.db, i.path, "COMMIT");
+  } catch (...) {
+    delete impl_;
+    throw;
+  }
+}
+
+BarePublisher::~BarePublisher() { delete impl_; }
+
+void BarePublisher::publish(const EventRow& row, double now, double retention_seconds) {
+  Impl& i = *impl_;
+  i.begin->run();
+  try {
+    i.insert->bind(1, row.instance_id);
+    i.insert->bind(2, row.channel);
+    i.insert->bind(3, row.keys_json);
+    i.insert->bind(4, now);
+    i.insert->run();
+    i.prune->bind(1, now - retention_seconds);
+    i.prune->run();
+    i.commit->run();
+  } catch (...) {
+    sqlite3_exec(i.db, "ROLLBACK", nullptr, nullptr, nullptr);
     throw;
   }
 }

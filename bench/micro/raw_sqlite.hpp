@@ -10,6 +10,13 @@
 //    `synchronous_full` false it sets synchronous=NORMAL first, as the
 //    library does, which separates the cost of a connection per publish from
 //    the cost of the fsync.
+//  * BarePublisher: the floor a publish is compared with (issue 22): one kept
+//    connection in WAL mode with synchronous=NORMAL and busy_timeout 5 s (as
+//    the library sets), the insert and the prune (upstream's unbounded
+//    DELETE) prepared once, then per publish BEGIN IMMEDIATE, insert, prune,
+//    COMMIT. SQLite's own auto-checkpoint stays on, as in any program that
+//    sets nothing. No outbox, no doorbell, no file check, no JSON encoding:
+//    what the library adds on top of this is its overhead.
 //  * RawDb: a connection used to set up tables of a chosen size quickly (many
 //    rows in one transaction) and to count rows, so that set-up does not go
 //    through the code being measured.
@@ -39,6 +46,23 @@ struct EventRow {
 // pruning rows with created_at < now - retention_seconds.
 void upstream_publish(const std::string& db_path, const EventRow& row, double now,
                       double retention_seconds, bool synchronous_full = true);
+
+class BarePublisher {
+ public:
+  // Opens (creating if missing) `db_path` as described above and creates the
+  // event-log table and index if missing.
+  explicit BarePublisher(const std::string& db_path);
+  ~BarePublisher();
+  BarePublisher(const BarePublisher&) = delete;
+  BarePublisher& operator=(const BarePublisher&) = delete;
+
+  // One insert-and-prune transaction for `row` at wall time `now`.
+  void publish(const EventRow& row, double now, double retention_seconds);
+
+ private:
+  struct Impl;
+  Impl* impl_;
+};
 
 class RawDb {
  public:

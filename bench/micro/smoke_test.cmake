@@ -24,9 +24,9 @@ string(JSON count ERROR_VARIABLE json_error LENGTH "${report}" benchmarks)
 if(json_error)
   message(FATAL_ERROR "${OUT} is not a benchmark JSON report: ${json_error}")
 endif()
-# Every family must have reported: publish x4 threads, upstream x3, idle poll,
+# Every family must have reported: publish x4 threads, bare publish, upstream x3, idle poll,
 # poll x3, decode x3, eviction x3, table size x3, prune burst x3.
-set(expected 23)
+set(expected 24)
 if(count LESS expected)
   message(FATAL_ERROR "${OUT} lists ${count} benchmarks, expected at least ${expected}")
 endif()

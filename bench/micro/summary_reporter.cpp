@@ -124,6 +124,16 @@ void SummaryReporter::print_summary(std::ostream& out) const {
                   us(counter(*f, "p99_us").value_or(0) * 1000).c_str());
     out << line;
   }
+  if (const Figures* bare = find("bare_publish/real_time"); bare != nullptr && publish != nullptr) {
+    const double bare_p50 = counter(*bare, "p50_us").value_or(0);
+    std::snprintf(line, sizeof line,
+                  "  bare insert-and-prune transaction: p50 %s, mean %s; publish / bare: %.2fx (p50), "
+                  "%.2fx (mean)\n",
+                  us(bare_p50 * 1000).c_str(), us(bare->real_ns).c_str(),
+                  bare_p50 > 0 ? counter(*publish, "p50_us").value_or(0) / bare_p50 : 0.0,
+                  bare->real_ns > 0 ? publish->real_ns / bare->real_ns : 0.0);
+    out << line;
+  }
   for (const auto& [name, label] :
        {std::pair<std::string, std::string>{"upstream_publish/listener_open:1/sync_full:1",
                                             "listener open"},
