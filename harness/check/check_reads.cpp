@@ -16,8 +16,9 @@
 //      `client_kill`; + after_fault_ms: the outbox retries, Redis
 //      reconnects), and the writer's own `pause` when the write was queued
 //      (its outbox drains in the paused process). A silent window
-//      (`redis_pause`, or a `partition` that cut the reader from
-//      redis-server) moves it only to the window's begin +
+//      (`redis_pause`, a `partition` that cut the reader from
+//      redis-server, or a `redis_failover` from the primary's kill to the
+//      promotion) moves it only to the window's begin +
 //      after_silence_ms: the health check must notice the silence and the
 //      cache keep nothing until resubscribed, however long the window. Repeated until no window
 //      moves the deadline.
@@ -52,8 +53,9 @@ CheckResult check_stale_reads(const HistoryModel& m, const Json& params) {
             " ms after it ends, a silent Redis server " + fmt_num(b.after_silence_ms) +
             " ms after it fell silent, a partition cutting the reader from it " +
             fmt_num(b.after_silence_ms) +
-            " ms after it began (health_check_interval 1 s + health_check_timeout 1 s + 1 s for "
-            "the reconnect), however long either lasts";
+            " ms after it began, a failover " + fmt_num(b.after_silence_ms) +
+            " ms after the primary's kill (health_check_interval 1 s + health_check_timeout 1 s + "
+            "1 s for the reconnect), however long any of them lasts";
 
   // Acknowledged writes per key, in commit order.
   std::map<std::string, std::vector<const Publish*>> writes;

@@ -6,6 +6,13 @@
 // bound, while it is still silent. So must a `partition` that cut the
 // listener from redis-server (hosts): no RST, no FIN, nothing but the
 // health check can tell; its resubscription flush comes after the heal.
+// A `redis_failover` (Sentinel: the primary killed, the replica promoted;
+// the window ends when the harness first saw a sentinel name the new
+// primary) must be noticed as a silent server is, whatever the window's
+// length, and answered by the flush that follows the subscription on the
+// new primary; a publish begun after the kill and acknowledged before any
+// sentinel named the new primary (end params.unswitched_t) reached no
+// primary (killed_t: the primary was dead): acknowledged and dropped.
 #include <algorithm>
 #include <optional>
 
@@ -30,8 +37,9 @@ struct Disruption {
 };
 
 bool silent(const FaultWindow& w) { return w.action == "redis_pause" || w.action == "partition"; }
+bool failover(const FaultWindow& w) { return w.action == "redis_failover"; }
 bool server_wide(const FaultWindow& w) {
-  return w.action == "redis_restart" || w.action == "redis_pause";
+  return w.action == "redis_restart" || w.action == "redis_pause" || failover(w);
 }
 
 std::vector<Disruption> disruptions(const HistoryModel& m, bool pause_disconnects) {
@@ -91,12 +99,22 @@ CheckResult check_reconnect(const HistoryModel& m, const Json& params) {
   std::size_t silent_judged = 0;
   double max_flush_ms = 0;
   double max_notice_ms = 0;
+  // Failovers: each listener's kill -> first flush and kill -> the flush on
+  // the new primary, in ms (the figures of bench/README.md, issue 21).
+  Json failover_notice = Json::array();
+  Json failover_switch = Json::array();
   for (const Disruption& d : ds) {
     const Incarnation& inc = m.incarnations[d.incarnation];
     const std::string what = d.fault->action + " at " + m.at(d.begin);
+    if (failover(*d.fault)) {
+      if (d.noticed) failover_notice.push_back(round_ms(HistoryModel::ms(d.begin, *d.noticed)));
+      if (d.flush) failover_switch.push_back(round_ms(HistoryModel::ms(d.begin, *d.flush)));
+    }
     // A silent server is to be noticed while it is still silent: judged
-    // when it stayed silent longer than the bound.
-    if (silent(*d.fault) && HistoryModel::ms(d.begin, d.end) > notice_within_ms) {
+    // when it stayed silent longer than the bound. A failover always: the
+    // listener must stop caching long before the sentinels have elected.
+    if ((silent(*d.fault) && HistoryModel::ms(d.begin, d.end) > notice_within_ms) ||
+        failover(*d.fault)) {
       ++silent_judged;
       const std::optional<double> ms =
           d.noticed ? std::optional(HistoryModel::ms(d.begin, *d.noticed)) : std::nullopt;
@@ -186,6 +204,8 @@ CheckResult check_reconnect(const HistoryModel& m, const Json& params) {
   std::size_t outage_errors = 0;
   std::size_t silently_acked = 0;
   std::size_t unanswered = 0;
+  std::size_t switch_acked = 0;  // failover: acknowledged once a sentinel named the new primary
+  Json switch_ms = Json::array();
   std::int64_t last_end = 0;
   bool outage = false;
   for (const FaultWindow& w : m.faults) {
@@ -195,6 +215,39 @@ CheckResult check_reconnect(const HistoryModel& m, const Json& params) {
     }
     if (!server_wide(w) || w.instant) continue;
     outage = true;
+    if (failover(w)) {
+      // No server is the primary from the kill until a sentinel names the
+      // new one: a publish begun after the kill and answered before the
+      // last sweep that found every sentinel naming the old primary was
+      // acknowledged by nobody who could deliver it.
+      const std::int64_t killed = w.end_params.value("killed_t", w.begin);
+      const std::int64_t unswitched = w.end_params.value("unswitched_t", w.begin);
+      if (w.end_params.contains("switch_ms")) switch_ms.push_back(w.end_params["switch_ms"]);
+      for (const Publish& p : m.publishes) {
+        if (p.t_op < w.begin || p.t_op > w.end) continue;
+        ++during_outage;
+        if (p.error) {
+          ++outage_errors;
+        } else if (p.acked() && p.begin() >= killed && *p.t_commit <= unswitched) {
+          ++silently_acked;
+          evidence.add(0, "acknowledged during failover",
+                       "publish " + std::to_string(p.id) + " by " +
+                           m.incarnations[p.publisher].label() + " began " + m.at(p.begin()) +
+                           ", after the primary was killed at " + m.at(killed) +
+                           ", and was acknowledged at " + m.at(*p.t_commit) +
+                           ", while every sentinel still named the dead primary (until " +
+                           m.at(unswitched) + "): no primary took it, it reached nobody");
+        } else if (p.acked()) {
+          ++switch_acked;
+        } else {
+          ++unanswered;
+          evidence.add(1, "unanswered",
+                       "publish " + std::to_string(p.id) +
+                           " sent during the failover got neither published nor error");
+        }
+      }
+      continue;
+    }
     for (const Publish& p : m.publishes) {
       if (p.t_op < w.begin || p.t_op > w.end) continue;
       ++during_outage;
@@ -241,17 +294,24 @@ CheckResult check_reconnect(const HistoryModel& m, const Json& params) {
                count_of(excused, "missed while disconnected (flushed)") +
                "; outage: " + std::to_string(outage_errors) + "/" + std::to_string(during_outage) +
                " errors";
+  if (!switch_ms.empty()) {
+    r.measured += " (failover: " + std::to_string(switch_acked) +
+                  " acknowledged by the new primary; sentinels switched " +
+                  fmt_ms(switch_ms.back().get<double>()) + " ms after the kill)";
+  }
   if (silent_judged != 0) {
     r.measured += "; silent server: " + count_of(unnoticed, "unnoticed") + " of " +
                   std::to_string(silent_judged) + ", first flush max " + fmt_ms(max_notice_ms) +
-                  " ms after it fell silent or was cut off";
+                  " ms after it fell silent, was cut off or its primary was killed";
   }
   r.bound = "each lost connection answered by `flushed` <= " + fmt_num(flush_within_ms) +
             " ms after it ended, before newer deliveries; a silent server (redis_pause) or a "
             "partition cutting the listener from it noticed by a `flushed` <= " +
             fmt_num(notice_within_ms) +
-            " ms after it began (health check interval + timeout + slack); nothing "
-            "published while connected missing; publishes during an outage report error; "
+            " ms after it began (health check interval + timeout + slack), a failover by a "
+            "`flushed` <= as long after the primary's kill; nothing "
+            "published while connected missing; publishes during an outage report error, during "
+            "a failover error or are acknowledged only once a sentinel named the new primary; "
             "delivery resumes";
   r.metrics = {{"disruptions", ds.size()},
                {"unflushed", unflushed},
@@ -267,7 +327,13 @@ CheckResult check_reconnect(const HistoryModel& m, const Json& params) {
                {"outage_publishes", during_outage},
                {"outage_errors", outage_errors},
                {"acked_during_outage", silently_acked},
-               {"unanswered", unanswered}};
+               {"unanswered", unanswered},
+               {"failover_acked", switch_acked}};
+  if (!switch_ms.empty()) {
+    r.details["failover"] = {{"switch_ms", switch_ms},
+                             {"first_flush_after_kill_ms", failover_notice},
+                             {"switch_flush_after_kill_ms", failover_switch}};
+  }
   r.evidence = evidence.lines();
   for (const std::string& line : not_shown) r.evidence.insert(r.evidence.begin(), line);
   if (!not_shown.empty()) {

@@ -158,11 +158,12 @@ std::int64_t visibility_deadline(const HistoryModel& m, const Publish& p, std::s
       std::int64_t until = d;
       if (f.action == "pause" && f.incarnation == reader) {
         until = f.end + ns_of(b.after_resume_ms);
-      } else if (f.action == "redis_pause" ||
+      } else if (f.action == "redis_pause" || f.action == "redis_failover" ||
                  (f.action == "partition" && cut_from_redis(m, f, reader))) {
-        // Nothing reaches the reader while the server is silent or a
-        // partition cuts it off, but its health check notices and its cache
-        // keeps nothing from then on, however long the window lasts.
+        // Nothing reaches the reader while the server is silent, a
+        // partition cuts it off or no primary is elected yet, but it notices
+        // (health check; the reset of a killed primary at once) and its
+        // cache keeps nothing from then on, however long the window lasts.
         until = f.begin + ns_of(b.after_silence_ms);
       } else if (blocks_delivery(f.action) ||
                  (f.action == "pause" && p.queued && f.incarnation == p.publisher)) {

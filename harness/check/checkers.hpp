@@ -156,7 +156,14 @@
 //     (instant, or a window = the outage; every incarnation ready before it),
 //     a `redis_pause` window (SIGSTOP: a silent server; every incarnation
 //     ready before it), a `partition` window (hosts: every incarnation it cut
-//     from redis-server, silent like a redis_pause for those),
+//     from redis-server, silent like a redis_pause for those), a
+//     `redis_failover` window (the primary killed until a sentinel names the
+//     replica; every incarnation ready before it: noticed as a silent server,
+//     whatever its length; a publish begun after end params.killed_t and
+//     acknowledged at or before params.unswitched_t is acknowledged during
+//     the failover, a violation, and one left unanswered too; details.failover
+//     {switch_ms, first_flush_after_kill_ms, switch_flush_after_kill_ms};
+//     metric failover_acked),
 //     or, with params.pause_disconnects = true, a `pause` window of the worker
 //     (the scenario fills Redis's pub/sub output buffer so that the server
 //     drops the stopped subscriber); incarnations that ended before the end
@@ -221,8 +228,8 @@
 //     `readonly_dir`, `redis_restart` or `client_kill` window (and the
 //     writer's own pause, for a queued write) to its end +
 //     params.after_fault_ms (default 1500 + poll_interval_ms), a
-//     `redis_pause` window (a silent server), or a `partition` that cut the
-//     reader from redis-server, only to its begin +
+//     `redis_pause` window (a silent server), a `redis_failover` window, or
+//     a `partition` that cut the reader from redis-server, only to its begin +
 //     params.after_silence_ms (default 3000: the health check notices, the
 //     cache keeps nothing until resubscribed). A write
 //     answered with `error` imposes nothing. A read may not return a version

@@ -338,6 +338,9 @@ class ModelBuilder {
       }
       m_.faults[it->second].end = t;
       m_.faults[it->second].open = false;
+      if (auto p = record.find("params"); p != record.end() && p->is_object()) {
+        m_.faults[it->second].end_params = *p;
+      }
       open_.erase(it);
       return;
     }

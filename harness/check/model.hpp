@@ -136,7 +136,8 @@ struct FaultWindow {
   std::int64_t end = 0;
   bool instant = false;
   bool open = false;  // never ended: `end` is the end of the history
-  Json params = Json::object();
+  Json params = Json::object();      // of the begin (or instant) record
+  Json end_params = Json::object();  // of the end record
 
   double ms() const { return static_cast<double>(end - begin) / 1e6; }
   // Shares at least one instant with [from, to].

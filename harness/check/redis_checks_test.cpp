@@ -312,6 +312,92 @@ TEST(ReconnectCheck, FailsWhenDeliveryDoesNotResume) {
   EXPECT_NE(r.summary.find("delivery did not resume"), std::string::npos) << r.summary;
 }
 
+// ---------------------------------------------------------------- failover
+
+// Sentinel fails over: the primary killed at 1000 ms (dead at 1001), every
+// sentinel still names it at the sweep of 2650 ms, one names the replica at
+// the sweep of 2700 ms (the window's end). `during` adds publishes of the
+// switch, `react` the workers' flushes; publish 9 after it reaches both.
+HistoryBuilder failover(const std::function<void(HistoryBuilder&)>& during,
+                        const std::function<void(HistoryBuilder&)>& react) {
+  HistoryBuilder b({"reconnect"});
+  b.start_workers({"w0", "w1"}).fan(100, "w0", 1, 5);
+  b.record({{"type", "fault"},
+            {"t", testing::HistoryBuilder::ns(1000)},
+            {"action", "redis_failover"},
+            {"phase", "begin"},
+            {"params", Json::object()}});
+  during(b);
+  react(b);
+  b.record({{"type", "fault"},
+            {"t", testing::HistoryBuilder::ns(2700)},
+            {"action", "redis_failover"},
+            {"phase", "end"},
+            {"params",
+             {{"killed_t", testing::HistoryBuilder::ns(1001)},
+              {"unswitched_t", testing::HistoryBuilder::ns(2650)},
+              {"switch_ms", 1699.0}}}});
+  b.fan(3500, "w1", 9, 5).finish(4000);
+  return b;
+}
+
+void both_flush(HistoryBuilder& b) {
+  flushed_disconnected(b, 1003, "w0");
+  flushed_disconnected(b, 1004, "w1");
+  flushed_reconnect(b, 2900, "w0");
+  flushed_reconnect(b, 2950, "w1");
+}
+
+TEST(ReconnectCheckFailover, PassesWhenEveryListenerFlushesAtTheKillAndOnTheNewPrimary) {
+  const CheckResult r = check(
+      "reconnect",
+      failover([](HistoryBuilder& b) { b.publish_op(1200, "w0", 2).publish_error(1300, "w0", 2); },
+               both_flush));
+  EXPECT_EQ(r.verdict, "pass") << dump(r);
+  EXPECT_EQ(r.metrics["disruptions"], 2);
+  EXPECT_EQ(r.metrics["outage_errors"], 1);
+  EXPECT_EQ(r.details["failover"]["first_flush_after_kill_ms"], Json({3.0, 4.0}));
+  EXPECT_EQ(r.details["failover"]["switch_flush_after_kill_ms"], Json({1900.0, 1950.0}));
+}
+
+TEST(ReconnectCheckFailover, FailsWhenAPublishIsAcknowledgedBeforeAnySentinelNamedTheNewPrimary) {
+  // No server was the primary from the kill to 2650 ms: the acknowledgement
+  // is a lie (a worker that swallowed the publish's error).
+  const CheckResult r =
+      check("reconnect", failover([](HistoryBuilder& b) { b.publish(1200, "w0", 2); }, both_flush));
+  EXPECT_EQ(r.verdict, "fail");
+  EXPECT_EQ(r.metrics["acked_during_outage"], 1);
+  EXPECT_TRUE(has_line(r, "while every sentinel still named the dead primary")) << dump(r);
+}
+
+TEST(ReconnectCheckFailover, AcceptsAPublishAcknowledgedOnceASentinelNamedTheNewPrimary) {
+  // Acknowledged by the new primary before the listeners resubscribed: their
+  // flushes on the new primary cover it.
+  const CheckResult r =
+      check("reconnect", failover([](HistoryBuilder& b) { b.publish(2660, "w0", 2); }, both_flush));
+  EXPECT_EQ(r.verdict, "pass") << dump(r);
+  EXPECT_EQ(r.metrics["failover_acked"], 1);
+  EXPECT_EQ(r.metrics["acked_during_outage"], 0);
+}
+
+TEST(ReconnectCheckFailover, IsJudgedForNoticingHoweverShortTheSwitch) {
+  // The window (1.7 s) is shorter than notice_within_ms (2 s), which would
+  // exempt a silent server; w1 flushes only once resubscribed, 2.1 s after
+  // the kill: it kept its cache while nothing could reach it.
+  const CheckResult r = check(
+      "reconnect",
+      failover([](HistoryBuilder& b) { b.publish_op(1200, "w0", 2).publish_error(1300, "w0", 2); },
+               [](HistoryBuilder& b) {
+                 flushed_disconnected(b, 1003, "w0");
+                 flushed_reconnect(b, 2900, "w0");
+                 flushed_reconnect(b, 3100, "w1");
+               }),
+      {{"notice_within_ms", 2000}});
+  EXPECT_EQ(r.verdict, "fail");
+  EXPECT_EQ(r.metrics["unnoticed"], 1);
+  EXPECT_TRUE(has_line(r, "w1 did not flush within 2000 ms of redis_failover")) << dump(r);
+}
+
 // ---------------------------------------------------------------- partitions
 
 // A partition record (hosts = true): `hosts` cut from the others from

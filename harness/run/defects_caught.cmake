@@ -54,6 +54,9 @@ set(DEFECTS
   "no-health-check=redis-partition-heal=redis@stale_reads"
   "no-flush-on-reconnect=redis-partition-heal=redis@reconnect"
   "no-flush-on-reconnect=redis-partition-aborted=redis@stale_reads"
+  "no-flush-on-reconnect=redis-failover=redis@stale_reads"
+  "ack-failed-redis-publish=redis-failover=redis@reconnect"
+  "no-health-check=redis-partition-oneway=redis@stale_reads"
   "drop-own=fanout=redis")
 
 set(missed "")

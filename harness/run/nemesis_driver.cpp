@@ -1,5 +1,6 @@
 #include "nemesis_driver.hpp"
 
+#include <chrono>
 #include <csignal>
 #include <stdexcept>
 #include <utility>
@@ -33,6 +34,7 @@ const std::map<std::string, NemesisDriver::Handler>& NemesisDriver::handlers() {
       {"client_kill", &NemesisDriver::client_kill},
       {"redis_pause", &NemesisDriver::redis_pause},
       {"partition", &NemesisDriver::partition},
+      {"redis_failover", &NemesisDriver::redis_failover},
       {"lock", &NemesisDriver::lock},
       {"delete_db", &NemesisDriver::delete_db},
       {"snapshot_db", &NemesisDriver::copy_db},
@@ -312,6 +314,116 @@ void NemesisDriver::end_partitions() {
   }
 }
 
+// A failover (RunRedis's Sentinel setup): the primary is killed (SIGKILL:
+// its host stays up, so every connection to it is reset at once) and the
+// sentinels elect a leader that promotes the replica. The window runs from
+// the kill to the first sweep of the sentinels (every kSweep, over their
+// unix sockets) that finds one naming the replica; its end record carries
+//   killed_t       when the primary was dead (reaped), after `begin`;
+//   switch_ms      killed_t -> that sweep's start;
+//   unswitched_t   the start of the last sweep in which every sentinel
+//                  still named the old primary. No sentinel named the new
+//                  one before then, and the old one was dead: a publish
+//                  begun after the kill and answered before unswitched_t
+//                  cannot have reached a primary (check reconnect).
+// `duration` is how long the sentinels are given: a window still open then
+// is an error of the run (an election that failed on a loaded machine),
+// with the sentinels' logs.
+void NemesisDriver::redis_failover(const PlannedAction& a, const FaultSpec& f, Json& params) {
+  pjx::testing::RedisServer* primary = redis_.server();
+  if (primary == nullptr || redis_.replica() == nullptr) {
+    throw Abort{"error", "redis_failover needs the harness's Sentinel setup (RunRedis)"};
+  }
+  if (a.kind == Kind::kFaultBegin) {
+    if (failed_over_ || failover_) {
+      throw Abort{"error", "a second redis_failover: the replica was promoted already and no "
+                           "replica is left; give the scenario one redis_failover"};
+    }
+    const std::string old_primary = redis_.primary_address();
+    for (pjx::testing::RedisSentinel* s : redis_.sentinels()) {
+      std::string named;
+      try {
+        named = s->primary_address();
+      } catch (const pjx::testing::RedisError& e) {
+        named = e.what();
+      }
+      if (named != old_primary) {
+        throw Abort{"error", "before redis_failover, sentinel " + s->address() + " names " +
+                                 named + ", not the primary " + old_primary +
+                                 ": a failover of its own came first (down-after-milliseconds " +
+                                 std::to_string(RunRedis::kDownAfter.count()) +
+                                 " ms too short for this machine's load?)"};
+      }
+    }
+    params["old_primary"] = old_primary;
+    params["new_primary"] = redis_.replica_address();
+    params["pid"] = primary->pid();
+    params["down_after_ms"] = RunRedis::kDownAfter.count();
+    // Recorded first: the workers notice the reset at once, and their flush
+    // must come after the window's begin.
+    record_fault(f, "begin", params);
+    primary->kill();
+    const std::int64_t now = monotonic_ns();  // it is dead (reaped) now
+    failover_ = Failover{a.fault, now, now, 0};
+    failover_timer_ = std::make_unique<boost::asio::steady_timer>(loop_.io());
+    watch_failover();
+    return;
+  }
+  if (!failover_ || failover_->fault != a.fault) return;  // ended by watch_failover()
+  std::string logs;
+  for (pjx::testing::RedisSentinel* s : redis_.sentinels()) {
+    std::string log = s->log();
+    if (log.size() > 1500) log = "..." + log.substr(log.size() - 1500);
+    logs += "\nsentinel " + s->address() + ":\n" + log;
+  }
+  throw Abort{"error", "redis_failover: no sentinel named the replica " +
+                           redis_.replica_address() + " within " +
+                           std::to_string(static_cast<long long>(params.value("duration_ms", 0.0))) +
+                           " ms of the primary's kill (" + std::to_string(failover_->sweeps) +
+                           " sweeps): no failover; the end of their logs:" + logs};
+}
+
+void NemesisDriver::watch_failover() {
+  constexpr auto kSweep = std::chrono::milliseconds(50);
+  if (!failover_) return;
+  const std::int64_t sweep_t = monotonic_ns();
+  ++failover_->sweeps;
+  const std::string replica = redis_.replica_address();
+  std::string switched_by;
+  for (pjx::testing::RedisSentinel* s : redis_.sentinels()) {
+    try {
+      if (s->primary_address() == replica) {
+        switched_by = s->address();
+        break;
+      }
+    } catch (const pjx::testing::RedisError&) {
+      // Not answering is not naming the replica; the window's limit decides.
+    }
+  }
+  if (switched_by.empty()) {
+    failover_->unswitched_t = sweep_t;
+    failover_timer_->expires_after(kSweep);
+    failover_timer_->async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) watch_failover();
+    });
+    return;
+  }
+  const FaultSpec& f = scenario_.faults.at(failover_->fault);
+  Json params = Json::object();
+  if (f.duration) params["duration_ms"] = f.duration->resolve_ms(timing_);
+  params["old_primary"] = redis_.primary_address();
+  params["new_primary"] = replica;
+  params["switched_by"] = switched_by;
+  params["switch_ms"] = static_cast<double>(sweep_t - failover_->killed_t) / 1e6;
+  params["unswitched_t"] = failover_->unswitched_t;
+  params["killed_t"] = failover_->killed_t;
+  params["sweeps"] = failover_->sweeps;
+  redis_.set_promoted();
+  failover_.reset();
+  failed_over_ = true;
+  record_fault(f, "end", params);
+}
+
 // ---------------------------------------------------------------- heal, teardown
 
 void NemesisDriver::end_windows() {
@@ -371,6 +483,8 @@ void NemesisDriver::release_all() {
     }
   }
   partitions_.clear();
+  if (failover_timer_) failover_timer_->cancel();
+  failover_.reset();
   if (pjx::testing::RedisServer* server = redis_.server(); server != nullptr && !outages_.empty()) {
     server->resume();  // a redis_pause window still open: the server must answer its stop
   }

@@ -9,17 +9,21 @@
 // event must be able to rely on it.
 //
 // Windows (by fault index): pause, lock, readonly_dir, disk_full, vfs_fault,
-// partition, the redis_restart outage and the redis_pause (SIGSTOP) of the server. A window whose
+// partition, the redis_restart outage, the redis_pause (SIGSTOP) of the
+// server, and redis_failover (from the primary's kill to the first sentinel
+// seen naming the replica). A window whose
 // begin could not be applied (its worker was not running) has no end either.
 //
 // Thread safety: none; the RunLoop's thread.
 #pragma once
 
+#include <boost/asio/steady_timer.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "nemesis.hpp"
@@ -85,6 +89,10 @@ class NemesisDriver {
   void redis_pause(const PlannedAction& a, const FaultSpec& f, Json& params);
   void partition(const PlannedAction& a, const FaultSpec& f, Json& params);
   void end_partitions();
+  void redis_failover(const PlannedAction& a, const FaultSpec& f, Json& params);
+  // One sweep of the sentinels during a failover window; records its end
+  // once one names the replica, else schedules the next sweep.
+  void watch_failover();
   // nemesis_driver_storage.cpp
   void lock(const PlannedAction& a, const FaultSpec& f, Json& params);
   void delete_db(const PlannedAction& a, const FaultSpec& f, Json& params);
@@ -123,6 +131,18 @@ class NemesisDriver {
   std::map<std::size_t, bool> outages_;            // redis_restart and redis_pause windows open
   NetHosts* hosts_ = nullptr;
   std::map<std::size_t, bool> partitions_;  // partition windows open
+  // The open redis_failover window: its fault, when the primary was killed
+  // and when the last sweep that found every sentinel naming the old
+  // primary began.
+  struct Failover {
+    std::size_t fault = 0;
+    std::int64_t killed_t = 0;
+    std::int64_t unswitched_t = 0;
+    std::size_t sweeps = 0;
+  };
+  std::optional<Failover> failover_;
+  bool failed_over_ = false;
+  std::unique_ptr<boost::asio::steady_timer> failover_timer_;
 };
 
 }  // namespace pjx::harness

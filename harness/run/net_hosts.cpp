@@ -73,11 +73,26 @@ std::string NetHosts::partitions_unavailable() {
   return "";
 }
 
-NetHosts::NetHosts(const RunOwner& owner, const std::vector<std::string>& workers) {
+NetHosts::NetHosts(const RunOwner& owner, const std::vector<std::string>& workers,
+                   const std::vector<std::string>& servers) {
   bridge_netns_ = netns_name(owner, "br");
   hosts_[kRedisHost] = {netns_name(owner, "redis"), kPrefix + std::to_string(kRedisOctet),
                         link_name(owner, "r")};
   order_.push_back(kRedisHost);
+  if (servers.size() > kFirstWorkerOctet - kRedisOctet - 2) {
+    throw std::runtime_error("hosts: at most 6 server hosts besides redis");
+  }
+  for (std::size_t j = 0; j < servers.size(); ++j) {
+    const std::string& name = servers[j];
+    if (hosts_.count(name) != 0 ||
+        std::find(workers.begin(), workers.end(), name) != workers.end()) {
+      throw std::runtime_error("hosts: server host \"" + name + "\" is named twice");
+    }
+    hosts_[name] = {netns_name(owner, name),
+                    kPrefix + std::to_string(kRedisOctet + 1 + static_cast<int>(j)),
+                    link_name(owner, "r" + std::to_string(j + 1))};
+    order_.push_back(name);
+  }
   if (workers.size() > 200) throw std::runtime_error("hosts: at most 200 workers");
   for (std::size_t i = 0; i < workers.size(); ++i) {
     const std::string label = "h" + std::to_string(i);

@@ -6,10 +6,12 @@
 //   pjx-<tag>-br               bridge br0, one veth end   none (layer 2 only)
 //                              per host: pjx<pid>-<label>
 //   pjx-<tag>-redis            eth0 (the veth's peer), lo  198.51.100.2/24
+//   pjx-<tag>-<server>         eth0, lo                    198.51.100.<3 + j>/24
 //   pjx-<tag>-h<i>             eth0, lo                    198.51.100.<10 + i>/24
 //
 // (<tag> is the run owner's "<pid>-<start>", leftovers.hpp; h<i> is the
-// i-th worker of the scenario.) 198.51.100.0/24 is TEST-NET-2 (RFC 5737),
+// i-th worker of the scenario; <server> the j-th of the extra server hosts,
+// such as a failover scenario's "replica" and "sentinel".) 198.51.100.0/24 is TEST-NET-2 (RFC 5737),
 // reserved for documentation: no real host has it.
 //
 // Invariants:
@@ -61,11 +63,13 @@ class NetHosts {
   // "" when partitions can be made (`nft` installed), else the reason.
   static std::string partitions_unavailable();
 
-  // Makes the bridge's namespace, one namespace per host (`kRedisHost` and
+  // Makes the bridge's namespace, one namespace per host (`kRedisHost`,
+  // each of `servers` (at most 6; names of letters, not a worker's), then
   // each of `workers`, in order: worker i is h<i>) and the links. Throws
   // std::runtime_error naming the command and its output; what was made
   // until then is removed.
-  NetHosts(const RunOwner& owner, const std::vector<std::string>& workers);
+  NetHosts(const RunOwner& owner, const std::vector<std::string>& workers,
+           const std::vector<std::string>& servers = {});
   ~NetHosts();
   NetHosts(const NetHosts&) = delete;
   NetHosts& operator=(const NetHosts&) = delete;

@@ -164,7 +164,7 @@ void Runner::make_hosts() {
   std::vector<std::string> names;
   for (const WorkerSpec& w : scenario_.workers) names.push_back(w.name);
   try {
-    hosts_ = std::make_unique<NetHosts>(RunOwner::self(), names);
+    hosts_ = std::make_unique<NetHosts>(RunOwner::self(), names, RunRedis::server_hosts(scenario_));
   } catch (const std::exception& e) {
     throw Abort{"skip", std::string("hosts (network namespaces) cannot be made here: ") + e.what()};
   }

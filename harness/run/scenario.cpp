@@ -19,14 +19,15 @@ using Json = nlohmann::json;
 const std::set<std::string, std::less<>> kActions = {
     "pause",     "kill",        "stop",         "restart",       "lock",        "clock_step",
     "delete_db", "replace_db",  "readonly_dir", "redis_restart", "client_kill", "disk_full",
-    "vfs_fault", "snapshot_db", "restore_db",   "power_loss",    "redis_pause", "partition"};
+    "vfs_fault", "snapshot_db", "restore_db",   "power_loss",    "redis_pause", "partition",
+    "redis_failover"};
 // Fault actions that exist only for one backend.
 const std::map<std::string, std::string, std::less<>> kBackendOnlyActions = {
     {"lock", "sqlite"},         {"delete_db", "sqlite"},    {"replace_db", "sqlite"},
     {"readonly_dir", "sqlite"}, {"redis_restart", "redis"}, {"client_kill", "redis"},
     {"disk_full", "sqlite"},    {"vfs_fault", "sqlite"},    {"snapshot_db", "sqlite"},
     {"restore_db", "sqlite"},   {"power_loss", "sqlite"},   {"redis_pause", "redis"},
-    {"partition", "redis"}};
+    {"partition", "redis"},     {"redis_failover", "redis"}};
 
 int line_of(const toml::node& node) { return static_cast<int>(node.source().begin.line); }
 
@@ -635,7 +636,7 @@ Scenario parse_scenario(std::string_view toml_text, const std::string& source,
     const bool needs_duration = f.action == "pause" || f.action == "lock" ||
                                 f.action == "readonly_dir" || f.action == "disk_full" ||
                                 f.action == "vfs_fault" || f.action == "redis_pause" ||
-                                f.action == "partition";
+                                f.action == "partition" || f.action == "redis_failover";
     const bool may_have_duration = needs_duration || f.action == "redis_restart";
     if (auto only = kBackendOnlyActions.find(f.action); only != kBackendOnlyActions.end()) {
       for (const std::string& b : s.backends) {
@@ -667,6 +668,11 @@ Scenario parse_scenario(std::string_view toml_text, const std::string& source,
       r.fail(f.line, "fault '" + f.action + "' takes no 'duration'");
     }
     read_partition(r, s, f);
+    if (f.action == "redis_failover" && !s.hosts) {
+      r.fail(f.line,
+             "fault 'redis_failover' kills the primary of a primary, a replica and three "
+             "sentinels, each on a host of its own: the scenario needs hosts = true");
+    }
     f.during_publish = r.boolean("during_publish").value_or(false);
     if (f.during_publish && f.action != "kill") {
       r.fail(f.line, "'during_publish' applies to kill faults only");

@@ -11,12 +11,14 @@
 namespace pjx::harness {
 namespace {
 
-constexpr std::array<RedisDefect, 3> kRedisDefects = {{
+constexpr std::array<RedisDefect, 4> kRedisDefects = {{
     {"no-flush-on-reconnect",
      "Redis: swallows the flush after a lost connection (keeps a cache that may be stale)"},
     {"drop-own", "Redis: drops deliveries of key sets it published itself"},
     {"no-health-check",
      "Redis: never PINGs its subscription, so a silent server or partition goes unnoticed"},
+    {"ack-failed-redis-publish",
+     "Redis: answers `published` for a PUBLISH that failed (no primary, a lost connection)"},
 }};
 
 class NoFlushOnReconnect final : public InvalidationBackend {
@@ -28,6 +30,26 @@ class NoFlushOnReconnect final : public InvalidationBackend {
     // The defect: every flush request is dropped, for any reason.
     (void)on_flush;
     inner_->start(std::move(handler), [](FlushReason) {});
+  }
+  void stop() override { inner_->stop(); }
+
+ private:
+  std::shared_ptr<InvalidationBackend> inner_;
+};
+
+class AckFailedPublish final : public InvalidationBackend {
+ public:
+  explicit AckFailedPublish(std::shared_ptr<InvalidationBackend> inner)
+      : inner_(std::move(inner)) {}
+  void publish(const KeySet& keys) override {
+    try {
+      inner_->publish(keys);
+    } catch (const BackendError&) {
+      // The defect: the failure is swallowed, the caller told it worked.
+    }
+  }
+  void start(InvalidationHandler handler, FlushHandler on_flush) override {
+    inner_->start(std::move(handler), std::move(on_flush));
   }
   void stop() override { inner_->stop(); }
 
@@ -95,6 +117,9 @@ std::shared_ptr<InvalidationBackend> wrap_redis_defect(std::shared_ptr<Invalidat
   if (defect.name == "no-health-check") return inner;  // all in adjust_redis_settings
   if (defect.name == "no-flush-on-reconnect") {
     return std::make_shared<NoFlushOnReconnect>(std::move(inner));
+  }
+  if (defect.name == "ack-failed-redis-publish") {
+    return std::make_shared<AckFailedPublish>(std::move(inner));
   }
   return std::make_shared<DropOwn>(std::move(inner));
 }

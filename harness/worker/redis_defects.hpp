@@ -14,6 +14,9 @@
 //                          and most clients run): a silent server or a
 //                          partition without RST goes unnoticed until TCP
 //                          keepalive gives up, and the cache is kept
+//   ack-failed-redis-publish  answers `published` for a publish whose PUBLISH
+//                          failed (BackendError swallowed): during an
+//                          outage or a failover it reached nobody
 //
 // Selected like the SQLite defects: `pjx-worker --defect NAME` or
 // PJX_WORKER_DEFECT=NAME; they need REDIS_URL. The worker keeps advertising

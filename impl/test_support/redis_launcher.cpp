@@ -150,6 +150,23 @@ std::unique_ptr<RedisClient> wait_for_pong(boost::asio::io_context& io,
                    log_tail());
 }
 
+// `dir`/`name` when that is short enough for a unix socket's path, else
+// `name` in a folder made by `make_dir` (default: a temporary folder),
+// stored in `made` for removal. Throws RedisError naming `program`.
+fs::path socket_path_in(const fs::path& dir, const char* name,
+                        const std::function<fs::path()>& make_dir, fs::path& made,
+                        const char* program) {
+  const fs::path wanted = dir / name;
+  if (wanted.string().size() <= kMaxSocketPath) return wanted;
+  try {
+    made = make_dir ? make_dir() : make_temp_dir(temp_root(), "pjx-redis-");
+  } catch (const std::runtime_error& e) {
+    throw RedisError(std::string("cannot create a folder for the ") + program +
+                     " socket: " + e.what());
+  }
+  return made / name;
+}
+
 }  // namespace
 
 fs::path find_redis_server() {
@@ -182,17 +199,8 @@ int free_loopback_port() {
 RedisServer::RedisServer(RedisServerOptions options) : options_(std::move(options)) {
   executable_ = options_.executable.empty() ? find_redis_server() : options_.executable;
   dir_ = working_dir(options_.dir, own_dir_, "pjx-redis-", "redis-server");
-  socket_ = dir_ / "redis.sock";
-  if (socket_.string().size() > kMaxSocketPath) {
-    try {
-      socket_dir_ = options_.make_socket_dir ? options_.make_socket_dir()
-                                             : make_temp_dir(temp_root(), "pjx-redis-");
-    } catch (const std::runtime_error& e) {
-      throw RedisError(std::string("cannot create a folder for the redis-server socket: ") +
-                       e.what());
-    }
-    socket_ = socket_dir_ / "redis.sock";
-  }
+  socket_ = socket_path_in(dir_, "redis.sock", options_.make_socket_dir, socket_dir_,
+                           "redis-server");
   // A port that was free may be taken before redis-server binds it: retry.
   for (int attempt = 0;; ++attempt) {
     port_ = free_loopback_port();
@@ -273,7 +281,8 @@ void RedisServer::spawn() {
     args.push_back(options_.password);
   }
   if (options_.replica_of > 0) {
-    args.insert(args.end(), {"--replicaof", "127.0.0.1", std::to_string(options_.replica_of)});
+    args.insert(args.end(), {"--replicaof", options_.replica_of_host,
+                             std::to_string(options_.replica_of)});
     if (!options_.password.empty()) args.insert(args.end(), {"--masterauth", options_.password});
   }
   try {
@@ -368,6 +377,8 @@ RedisSentinel::RedisSentinel(RedisSentinelOptions options) : options_(std::move(
   }
   executable_ = options_.executable.empty() ? find_redis_sentinel() : options_.executable;
   dir_ = working_dir(options_.dir, own_dir_, "pjx-sentinel-", "redis-sentinel");
+  socket_ = socket_path_in(dir_, "sentinel.sock", options_.make_socket_dir, socket_dir_,
+                           "redis-sentinel");
   // A port that was free may be taken before it binds it: retry.
   for (int attempt = 0;; ++attempt) {
     port_ = free_loopback_port();
@@ -377,12 +388,20 @@ RedisSentinel::RedisSentinel(RedisSentinelOptions options) : options_(std::move(
       return;
     } catch (const RedisError&) {
       stop();
-      if (attempt >= 4) throw;
+      if (attempt >= 4) {
+        std::error_code ec;
+        if (!socket_dir_.empty()) fs::remove_all(socket_dir_, ec);
+        throw;
+      }
     }
   }
 }
 
-RedisSentinel::~RedisSentinel() { stop(); }
+RedisSentinel::~RedisSentinel() {
+  stop();
+  std::error_code ec;
+  if (!socket_dir_.empty()) fs::remove_all(socket_dir_, ec);
+}
 
 void RedisSentinel::spawn() {
   client_.reset();
@@ -392,11 +411,14 @@ void RedisSentinel::spawn() {
     std::ofstream out(config, std::ios::trunc);
     const std::string& name = options_.master_name;
     out << "port " << port_ << "\n"
-        << "bind 127.0.0.1\n"
+        << "bind " << options_.bind_address << "\n"
+        << "unixsocket " << socket_.string() << "\n"
+        << "unixsocketperm 700\n"
         << "daemonize no\n"
         << "dir " << dir_.string() << "\n"
         << "logfile " << (dir_ / "sentinel.log").string() << "\n"
-        << "sentinel monitor " << name << " 127.0.0.1 " << options_.primary_port << " "
+        << "sentinel monitor " << name << " " << options_.primary_host << " "
+        << options_.primary_port << " "
         << options_.quorum << "\n"
         << "sentinel down-after-milliseconds " << name << " " << options_.down_after.count() << "\n"
         << "sentinel failover-timeout " << name << " " << options_.failover_timeout.count() << "\n"
@@ -406,9 +428,13 @@ void RedisSentinel::spawn() {
     }
     if (!out) throw RedisError("cannot write " + config.string() + " for redis-sentinel");
   }
+  std::error_code ec;
+  fs::remove(socket_, ec);
   try {
+    Subprocess::Options o{Subprocess::Options::Stdio::kFile, dir_ / "sentinel.out", true};
+    o.network_namespace = options_.network_namespace;
     proc_ = Subprocess::spawn(io_, {executable_.string(), config.string()}, current_environment(),
-                              {Subprocess::Options::Stdio::kFile, dir_ / "sentinel.out", true}, {});
+                              o, {});
   } catch (const std::runtime_error& e) {
     throw RedisError(std::string("cannot start redis-sentinel: ") + e.what());
   }
@@ -420,7 +446,7 @@ std::string RedisSentinel::log() const {
 
 void RedisSentinel::wait_until_ready() {
   RedisEndpoint e;
-  e.port = port_;
+  e.socket = socket_;
   client_ = wait_for_pong(io_, proc_, e, options_.start_timeout, "redis-sentinel", executable_,
                           dir_, [this] { return tail_of(log()); });
 }
@@ -442,7 +468,7 @@ RedisClient& RedisSentinel::client() {
   if (!proc_) throw RedisError("redis-sentinel is not running");
   if (!client_) {
     RedisEndpoint e;
-    e.port = port_;
+    e.socket = socket_;
     client_ = std::make_unique<RedisClient>(e);
   }
   return *client_;

@@ -63,9 +63,10 @@ struct RedisServerOptions {
   std::string pubsub_limit = "32mb 8mb 60";
   // --requirepass when not empty (URLs then carry it, percent-encoded).
   std::string password;
-  // --replicaof 127.0.0.1 PORT when above 0: a replica of that server (with
-  // a password, --masterauth too).
+  // --replicaof REPLICA_OF_HOST PORT when above 0: a replica of that
+  // server (with a password, --masterauth too).
   int replica_of = 0;
+  std::string replica_of_host = "127.0.0.1";
   // How long a start waits for PING to answer.
   std::chrono::milliseconds start_timeout{20000};
   // Makes the socket's folder when `dir` is too long for a socket path;
@@ -165,8 +166,9 @@ struct RedisSentinelOptions {
   std::filesystem::path dir;
   // Empty: find_redis_sentinel().
   std::filesystem::path executable;
-  // `sentinel monitor NAME 127.0.0.1 PRIMARY_PORT QUORUM`.
+  // `sentinel monitor NAME PRIMARY_HOST PRIMARY_PORT QUORUM`.
   std::string master_name = "pjx-primary";
+  std::string primary_host = "127.0.0.1";
   int primary_port = 0;
   int quorum = 2;
   // `sentinel down-after-milliseconds` and `sentinel failover-timeout`:
@@ -177,9 +179,20 @@ struct RedisSentinelOptions {
   // The primary's password (`sentinel auth-pass`), when it has one.
   std::string primary_password;
   std::chrono::milliseconds start_timeout{20000};
+  // The TCP address it listens on and address() names.
+  std::string bind_address = "127.0.0.1";
+  // Not empty: it runs in this network namespace (/run/netns/NAME), as
+  // RedisServerOptions::network_namespace; `bind_address` must then be one
+  // of that namespace's addresses. client() then talks over its unix
+  // socket, which every namespace reaches.
+  std::filesystem::path network_namespace;
+  // Makes the unix socket's folder when `dir` is too long for a socket
+  // path (as RedisServerOptions::make_socket_dir).
+  std::function<std::filesystem::path()> make_socket_dir;
 };
 
-// One redis-sentinel on 127.0.0.1 (a free port), monitoring one primary.
+// One redis-sentinel on 127.0.0.1 (a free port; options.bind_address
+// elsewhere) and on a unix socket, monitoring one primary.
 // Several started on the same primary find each other through it (hello
 // messages every 2 s) and its replicas through its INFO. Started in a
 // session of its own through Subprocess, as RedisServer; the destructor
@@ -212,8 +225,9 @@ class RedisSentinel {
 
   int port() const { return port_; }
   pid_t pid() const { return proc_ ? proc_->pid() : -1; }
-  // "127.0.0.1:PORT", as it goes into a redis+sentinel:// URL.
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  // "BIND_ADDRESS:PORT", as it goes into a redis+sentinel:// URL.
+  std::string address() const { return options_.bind_address + ":" + std::to_string(port_); }
+  std::string socket_path() const { return socket_.string(); }
   // SENTINEL get-master-addr-by-name: "host:port" of the primary it names
   // now, or "" when it does not know the name. Throws RedisError.
   std::string primary_address();
@@ -234,6 +248,8 @@ class RedisSentinel {
   std::optional<TempDir> own_dir_;
   std::filesystem::path dir_;
   std::filesystem::path executable_;
+  std::filesystem::path socket_dir_;  // made when dir is too long for sun_path
+  std::filesystem::path socket_;
   int port_ = 0;
   boost::asio::io_context io_;
   std::unique_ptr<Subprocess> proc_;
