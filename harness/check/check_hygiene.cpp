@@ -37,9 +37,7 @@ bool explains(const HistoryModel& m, const FaultWindow& window, const Incarnatio
   }
   if (reason == "reconnect" || reason == "disconnected") {
     return window.action == "client_kill" || window.action == "redis_restart" ||
-           window.action == "redis_pause" || window.action == "redis_failover" ||
-           (own && window.action == "pause") ||
-           (window.action == "partition" && cut_from_redis(m, window, inc.index));
+           (own && window.action == "pause") || silences_redis(m, window, inc.index);
   }
   // gap, and any reason this harness does not know: a fault that can lose rows.
   return can_cause_gap(window.action);

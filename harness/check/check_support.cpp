@@ -127,6 +127,10 @@ VisibilityBounds visibility_bounds(const HistoryModel& m, const Json& params) {
                           param_number(params, "after_silence_ms", 3000)};
 }
 
+bool silences_redis(const HistoryModel& m, const FaultWindow& w, std::size_t inc) {
+  return w.action == "redis_pause" || w.action == "redis_failover" || cut_from_redis(m, w, inc);
+}
+
 bool cut_from_redis(const HistoryModel& m, const FaultWindow& w, std::size_t inc) {
   if (w.action != "partition" || w.instant) return false;
   const Incarnation& i = m.incarnations[inc];
@@ -158,8 +162,7 @@ std::int64_t visibility_deadline(const HistoryModel& m, const Publish& p, std::s
       std::int64_t until = d;
       if (f.action == "pause" && f.incarnation == reader) {
         until = f.end + ns_of(b.after_resume_ms);
-      } else if (f.action == "redis_pause" || f.action == "redis_failover" ||
-                 (f.action == "partition" && cut_from_redis(m, f, reader))) {
+      } else if (silences_redis(m, f, reader)) {
         // Nothing reaches the reader while the server is silent, a
         // partition cuts it off or no primary is elected yet, but it notices
         // (health check; the reset of a killed primary at once) and its

@@ -96,6 +96,13 @@ std::int64_t visibility_deadline(const HistoryModel& m, const Publish& p, std::s
 // "redis" is not, or the other way round; and it ran at the window's start.
 bool cut_from_redis(const HistoryModel& m, const FaultWindow& w, std::size_t inc);
 
+// Whether window `w` leaves incarnation `inc` without a reachable Redis
+// primary, with nothing but its own health check (or the reset of a killed
+// primary) to tell it: `redis_pause`, `redis_failover`, or a `partition`
+// that cut it from redis-server. Its staleness bound starts at the window's
+// begin (after_silence_ms), however long the window lasts.
+bool silences_redis(const HistoryModel& m, const FaultWindow& w, std::size_t inc);
+
 // How the fan-out rule treats a publisher's deliveries of its own publishes
 // (check parameter `self`): "forbidden" (SQLite, the default: each is a
 // violation), "expected" (Redis pub/sub, as upstream: each acknowledged

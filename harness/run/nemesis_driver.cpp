@@ -322,8 +322,8 @@ void NemesisDriver::end_partitions() {
 //   killed_t       when the primary was dead (reaped), after `begin`;
 //   switch_ms      killed_t -> that sweep's start;
 //   unswitched_t   the start of the last sweep in which every sentinel
-//                  still named the old primary. No sentinel named the new
-//                  one before then, and the old one was dead: a publish
+//                  answered and none named the replica. No sentinel named
+//                  it before then, and the old one was dead: a publish
 //                  begun after the kill and answered before unswitched_t
 //                  cannot have reached a primary (check reconnect).
 // `duration` is how long the sentinels are given: a window still open then
@@ -390,6 +390,7 @@ void NemesisDriver::watch_failover() {
   ++failover_->sweeps;
   const std::string replica = redis_.replica_address();
   std::string switched_by;
+  bool all_answered = true;
   for (pjx::testing::RedisSentinel* s : redis_.sentinels()) {
     try {
       if (s->primary_address() == replica) {
@@ -397,11 +398,14 @@ void NemesisDriver::watch_failover() {
         break;
       }
     } catch (const pjx::testing::RedisError&) {
-      // Not answering is not naming the replica; the window's limit decides.
+      // Not an answer: it may name the replica to a worker meanwhile, so
+      // this sweep proves nothing about unswitched_t; the window's limit
+      // decides whether the switch comes at all.
+      all_answered = false;
     }
   }
   if (switched_by.empty()) {
-    failover_->unswitched_t = sweep_t;
+    if (all_answered) failover_->unswitched_t = sweep_t;
     failover_timer_->expires_after(kSweep);
     failover_timer_->async_wait([this](const boost::system::error_code& ec) {
       if (!ec) watch_failover();
