@@ -46,6 +46,7 @@ nlohmann::json stats_to_json(const SqliteStats& stats) {
       {"busy_waits", stats.busy_waits},
       {"polls", stats.polls},
       {"skipped_polls", stats.skipped_polls},
+      {"header_skips", stats.header_skips},
       {"poll_errors", stats.poll_errors},
       {"rows_received", stats.rows_received},
       {"keys_delivered", stats.keys_delivered},

@@ -22,7 +22,7 @@ namespace pjx::detail {
 #define PJX_SQLITE_COUNTERS(X)                                                                    \
   X(published) X(publish_commits) X(publish_failures) X(queued) X(outbox_committed)                \
   X(outbox_dropped) X(outbox_overflows) X(outbox_retries) X(checkpoints) X(checkpoints_busy)       \
-  X(rows_pruned) X(busy_waits) X(polls) X(skipped_polls) X(poll_errors) X(rows_received)           \
+  X(rows_pruned) X(busy_waits) X(polls) X(skipped_polls) X(header_skips) X(poll_errors) X(rows_received) \
   X(keys_delivered) X(malformed_rows) X(handler_errors) X(flushes) X(gaps_detected) X(missed_ids)  \
   X(stalls_detected) X(timed_polls) X(wakes) X(doorbell_wakes) X(doorbells) X(doorbell_failures)   \
   X(empty_wakes) X(wake_retries) X(wake_failures) X(reopens)

@@ -27,6 +27,7 @@
 #include <string_view>
 
 #include "sqlite_db.hpp"
+#include "wal_index_probe.hpp"
 
 namespace pjx::detail {
 
@@ -60,6 +61,9 @@ class EventLog {
            const std::string& vfs = {}, const std::atomic<std::int64_t>* give_up_at_ns = nullptr);
 
   Connection& connection() noexcept { return conn_; }
+  // The WAL-index header of this connection's -shm (the listener's
+  // shortcut for polls that find nothing; wal_index_probe.hpp).
+  WalIndexProbe& wal_index() noexcept { return wal_index_; }
 
   // The writer's statements. `prune` deletes at most ?2 rows with
   // created_at < ?1, oldest first, through the created_at index.
@@ -72,6 +76,7 @@ class EventLog {
   // WAL mode, pragmas, schema and its check; idempotent.
   void set_up(const std::string& display_name);
   Connection conn_;
+  WalIndexProbe wal_index_{conn_.raw()};  // after conn_: it maps conn_'s -shm
 };
 
 }  // namespace pjx::detail

@@ -65,7 +65,7 @@ void Listener::start(InvalidationHandler handler, FlushHandler on_flush) {
       watcher = make_watcher(ctx_);
       const Seed seed = read_seed(*reader_);
       cursor_.store(seed.top);  // I2
-      last_data_version_ = seed.version;  // the first poll skips if nobody commits
+      last_mark_ = seed.mark;  // the first poll skips if nobody commits
       handler_ = std::move(handler);
       on_flush_ = std::move(on_flush);
       last_poll_ns_.store(ctx_.clock->monotonic().count());
@@ -141,7 +141,7 @@ void Listener::reopen_if_replaced() {
   // before opening, so that a failed open (retried by the next poll) does
   // not leave the old file's cursor on the new file.
   cursor_.store(0);
-  last_data_version_ = -1;
+  last_mark_ = ChangeMark{};
   open_reader();
   count(ctx_.counters.reopens);
 }
@@ -184,11 +184,12 @@ std::optional<Snapshot> Listener::read(bool* replaced, std::int64_t* from) {
     if (!reader_) open_reader();
     reopen_if_replaced();
     *from = cursor_.load();
-    auto snapshot = read_snapshot(*reader_, *from, last_data_version_, ctx_.options.channel, ctx_.instance_id);
+    Unchanged unchanged = Unchanged::kDataVersion;
+    auto snapshot = read_snapshot(*reader_, *from, last_mark_, ctx_.options.channel, ctx_.instance_id, &unchanged);
     // Taken only once the new file was read: a read that throws leaves the
     // flush owed to the next poll, which finds the file already reopened.
     *replaced = std::exchange(replaced_pending_, false);
-    if (snapshot) last_data_version_ = snapshot->version;
+    if (!snapshot && unchanged == Unchanged::kHeader) count(ctx_.counters.header_skips);
     return snapshot;
   } catch (const BackendError& e) {
     failed(e.what());

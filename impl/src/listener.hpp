@@ -58,7 +58,8 @@
 //   [polling] --a -wal wake found nothing visible yet--> [waiting, re-poll at
 //             wake + 0.2, 1, 5, 15, 40, 100 and 250 ms] (commits are written
 //             before they show; a doorbell is rung after they show)
-//   [polling] --PRAGMA data_version unchanged--> [waiting]      (skipped_polls)
+//   [polling] --WAL-index header or PRAGMA data_version unchanged--> [waiting]
+//                                        (skipped_polls; header_skips without a read transaction)
 //   [polling] --gap or stall (I8)--> [flushing] --> deliver --> [waiting]
 //   [polling] --ids below the cursor (I14)--> [flushing, reseed] --> [waiting]
 //   [polling] --file replaced or deleted (I9)--> [reopening] --> [flushing]
@@ -152,7 +153,7 @@ class Listener {
   std::mutex poll_mu_;
   std::unique_ptr<EventLog> reader_;      // guarded by poll_mu_
   std::optional<FileId> reader_file_;     // guarded by poll_mu_: the file reader_ opened
-  std::int64_t last_data_version_ = -1;   // guarded by poll_mu_
+  ChangeMark last_mark_;                  // guarded by poll_mu_
   bool replaced_pending_ = false;         // guarded by poll_mu_: a replaced file awaits its flush
   InvalidationHandler handler_;           // guarded by poll_mu_
   FlushHandler on_flush_;                 // guarded by poll_mu_

@@ -58,6 +58,7 @@ void read_rows(EventLog& log, std::int64_t from, std::string_view channel, std::
 
 Seed read_seed(EventLog& log) {
   Seed seed;
+  seed.mark.header = log.wal_index().read();  // before the transaction: it errs towards a poll
   log.begin_read.step();
   log.begin_read.reset();
   try {
@@ -66,7 +67,7 @@ Seed read_seed(EventLog& log) {
     log.max_id.reset();
     run_start_seed_hook();
     log.data_version.step();
-    seed.version = log.data_version.column_int64(0);
+    seed.mark.data_version = log.data_version.column_int64(0);
     log.data_version.reset();
     end_read(log);
   } catch (...) {
@@ -78,24 +79,35 @@ Seed read_seed(EventLog& log) {
   return seed;
 }
 
-std::optional<Snapshot> read_snapshot(EventLog& log, std::int64_t from, std::int64_t last_version,
-                                      std::string_view channel, std::string_view instance_id) {
+std::optional<Snapshot> read_snapshot(EventLog& log, std::int64_t from, ChangeMark& mark, std::string_view channel,
+                                      std::string_view instance_id, Unchanged* unchanged) {
   roll_back_stale_transaction(log);
+  // Read before the transaction: a commit between the two is then in the
+  // snapshot but not in the recorded header, and only costs the next poll
+  // its shortcut.
+  ChangeMark now{log.wal_index().read(), -1};
+  if (now.header && now.header == mark.header) {
+    if (unchanged != nullptr) *unchanged = Unchanged::kHeader;
+    return std::nullopt;
+  }
   // One read transaction for the version check and the rows: the version is
   // the snapshot's, and a poll that finds rows takes SQLite's read lock once
   // (each lock and unlock is an fcntl on the -shm file).
   log.begin_read.step();
   try {
-    Snapshot snapshot;
     log.data_version.step();
-    snapshot.version = log.data_version.column_int64(0);
+    now.data_version = log.data_version.column_int64(0);
     log.data_version.reset();
-    if (snapshot.version == last_version) {
+    if (now.data_version == mark.data_version) {
       end_read(log);
+      mark = now;
+      if (unchanged != nullptr) *unchanged = Unchanged::kDataVersion;
       return std::nullopt;
     }
+    Snapshot snapshot;
     read_rows(log, from, channel, instance_id, snapshot);
     end_read(log);  // ends the read transaction before handlers run
+    mark = now;
     return snapshot;
   } catch (...) {
     log.data_version.reset();

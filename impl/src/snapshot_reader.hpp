@@ -12,6 +12,12 @@
 //       id order, the highest id issued and how many ids above the cursor
 //       still have a row (the gap rule's facts, gap_rule.hpp).
 //
+// Whether to read at all: a poll first compares the WAL-index header with
+// the one read before the last read (wal_index_probe.hpp). Unchanged means
+// no commit became visible since, and the poll ends there without a read
+// transaction; changed, or no header (the probe cannot answer), and it
+// reads, where PRAGMA data_version decides as before.
+//
 // A read transaction that an error left open is ended (or rolled back by
 // the next read), so that every later BEGIN does not fail.
 //
@@ -25,6 +31,8 @@
 #include <string_view>
 #include <vector>
 
+#include "wal_index_probe.hpp"
+
 namespace pjx::detail {
 
 class EventLog;
@@ -35,13 +43,24 @@ struct LogRow {
   std::string keys_json;
 };
 
-struct Seed {
-  std::int64_t top = 0;      // the highest id ever issued
-  std::int64_t version = 0;  // PRAGMA data_version of the same snapshot
+// What a listener keeps of its last read, to tell whether anything was
+// committed since: the WAL-index header read just before that read's
+// transaction (empty when the probe could not answer, or before any read),
+// and PRAGMA data_version of the snapshot (-1 before any read).
+struct ChangeMark {
+  std::optional<WalIndexHeader> header;
+  std::int64_t data_version = -1;
 };
 
+struct Seed {
+  std::int64_t top = 0;  // the highest id ever issued
+  ChangeMark mark;       // of the same snapshot
+};
+
+// How a poll was answered when nothing was committed since the last one.
+enum class Unchanged { kHeader, kDataVersion };
+
 struct Snapshot {
-  std::int64_t version = 0;  // PRAGMA data_version
   std::int64_t top = 0;      // the highest id ever issued
   std::int64_t present = 0;  // rows with an id in (from, top]
   std::vector<LogRow> rows;  // id > from, our channel, other instances, id order
@@ -50,12 +69,14 @@ struct Snapshot {
 // Reads the cursor seed (I2). Throws BackendError.
 Seed read_seed(EventLog& log);
 
-// Reads what a poll from cursor `from` sees (I3), or nullopt when the
-// snapshot's data_version equals `last_version` (nobody committed since the
-// last read: nothing new, nothing pruned). Throws BackendError; the read
-// transaction is ended then.
-std::optional<Snapshot> read_snapshot(EventLog& log, std::int64_t from, std::int64_t last_version,
-                                      std::string_view channel, std::string_view instance_id);
+// Reads what a poll from cursor `from` sees (I3), or nullopt when nobody
+// committed since the read `mark` was taken at (nothing new, nothing
+// pruned): the WAL-index header is as recorded, or the snapshot's
+// data_version is. `*unchanged`, when not null, says which answered. A
+// read that succeeds updates `mark`. Throws BackendError, leaving `mark`
+// as it was; the read transaction is ended then.
+std::optional<Snapshot> read_snapshot(EventLog& log, std::int64_t from, ChangeMark& mark, std::string_view channel,
+                                      std::string_view instance_id, Unchanged* unchanged = nullptr);
 
 // Rows of `channel` from other instances above `cursor` (SqliteStats::lag).
 // Throws BackendError.

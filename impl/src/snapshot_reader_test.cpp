@@ -11,6 +11,7 @@
 
 #include "db_path.hpp"
 #include "event_log.hpp"
+#include "pjx/errors.hpp"
 #include "temp_dir.hpp"
 #include "test_util.hpp"
 
@@ -27,6 +28,12 @@ const std::string kOther = std::string(32, 'b');
 class SnapshotReaderTest : public ::testing::Test {
  protected:
   SnapshotReaderTest() : log_(check_db_path(db_), db_, std::chrono::milliseconds(5000), &busy_waits_) {}
+
+  // A read from `from` with nothing remembered: it always reads.
+  std::optional<Snapshot> read_fresh(std::int64_t from) {
+    ChangeMark mark;
+    return read_snapshot(log_, from, mark, kChannel, kMe);
+  }
 
   std::vector<std::int64_t> ids(const std::vector<LogRow>& rows) {
     std::vector<std::int64_t> out;
@@ -55,15 +62,54 @@ TEST_F(SnapshotReaderTest, TheSeedIsTheHighestIdIssuedEvenWhenPruningEmptiedTheT
   EXPECT_EQ(read_seed(log_).top, 3);
 }
 
-TEST_F(SnapshotReaderTest, NothingCommittedSinceTheSeedReadsAsNothing) {
+TEST_F(SnapshotReaderTest, NothingCommittedSinceTheSeedReadsAsNothingWithoutATransaction) {
   raw_.insert_row(kOther, kChannel, R"(["a"])", 1.0);
-  const Seed seed = read_seed(log_);
-  EXPECT_FALSE(read_snapshot(log_, seed.top, seed.version, kChannel, kMe).has_value());
+  Seed seed = read_seed(log_);
+  ASSERT_TRUE(seed.mark.header.has_value()) << "a WAL database on the default VFS has a WAL-index header";
+  ChangeMark mark = seed.mark;
+  Unchanged how = Unchanged::kDataVersion;
+  EXPECT_FALSE(read_snapshot(log_, seed.top, mark, kChannel, kMe, &how).has_value());
+  EXPECT_EQ(how, Unchanged::kHeader);
   raw_.insert_row(kOther, kChannel, R"(["b"])", 1.0);
-  const auto snapshot = read_snapshot(log_, seed.top, seed.version, kChannel, kMe);
+  const auto snapshot = read_snapshot(log_, seed.top, mark, kChannel, kMe);
   ASSERT_TRUE(snapshot.has_value());
-  EXPECT_NE(snapshot->version, seed.version);
-  EXPECT_FALSE(read_snapshot(log_, seed.top, snapshot->version, kChannel, kMe).has_value());
+  EXPECT_EQ(ids(snapshot->rows), (std::vector<std::int64_t>{2}));
+  EXPECT_NE(mark.data_version, seed.mark.data_version);
+  EXPECT_NE(mark.header, seed.mark.header);
+  how = Unchanged::kDataVersion;
+  EXPECT_FALSE(read_snapshot(log_, seed.top, mark, kChannel, kMe, &how).has_value());
+  EXPECT_EQ(how, Unchanged::kHeader);
+}
+
+TEST_F(SnapshotReaderTest, EveryCommitMovesTheHeaderEvenOneThatChangesNoRowOfOurs) {
+  ChangeMark mark = read_seed(log_).mark;
+  raw_.exec("CREATE TABLE unrelated (x)");  // a commit by another connection
+  ASSERT_TRUE(read_snapshot(log_, 0, mark, kChannel, kMe).has_value()) << "the header moved: it reads";
+  raw_.exec("INSERT INTO unrelated VALUES (1)");
+  EXPECT_TRUE(read_snapshot(log_, 0, mark, kChannel, kMe).has_value());
+  raw_.exec("PRAGMA wal_checkpoint(TRUNCATE)");  // the WAL starts over: new salts, mxFrame 0
+  raw_.exec("INSERT INTO unrelated VALUES (2)");
+  EXPECT_TRUE(read_snapshot(log_, 0, mark, kChannel, kMe).has_value());
+}
+
+TEST_F(SnapshotReaderTest, WithoutAHeaderDataVersionAnswers) {
+  ChangeMark mark = read_seed(log_).mark;
+  mark.header.reset();  // as after a probe that could not answer
+  Unchanged how = Unchanged::kHeader;
+  EXPECT_FALSE(read_snapshot(log_, 0, mark, kChannel, kMe, &how).has_value());
+  EXPECT_EQ(how, Unchanged::kDataVersion);
+  EXPECT_TRUE(mark.header.has_value()) << "the read records the header it was made after";
+}
+
+TEST_F(SnapshotReaderTest, AFailedReadLeavesTheMarkAsItWas) {
+  ChangeMark mark = read_seed(log_).mark;
+  raw_.insert_row(kOther, kChannel, R"(["a"])", 1.0);
+  raw_.exec("DROP TABLE pjx_invalidation");  // the next read's statements fail
+  const ChangeMark before = mark;
+  EXPECT_THROW(read_snapshot(log_, 0, mark, kChannel, kMe), BackendError);
+  EXPECT_EQ(mark.header, before.header);
+  EXPECT_EQ(mark.data_version, before.data_version);
+  EXPECT_FALSE(log_.connection().in_transaction());
 }
 
 TEST_F(SnapshotReaderTest, ASnapshotHoldsTheChannelsRowsFromOthersInIdOrderAboveTheCursor) {
@@ -72,7 +118,7 @@ TEST_F(SnapshotReaderTest, ASnapshotHoldsTheChannelsRowsFromOthersInIdOrderAbove
   raw_.insert_row(kMe, kChannel, R"(["mine"])", 1.0);       // 3: our own
   raw_.insert_row(kOther, "elsewhere", R"(["y"])", 1.0);    // 4: another channel
   raw_.insert_row(kOther, kChannel, R"(["z"])", 1.0);       // 5
-  const auto snapshot = read_snapshot(log_, 1, -1, kChannel, kMe);
+  const auto snapshot = read_fresh(1);
   ASSERT_TRUE(snapshot.has_value());
   EXPECT_EQ(ids(snapshot->rows), (std::vector<std::int64_t>{2, 5}));
   EXPECT_EQ(snapshot->rows[0].keys_json, R"(["x"])");
@@ -83,7 +129,7 @@ TEST_F(SnapshotReaderTest, ASnapshotHoldsTheChannelsRowsFromOthersInIdOrderAbove
 TEST_F(SnapshotReaderTest, PrunedRowsAreMissingFromPresentButNotFromTop) {
   for (int i = 0; i < 6; ++i) raw_.insert_row(kOther, kChannel, R"(["a"])", 1.0);
   raw_.exec("DELETE FROM pjx_invalidation WHERE id IN (3, 6)");
-  const auto snapshot = read_snapshot(log_, 1, -1, kChannel, kMe);
+  const auto snapshot = read_fresh(1);
   ASSERT_TRUE(snapshot.has_value());
   EXPECT_EQ(snapshot->top, 6);
   EXPECT_EQ(snapshot->present, 3);
@@ -92,7 +138,7 @@ TEST_F(SnapshotReaderTest, PrunedRowsAreMissingFromPresentButNotFromTop) {
 
 TEST_F(SnapshotReaderTest, ARestoredFileHasItsTopBelowTheCursor) {
   raw_.insert_row(kOther, kChannel, R"(["a"])", 1.0);
-  const auto snapshot = read_snapshot(log_, 10, -1, kChannel, kMe);
+  const auto snapshot = read_fresh(10);
   ASSERT_TRUE(snapshot.has_value());
   EXPECT_EQ(snapshot->top, 1);
   EXPECT_EQ(snapshot->present, 0);
@@ -104,7 +150,7 @@ TEST_F(SnapshotReaderTest, AReadTransactionAnErrorLeftOpenIsRolledBackFirst) {
   log_.begin_read.reset();
   ASSERT_TRUE(log_.connection().in_transaction());
   raw_.insert_row(kOther, kChannel, R"(["a"])", 1.0);
-  const auto snapshot = read_snapshot(log_, 0, -1, kChannel, kMe);
+  const auto snapshot = read_fresh(0);
   ASSERT_TRUE(snapshot.has_value());
   EXPECT_EQ(ids(snapshot->rows), (std::vector<std::int64_t>{1}));
   EXPECT_FALSE(log_.connection().in_transaction());

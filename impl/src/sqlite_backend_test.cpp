@@ -501,7 +501,7 @@ TEST_F(SqliteBackendTest, AFailedPollIsCountedAndRetriedAtTheNextPoll) {
   EXPECT_EQ(inbox.got(), (std::vector<KeySet>{{"recovered"}}));
 }
 
-TEST_F(SqliteBackendTest, AnIdlePollIsAnsweredByDataVersionAlone) {
+TEST_F(SqliteBackendTest, AnIdlePollIsAnsweredByTheWalIndexHeaderAlone) {
   SqliteInvalidationBackend listener(db_, manual_options());
   listener.start([](const KeySet&) {});
   listener.poll_now();
@@ -510,7 +510,20 @@ TEST_F(SqliteBackendTest, AnIdlePollIsAnsweredByDataVersionAlone) {
   const auto stats = listener.stats();
   EXPECT_EQ(stats.polls, 0u);  // nobody committed since start(): no query ran
   EXPECT_EQ(stats.skipped_polls, 3u);
+  EXPECT_EQ(stats.header_skips, 3u);  // nor a read transaction
   ASSERT_TRUE(stats.since_last_poll.has_value());
+}
+
+TEST_F(SqliteBackendTest, ACommitThatChangesNoRowOfOursIsReadOnceThenSkippedAgain) {
+  SqliteInvalidationBackend listener(db_, manual_options());
+  listener.start([](const KeySet&) {});
+  RawDb(db_).exec("CREATE TABLE marker (x)");  // moves the header and data_version
+  listener.poll_now();
+  listener.poll_now();
+  const auto stats = listener.stats();
+  EXPECT_EQ(stats.polls, 1u);
+  EXPECT_EQ(stats.skipped_polls, 1u);
+  EXPECT_EQ(stats.header_skips, 1u);
 }
 
 TEST_F(SqliteBackendTest, APublishBlockedPastTheBusyTimeoutThrowsAndWritesNothingWithoutAnOutbox) {

@@ -18,7 +18,9 @@
 //              wake (0.2, 1, 5, 15, 40, 100, 250 ms): on an idle machine the
 //              first or second look finds it; on a saturated one the
 //              publisher may not run again for tens of milliseconds. Each
-//              look costs one PRAGMA data_version.
+//              look costs one read of the WAL-index header
+//              (wal_index_probe.hpp), or a PRAGMA data_version where the
+//              header cannot be read.
 //
 // How the listener treats -wal writes, given what it heard (Listen):
 //
@@ -60,7 +62,7 @@ enum class PollReason { kNone, kDoorbell, kWake, kRetry, kTimed };
 // What one poll found, as the scheduler needs it.
 struct PollOutcome {
   std::size_t delivered = 0;
-  bool skipped = false;  // data_version unchanged: no commit visible since the last poll
+  bool skipped = false;  // header or data_version unchanged: no commit visible since the last poll
 };
 
 // What the change watch reported (ChangeWatcher::Events).

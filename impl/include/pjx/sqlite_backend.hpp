@@ -181,7 +181,11 @@ struct SqliteStats {
   std::uint64_t rows_pruned = 0;       // expired rows this backend deleted
   std::uint64_t busy_waits = 0;        // times a statement waited for a lock
   std::uint64_t polls = 0;             // polls that ran to completion
-  std::uint64_t skipped_polls = 0;     // polls answered by PRAGMA data_version alone
+  std::uint64_t skipped_polls = 0;     // polls that found no commit since the last one
+  // Of those, the ones answered by the WAL-index header in -shm, without a
+  // read transaction; the rest read PRAGMA data_version (the header's
+  // shortcut is not available on every VFS, or the header had moved).
+  std::uint64_t header_skips = 0;
   std::uint64_t poll_errors = 0;       // polls that failed (retried next interval)
   std::uint64_t rows_received = 0;     // rows of our channel from other instances
   std::uint64_t keys_delivered = 0;    // keys handed to the handler
