@@ -543,6 +543,16 @@ Scenario parse_scenario(std::string_view toml_text, const std::string& source,
     w.shared_keys = static_cast<int>(r.integer("shared_keys", 0, 32).value_or(1));
     w.key_space = static_cast<int>(r.integer("key_space", 1, 1000000).value_or(100));
     w.pad_bytes = static_cast<int>(r.integer("pad_bytes", 0, 1 << 20).value_or(0));
+    w.together = static_cast<int>(r.integer("together", 1, 64).value_or(1));
+    std::size_t pool = w.publishers.size();
+    if (pool == 0) {
+      for (const WorkerSpec& worker : s.workers) pool += (!worker.start_at && !worker.expect_fatal) ? 1u : 0u;
+    }
+    if (static_cast<std::size_t>(w.together) > pool) {
+      r.fail(r.line(), "[workload] together = " + std::to_string(w.together) + " needs as many publishers (each publish "
+                       "of a step comes from another worker), and the workload has " + std::to_string(pool) +
+                       ": lower 'together' or list more workers in 'publishers'");
+    }
     r.finish();
     s.workload = w;
   }

@@ -67,6 +67,11 @@ struct WorkloadSpec {
   int shared_keys = 1;                // random shared keys per publish besides e:<id>
   int key_space = 100;                // shared keys are drawn from this many per prefix
   int pad_bytes = 0;                  // > 0: one more key "pad:<id>:xxx..." of this many bytes
+  // Publishes sent at the same moment, each from another publisher: the
+  // `publishes` go out `together` at a time, `interval` (or 1 / rate)
+  // apart. > 1 makes commits of several processes land while listeners are
+  // reading the previous one.
+  int together = 1;
 };
 
 // `[reads]`: what the application does with its data (protocol v2): reads

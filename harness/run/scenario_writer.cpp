@@ -113,6 +113,7 @@ std::string scenario_to_toml(const Scenario& s, const std::string& header) {
     if (!w.publishers.empty()) out << "publishers = " << string_array(w.publishers) << "\n";
     out << "shared_keys = " << w.shared_keys << "\nkey_space = " << w.key_space << "\n";
     if (w.pad_bytes > 0) out << "pad_bytes = " << w.pad_bytes << "\n";
+    if (w.together > 1) out << "together = " << w.together << "\n";
   }
   if (s.reads) {
     const ReadsSpec& r = *s.reads;

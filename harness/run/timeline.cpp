@@ -148,7 +148,8 @@ std::vector<PlannedAction> plan_timeline(const Scenario& scenario, const Timing&
     for (int i = 0; i < w.publishes; ++i) {
       PlannedAction a;
       a.kind = Kind::kPublish;
-      a.at_ns = std::llround((start_ms + interval_ms * i) * 1e6);
+      a.at_ns = std::llround((start_ms + interval_ms * (i / w.together)) * 1e6);
+      a.together_rank = i % w.together;
       a.candidates = w.publishers.empty() ? defaults : w.publishers;
       actions.push_back(std::move(a));
     }
@@ -198,6 +199,7 @@ std::vector<PlannedAction> plan_timeline(const Scenario& scenario, const Timing&
   const int shared = scenario.workload ? scenario.workload->shared_keys : 1;
   const int space = scenario.workload ? scenario.workload->key_space : 100;
   std::int64_t next_id = 1;
+  std::vector<std::string> step_choice;  // the current `together` step's seeded publisher order
   for (PlannedAction& a : actions) {
     if (a.kind == Kind::kRead) {
       a.publish_id = next_id++;
@@ -242,7 +244,18 @@ std::vector<PlannedAction> plan_timeline(const Scenario& scenario, const Timing&
       }
     }
     a.keys.assign(keys.begin(), keys.end());
-    if (a.kind == Kind::kPublish && a.candidates.size() > 1) a.candidates = choose(a.candidates, rng);
+    if (a.kind == Kind::kPublish && a.candidates.size() > 1) {
+      if (a.together_rank == 0) {
+        a.candidates = choose(a.candidates, rng);
+        step_choice = a.candidates;
+      } else {  // the step's first choice, rotated: another worker first (the scenario has enough)
+        const auto rank = static_cast<std::size_t>(a.together_rank);
+        a.candidates.clear();
+        for (std::size_t k = 0; k < step_choice.size(); ++k) {
+          a.candidates.push_back(step_choice[(rank + k) % step_choice.size()]);
+        }
+      }
+    }
   }
   return actions;
 }

@@ -55,6 +55,10 @@ struct PlannedAction {
   std::int64_t publish_id = 0;    // kPublish, and a kill with during_publish
   std::vector<std::string> keys;  // sorted; includes "e:<publish_id>"
   bool await = false;             // kPublish: wait for its answer
+  // kPublish of a [workload] step sent `together`: 0 for the step's first
+  // publish (the seeded choice), k for the one from the k-th publisher after
+  // it, so that the step's publishes come from different workers.
+  int together_rank = 0;
   std::size_t fault = 0;          // index into Scenario::faults
   // kRead, kWrite: the truth-store key; a write's `keys` are {key, e:<id>}.
   std::string key;

@@ -76,6 +76,60 @@ TEST(Timeline, ActionsAreInTimeOrderWithUniqueIdsAndKeys) {
   EXPECT_EQ(kill->publish_id, 6);
 }
 
+TEST(Timeline, PublishesSentTogetherShareTheirTimeAndComeFromDifferentWorkers) {
+  const Scenario s = parse_scenario(R"(
+name = "t"
+guarantee = "g"
+checks = ["fanout"]
+workers = 4
+[workload]
+publishes = 12
+together = 3
+interval = "2 poll"
+)",
+                                    "t.toml", {"fanout"});
+  for (const std::uint64_t seed : {1u, 2u, 3u}) {
+    const auto plan = plan_timeline(s, Timing::quick(), seed);
+    ASSERT_EQ(plan.size(), 12u);
+    for (std::size_t step = 0; step < 4; ++step) {
+      std::set<std::string> first_choices;
+      for (std::size_t k = 0; k < 3; ++k) {
+        const PlannedAction& a = plan[step * 3 + k];
+        EXPECT_EQ(a.at_ns, plan[step * 3].at_ns) << "step " << step;
+        EXPECT_EQ(a.candidates.size(), 4u);
+        first_choices.insert(a.worker());
+      }
+      EXPECT_EQ(first_choices.size(), 3u) << "step " << step << ", seed " << seed;
+      if (step > 0) {
+        EXPECT_GT(plan[step * 3].at_ns, plan[step * 3 - 1].at_ns);
+      }
+    }
+  }
+}
+
+TEST(Timeline, MorePublishesTogetherThanPublishersIsRejectedWithTheFix) {
+  try {
+    parse_scenario(R"(
+name = "t"
+guarantee = "g"
+checks = ["fanout"]
+workers = 4
+[workload]
+publishes = 4
+together = 3
+interval = "1 poll"
+publishers = ["w0", "w1"]
+)",
+                   "t.toml", {"fanout"});
+    FAIL() << "accepted";
+  } catch (const std::exception& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("together = 3"), std::string::npos) << what;
+    EXPECT_NE(what.find("has 2"), std::string::npos) << what;
+    EXPECT_NE(what.find("lower 'together'"), std::string::npos) << what;
+  }
+}
+
 TEST(Timeline, WindowsBeginAndEndAtTheirTimes) {
   const auto plan = plan_timeline(scenario(), Timing::documented(), 1);
   std::int64_t begin = -1;
