@@ -436,6 +436,14 @@ nlohmann::json Scenario::resolved_check_params(const Timing& run_timing) const {
   return out;
 }
 
+std::vector<std::string> default_publishers(const Scenario& scenario) {
+  std::vector<std::string> out;
+  for (const WorkerSpec& w : scenario.workers) {
+    if (!w.start_at && !w.expect_fatal) out.push_back(w.name);
+  }
+  return out;
+}
+
 Scenario parse_scenario(std::string_view toml_text, const std::string& source,
                         const std::vector<std::string>& known_checks) {
   toml::table doc;
@@ -544,10 +552,7 @@ Scenario parse_scenario(std::string_view toml_text, const std::string& source,
     w.key_space = static_cast<int>(r.integer("key_space", 1, 1000000).value_or(100));
     w.pad_bytes = static_cast<int>(r.integer("pad_bytes", 0, 1 << 20).value_or(0));
     w.together = static_cast<int>(r.integer("together", 1, 64).value_or(1));
-    std::size_t pool = w.publishers.size();
-    if (pool == 0) {
-      for (const WorkerSpec& worker : s.workers) pool += (!worker.start_at && !worker.expect_fatal) ? 1u : 0u;
-    }
+    const std::size_t pool = w.publishers.empty() ? default_publishers(s).size() : w.publishers.size();
     if (static_cast<std::size_t>(w.together) > pool) {
       r.fail(r.line(), "[workload] together = " + std::to_string(w.together) + " needs as many publishers (each publish "
                        "of a step comes from another worker), and the workload has " + std::to_string(pool) +

@@ -218,6 +218,10 @@ struct Scenario {
   nlohmann::json resolved_check_params(const Timing& run_timing) const;
 };
 
+// The workers that publish when the scenario does not say: those started
+// before the workload and not expected to be rejected, in file order.
+std::vector<std::string> default_publishers(const Scenario& scenario);
+
 // Parses a scenario. `source` names the file in messages; `known_checks`
 // lists the check names accepted in `checks`. Throws ScenarioError.
 Scenario parse_scenario(std::string_view toml_text, const std::string& source,

@@ -27,14 +27,6 @@ const std::string& PlannedAction::worker() const {
   return candidates.empty() ? kNone : candidates.front();
 }
 
-std::vector<std::string> default_publishers(const Scenario& scenario) {
-  std::vector<std::string> out;
-  for (const WorkerSpec& w : scenario.workers) {
-    if (!w.start_at && !w.expect_fatal) out.push_back(w.name);
-  }
-  return out;
-}
-
 namespace {
 
 std::uint64_t fnv1a(const std::string& text) {

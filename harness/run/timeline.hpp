@@ -78,8 +78,4 @@ struct PlannedAction {
 std::vector<PlannedAction> plan_timeline(const Scenario& scenario, const Timing& timing,
                                          std::uint64_t seed);
 
-// The workers that publish when the scenario does not say: those started
-// before the workload and not expected to be rejected, in file order.
-std::vector<std::string> default_publishers(const Scenario& scenario);
-
 }  // namespace pjx::harness
