@@ -106,6 +106,46 @@ std::vector<std::size_t> required_receivers(const HistoryModel& m, const Publish
   return out;
 }
 
+LatencySamples delivery_latencies(const HistoryModel& m,
+                                  const std::function<bool(const Incarnation&)>& keep) {
+  LatencySamples out;
+  for (const Publish& p : m.publishes) {
+    if (!p.acked()) continue;
+    for (std::size_t inc : required_receivers(m, p)) {
+      if (keep && !keep(m.incarnations[inc])) continue;
+      const auto& ds = m.deliveries_of(inc, p.id);
+      if (ds.empty()) continue;  // fanout reports it
+      const Delivery& d = m.deliveries[ds.front()];
+      const std::int64_t lo = std::min(p.begin(), d.t);
+      const std::int64_t hi = std::max(p.begin(), d.t);
+      const auto faults = m.faults_of(inc);
+      if (std::any_of(faults.begin(), faults.end(),
+                      [&](const FaultWindow* w) { return w->overlaps(lo, hi); })) {
+        ++out.excluded;
+        continue;
+      }
+      LatencySample s;
+      s.raw_ms = HistoryModel::ms(p.begin(), d.t);
+      s.host_lag_ms = static_cast<double>(m.host_lag_within(lo, hi)) / 1e6;
+      s.ms = s.raw_ms - s.host_lag_ms;
+      s.delivery = &d;
+      s.publish = &p;
+      if (s.host_lag_ms > 0) {
+        ++out.net_of_host_lag;
+        out.host_lag_max_ms = std::max(out.host_lag_max_ms, s.host_lag_ms);
+      }
+      out.samples.push_back(s);
+    }
+  }
+  return out;
+}
+
+std::string host_lag_note(const LatencySample& s) {
+  if (s.host_lag_ms <= 0) return {};
+  return " (raw " + fmt_ms(s.raw_ms) + " ms, of which " + fmt_ms(s.host_lag_ms) +
+         " ms the host stalled)";
+}
+
 namespace {
 
 // Faults after which delivery may resume late anywhere (rule D3).

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <string>
 #include <vector>
@@ -58,6 +59,35 @@ void set_verdict(CheckResult& r, const HistoryModel& m, bool shown, bool violate
 // The required receivers (incarnation indices) of an acknowledged publish, as
 // defined in checkers.hpp.
 std::vector<std::size_t> required_receivers(const HistoryModel& m, const Publish& p);
+
+// A publish-to-delivery latency: from the start of the publish call to the
+// first delivery of an acknowledged publish to one of its required receivers.
+// `ms` is what the timing checks judge: `raw_ms` less the host stalls the
+// harness measured within it (`host_lag_ms`, HistoryModel::host_lag_within):
+// a worker is not late for the time the host ran nothing.
+struct LatencySample {
+  double ms = 0;
+  double raw_ms = 0;
+  double host_lag_ms = 0;
+  const Delivery* delivery = nullptr;
+  const Publish* publish = nullptr;
+};
+
+struct LatencySamples {
+  std::vector<LatencySample> samples;  // publish order, then receiver order
+  std::size_t excluded = 0;            // the receiver was under a fault in between
+  std::size_t net_of_host_lag = 0;     // samples with host_lag_ms > 0
+  double host_lag_max_ms = 0;          // the largest host_lag_ms of a sample
+};
+
+// Every such latency to a receiver `keep` accepts (all when `keep` is
+// empty), except where a fault window of the receiver overlaps it.
+LatencySamples delivery_latencies(const HistoryModel& m,
+                                  const std::function<bool(const Incarnation&)>& keep = {});
+
+// " (raw 144.2 ms, of which 96.5 ms the host stalled)" for a sample the host
+// stalled in, else empty: for evidence lines.
+std::string host_lag_note(const LatencySample& s);
 
 // True when `p` is acknowledged, has >= 1 required receiver and reached all.
 bool reached_all_required(const HistoryModel& m, const Publish& p);

@@ -12,12 +12,6 @@ namespace {
 
 constexpr double kDefaultSlackMs = 250;
 
-struct Sample {
-  double ms;
-  const Delivery* delivery;
-  const Publish* publish;
-};
-
 Json distribution_json(const std::vector<double>& values) {
   const Distribution d = describe(values);
   return {{"p50", round_ms(d.p50)}, {"p99", round_ms(d.p99)}, {"max", round_ms(d.max)}, {"n", d.n}};
@@ -49,26 +43,10 @@ CheckResult check_latency(const HistoryModel& m, const Json& params) {
   const double p50_max = param_number(params, "p50_max_ms", 0);
   const double bound = m.poll_interval_ms + slack;
 
-  std::vector<Sample> samples;
-  std::size_t excluded = 0;
-  for (const Publish& p : m.publishes) {
-    if (!p.acked()) continue;
-    for (std::size_t inc : required_receivers(m, p)) {
-      const auto& ds = m.deliveries_of(inc, p.id);
-      if (ds.empty()) continue;  // fanout reports it
-      const Delivery& d = m.deliveries[ds.front()];
-      const std::int64_t lo = std::min(p.begin(), d.t);
-      const std::int64_t hi = std::max(p.begin(), d.t);
-      const auto faults = m.faults_of(inc);
-      if (std::any_of(faults.begin(), faults.end(),
-                      [&](const FaultWindow* w) { return w->overlaps(lo, hi); })) {
-        ++excluded;
-        continue;
-      }
-      samples.push_back({HistoryModel::ms(p.begin(), d.t), &d, &p});
-    }
-  }
-  std::sort(samples.begin(), samples.end(), [](const Sample& a, const Sample& b) {
+  LatencySamples measured = delivery_latencies(m);
+  std::vector<LatencySample>& samples = measured.samples;
+  const std::size_t excluded = measured.excluded;
+  std::sort(samples.begin(), samples.end(), [](const LatencySample& a, const LatencySample& b) {
     return a.delivery->record < b.delivery->record;
   });
 
@@ -78,13 +56,17 @@ CheckResult check_latency(const HistoryModel& m, const Json& params) {
             fmt_num(slack) + " ms";
   if (has_p99_max) r.bound += " and p99 <= " + fmt_num(p99_max) + " ms";
   if (has_p50_max) r.bound += " and p50 <= " + fmt_num(p50_max) + " ms";
+  r.bound += ", net of measured host stalls";
   std::set<std::int64_t> events;
-  for (const Sample& s : samples) events.insert(s.publish->id);
+  for (const LatencySample& s : samples) events.insert(s.publish->id);
   r.metrics = {{"poll_interval_ms", json_number(m.poll_interval_ms)},
                {"workers", m.ready_worker_count()},
                {"events", events.size()},
                {"deliveries", samples.size()},
-               {"excluded", excluded}};
+               {"excluded", excluded},
+               {"host_lag_windows", m.host_lags.size()},
+               {"deliveries_net_of_host_lag", measured.net_of_host_lag},
+               {"host_lag_max_ms", round_ms(measured.host_lag_max_ms)}};
   if (samples.empty()) {
     r.measured = "no delivery measured";
     r.summary = "no delivery to a required receiver outside a fault window: latency not shown";
@@ -94,7 +76,7 @@ CheckResult check_latency(const HistoryModel& m, const Json& params) {
 
   std::vector<double> all;
   std::map<std::string, std::vector<double>> per_worker;
-  for (const Sample& s : samples) {
+  for (const LatencySample& s : samples) {
     all.push_back(s.ms);
     per_worker[m.incarnations[s.delivery->receiver].worker].push_back(s.ms);
   }
@@ -110,10 +92,10 @@ CheckResult check_latency(const HistoryModel& m, const Json& params) {
 
   const bool p99_over = has_p99_max && d.p99 > p99_max;
   const bool p50_over = has_p50_max && d.p50 > p50_max;
-  std::vector<const Sample*> slowest;
-  for (const Sample& s : samples) slowest.push_back(&s);
+  std::vector<const LatencySample*> slowest;
+  for (const LatencySample& s : samples) slowest.push_back(&s);
   std::stable_sort(slowest.begin(), slowest.end(),
-                   [](const Sample* a, const Sample* b) { return a->ms > b->ms; });
+                   [](const LatencySample* a, const LatencySample* b) { return a->ms > b->ms; });
   std::size_t over = 0;
   Evidence evidence;
   if (p99_over) {
@@ -125,7 +107,7 @@ CheckResult check_latency(const HistoryModel& m, const Json& params) {
                                fmt_num(m.poll_interval_ms) + " ms");
   }
   std::size_t shown_in_time = 0;
-  for (const Sample* s : slowest) {
+  for (const LatencySample* s : slowest) {
     const bool late = s->ms > bound;
     if (late) {
       ++over;
@@ -137,7 +119,7 @@ CheckResult check_latency(const HistoryModel& m, const Json& params) {
                      std::to_string(s->publish->id) + " from " +
                      m.incarnations[s->publish->publisher].label() + " " + fmt_ms(s->ms) +
                      " ms after its publish began (at " + m.at(s->delivery->t) + ")" +
-                     (s == slowest.front() ? " (largest)" : ""));
+                     host_lag_note(*s) + (s == slowest.front() ? " (largest)" : ""));
   }
   r.evidence = evidence.lines();
   r.measured = "max " + fmt_ms(d.max) + " ms";
@@ -147,6 +129,10 @@ CheckResult check_latency(const HistoryModel& m, const Json& params) {
               fmt_ms(d.p99) + " ms";
   if (excluded != 0)
     r.summary += ", " + std::to_string(excluded) + " excluded (receiver under a fault)";
+  if (measured.net_of_host_lag != 0) {
+    r.summary += ", " + std::to_string(measured.net_of_host_lag) +
+                 " net of a host stall (up to " + fmt_ms(measured.host_lag_max_ms) + " ms)";
+  }
   if (over != 0) {
     r.summary = std::to_string(over) + " of " + std::to_string(samples.size()) +
                 " deliveries took longer than " + fmt_num(bound) + " ms (max " + fmt_ms(d.max) +

@@ -39,32 +39,6 @@ std::set<std::string> wakeless_workers(const HistoryModel& m, const Json& params
   return out;
 }
 
-// Publish-to-delivery latency (ms, from the start of the publish call) of the first delivery of every
-// acknowledged publish to each required receiver `keep` accepts, outside the
-// receiver's fault windows.
-template <typename Keep>
-std::vector<std::pair<double, const Delivery*>> latencies(const HistoryModel& m, Keep keep) {
-  std::vector<std::pair<double, const Delivery*>> out;
-  for (const Publish& p : m.publishes) {
-    if (!p.acked()) continue;
-    for (std::size_t inc : required_receivers(m, p)) {
-      if (!keep(m.incarnations[inc])) continue;
-      const auto& ds = m.deliveries_of(inc, p.id);
-      if (ds.empty()) continue;  // fanout reports it
-      const Delivery& d = m.deliveries[ds.front()];
-      const auto faults = m.faults_of(inc);
-      const std::int64_t lo = std::min(p.begin(), d.t);
-      const std::int64_t hi = std::max(p.begin(), d.t);
-      if (std::any_of(faults.begin(), faults.end(),
-                      [&](const FaultWindow* w) { return w->overlaps(lo, hi); })) {
-        continue;
-      }
-      out.emplace_back(HistoryModel::ms(p.begin(), d.t), &d);
-    }
-  }
-  return out;
-}
-
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -95,14 +69,16 @@ CheckResult check_wake_latency(const HistoryModel& m, const Json& params) {
   const auto wakes = [](const Incarnation& inc) {
     return std::find(inc.caps.begin(), inc.caps.end(), "wakes") != inc.caps.end();
   };
-  const auto samples = latencies(
+  const LatencySamples measured = delivery_latencies(
       m, [&](const Incarnation& inc) { return wakeless.count(inc.worker) == 0 && wakes(inc); });
+  const std::vector<LatencySample>& samples = measured.samples;
 
   CheckResult r;
   r.name = "wake_latency";
   r.bound = "p95 <= " + fmt_num(p95_max) + " ms" +
             (has_p99_max ? ", p99 <= " + fmt_num(p99_max) + " ms" : std::string()) +
-            " (poll_interval " + fmt_num(m.poll_interval_ms) + ") for workers advertising `wakes`";
+            " (poll_interval " + fmt_num(m.poll_interval_ms) +
+            ") for workers advertising `wakes`, net of measured host stalls";
   if (std::none_of(m.incarnations.begin(), m.incarnations.end(), wakes)) {
     r.verdict = "skip";
     r.measured = "no worker advertises wakes";
@@ -112,7 +88,9 @@ CheckResult check_wake_latency(const HistoryModel& m, const Json& params) {
   }
   r.metrics = {{"poll_interval_ms", json_number(m.poll_interval_ms)},
                {"wake_p95_max_ms", json_number(p95_max)},
-               {"wake_deliveries", samples.size()}};
+               {"wake_deliveries", samples.size()},
+               {"deliveries_net_of_host_lag", measured.net_of_host_lag},
+               {"host_lag_max_ms", round_ms(measured.host_lag_max_ms)}};
   if (has_p99_max) r.metrics["wake_p99_max_ms"] = json_number(p99_max);
   if (samples.empty()) {
     r.measured = "no delivery measured";
@@ -121,7 +99,7 @@ CheckResult check_wake_latency(const HistoryModel& m, const Json& params) {
     return r;
   }
   std::vector<double> ms;
-  for (const auto& s : samples) ms.push_back(s.first);
+  for (const auto& s : samples) ms.push_back(s.ms);
   const Distribution d = describe(ms);
   const double p95 = percentile(ms, 95);
   r.metrics["wake_latency_p50_ms"] = round_ms(d.p50);
@@ -147,7 +125,7 @@ CheckResult check_wake_latency(const HistoryModel& m, const Json& params) {
   // Workers that reported no active wake explain a slow tail.
   std::set<std::string> seen;
   for (const auto& s : samples) {
-    const Incarnation& inc = m.incarnations[s.second->receiver];
+    const Incarnation& inc = m.incarnations[s.delivery->receiver];
     if (!seen.insert(inc.label()).second || !inc.last_stats) continue;
     const Json& st = *inc.last_stats;
     if (st.contains("wake_active") && st["wake_active"] == false) {
@@ -156,12 +134,12 @@ CheckResult check_wake_latency(const HistoryModel& m, const Json& params) {
   }
   auto sorted = samples;
   std::stable_sort(sorted.begin(), sorted.end(),
-                   [](const auto& a, const auto& b) { return a.first > b.first; });
+                   [](const auto& a, const auto& b) { return a.ms > b.ms; });
   for (std::size_t i = 0; i < sorted.size() && i < 3; ++i) {
     evidence.add(2, "slow",
-                 m.incarnations[sorted[i].second->receiver].label() + " received " +
-                     fmt_ms(sorted[i].first) + " ms after its publish began (at " + m.at(sorted[i].second->t) +
-                     ")");
+                 m.incarnations[sorted[i].delivery->receiver].label() + " received " +
+                     fmt_ms(sorted[i].ms) + " ms after its publish began (at " +
+                     m.at(sorted[i].delivery->t) + ")" + host_lag_note(sorted[i]));
   }
   r.evidence = evidence.lines();
   set_verdict(r, m, true, over);
@@ -226,15 +204,17 @@ CheckResult check_wake_fallback(const HistoryModel& m, const Json& params) {
       }
     }
   }
-  const auto samples =
-      latencies(m, [&](const Incarnation& inc) { return wakeless.count(inc.worker) != 0; });
+  const std::vector<LatencySample> samples =
+      delivery_latencies(m, [&](const Incarnation& inc) { return wakeless.count(inc.worker) != 0; })
+          .samples;
   std::size_t late = 0;
   for (const auto& s : samples) {
-    if (s.first > bound_ms) {
+    if (s.ms > bound_ms) {
       ++late;
       evidence.add(1, "late",
-                   m.incarnations[s.second->receiver].label() + " received " + fmt_ms(s.first) +
-                       " ms after its publish began (at " + m.at(s.second->t) + ")");
+                   m.incarnations[s.delivery->receiver].label() + " received " + fmt_ms(s.ms) +
+                       " ms after its publish began (at " + m.at(s.delivery->t) + ")" +
+                       host_lag_note(s));
     }
   }
   violations += late;
@@ -247,7 +227,7 @@ CheckResult check_wake_fallback(const HistoryModel& m, const Json& params) {
   std::string latency_text = "no delivery";
   if (!samples.empty()) {
     std::vector<double> ms;
-    for (const auto& s : samples) ms.push_back(s.first);
+    for (const auto& s : samples) ms.push_back(s.ms);
     const Distribution d = describe(ms);
     r.metrics["fallback_latency_p50_ms"] = round_ms(d.p50);
     r.metrics["fallback_latency_max_ms"] = round_ms(d.max);

@@ -64,7 +64,10 @@
 //     by a doorbell often have it before the call returns; without t_begin,
 //     the op's time), excluding deliveries whose receiver had a fault window
 //     overlapping [t_begin, t_received]
-//     (counted as `excluded`). Bound: max <= poll_interval_ms +
+//     (counted as `excluded`), less the time within it that the host
+//     stalled (`host_lag` records, HISTORY.md: the harness's own probe
+//     thread did not run; wake_latency and wake_fallback do the same).
+//     Bound: max <= poll_interval_ms +
 //     params.slack_ms (default 250); when params.p99_max_ms is given, also
 //     p99 <= it; when params.p50_max_ms is given, also p50 <= it (with
 //     polling, latency is spread over [0, poll_interval], so p50 is about
@@ -73,7 +76,8 @@
 //     (stats.hpp). Evidence: the slowest deliveries. Metrics: latency_p50_ms,
 //     latency_p99_ms, latency_max_ms, poll_interval_ms, workers, events
 //     (acknowledged publishes with a measured delivery), deliveries (measured),
-//     excluded. Details: latencies_ms (history order), per_worker
+//     excluded, host_lag_windows, deliveries_net_of_host_lag, host_lag_max_ms
+//     (the largest stall subtracted from one delivery). Details: latencies_ms (history order), per_worker
 //     {name: {p50, p99, max, n}}.
 //  5. staleness: for each acknowledged publish P and each incarnation on P's
 //     channel alive at P.t_commit (ready before P.t_begin, not the publisher,

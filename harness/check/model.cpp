@@ -111,6 +111,10 @@ class ModelBuilder {
     } else if (type == "probe") {
       m_.probes.push_back({r.str("what"), record.value("ok", false), record.value("value", Json()),
                            record.value("detail", Json()), t});
+    } else if (type == "host_lag") {
+      const std::int64_t to = r.integer("t_end");
+      if (to < t) anomaly(index, "a host_lag record whose t_end is before its t");
+      m_.host_lags.push_back({t, std::max(t, to)});
     } else if (type == "skip") {
       m_.skips.push_back(r.str_or("reason", "(no reason given)"));
     } else if (type == "error") {
@@ -124,6 +128,8 @@ class ModelBuilder {
     for (FaultWindow& window : m_.faults) {
       if (window.open) window.end = std::max(window.begin, m_.t_last);
     }
+    std::sort(m_.host_lags.begin(), m_.host_lags.end(),
+              [](const HostLag& a, const HostLag& b) { return a.from < b.from; });
     std::map<std::vector<std::string>, std::int64_t> by_keys;
     for (const Publish& p : m_.publishes) by_keys.emplace(p.keys, p.id);
     for (std::size_t i = 0; i < m_.deliveries.size(); ++i) {
@@ -461,6 +467,21 @@ std::size_t HistoryModel::ready_worker_count() const {
     if (inc.t_ready) names.insert(inc.worker);
   }
   return names.size();
+}
+
+std::int64_t HistoryModel::host_lag_within(std::int64_t from, std::int64_t to) const {
+  std::int64_t total = 0;
+  std::int64_t covered = from;  // windows may overlap: count each instant once
+  for (const HostLag& lag : host_lags) {
+    if (lag.from >= to) break;
+    const std::int64_t lo = std::max(lag.from, covered);
+    const std::int64_t hi = std::min(lag.to, to);
+    if (hi > lo) {
+      total += hi - lo;
+      covered = hi;
+    }
+  }
+  return total;
 }
 
 std::string HistoryModel::at(std::int64_t t) const {

@@ -152,6 +152,13 @@ struct Probe {
   std::int64_t t = 0;
 };
 
+// A stall of the host the harness measured (a `host_lag` record): from the
+// deadline its probe thread missed to when that thread ran again.
+struct HostLag {
+  std::int64_t from = 0;
+  std::int64_t to = 0;
+};
+
 struct Phase {
   std::string name;
   std::int64_t t = 0;
@@ -179,6 +186,7 @@ class HistoryModel {
   std::vector<FaultWindow> faults;        // begin order
   std::vector<Probe> probes;              // history order
   std::vector<Phase> phases;              // history order
+  std::vector<HostLag> host_lags;         // time order
   std::vector<std::string> skips;         // `skip` reasons
   std::vector<std::string> errors;        // `error` record reasons
   std::vector<std::string> anomalies;
@@ -201,6 +209,9 @@ class HistoryModel {
   const Json* worker_spec(std::string_view name) const;
   // Distinct worker names that became ready at least once.
   std::size_t ready_worker_count() const;
+  // How long the host was stalled within [from, to] (the overlap of the
+  // `host_lag` windows with it; 0 in histories that have none).
+  std::int64_t host_lag_within(std::int64_t from, std::int64_t to) const;
   // "+1.234 s": t relative to the start of the run, for evidence lines.
   std::string at(std::int64_t t) const;
 

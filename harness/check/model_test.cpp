@@ -35,6 +35,33 @@ TEST(HistoryModel, ARestartStartsANewIncarnationThatOwnsLaterEvents) {
   EXPECT_EQ(second.t_start_op, HistoryBuilder::ns(120));
 }
 
+// host_lag records come after the records of the time they cover (written
+// when the probe stops): the model sorts them, and counts each stalled
+// instant once.
+TEST(HistoryModel, SortsHostLagsAndMeasuresTheStallWithinAnInterval) {
+  HistoryBuilder b({"latency"});
+  b.start_workers({"w0"}).host_lag(300, 400).host_lag(100, 150).host_lag(120, 180).finish(500);
+  const HistoryModel m = build_model(b.build());
+  ASSERT_EQ(m.host_lags.size(), 3u);
+  EXPECT_EQ(m.host_lags[0].from, HistoryBuilder::ns(100));
+  EXPECT_EQ(m.host_lags[2].from, HistoryBuilder::ns(300));
+  EXPECT_EQ(m.host_lag_within(HistoryBuilder::ns(0), HistoryBuilder::ns(500)),
+            HistoryBuilder::ns(80 + 100));
+  EXPECT_EQ(m.host_lag_within(HistoryBuilder::ns(130), HistoryBuilder::ns(350)),
+            HistoryBuilder::ns(50 + 50));
+  EXPECT_EQ(m.host_lag_within(HistoryBuilder::ns(190), HistoryBuilder::ns(290)), 0);
+  EXPECT_TRUE(m.anomalies.empty());
+}
+
+TEST(HistoryModel, AHostLagEndingBeforeItBeginsIsAnAnomaly) {
+  HistoryBuilder b({"latency"});
+  b.start_workers({"w0"}).host_lag(300, 200).finish(500);
+  const HistoryModel m = build_model(b.build());
+  ASSERT_EQ(m.anomalies.size(), 1u);
+  EXPECT_NE(m.anomalies[0].find("host_lag"), std::string::npos) << m.anomalies[0];
+  EXPECT_EQ(m.host_lag_within(HistoryBuilder::ns(0), HistoryBuilder::ns(500)), 0);
+}
+
 TEST(HistoryModel, TakesEachWorkersChannelFromMetaWorkersElseParams) {
   HistoryBuilder b({"isolation"});
   b.worker("w0", {{"channel", "a"}}).worker("w1").start_workers({"w0", "w1"});

@@ -17,6 +17,7 @@
 #include "command_line.hpp"
 #include "db_probe.hpp"
 #include "fuse_mount.hpp"
+#include "host_lag.hpp"
 #include "nemesis.hpp"
 #include "nemesis_driver.hpp"
 #include "net_hosts.hpp"
@@ -102,6 +103,7 @@ class Runner {
   void probe_sidecars();
   void ask_stats();
   void teardown();
+  void record_host_lag();
 
   const Scenario& scenario_;
   const RunOptions& options_;
@@ -121,6 +123,9 @@ class Runner {
   NemesisDriver nemesis_;
   std::vector<PlannedAction> plan_;
   std::vector<std::unique_ptr<FuseMount>> fuse_mounts_;  // [[mount]] fs = "fuse", for the run
+  // From the workers' start to the check phase: the host's own stalls, which
+  // the timing checks subtract (host_lag.hpp).
+  HostLagProbe host_lag_;
 };
 
 void Runner::mount_filesystems() {
@@ -370,6 +375,17 @@ void Runner::teardown() {
   loop_.probe("integrity", integrity == "ok", integrity);
 }
 
+// One `host_lag` record per stall the probe saw, written when it stops (so
+// after the records of the time they cover; HISTORY.md).
+void Runner::record_host_lag() {
+  for (const HostLagWindow& w : host_lag_.stop()) {
+    loop_.record({{"type", "host_lag"},
+                  {"t", w.from},
+                  {"t_end", w.to},
+                  {"ms", static_cast<double>(w.to - w.from) / 1e6}});
+  }
+}
+
 ScenarioResult Runner::run() {
   const auto started = std::chrono::steady_clock::now();
   ScenarioResult result = new_result(scenario_, options_, timing_);
@@ -391,6 +407,7 @@ ScenarioResult Runner::run() {
     nemesis_.mount_small_fs_if_needed();
     mount_filesystems();
     setup();
+    host_lag_.start();
     workers_.start_initial();
     run_timeline();
     heal();
@@ -405,6 +422,7 @@ ScenarioResult Runner::run() {
   } catch (const std::exception& e) {
     abort = Abort{"error", e.what()};
   }
+  record_host_lag();
   if (abort) loop_.record({{"type", abort->kind}, {"reason", abort->reason}});
   try {
     teardown();

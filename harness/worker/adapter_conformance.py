@@ -14,6 +14,13 @@ also fail `stale_reads` alone, since the default cache (`--cache pyjinhx`)
 keeps a load that raced an invalidation, as pyjinhx's LoadCache does, and
 whether the suite's planned races land depends on scheduling.
 
+A scenario that ends otherwise only through `latency` is run once more with
+the same seed, and must then end as listed: the emulation is Python and
+polls, so a busy host delays some of its deliveries by tens of milliseconds
+that the harness cannot attribute (a stall of the whole host it measures and
+subtracts; a worker left waiting for a core it does not see). A worker that
+is late by design fails both runs. Both outcomes are printed.
+
 Exit status: 0 as expected, 1 a scenario ended otherwise, 2 the suite could
 not run.
 """
@@ -58,32 +65,69 @@ EXPECTED = {
 }
 # May fail in any scenario that runs it, with the default cache (see above).
 RACE_DEPENDENT = {"stale_reads"}
+# Judged against the clock of a busy host: a scenario failing only through
+# these is run again (see above).
+TIMING = {"latency"}
+
+
+def scenario_problems(scenario, ignore=frozenset()):
+    """What is wrong with how one scenario ended, taking the checks in
+    `ignore` as not failed."""
+    name = scenario["name"]
+    verdict, must_fail = EXPECTED.get(name, ("pass", set()))
+    failing = {c["name"] for c in scenario.get("checks", []) if c.get("verdict") == "fail"}
+    counted = failing - set(ignore)
+    tolerated = (scenario["verdict"] == "fail" and counted <= RACE_DEPENDENT
+                 and verdict == "pass")
+    if scenario["verdict"] != verdict and not tolerated:
+        return ["%s: %s, expected %s (failing checks: %s)" % (
+            name, scenario["verdict"], verdict, ", ".join(sorted(failing)) or "none")]
+    problems = []
+    if not must_fail <= failing:
+        problems.append("%s: checks %s did not fail" % (
+            name, ", ".join(sorted(must_fail - failing))))
+    unexpected = counted - must_fail - RACE_DEPENDENT
+    if unexpected:
+        problems.append("%s: unexpected failing checks %s" % (
+            name, ", ".join(sorted(unexpected))))
+    return problems
 
 
 def judge(results):
     """The list of problems (empty when every scenario ended as expected)."""
     problems = []
-    seen = set()
     for scenario in results["scenarios"]:
-        name = scenario["name"]
-        seen.add(name)
-        verdict, must_fail = EXPECTED.get(name, ("pass", set()))
-        failing = {c["name"] for c in scenario.get("checks", []) if c.get("verdict") == "fail"}
-        tolerated = failing and failing <= RACE_DEPENDENT and verdict == "pass"
-        if scenario["verdict"] != verdict and not tolerated:
-            problems.append("%s: %s, expected %s (failing checks: %s)" % (
-                name, scenario["verdict"], verdict, ", ".join(sorted(failing)) or "none"))
-            continue
-        if not must_fail <= failing:
-            problems.append("%s: checks %s did not fail" % (
-                name, ", ".join(sorted(must_fail - failing))))
-        unexpected = failing - must_fail - RACE_DEPENDENT
-        if unexpected:
-            problems.append("%s: unexpected failing checks %s" % (
-                name, ", ".join(sorted(unexpected))))
+        problems += scenario_problems(scenario)
+    seen = {scenario["name"] for scenario in results["scenarios"]}
     for name in sorted(set(EXPECTED) - seen):
         problems.append("%s: expected in the suite, not run" % name)
     return problems
+
+
+def timing_only(results):
+    """The scenarios that ended otherwise than listed only through TIMING."""
+    return [s for s in results["scenarios"]
+            if scenario_problems(s) and not scenario_problems(s, ignore=TIMING)]
+
+
+def timing_text(scenario):
+    """The measured values of the failed TIMING checks, for the log."""
+    return "; ".join("%s %s (bound %s)" % (c["name"], c.get("measured", "?"), c.get("bound", "?"))
+                     for c in scenario.get("checks", [])
+                     if c["name"] in TIMING and c.get("verdict") == "fail")
+
+
+def run_suite(command, results_file):
+    """Runs the harness; its results.json, or None when it could not run."""
+    if os.path.exists(results_file):
+        os.remove(results_file)
+    print("running:", " ".join(command), flush=True)
+    code = subprocess.run(command).returncode
+    if code not in (0, 1) or not os.path.exists(results_file):
+        print("adapter_conformance: the suite did not run (exit status %d)" % code)
+        return None
+    with open(results_file, encoding="utf-8") as f:
+        return json.load(f)
 
 
 def main():
@@ -96,18 +140,33 @@ def main():
                                      "pyjinhx_worker.py")))
     args = parser.parse_args()
     results_file = os.path.join(args.out, "results.json")
-    if os.path.exists(results_file):
-        os.remove(results_file)
     command = [args.harness, "conform", "--timing", "quick", "--worker-cmd", args.worker_cmd,
                "--scenarios", args.scenarios, "--dir", os.path.join(args.out, "run"),
                "--json", results_file]
-    print("running:", " ".join(command), flush=True)
-    code = subprocess.run(command).returncode
-    if code not in (0, 1) or not os.path.exists(results_file):
-        print("adapter_conformance: the suite did not run (exit status %d)" % code)
+    results = run_suite(command, results_file)
+    if results is None:
         return 2
-    with open(results_file, encoding="utf-8") as f:
-        results = json.load(f)
+    rerun = timing_only(results)
+    if rerun:
+        names = [s["name"] for s in rerun]
+        for scenario in rerun:
+            print("adapter_conformance: %s failed only on timing: %s; running it again" % (
+                scenario["name"], timing_text(scenario)), flush=True)
+        again_file = os.path.join(args.out, "results-again.json")
+        again = run_suite(command[:-1] + [again_file, "--filter", ",".join(names)], again_file)
+        if again is None:
+            return 2
+        by_name = {s["name"]: s for s in again["scenarios"]}
+        for scenario in rerun:
+            second = by_name.get(scenario["name"])
+            if second is None:
+                continue  # judged as it ended the first time
+            if not scenario_problems(second):
+                print("adapter_conformance: %s ended as expected when run again" % second["name"])
+            else:
+                print("adapter_conformance: %s failed on timing again: %s" % (
+                    second["name"], timing_text(second) or "see below"))
+            results["scenarios"][results["scenarios"].index(scenario)] = second
     problems = judge(results)
     for problem in problems:
         print("adapter_conformance: " + problem)
