@@ -22,6 +22,9 @@
 //      after_silence_ms: the health check must notice the silence and the
 //      cache keep nothing until resubscribed, however long the window. Repeated until no window
 //      moves the deadline.
+//  D4. Then later by the time the host stalled within [written.t,
+//      deadline] (`host_lag` records: the harness's own probe thread did not
+//      run), as `latency` subtracts it from a delivery.
 //  A write answered with `error` imposes nothing (the application was told);
 //  a read that began before the write's deadline may return either version.
 #include <algorithm>
@@ -55,7 +58,8 @@ CheckResult check_stale_reads(const HistoryModel& m, const Json& params) {
             fmt_num(b.after_silence_ms) +
             " ms after it began, a failover " + fmt_num(b.after_silence_ms) +
             " ms after the primary's kill (health_check_interval 1 s + health_check_timeout 1 s + "
-            "1 s for the reconnect), however long any of them lasts";
+            "1 s for the reconnect), however long any of them lasts; and as long again as the "
+            "host stalled";
 
   // Acknowledged writes per key, in commit order.
   std::map<std::string, std::vector<const Publish*>> writes;

@@ -90,6 +90,24 @@ TEST(StaleReadsCheck, APausedReaderHasTheBoundAfterItResumes) {
   EXPECT_EQ(late.verdict, "fail") << dump(late);
 }
 
+// The host stalled 150 ms within [commit, deadline] (102 + 300 = 402 ms):
+// the deadline moves to 552 ms, and 50 ms more for a second stall in the
+// part added.
+TEST(StaleReadsCheck, AHostStallDefersTheDeadlineByItsLength) {
+  auto run = [](double read_at, bool second_stall) {
+    HistoryBuilder b = cached_then_written();
+    b.host_lag(200, 350);
+    if (second_stall) b.host_lag(500, 550);
+    b.read(read_at, "w1", 3, "k0", 0).read(900, "w1", 4, "k0", 1, false).finish(1000);
+    return check_reads(b);
+  };
+  EXPECT_EQ(run(540, false).verdict, "pass");
+  const CheckResult late = run(560, false);
+  EXPECT_EQ(late.verdict, "fail") << dump(late);
+  EXPECT_EQ(run(590, true).verdict, "pass");
+  EXPECT_EQ(run(610, true).verdict, "fail");
+}
+
 TEST(StaleReadsCheck, ALockWindowDefersTheDeadlineToItsEndPlusAfterFault) {
   auto run = [](double read_at) {
     HistoryBuilder b = cached_then_written();

@@ -218,6 +218,13 @@ std::int64_t visibility_deadline(const HistoryModel& m, const Publish& p, std::s
       }
     }
   }
+  // D4: the host's own stalls within [t_commit, deadline] push it back by
+  // as much (and the stalls within the part added, until none is left).
+  const std::int64_t base = d;
+  for (std::int64_t lag = m.host_lag_within(*p.t_commit, d); base + lag > d;
+       lag = m.host_lag_within(*p.t_commit, d)) {
+    d = base + lag;
+  }
   return d;
 }
 

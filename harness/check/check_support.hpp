@@ -103,6 +103,9 @@ bool reached_all_required(const HistoryModel& m, const Publish& p);
 //      `readonly_dir`, `redis_restart` or `client_kill` window of anyone,
 //      and the publisher's own pause when `p` was queued, to its end +
 //      after_fault_ms. Repeated until no window moves it.
+//  D4. then later by the time the host stalled within [t_commit, deadline]
+//      (`host_lag` records: the harness's probe thread did not run), as
+//      latency subtracts it.
 // Never (INT64_MAX) for a publish lost_with_publisher().
 // REQUIRES: p.t_commit.
 // A queued publish (kept in its worker's outbox, in memory) whose worker

@@ -235,7 +235,8 @@
 //     `redis_pause` window (a silent server), a `redis_failover` window, or
 //     a `partition` that cut the reader from redis-server, only to its begin +
 //     params.after_silence_ms (default 3000: the health check notices, the
-//     cache keeps nothing until resubscribed). A write
+//     cache keeps nothing until resubscribed); then later by as long as the
+//     host stalled within [written.t, deadline] (`host_lag`). A write
 //     answered with `error` imposes nothing. A read may not return a version
 //     above the number of writes of its key sent before it ended (no write
 //     could have made it). Shown when >= 1 read was answered, >= 1 read was
