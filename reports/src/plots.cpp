@@ -127,6 +127,7 @@ std::string fault_name(std::string_view action) {
   if (action == "delete_db") return "delete db";
   if (action == "replace_db") return "replace db";
   if (action == "readonly_dir") return "read-only dir";
+  if (action == "host_lag") return "host stall";
   return std::string(action);
 }
 

@@ -1,6 +1,7 @@
 #include "timeline.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <set>
 #include <utility>
@@ -126,6 +127,15 @@ TimelineData build_timeline(const std::vector<json>& records, const json& stale_
                              (status != r.end() ? json_text(*status) : std::string("?")) +
                              (unexpected ? " (unexpected)" : " (expected)"),
                          unexpected});
+    } else if (type == "host_lag") {
+      // The harness's probe thread did not run: every process of the host
+      // stalled (HISTORY.md). A band over every lane, as a fault of nobody.
+      const double to = seconds(int_at(r, "t_end").value_or(record_time(r).value_or(t0)));
+      char label[96];
+      std::snprintf(label, sizeof label,
+                    "the host stalled %.1f ms (the harness's own thread did not run)",
+                    (to - t) * 1000);
+      d.faults.push_back({"host_lag", std::nullopt, t, std::max(t, to), false, false, label});
     } else if (type == "fault") {
       const std::string action = string_at(r, "action");
       const std::string phase = string_at(r, "phase");

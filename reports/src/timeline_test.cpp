@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "plots.hpp"
 
 namespace pjx::reports {
@@ -88,6 +90,27 @@ TEST(Timeline, StaleWindowsClosedNeverRunToTheEnd) {
   EXPECT_DOUBLE_EQ(d.stale[0].to_s, 3.0);
   EXPECT_TRUE(d.stale[1].never);
   EXPECT_DOUBLE_EQ(d.stale[1].to_s, 6.0);
+}
+
+// A stall of the host the harness measured is a band over every lane; on
+// its own it asks for no timeline.
+TEST(Timeline, DrawsAHostStallOverEveryLane) {
+  std::vector<json> history = sample_history();
+  history.push_back(rec(kS / 2, {{"type", "host_lag"}, {"t_end", kT0 + kS / 2 + kS / 10},
+                                 {"ms", 100.0}}));
+  const TimelineData d = build_timeline(history, json());
+  const auto stall = std::find_if(d.faults.begin(), d.faults.end(),
+                                  [](const auto& f) { return f.action == "host_lag"; });
+  ASSERT_NE(stall, d.faults.end());
+  EXPECT_FALSE(stall->lane);
+  EXPECT_DOUBLE_EQ(stall->from_s, 0.5);
+  EXPECT_DOUBLE_EQ(stall->to_s, 0.6);
+  EXPECT_EQ(stall->label, "the host stalled 100.0 ms (the harness's own thread did not run)");
+  EXPECT_NE(timeline_svg(d, "t").find(">host stall window<"), std::string::npos);
+  const std::vector<json> stall_only = {
+      rec(0, {{"type", "meta"}}),
+      rec(kS, {{"type", "host_lag"}, {"t_end", kT0 + 2 * kS}, {"ms", 1000.0}})};
+  EXPECT_FALSE(wants_timeline(stall_only, json()));
 }
 
 TEST(Timeline, OnlyScenariosWithFaultsOrStaleWindowsGetOne) {
