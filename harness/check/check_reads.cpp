@@ -55,8 +55,8 @@ CheckResult check_stale_reads(const HistoryModel& m, const Json& params) {
             " ms after resuming, a lock, full disk or I/O fault " + fmt_num(b.after_fault_ms) +
             " ms after it ends, a silent Redis server " + fmt_num(b.after_silence_ms) +
             " ms after it fell silent, a partition cutting the reader from it " +
+            fmt_num(b.after_silence_ms) + " ms after it began, a failover " +
             fmt_num(b.after_silence_ms) +
-            " ms after it began, a failover " + fmt_num(b.after_silence_ms) +
             " ms after the primary's kill (health_check_interval 1 s + health_check_timeout 1 s + "
             "1 s for the reconnect), however long any of them lasts; and as long again as the "
             "host stalled";

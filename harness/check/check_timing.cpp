@@ -130,8 +130,8 @@ CheckResult check_latency(const HistoryModel& m, const Json& params) {
   if (excluded != 0)
     r.summary += ", " + std::to_string(excluded) + " excluded (receiver under a fault)";
   if (measured.net_of_host_lag != 0) {
-    r.summary += ", " + std::to_string(measured.net_of_host_lag) +
-                 " net of a host stall (up to " + fmt_ms(measured.host_lag_max_ms) + " ms)";
+    r.summary += ", " + std::to_string(measured.net_of_host_lag) + " net of a host stall (up to " +
+                 fmt_ms(measured.host_lag_max_ms) + " ms)";
   }
   if (over != 0) {
     r.summary = std::to_string(over) + " of " + std::to_string(samples.size()) +

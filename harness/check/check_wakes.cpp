@@ -204,9 +204,9 @@ CheckResult check_wake_fallback(const HistoryModel& m, const Json& params) {
       }
     }
   }
-  const std::vector<LatencySample> samples =
-      delivery_latencies(m, [&](const Incarnation& inc) { return wakeless.count(inc.worker) != 0; })
-          .samples;
+  const std::vector<LatencySample> samples = delivery_latencies(m, [&](const Incarnation& inc) {
+                                               return wakeless.count(inc.worker) != 0;
+                                             }).samples;
   std::size_t late = 0;
   for (const auto& s : samples) {
     if (s.ms > bound_ms) {

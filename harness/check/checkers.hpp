@@ -77,8 +77,8 @@
 //     latency_p99_ms, latency_max_ms, poll_interval_ms, workers, events
 //     (acknowledged publishes with a measured delivery), deliveries (measured),
 //     excluded, host_lag_windows, deliveries_net_of_host_lag, host_lag_max_ms
-//     (the largest stall subtracted from one delivery). Details: latencies_ms (history order), per_worker
-//     {name: {p50, p99, max, n}}.
+//     (the largest stall subtracted from one delivery). Details: latencies_ms (history order),
+//     per_worker {name: {p50, p99, max, n}}.
 //  5. staleness: for each acknowledged publish P and each incarnation on P's
 //     channel alive at P.t_commit (ready before P.t_begin, not the publisher,
 //     not ended before t_commit) INCLUDING paused ones, a stale window from

@@ -351,8 +351,9 @@ TEST(LatencyCheck, ExcludesDeliveriesToAWorkerUnderAFault) {
 TEST(LatencyCheck, FailsWhenP99ExceedsAnOptionalBound) {
   const CheckResult r = check("latency", healthy({"latency"}).finish(400), {{"p99_max_ms", 35}});
   EXPECT_EQ(r.verdict, "fail");
-  EXPECT_EQ(r.bound,
-            "max <= poll_interval 50 ms + slack 250 ms and p99 <= 35 ms, net of measured host stalls");
+  EXPECT_EQ(
+      r.bound,
+      "max <= poll_interval 50 ms + slack 250 ms and p99 <= 35 ms, net of measured host stalls");
   EXPECT_TRUE(has_line(r, "p99 41.0 ms > p99_max_ms 35")) << dump(r);
 }
 

@@ -174,8 +174,8 @@ class HistoryBuilder {
   }
   // The harness's probe thread missed its deadline at from_ms and ran again at to_ms.
   HistoryBuilder& host_lag(double from_ms, double to_ms) {
-    return record({{"type", "host_lag"}, {"t", ns(from_ms)}, {"t_end", ns(to_ms)},
-                   {"ms", to_ms - from_ms}});
+    return record(
+        {{"type", "host_lag"}, {"t", ns(from_ms)}, {"t_end", ns(to_ms)}, {"ms", to_ms - from_ms}});
   }
   HistoryBuilder& skip(double ms, const std::string& reason) {
     return record({{"type", "skip"}, {"t", ns(ms)}, {"reason", reason}});

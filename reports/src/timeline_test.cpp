@@ -96,8 +96,8 @@ TEST(Timeline, StaleWindowsClosedNeverRunToTheEnd) {
 // its own it asks for no timeline.
 TEST(Timeline, DrawsAHostStallOverEveryLane) {
   std::vector<json> history = sample_history();
-  history.push_back(rec(kS / 2, {{"type", "host_lag"}, {"t_end", kT0 + kS / 2 + kS / 10},
-                                 {"ms", 100.0}}));
+  history.push_back(
+      rec(kS / 2, {{"type", "host_lag"}, {"t_end", kT0 + kS / 2 + kS / 10}, {"ms", 100.0}}));
   const TimelineData d = build_timeline(history, json());
   const auto stall = std::find_if(d.faults.begin(), d.faults.end(),
                                   [](const auto& f) { return f.action == "host_lag"; });
