@@ -13,6 +13,7 @@
 #include "bench_kinds.hpp"
 #include "bench_measure.hpp"
 #include "check/stats.hpp"
+#include "host_lag.hpp"
 #include "redis_launcher.hpp"
 
 namespace pjx::harness {
@@ -87,6 +88,21 @@ namespace {
 
 // The runs of one invocation: each configuration run o.runs times, its
 // metrics the medians, a progress line per configuration.
+// What the host-lag probe saw during the runs of one configuration
+// (host_lag.hpp): how many stalls of 10 ms or more, the longest, the sum.
+Json host_stalls_json(const std::vector<HostLagWindow>& windows) {
+  double max_ms = 0;
+  double total_ms = 0;
+  for (const HostLagWindow& w : windows) {
+    const double ms = static_cast<double>(w.to - w.from) / 1e6;
+    max_ms = std::max(max_ms, ms);
+    total_ms += ms;
+  }
+  return {{"count", windows.size()},
+          {"max_ms", std::round(max_ms * 10) / 10},
+          {"total_ms", std::round(total_ms * 10) / 10}};
+}
+
 class BenchSession {
  public:
   BenchSession(const BenchOptions& o, std::ostream& progress)
@@ -154,11 +170,14 @@ class BenchSession {
     std::vector<Json> samples;
     Json first;
     const std::string load_before = load_average();
+    HostLagProbe host_lag;  // stalls of the whole host while the runs went on
+    host_lag.start();
     for (int i = 0; i < o_.runs; ++i) {
       Json r = once();
       samples.push_back(r["metrics"]);
       if (i == 0) first = std::move(r);
     }
+    first["host_stalls"] = host_stalls_json(host_lag.stop());
     if (server_ && first["params"].value("backend", std::string()) == "redis") {
       first["params"]["redis_version"] = server_->version();
     }

@@ -1,6 +1,7 @@
 // `pjx-harness bench`'s table on stdout (bench.hpp).
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <iomanip>
 #include <map>
 #include <ostream>
@@ -118,6 +119,22 @@ void print_bench_table(std::ostream& out, const Json& runs) {
             << (i + 1 < row.size() ? "  " : "\n");
       }
     }
+  }
+  // Configurations measured while the whole host stalled (host_stalls).
+  std::size_t stalled = 0;
+  double longest = 0;
+  for (const auto& r : runs) {
+    const Json& h = r.contains("host_stalls") ? r["host_stalls"] : Json();
+    if (!h.is_object() || h.value("count", 0) == 0) continue;
+    ++stalled;
+    longest = std::max(longest, h.value("max_ms", 0.0));
+  }
+  if (stalled != 0) {
+    char longest_text[32];
+    std::snprintf(longest_text, sizeof longest_text, "%.1f", longest);
+    out << "\nhost stalls: " << stalled << " of " << runs.size()
+        << " configurations ran while the whole host stopped for 10 ms or more (longest "
+        << longest_text << " ms); their figures include it (bench.json: host_stalls)\n";
   }
 }
 

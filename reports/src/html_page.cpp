@@ -594,6 +594,7 @@ std::string details_table(std::string_view bench, const std::vector<const BenchR
     }
     if (!r->load_before.empty()) rest += item_row("load before", r->load_before, "");
     if (!r->load_after.empty()) rest += item_row("load after", r->load_after, "");
+    if (!r->host_stalls.empty()) rest += item_row("host stalls", r->host_stalls, "");
     for (const std::string& key : other_metrics(*r)) {
       rest += item_row(key, json_text(r->metrics.at(key)), "");
     }

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -14,6 +15,25 @@ namespace pjx::reports {
 namespace {
 
 using nlohmann::json;
+
+// bench.json's `host_stalls` {count, max_ms, total_ms} as one line, or
+// empty when the run has none (files written before it existed).
+std::string host_stalls_text(const json& run) {
+  const auto it = run.find("host_stalls");
+  if (it == run.end() || !it->is_object()) return {};
+  const json& h = *it;
+  const auto number = [&h](const char* key) {
+    const auto v = h.find(key);
+    return v != h.end() && v->is_number() ? v->get<double>() : 0.0;
+  };
+  const auto count = static_cast<long long>(number("count"));
+  if (count == 0) return "none";
+  char text[96];
+  std::snprintf(text, sizeof text, "%lld (longest %.1f ms, %.1f ms in all)", count,
+                number("max_ms"), number("total_ms"));
+  return text;
+}
+
 namespace fs = std::filesystem;
 
 constexpr std::array<std::pair<std::string_view, Verdict>, 5> kVerdictNames{{
@@ -277,6 +297,7 @@ ResultsDoc parse_doc(const json& j, const fs::path& file, const std::string& doc
       run.metrics = object_field(r, "metrics", run_where);
       run.load_before = text_field(r, "load_before", run_where);
       run.load_after = text_field(r, "load_after", run_where);
+      run.host_stalls = host_stalls_text(r);
       if (const json* series = array_field(r, "series", run_where, false)) run.series = *series;
       d.runs.push_back(std::move(run));
     }

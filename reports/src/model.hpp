@@ -64,6 +64,9 @@ struct BenchRun {
   nlohmann::json metrics = nlohmann::json::object();
   std::string load_before;  // /proc/loadavg's 1, 5, 15 min figures; empty in old files
   std::string load_after;
+  // What the harness's host-lag probe saw during the runs: "2 (longest
+  // 104.2 ms, 121.5 ms in all)"; empty in old files.
+  std::string host_stalls;
   nlohmann::json series = nlohmann::json::array();  // growth: [s, db bytes, wal bytes] rows
 };
 

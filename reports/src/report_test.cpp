@@ -165,6 +165,8 @@ TEST(Html, ABenchOnlyPageLeadsWithTheSummaryAndHasNoVerdicts) {
   EXPECT_EQ(count_of(html, "<tr class=\"run problem\">"), 1u);  // 2 deliveries missing
   EXPECT_NE(html.find("<dt>load before</dt><dd>0.40 0.35 0.30 (1, 5, 15 min)</dd>"),
             std::string::npos);
+  EXPECT_NE(html.find("<dt>host stalls</dt><dd>2 (longest 104.2 ms, 121.5 ms in all)</dd>"),
+            std::string::npos);
   EXPECT_LT(html.find("id=\"bench-summary-latency\""), html.find("<svg"));
   EXPECT_EQ(html.find("key = "), std::string::npos);  // no key = value blobs
 }
