@@ -22,9 +22,10 @@
 //      after_silence_ms: the health check must notice the silence and the
 //      cache keep nothing until resubscribed, however long the window. Repeated until no window
 //      moves the deadline.
-//  D4. Then later by the time the host stalled within [written.t,
-//      deadline] (`host_lag` records: the harness's own probe thread did not
-//      run), as `latency` subtracts it from a delivery.
+//  D4. Then later by the time the host stalled (`host_lag` records: the
+//      harness's own probe thread did not run) after written.t, or after
+//      the point D3 last moved the deadline from, and before the deadline
+//      as it moves; as `latency` subtracts stalls from a delivery.
 //  A write answered with `error` imposes nothing (the application was told);
 //  a read that began before the write's deadline may return either version.
 #include <algorithm>

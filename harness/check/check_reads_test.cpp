@@ -108,6 +108,23 @@ TEST(StaleReadsCheck, AHostStallDefersTheDeadlineByItsLength) {
   EXPECT_EQ(run(610, true).verdict, "fail");
 }
 
+// A stall inside the reader's own pause delayed nothing the pause had not
+// already excused (D3 gives 1500 + 300 = 1800 ms); one after the pause moves
+// the deadline on.
+TEST(StaleReadsCheck, AHostStallCountsOnlyAfterTheFaultThatMovedTheDeadline) {
+  auto run = [](double read_at, double stall_from, double stall_to) {
+    HistoryBuilder b = cached_then_written();
+    b.fault(90, "pause", "begin", "w1").fault(1500, "pause", "end", "w1");
+    b.host_lag(stall_from, stall_to);
+    b.read(read_at, "w1", 3, "k0", 0).read(2400, "w1", 4, "k0", 1, false).finish(2500);
+    return check_reads(b);
+  };
+  const CheckResult inside = run(1850, 500, 700);
+  EXPECT_EQ(inside.verdict, "fail") << dump(inside);
+  EXPECT_EQ(run(1850, 1600, 1700).verdict, "pass");
+  EXPECT_EQ(run(1950, 1600, 1700).verdict, "fail");
+}
+
 TEST(StaleReadsCheck, ALockWindowDefersTheDeadlineToItsEndPlusAfterFault) {
   auto run = [](double read_at) {
     HistoryBuilder b = cached_then_written();

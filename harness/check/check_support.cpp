@@ -195,37 +195,40 @@ std::int64_t visibility_deadline(const HistoryModel& m, const Publish& p, std::s
   if (p.publisher == reader) return *p.t_commit;  // D1
   if (lost_with_publisher(m, p)) return std::numeric_limits<std::int64_t>::max();
   std::int64_t d = *p.t_commit + ns_of(b.bound_ms);  // D2
-  for (bool moved = true; moved;) {                  // D3
+  // Where the time D3 has not already excused begins: a stall before it
+  // cannot have delayed the invalidation any further (D4).
+  std::int64_t anchor = *p.t_commit;
+  for (bool moved = true; moved;) {  // D3
     moved = false;
     for (const FaultWindow& f : m.faults) {
       if (f.instant || !f.overlaps(p.begin(), d)) continue;
       std::int64_t until = d;
+      std::int64_t from = anchor;
       if (f.action == "pause" && f.incarnation == reader) {
         until = f.end + ns_of(b.after_resume_ms);
+        from = f.end;
       } else if (silences_redis(m, f, reader)) {
         // Nothing reaches the reader while the server is silent, a
         // partition cuts it off or no primary is elected yet, but it notices
         // (health check; the reset of a killed primary at once) and its
         // cache keeps nothing from then on, however long the window lasts.
         until = f.begin + ns_of(b.after_silence_ms);
+        from = f.begin;
       } else if (blocks_delivery(f.action) ||
                  (f.action == "pause" && p.queued && f.incarnation == p.publisher)) {
         until = f.end + ns_of(b.after_fault_ms);
+        from = f.end;
       }
       if (until > d) {
         d = until;
+        anchor = std::max(anchor, from);
         moved = true;
       }
     }
   }
-  // D4: the host's own stalls within [t_commit, deadline] push it back by
-  // as much (and the stalls within the part added, until none is left).
-  const std::int64_t base = d;
-  for (std::int64_t lag = m.host_lag_within(*p.t_commit, d); base + lag > d;
-       lag = m.host_lag_within(*p.t_commit, d)) {
-    d = base + lag;
-  }
-  return d;
+  // D4: the host's own stalls after that point push the deadline back by as
+  // much, the stalls in the part added too.
+  return m.extend_by_host_lag(anchor, d);
 }
 
 bool reached_all_required(const HistoryModel& m, const Publish& p) {

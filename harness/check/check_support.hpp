@@ -103,9 +103,11 @@ bool reached_all_required(const HistoryModel& m, const Publish& p);
 //      `readonly_dir`, `redis_restart` or `client_kill` window of anyone,
 //      and the publisher's own pause when `p` was queued, to its end +
 //      after_fault_ms. Repeated until no window moves it.
-//  D4. then later by the time the host stalled within [t_commit, deadline]
-//      (`host_lag` records: the harness's probe thread did not run), as
-//      latency subtracts it.
+//  D4. then later by the time the host stalled (`host_lag` records: the
+//      harness's probe thread did not run) after t_commit, or after the
+//      point D3 last moved it from (the end of a pause or blocking window,
+//      the begin of a silent one: D3 already excuses what came before), and
+//      before the deadline as it moves; as latency subtracts stalls.
 // Never (INT64_MAX) for a publish lost_with_publisher().
 // REQUIRES: p.t_commit.
 // A queued publish (kept in its worker's outbox, in memory) whose worker

@@ -100,7 +100,8 @@
 //     slack), or of a lock, disk_full, vfs_fault, readonly_dir, redis_restart
 //     or client_kill window + params.after_fault_ms (default 1500 +
 //     poll_interval_ms), or to the begin of a redis_pause window +
-//     params.after_silence_ms (default 3000), when one overlaps.
+//     params.after_silence_ms (default 3000), when one overlaps; then later
+//     by the host stalls (`host_lag`) after that point (rule D4).
 //     Needs >= 1 window. Evidence: the worst windows, `never` first. Metrics:
 //     stall_ms (longest pause window), retention_ms, missed_events (closed by
 //     never), flushed_events (closed by flush), max_stale_ms, stale_windows.
@@ -207,7 +208,8 @@
 //     wake_active false, the slowest deliveries. Metrics:
 //     wake_latency_p50_ms, wake_latency_p95_ms, wake_latency_p99_ms,
 //     wake_latency_max_ms, wake_p95_max_ms, wake_p99_max_ms (when given),
-//     wake_deliveries.
+//     wake_deliveries, deliveries_net_of_host_lag, host_lag_max_ms (each
+//     delivery is judged net of the host stalls within it, as in (4)).
 // 16. wake_fallback: the wakeless workers are params.workers (names), else
 //     every meta.workers entry with `inotify_instances` (the harness ran it
 //     where inotify cannot be used). For each of their incarnations that

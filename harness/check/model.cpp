@@ -484,6 +484,19 @@ std::int64_t HistoryModel::host_lag_within(std::int64_t from, std::int64_t to) c
   return total;
 }
 
+std::int64_t HistoryModel::extend_by_host_lag(std::int64_t from, std::int64_t deadline) const {
+  std::int64_t covered = from;
+  for (const HostLag& lag : host_lags) {
+    if (lag.from >= deadline) break;
+    const std::int64_t lo = std::max(lag.from, covered);
+    if (lag.to > lo) {
+      deadline += lag.to - lo;
+      covered = lag.to;
+    }
+  }
+  return deadline;
+}
+
 std::string HistoryModel::at(std::int64_t t) const {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%+.3f s", ms(t_first, t) / 1000.0);

@@ -212,6 +212,10 @@ class HistoryModel {
   // How long the host was stalled within [from, to] (the overlap of the
   // `host_lag` windows with it; 0 in histories that have none).
   std::int64_t host_lag_within(std::int64_t from, std::int64_t to) const;
+  // `deadline` moved later by the stalled time after `from` (and before the
+  // deadline as it moves: a stall that begins in the part added counts too).
+  // One pass over the windows.
+  std::int64_t extend_by_host_lag(std::int64_t from, std::int64_t deadline) const;
   // "+1.234 s": t relative to the start of the run, for evidence lines.
   std::string at(std::int64_t t) const;
 

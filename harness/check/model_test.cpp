@@ -53,6 +53,20 @@ TEST(HistoryModel, SortsHostLagsAndMeasuresTheStallWithinAnInterval) {
   EXPECT_TRUE(m.anomalies.empty());
 }
 
+// A stall that begins just before the deadline counts whole, in one pass
+// (the deadline moves past it); one that ends before `from` counts not at
+// all, one that begins at or after the moved deadline neither; only the
+// part of a stall after `from` counts.
+TEST(HistoryModel, ExtendsADeadlineByTheStallsAfterAPoint) {
+  HistoryBuilder b({"latency"});
+  b.start_workers({"w0"}).host_lag(40, 60).host_lag(299, 399).host_lag(405, 430).finish(500);
+  const HistoryModel m = build_model(b.build());
+  const auto ns = [](double ms) { return HistoryBuilder::ns(ms); };
+  EXPECT_EQ(m.extend_by_host_lag(ns(100), ns(300)), ns(300 + 100));
+  EXPECT_EQ(m.extend_by_host_lag(ns(50), ns(300)), ns(300 + 10 + 100 + 25));
+  EXPECT_EQ(m.extend_by_host_lag(ns(100), ns(299)), ns(299));
+}
+
 TEST(HistoryModel, AHostLagEndingBeforeItBeginsIsAnAnomaly) {
   HistoryBuilder b({"latency"});
   b.start_workers({"w0"}).host_lag(300, 200).finish(500);

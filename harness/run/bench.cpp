@@ -86,8 +86,6 @@ void apply_quick(BenchOptions& o) {
 
 namespace {
 
-// The runs of one invocation: each configuration run o.runs times, its
-// metrics the medians, a progress line per configuration.
 // What the host-lag probe saw during the runs of one configuration
 // (host_lag.hpp): how many stalls of 10 ms or more, the longest, the sum.
 Json host_stalls_json(const std::vector<HostLagWindow>& windows) {
@@ -103,6 +101,8 @@ Json host_stalls_json(const std::vector<HostLagWindow>& windows) {
           {"total_ms", std::round(total_ms * 10) / 10}};
 }
 
+// The runs of one invocation: each configuration run o.runs times, its
+// metrics the medians, a progress line per configuration.
 class BenchSession {
  public:
   BenchSession(const BenchOptions& o, std::ostream& progress)

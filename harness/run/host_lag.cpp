@@ -33,7 +33,7 @@ void HostLagProbe::sample(const std::stop_token& stop) {
     timespec ts{};
     ts.tv_sec = static_cast<time_t>(deadline / 1'000'000'000);
     ts.tv_nsec = static_cast<long>(deadline % 1'000'000'000);
-    // EINTR: a signal (SIGCHLD of a worker) woke it early; sleep again.
+    // EINTR: a signal handled on this thread woke it early; sleep again.
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
     }
     const std::int64_t woke = monotonic_ns();

@@ -43,6 +43,13 @@ class ScenarioProblems(unittest.TestCase):
     def test_stale_reads_alone_is_tolerated_where_pass_is_expected(self):
         self.assertEqual(ac.scenario_problems(scenario("fanout", "fail", ["stale_reads"])), [])
 
+    def test_a_fail_with_no_failing_check_is_never_tolerated(self):
+        # e.g. a scenario expecting `reproduced` whose check saw nothing
+        self.assertEqual(ac.scenario_problems(scenario("fanout", "fail")),
+                         ["fanout: fail, expected pass (failing checks: none)"])
+        self.assertEqual(ac.scenario_problems(scenario("fanout", "fail"), ignore=ac.TIMING),
+                         ["fanout: fail, expected pass (failing checks: none)"])
+
     def test_latency_is_a_problem_unless_ignored(self):
         s = scenario("latency-polling", "fail", ["latency", "stale_reads"])
         self.assertEqual(ac.scenario_problems(s),
@@ -109,6 +116,9 @@ class SecondRun(unittest.TestCase):
         self.assertEqual(code, 0, out)
         self.assertEqual(len(calls), 2)
         self.assertEqual(calls[1][calls[1].index("--filter") + 1], "latency-polling")
+        again_json = calls[1][calls[1].index("--json") + 1]
+        self.assertEqual(os.path.basename(os.path.dirname(again_json)), "again",
+                         "the second run writes into a folder of its own")
         self.assertIn("latency-polling failed only on timing: latency p99 160 ms", out)
         self.assertIn("latency-polling ended as expected when run again", out)
 
