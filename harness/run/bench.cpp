@@ -92,9 +92,8 @@ Json host_stalls_json(const std::vector<HostLagWindow>& windows) {
   double max_ms = 0;
   double total_ms = 0;
   for (const HostLagWindow& w : windows) {
-    const double ms = static_cast<double>(w.to - w.from) / 1e6;
-    max_ms = std::max(max_ms, ms);
-    total_ms += ms;
+    max_ms = std::max(max_ms, w.ms());
+    total_ms += w.ms();
   }
   return {{"count", windows.size()},
           {"max_ms", std::round(max_ms * 10) / 10},

@@ -28,8 +28,9 @@ std::vector<HostLagWindow> HostLagProbe::stop() {
 }
 
 void HostLagProbe::sample(const std::stop_token& stop) {
+  // At least one sample, however late the thread starts or stop() comes.
   std::int64_t deadline = monotonic_ns() + period_ns_;
-  while (!stop.stop_requested()) {
+  do {
     timespec ts{};
     ts.tv_sec = static_cast<time_t>(deadline / 1'000'000'000);
     ts.tv_nsec = static_cast<long>(deadline % 1'000'000'000);
@@ -40,7 +41,7 @@ void HostLagProbe::sample(const std::stop_token& stop) {
     if (woke - deadline >= threshold_ns_) windows_.push_back({deadline, woke});
     // After a stall, count the next period from now: one window per stall.
     deadline = (woke - deadline >= period_ns_ ? woke : deadline) + period_ns_;
-  }
+  } while (!stop.stop_requested());
 }
 
 }  // namespace pjx::harness

@@ -17,7 +17,8 @@
 // core busy, which the checks' evidence then shows as lag windows.
 //
 // Thread safety: start() and stop() from one thread; the sampling thread
-// owns the windows until stop() joins it. Stops within one period.
+// owns the windows until stop() joins it. Takes at least one sample, and
+// stops within one period.
 #pragma once
 
 #include <cstdint>
@@ -30,6 +31,7 @@ namespace pjx::harness {
 struct HostLagWindow {
   std::int64_t from = 0;  // the deadline the probe missed (CLOCK_MONOTONIC ns)
   std::int64_t to = 0;    // when it ran again
+  double ms() const { return static_cast<double>(to - from) / 1e6; }
 };
 
 class HostLagProbe {

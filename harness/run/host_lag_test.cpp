@@ -10,6 +10,8 @@ namespace {
 
 // With a zero threshold every wake-up is a window: each lies within the
 // probe's run, ends at or after it begins, and they come in time order.
+// There is at least one even if the thread starts after the pause below
+// (a loaded host): the probe always takes a first sample.
 TEST(HostLagProbe, RecordsEachLateWakeAsAWindowInTimeOrder) {
   HostLagProbe probe(1'000'000, 0);
   const std::int64_t before = monotonic_ns();

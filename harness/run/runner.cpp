@@ -382,7 +382,7 @@ void Runner::record_host_lag() {
     loop_.record({{"type", "host_lag"},
                   {"t", w.from},
                   {"t_end", w.to},
-                  {"ms", static_cast<double>(w.to - w.from) / 1e6}});
+                  {"ms", w.ms()}});
   }
 }
 
