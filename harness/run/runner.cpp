@@ -379,10 +379,7 @@ void Runner::teardown() {
 // after the records of the time they cover; HISTORY.md).
 void Runner::record_host_lag() {
   for (const HostLagWindow& w : host_lag_.stop()) {
-    loop_.record({{"type", "host_lag"},
-                  {"t", w.from},
-                  {"t_end", w.to},
-                  {"ms", w.ms()}});
+    loop_.record({{"type", "host_lag"}, {"t", w.from}, {"t_end", w.to}, {"ms", w.ms()}});
   }
 }
 
